@@ -903,6 +903,36 @@ func TestOnlyOneCityPolice(t *testing.T) {
 	ts.addPoliceUnit(t, "ca-phuong-x", pBaDinh)
 }
 
+// The city police covers the whole city by covering no unit by name. A
+// police unit registered as covering the city itself (units/01@...), as
+// an admin might register the city police, was accepted as a unit like a
+// ward's: it was no city police, so the police chain had no top (an
+// overdue referral escalated to no one) or, once the real one was
+// registered beside it, two units held themselves the city's. It is
+// refused, naming the cover and the rule, and nothing of it is stored;
+// the city police without covers, and a ward police covering its
+// communes, are still welcome.
+func TestPoliceUnitCoversNoCity(t *testing.T) {
+	ts := startServerAt(t, testNow, "")
+	admin := ts.as(t, "admin")
+	const city = "units/01@2020-01-01"
+	for _, covers := range [][]string{{city}, {pBaDinh, city}} {
+		_, err := ts.admin().CreatePoliceUnit(admin, &pb.CreatePoliceUnitRequest{
+			PoliceUnitId: "ca-thanh-pho", PoliceUnit: &pb.PoliceUnit{DisplayName: "Công an thành phố Hà Nội", Covers: covers},
+		})
+		field := fmt.Sprintf("police_unit.covers[%d]", len(covers)-1)
+		if v := fieldViolation(wantCode(t, err, codes.InvalidArgument), field); v == nil || v.GetReason() != "police_unit.covers_city" {
+			t.Errorf("CreatePoliceUnit covering %v: %v, want %s refused with police_unit.covers_city", covers, err, field)
+		}
+		if _, err := pb.NewPoliceUnitServiceClient(ts.conn).GetPoliceUnit(admin, &pb.GetPoliceUnitRequest{Name: "policeUnits/ca-thanh-pho"}); status.Code(err) != codes.NotFound {
+			t.Errorf("GetPoliceUnit of the refused unit = %v, want NotFound", err)
+		}
+	}
+	ts.addPoliceUnit(t, "ca-thanh-pho")
+	ts.addPoliceUnit(t, "ca-phuong-ba-dinh", pBaDinh)
+	ts.addUser(t, "police.city", pb.Role_ROLE_POLICE_LIAISON, "policeUnits/ca-thanh-pho")
+}
+
 // "system" is the service's own name on the record: the actor of its
 // audit events (users/system: the first start's token, the webhook's
 // deliveries, the offline commands, token_created_by of the tokens they

@@ -9,8 +9,10 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
+	"github.com/childcase/childcase/internal/domain/identity"
 )
 
 // fieldViolation returns the violation a status names on field.
@@ -112,4 +114,38 @@ func TestConsoleAdminRefusesAUnitOutOfForce(t *testing.T) {
 	}
 	_, err := ts.admin().GetUser(ts.as(t, "admin"), &pb.GetUserRequest{Name: "users/old.worker"})
 	wantCode(t, err, codes.NotFound)
+}
+
+// A police unit is no administrative unit: the 2025 reform that ended the
+// communes it covers did not end it, and what was referred to it before
+// runs on (its acknowledgement, forwarding and outcome, and its clocks,
+// which escalate to the city police). Its liaison is then still needed,
+// for the referrals already there and for a new liaison when one leaves:
+// creating one is accepted, unlike a new user of an ended commune, whose
+// cases the city reassigns (TestAdminRefusesAUnitOutOfForce).
+func TestLiaisonOfAPoliceUnitWhoseCommunesEndedIsAccepted(t *testing.T) {
+	ts := startServerAt(t, hn(2025, 3, 10, 9, 0), "")
+	ts.addPoliceUnit(t, "ca-truc-bach", pTrucBach2025)
+	ts.addUser(t, "tb.worker", pb.Role_ROLE_COMMUNE_WORKER, pTrucBach2025)
+	name := openCase(t, ts, hn(2025, 3, 10, 8, 0), "00004")
+	_, err := ts.process().ReferCaseToPolice(ts.as(t, "tb.worker"), &pb.ReferCaseToPoliceRequest{Name: name,
+		Etag: etagOf(t, ts, "tb.worker", name), PoliceUnit: "policeUnits/ca-truc-bach", SuspectedOffence: "Điều 140 BLHS"})
+	if err != nil {
+		t.Fatalf("refer: %v", err)
+	}
+	// The admin's token outlives the months to come.
+	tok, err := ts.admin().CreateToken(ts.as(t, "admin"), &pb.CreateTokenRequest{Parent: "users/admin", Ttl: durationpb.New(identity.MaxTokenTTL)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts.tokens.put(t, "admin", tok.GetSecret())
+	ts.setClock(t, hn(2025, 9, 1, 9, 0)) // Trúc Bạch ended on 2025-06-30
+	ts.addUser(t, "police.tb", pb.Role_ROLE_POLICE_LIAISON, "policeUnits/ca-truc-bach")
+	c, err := ts.cases().GetCase(ts.as(t, "police.tb"), &pb.GetCaseRequest{Name: name})
+	if err != nil {
+		t.Fatalf("the new liaison reads the case referred to their unit: %v", err)
+	}
+	if len(c.GetPoliceReferrals()) != 1 || c.GetPoliceReferrals()[0].GetPoliceUnit() != "policeUnits/ca-truc-bach" {
+		t.Errorf("the new liaison's view holds referrals %v, want their unit's", c.GetPoliceReferrals())
+	}
 }

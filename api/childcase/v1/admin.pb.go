@@ -1114,7 +1114,8 @@ type ListAuditEventsRequest struct {
 	// Only events about this case, "cases/{case_number}" (including reads of
 	// its reports and disclosures of their reporters).
 	Case string `protobuf:"bytes,3,opt,name=case,proto3" json:"case,omitempty"`
-	// Only events of this user, "users/{user}".
+	// Only events of this user, "users/{user}" ("users/system" for the
+	// service's own); a name of no user is INVALID_ARGUMENT (user.exists).
 	Actor string `protobuf:"bytes,4,opt,name=actor,proto3" json:"actor,omitempty"`
 	// Only events at or after this time.
 	StartTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`

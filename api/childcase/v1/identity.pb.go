@@ -312,8 +312,10 @@ type PoliceUnit struct {
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// The name shown for it, e.g. "Công an phường Ba Đình".
 	DisplayName string `protobuf:"bytes,2,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
-	// The administrative units it serves, "units/{code}@{valid_from}"; empty
-	// for the city police. Hanoi never had more than 600 communes at once.
+	// The administrative units it serves, "units/{code}@{valid_from}":
+	// communes (or districts, before 2025-07-01); empty for the city police,
+	// which covers the city so (naming the city is INVALID_ARGUMENT,
+	// police_unit.covers_city). Hanoi never had more than 600 communes at once.
 	Covers []string `protobuf:"bytes,3,rep,name=covers,proto3" json:"covers,omitempty"`
 	// When the police unit was registered.
 	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`

@@ -873,7 +873,8 @@ type ListUnitsRequest struct {
 	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// From a previous response's next_page_token.
 	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
-	// Only the children of this unit, "units/{code}@{valid_from}".
+	// Only the children of this unit, "units/{code}@{valid_from}"; a name
+	// that is no unit's is INVALID_ARGUMENT (unit.exists), not an empty list.
 	Parent string `protobuf:"bytes,3,opt,name=parent,proto3" json:"parent,omitempty"`
 	// Only units of this level.
 	Level UnitLevel `protobuf:"varint,4,opt,name=level,proto3,enum=childcase.v1.UnitLevel" json:"level,omitempty"`

@@ -782,8 +782,17 @@ func (s *Service) CreatePoliceUnit(ctx context.Context, p access.Principal, pu m
 	now := s.clock.Now()
 	for i, k := range pu.Covers {
 		field := fmt.Sprintf("police_unit.covers[%d]", i)
-		if _, ok := s.units.Get(k); !ok {
+		u, ok := s.units.Get(k)
+		if !ok {
 			return model.PoliceUnit{}, model.InvalidField(field, "reference.exists", "unit %s does not exist", k)
+		}
+		// The city police covers the city by covering no unit by name
+		// (model.PoliceUnit.IsCityPolice): a unit covering the city
+		// itself would be no city police, and the police chain would
+		// have no top, or two units the city's.
+		if u.Level == units.LevelCity {
+			return model.PoliceUnit{}, model.InvalidField(field, "police_unit.covers_city",
+				"a police unit covers communes (or districts, before 2025-07-01), not the city %s: the city police is the one that covers no unit", k)
 		}
 		if slices.Contains(pu.Covers[:i], k) {
 			return model.PoliceUnit{}, model.InvalidField(field, "repeated.unique", "unit %s is covered twice", k)

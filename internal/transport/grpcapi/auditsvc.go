@@ -3,11 +3,13 @@ package grpcapi
 import (
 	"context"
 	"encoding/hex"
+	"errors"
 	"log/slog"
 	"strings"
 	"time"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
+	"github.com/childcase/childcase/internal/domain/access"
 	"github.com/childcase/childcase/internal/domain/auditlog"
 	"github.com/childcase/childcase/internal/domain/clock"
 	"github.com/childcase/childcase/internal/domain/identity"
@@ -17,10 +19,11 @@ import (
 
 type auditServer struct {
 	pb.UnimplementedAuditServiceServer
-	pages  *pageTokens
-	log    *auditlog.Log
-	clock  clock.Clock
-	logger *slog.Logger
+	identity *identity.Service
+	pages    *pageTokens
+	log      *auditlog.Log
+	clock    clock.Clock
+	logger   *slog.Logger
 }
 
 func (s *auditServer) ListAuditEvents(ctx context.Context, req *pb.ListAuditEventsRequest) (*pb.ListAuditEventsResponse, error) {
@@ -42,6 +45,11 @@ func (s *auditServer) ListAuditEvents(ctx context.Context, req *pb.ListAuditEven
 		if !identity.ValidUserID(id) {
 			return nil, toStatus(ctx, s.logger, model.InvalidField("actor", "user.id",
 				"%q names no user: a user id is 2-63 characters of a-z, 0-9, '.', '_' and '-', starting with a letter", a))
+		}
+		// Nor would users/nobody: every actor of the log is a user
+		// (never deleted, only disabled) or the service itself.
+		if err := s.checkActorExists(ctx, id); err != nil {
+			return nil, toStatus(ctx, s.logger, err)
 		}
 		q.Actor = id
 	}
@@ -72,6 +80,21 @@ func (s *auditServer) ListAuditEvents(ctx context.Context, req *pb.ListAuditEven
 		resp.Events = append(resp.Events, auditEventToProto(e))
 	}
 	return resp, nil
+}
+
+// checkActorExists refuses an actor filter that names no user and is not
+// the service's own name: its empty page would read as a user who did
+// nothing. The auditor learns no more than the log tells them: every user
+// is on it, created by user.create.
+func (s *auditServer) checkActorExists(ctx context.Context, id string) error {
+	if id == access.SystemUserID {
+		return nil
+	}
+	_, err := s.identity.GetUser(ctx, id)
+	if errors.Is(err, model.ErrNotFound) {
+		return model.InvalidField("actor", "user.exists", "no user %s", model.UserName(id))
+	}
+	return err
 }
 
 func (s *auditServer) VerifyAuditLog(ctx context.Context, req *pb.VerifyAuditLogRequest) (*pb.VerifyAuditLogResponse, error) {

@@ -190,7 +190,7 @@ func NewServer(d Deps, opts ...grpc.ServerOption) (*Server, error) {
 	pb.RegisterAdminServiceServer(s, &adminServer{pages: pages, identity: d.Identity, keys: d.Keys, backup: d.Backup, audit: d.Audit, clock: d.Clock, log: d.Log})
 	pb.RegisterPoliceUnitServiceServer(s, &policeUnitServer{identity: d.Identity, pages: pages, log: d.Log})
 	pb.RegisterStatisticsServiceServer(s, &statisticsServer{stats: d.Statistics, log: d.Log})
-	pb.RegisterAuditServiceServer(s, &auditServer{pages: pages, log: d.Audit, clock: d.Clock, logger: d.Log})
+	pb.RegisterAuditServiceServer(s, &auditServer{pages: pages, log: d.Audit, identity: d.Identity, clock: d.Clock, logger: d.Log})
 
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(s, hs)

@@ -43,6 +43,12 @@ func (s *unitServer) ListUnits(ctx context.Context, req *pb.ListUnitsRequest) (*
 		if err != nil {
 			return nil, toStatus(ctx, s.log, model.InvalidField("parent", "unit.name", "%v", err))
 		}
+		// A parent that names no unit (a typo of its code or date) is
+		// refused, as a list of cases refuses such a responsible_unit:
+		// its empty answer read as a unit without children.
+		if _, ok := s.units.Get(k); !ok {
+			return nil, toStatus(ctx, s.log, model.InvalidField("parent", "unit.exists", "no unit %s", k))
+		}
 		f.Parent = k
 	}
 	f.Level = unitLevels.toModel(req.GetLevel())
