@@ -100,6 +100,21 @@ func masterFromKey(key [keySize]byte) MasterKey {
 // MasterKey). It is stored next to every WrappedKey and is not secret.
 func (m MasterKey) ID() string { return m.id }
 
+// ValidMasterID reports whether id has the form of a master key's id (16
+// lower-case hex digits), as an id read from a database must before it
+// names a file.
+func ValidMasterID(id string) bool {
+	if len(id) != 16 {
+		return false
+	}
+	for _, c := range []byte(id) {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
 // isZero reports whether m is the zero MasterKey, which holds no key.
 func (m MasterKey) isZero() bool { return m.id == "" }
 
