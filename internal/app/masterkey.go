@@ -303,7 +303,13 @@ func (mk *masterKeys) RotateMasterKey(ctx context.Context, by access.Principal, 
 			"master key rotation is not available on a store shared by several instances (etcd): "+
 				"the other instances would no longer open the data keys re-wrapped under a key file only this machine has")
 	}
-	mk.mu.Lock() // also orders retries: the first is recorded before a retry looks
+	// Waits out a backup's copy or another rotation, but not past its
+	// caller: a rotation its caller gave up on must not run after.
+	// The lock also orders retries: the first is recorded before a retry
+	// looks.
+	if err := mk.lock(ctx); err != nil {
+		return "", 0, fmt.Errorf("rotate master key: waiting for a backup or rotation under way: %w", err)
+	}
 	defer mk.mu.Unlock()
 	var first rotation
 	replayed := false
@@ -496,7 +502,8 @@ func (b betweenRotations) Snapshot(ctx context.Context) (io.ReadCloser, int64, e
 const lockPoll = 20 * time.Millisecond
 
 // lock takes mk.mu, or gives up when ctx ends: a backup waits out a
-// rotation, but not past its caller.
+// rotation, and a rotation a backup's copy or another rotation, but not
+// past its caller.
 func (mk *masterKeys) lock(ctx context.Context) error {
 	for !mk.mu.TryLock() {
 		t := time.NewTimer(lockPoll)
