@@ -209,7 +209,7 @@ func openMasterKeys(ctx context.Context, path string, store datastore.Store, sha
 		}
 	}
 	if err := mk.vault.Check(ctx, store); err != nil {
-		return nil, err
+		return nil, missingMasters(ctx, store, mk.vault.Keyring(), path, err)
 	}
 	if !shared && !fullDisk {
 		switch err := mk.rewrapRetired(ctx); {
@@ -224,6 +224,31 @@ func openMasterKeys(ctx context.Context, path string, store datastore.Store, sha
 		}
 	}
 	return mk, nil
+}
+
+// missingMasters adds to err, a Check that failed for a wrong key, the
+// masters the data keys are under that the keyring lacks, and the retired
+// key file beside path that would hold each: a backup older than the
+// last rotation opens with the key folder that rotation left.
+func missingMasters(ctx context.Context, store datastore.Store, ring *keys.Keyring, path string, err error) error {
+	if !errors.Is(err, keys.ErrWrongKey) {
+		return err
+	}
+	inUse, ierr := vault.MastersInUse(ctx, store)
+	if ierr != nil {
+		return err
+	}
+	var files []string
+	for _, id := range inUse {
+		if !slices.ContainsFunc(ring.Masters(), func(m keys.MasterKey) bool { return m.ID() == id }) && keys.ValidMasterID(id) {
+			files = append(files, retiredKeyPath(path, id))
+		}
+	}
+	if len(files) == 0 {
+		return err
+	}
+	return fmt.Errorf("%w; start with the key file the data was written under, or put beside --key-file the retired key file a rotation kept of it (%s)",
+		err, strings.Join(files, ", "))
 }
 
 // loadRetired returns the retired masters of the key file at path

@@ -123,8 +123,8 @@ func TestAStartOpensAFileUnderARetiredMasterAndEndsUnderOne(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = openMasterKeys(ctx, path2, store2, false, clk2, slog.New(slog.DiscardHandler), func(string) {})
-	if err == nil || !strings.Contains(err.Error(), "the master key does not open the data in this database") || !strings.Contains(err.Error(), old2.ID()) {
-		t.Errorf("a start without the retired key file: %v; want it refused naming the master %s", err, old2.ID())
+	if err == nil || !strings.Contains(err.Error(), "the master key does not open the data in this database") || !strings.Contains(err.Error(), retiredKeyPath(path2, old2.ID())) {
+		t.Errorf("a start without the retired key file: %v; want it refused naming the retired key file of %s it lacks", err, old2.ID())
 	}
 }
 
