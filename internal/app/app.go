@@ -595,9 +595,13 @@ type Server struct {
 	tls         bool
 
 	closers []func(context.Context) error // unwound in reverse by Stop
-	store   *serverStore                  // for the benchmarks' write counts (export_test.go)
-	engine  *process.Engine               // for the tests' SettleScheduler (export_test.go)
-	ids     *identity.Service             // for the tests' staff of ended units (export_test.go)
+	// refused is set when Start fails, before it unwinds what it opened:
+	// the store then removes the files its opening made (CloseRefused).
+	refused bool
+
+	store   *serverStore      // for the benchmarks' write counts (export_test.go)
+	engine  *process.Engine   // for the tests' SettleScheduler (export_test.go)
+	ids     *identity.Service // for the tests' staff of ended units (export_test.go)
 	done    chan struct{}
 	errOnce sync.Once
 	err     error
@@ -690,6 +694,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 	s := &Server{cfg: cfg, log: opts.Logger, tls: tlsCfg != nil, done: make(chan struct{}), onDrain: opts.Draining, drainTimer: opts.DrainTimer}
 	defer func() {
 		if err != nil {
+			s.refused = true
 			s.unwind(context.Background())
 		}
 	}()
@@ -795,7 +800,14 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 	if err != nil {
 		return nil, err
 	}
-	s.push(func(context.Context) error { return opened.Close() })
+	s.push(func(context.Context) error {
+		// A start refused after the database opened (a wrong key file)
+		// leaves the folder as it found it: the reserve file it made goes.
+		if s.refused && opened.file != nil {
+			return opened.file.CloseRefused()
+		}
+		return opened.Close()
+	})
 	if opened.contenders != nil {
 		if err := samePolicy(ctx, opened.contenders, pol.Fingerprint()); err != nil {
 			return nil, err

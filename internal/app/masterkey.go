@@ -10,6 +10,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -143,8 +145,18 @@ func openMasterKeys(ctx context.Context, path string, store datastore.Store, sha
 		}
 	}
 	mk := &masterKeys{path: path, store: store, vault: vault.New(keys.NewKeyring(master)), clock: clk, log: log, shared: shared}
-	next, err := keys.LoadMaster(nextKeyPath(path))
-	switch {
+	next, nextErr := keys.LoadMaster(nextKeyPath(path))
+	// The masters of a rotation left unfinished without its next key file
+	// (a copy of the file taken during one, an older backup) are those of
+	// the retired key files a rotation keeps beside the key file: they go
+	// into the keyring, so that such a file opens, and are re-wrapped
+	// away below.
+	if mk.retired, err = loadRetired(ctx, path, store, master, next); err != nil {
+		return nil, err
+	}
+	mk.vault.SetKeyring(keys.NewKeyring(master, mk.retired...))
+	fullDisk := false
+	switch err := nextErr; {
 	case err == nil && shared:
 		// Finishing it would re-wrap the data keys under a key only this
 		// machine has, and every other instance would fail to open them
@@ -167,7 +179,7 @@ func openMasterKeys(ctx context.Context, path string, store datastore.Store, sha
 			by.RequestID = requester.RequestID
 		}
 		_, err := mk.finish(ctx, master, next, func(n int) error {
-			return mk.recordRotation(ctx, by, requester, master, next, n,
+			return mk.recordRotation(ctx, by, requester, master.ID(), next, n,
 				" (an interrupted rotation, finished at start)", req)
 		})
 		switch {
@@ -182,6 +194,7 @@ func openMasterKeys(ctx context.Context, path string, store datastore.Store, sha
 			log.Error("the interrupted master key rotation cannot be finished: the database is full; "+
 				"the server starts under both master keys, and the rotation is finished by a retry of RotateMasterKey or the next start once space is freed",
 				"master_key_id", next.ID(), "err", err)
+			fullDisk = true
 		case err != nil:
 			return nil, err
 		}
@@ -196,9 +209,107 @@ func openMasterKeys(ctx context.Context, path string, store datastore.Store, sha
 		}
 	}
 	if err := mk.vault.Check(ctx, store); err != nil {
-		return nil, err
+		return nil, missingMasters(ctx, store, mk.vault.Keyring(), path, err)
+	}
+	if !shared && !fullDisk {
+		switch err := mk.rewrapRetired(ctx); {
+		case isDiskFull(err):
+			// As for a rotation that cannot be finished on a full disk:
+			// the keyring holds the retired masters, so every data key
+			// opens; the next start, with room, re-wraps them.
+			log.Error("the data keys under retired master keys cannot be re-wrapped: the database is full; "+
+				"the server starts under every master key, and the next start once space is freed re-wraps them", "err", err)
+		case err != nil:
+			return nil, err
+		}
 	}
 	return mk, nil
+}
+
+// missingMasters adds to err, a Check that failed for a wrong key, the
+// masters the data keys are under that the keyring lacks, and the retired
+// key file beside path that would hold each: a backup older than the
+// last rotation opens with the key folder that rotation left.
+func missingMasters(ctx context.Context, store datastore.Store, ring *keys.Keyring, path string, err error) error {
+	if !errors.Is(err, keys.ErrWrongKey) {
+		return err
+	}
+	inUse, ierr := vault.MastersInUse(ctx, store)
+	if ierr != nil {
+		return err
+	}
+	var files []string
+	for _, id := range inUse {
+		if !slices.ContainsFunc(ring.Masters(), func(m keys.MasterKey) bool { return m.ID() == id }) && keys.ValidMasterID(id) {
+			files = append(files, retiredKeyPath(path, id))
+		}
+	}
+	if len(files) == 0 {
+		return err
+	}
+	return fmt.Errorf("%w; start with the key file the data was written under, or put beside --key-file the retired key file a rotation kept of it (%s)",
+		err, strings.Join(files, ", "))
+}
+
+// loadRetired returns the retired masters of the key file at path
+// (path.retired-<id>) under which data keys of store are wrapped, other
+// than the masters of known (the key file's and the next one's). A master
+// in use with no retired file beside the key file is left to Check, which
+// names it. Only the masters the data needs are loaded: a search looks
+// its tokens up under every master of the keyring.
+func loadRetired(ctx context.Context, path string, store datastore.Store, known ...keys.MasterKey) ([]keys.MasterKey, error) {
+	inUse, err := vault.MastersInUse(ctx, store)
+	if err != nil {
+		return nil, err
+	}
+	var out []keys.MasterKey
+	for _, id := range inUse {
+		if !keys.ValidMasterID(id) || slices.ContainsFunc(known, func(m keys.MasterKey) bool { return m.ID() == id }) {
+			continue
+		}
+		p := retiredKeyPath(path, id)
+		m, err := keys.LoadMaster(p)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			continue
+		case err != nil:
+			return nil, fmt.Errorf("key file: the retired key file of master %s, which data keys of this database are under: %w", id, err)
+		case m.ID() != id:
+			return nil, fmt.Errorf("key file: %s holds the master key %s, not %s as its name says; put the retired key file of %s there", p, m.ID(), id, id)
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// rewrapRetired re-wraps under the current master the data keys still
+// under other masters of the keyring (retired ones, which loadRetired
+// found beside the key file): a file copied while a rotation was
+// unfinished, or an older backup started with a later key file. It ends
+// under one master, so that its backups open with the key file alone,
+// and the re-wrap is audited as the rotation it finishes.
+func (mk *masterKeys) rewrapRetired(ctx context.Context) error {
+	inUse, err := vault.MastersInUse(ctx, mk.store)
+	if err != nil {
+		return err
+	}
+	current := mk.vault.Keyring().Current()
+	from := slices.DeleteFunc(inUse, func(id string) bool { return id == current.ID() })
+	if len(from) == 0 {
+		return nil
+	}
+	mk.log.Warn("re-wrapping the data keys under retired master keys", "from", from, "master_key_id", current.ID())
+	n, err := mk.vault.Rotate(ctx, mk.store)
+	if err != nil {
+		return fmt.Errorf("re-wrap the data keys under retired master keys %v: %w", from, err)
+	}
+	by := access.System("finish unfinished key rotation")
+	if err := mk.recordRotation(ctx, by, by, strings.Join(from, ", "), current, n,
+		" (data keys under retired master keys, re-wrapped at start)", idempotency.Request{}); err != nil {
+		return err
+	}
+	mk.log.Info("data keys under retired master keys re-wrapped", "from", from, "master_key_id", current.ID(), "rewrapped", n)
+	return nil
 }
 
 // rotation is the answer to a rotation, as remembered for a retry.
@@ -217,7 +328,13 @@ func (mk *masterKeys) RotateMasterKey(ctx context.Context, by access.Principal, 
 			"master key rotation is not available on a store shared by several instances (etcd): "+
 				"the other instances would no longer open the data keys re-wrapped under a key file only this machine has")
 	}
-	mk.mu.Lock() // also orders retries: the first is recorded before a retry looks
+	// Waits out a backup's copy or another rotation, but not past its
+	// caller: a rotation its caller gave up on must not run after.
+	// The lock also orders retries: the first is recorded before a retry
+	// looks.
+	if err := mk.lock(ctx); err != nil {
+		return "", 0, fmt.Errorf("rotate master key: waiting for a backup or rotation under way: %w", err)
+	}
 	defer mk.mu.Unlock()
 	var first rotation
 	replayed := false
@@ -253,7 +370,7 @@ func (mk *masterKeys) RotateMasterKey(ctx context.Context, by access.Principal, 
 		}
 	}
 	n, err := mk.finish(ctx, old, next, func(n int) error {
-		return mk.recordRotation(ctx, by, by, old, next, n, "", req)
+		return mk.recordRotation(ctx, by, by, old.ID(), next, n, "", req)
 	})
 	if err != nil {
 		return "", n, err
@@ -285,14 +402,14 @@ func (mk *masterKeys) resumable() (old, next keys.MasterKey, resumed bool, err e
 	return old, next, true, nil
 }
 
-// recordRotation audits the rotation from old to next by by (its reason
-// ends with note), and remembers its answer for a retry of requester's
-// req.
-func (mk *masterKeys) recordRotation(ctx context.Context, by, requester access.Principal, old, next keys.MasterKey, n int, note string, req idempotency.Request) error {
+// recordRotation audits the rotation from the master(s) old to next by
+// by (its reason ends with note), and remembers its answer for a retry
+// of requester's req.
+func (mk *masterKeys) recordRotation(ctx context.Context, by, requester access.Principal, old string, next keys.MasterKey, n int, note string, req idempotency.Request) error {
 	return mk.store.Update(ctx, func(tx datastore.Tx) error {
 		now := mk.clock.Now()
 		e := by.Event(now, "keys.rotate", "masterKey", "", audit.OutcomeOK)
-		e.Reason = fmt.Sprintf("from %s to %s, %d data keys re-wrapped%s", old.ID(), next.ID(), n, note)
+		e.Reason = fmt.Sprintf("from %s to %s, %d data keys re-wrapped%s", old, next.ID(), n, note)
 		// Sealed like a disclosure's reason, so that the reasons given
 		// for actions are all read the same way; this one holds no
 		// personal data.
@@ -374,9 +491,12 @@ func (mk *masterKeys) finish(ctx context.Context, old, next keys.MasterKey, reco
 // rebuilds the search index a batch at a time, while writes seal new data
 // under the next master: a snapshot taken meanwhile is under two masters,
 // and neither the key file nor the retired one the operator keeps opens
-// it (the start refuses it, "wrong master key"). Waiting for the rotation
-// (seconds, minutes on a large database) gives a backup under the old
-// master, which the retired key file opens, or under the new one.
+// it alone (a start given one of them refuses it, "wrong master key").
+// Waiting for the rotation (seconds, minutes on a large database) gives a
+// backup under the old master, which the retired key file opens, or under
+// the new one. A rotation stopped part way (a full disk) releases the
+// lock with the data keys under both: the store then refuses the copy
+// (ROTATION_UNFINISHED) until the rotation is finished.
 type betweenRotations struct {
 	backup grpcapi.DatabaseBackup
 	mk     *masterKeys
@@ -407,7 +527,8 @@ func (b betweenRotations) Snapshot(ctx context.Context) (io.ReadCloser, int64, e
 const lockPoll = 20 * time.Millisecond
 
 // lock takes mk.mu, or gives up when ctx ends: a backup waits out a
-// rotation, but not past its caller.
+// rotation, and a rotation a backup's copy or another rotation, but not
+// past its caller.
 func (mk *masterKeys) lock(ctx context.Context) error {
 	for !mk.mu.TryLock() {
 		t := time.NewTimer(lockPoll)

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -165,4 +166,91 @@ func TestBackupDuringKeyRotationIsUnderOneMaster(t *testing.T) {
 		t.Logf("%s: under %s (%s)", filepath.Base(b), masters[0], kept[masters[0]])
 	}
 	h.verifyOps("restart after the rotation and its backups", book)
+}
+
+// TestOfflineBackupOfARotationCutShort SIGKILLs an offline `childcase
+// keys rotate` while it re-wraps the data keys (trying kill times until
+// one lands there), and then backs the file up with the server stopped
+// (`backup --db`). The data keys are under two masters until a start
+// finishes the rotation, and a copy of them then opens with neither the
+// key file nor the retired one: the backup must be refused, saying why
+// and what to do, and leave no file; once a start has finished the
+// rotation, the same backup is taken, under one master.
+func TestOfflineBackupOfARotationCutShort(t *testing.T) {
+	h := newOpsHarness(t)
+	book := &opsBook{}
+	h.seedCases(book, 300)
+	if err := h.srv.stop(); err != nil {
+		t.Fatalf("stop the server: %v", err)
+	}
+	h.srv = nil
+	rotate := func() *exec.Cmd {
+		cmd := exec.Command(childBin, "keys", "rotate", "--key-file", h.keyFile, "--db", h.db)
+		cmd.Env = childEnv()
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return cmd
+	}
+	// One offline rotation to the end, to learn how long one takes here.
+	began := time.Now()
+	if err := rotate().Wait(); err != nil {
+		t.Fatalf("childcase keys rotate: %v", err)
+	}
+	took := time.Since(began)
+	t.Logf("an offline rotation took %s", took)
+
+	landed := false
+	// The kill times sweep the rotation's time again and again: a kill
+	// lands too early (the process still starting) or too late (the
+	// re-wrap done) as the machine's load shifts it.
+	for i := range 40 {
+		cmd := rotate()
+		time.Sleep(time.Duration(float64(took) * (0.15 + 0.05*float64(i%15))))
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		phase := h.rotationPhase()
+		t.Logf("killed childcase keys rotate at attempt %d: %s", i, phase)
+		if phase == phaseRewrap {
+			landed = true
+			break
+		}
+	}
+	if !landed {
+		t.Fatalf("no kill of keys rotate landed while it re-wrapped the data keys (it took %s uncut): the test tested nothing", took)
+	}
+
+	to := filepath.Join(h.dir, "cut-short.db")
+	code, out := runTool(t, "backup", "--db", h.db, "--to", to)
+	if code == 0 {
+		t.Errorf("backup --db of a file whose rotation was cut short exits 0:\n%s", out)
+	}
+	for _, want := range []string{"master key rotation is unfinished", "start it once on this file"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("backup --db of a file whose rotation was cut short does not say %q:\n%s", want, out)
+		}
+	}
+	if exists(to) || exists(to+".tmp") {
+		t.Errorf("the refused backup left %s or its .tmp", to)
+	}
+
+	h.verifyOps("restart after a SIGKILL during keys rotate, its backup refused", book)
+	if err := h.srv.stop(); err != nil {
+		t.Fatalf("stop the server: %v", err)
+	}
+	h.srv = nil
+	if code, out := runTool(t, "backup", "--db", h.db, "--to", to); code != 0 {
+		t.Fatalf("backup --db once the start finished the rotation: exit %d:\n%s", code, out)
+	}
+	masters, _, err := backupMasters(to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	current, err := keys.LoadMaster(h.keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(masters, []string{current.ID()}) {
+		t.Errorf("the backup taken once the rotation was finished is under %v; want the key file's master %s alone", masters, current.ID())
+	}
 }

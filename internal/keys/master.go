@@ -12,7 +12,9 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"os/user"
 	"path/filepath"
+	"strconv"
 )
 
 // The key file format, version 1. A key file is text of exactly three lines,
@@ -60,6 +62,7 @@ const (
 var (
 	errMalformed    = errors.New("malformed key file")
 	errInsecureMode = errors.New("key file is accessible to group or others")
+	errForeignOwner = errors.New("key file is owned by another user")
 )
 
 // MasterKey is a 256-bit key with an id, so data wrapped under an older key
@@ -99,6 +102,21 @@ func masterFromKey(key [keySize]byte) MasterKey {
 // ID returns the key's id: 16 hex digits derived from the key (see
 // MasterKey). It is stored next to every WrappedKey and is not secret.
 func (m MasterKey) ID() string { return m.id }
+
+// ValidMasterID reports whether id has the form of a master key's id (16
+// lower-case hex digits), as an id read from a database must before it
+// names a file.
+func ValidMasterID(id string) bool {
+	if len(id) != 16 {
+		return false
+	}
+	for _, c := range []byte(id) {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
 
 // isZero reports whether m is the zero MasterKey, which holds no key.
 func (m MasterKey) isZero() bool { return m.id == "" }
@@ -164,8 +182,10 @@ func (m MasterKey) derive(label string) []byte {
 // LoadMaster reads the key file at path (format above). It refuses a file
 // that group or others may read, write or execute (mode & 0o077 != 0),
 // naming the path and the mode, because a readable master key exposes every
-// child's and reporter's data; it refuses anything but a regular file; and it
-// refuses a malformed file. A missing file gives an error wrapping
+// child's and reporter's data; one owned by another user than the process
+// runs as (where files have owners), naming its owner, for the same reason
+// (as ssh refuses a private key others can reach); anything but a regular
+// file; and a malformed file. A missing file gives an error wrapping
 // fs.ErrNotExist.
 func LoadMaster(path string) (MasterKey, error) {
 	f, err := os.Open(path)
@@ -189,6 +209,16 @@ func LoadMaster(path string) (MasterKey, error) {
 			path, perm, info.Mode(), path, errInsecureMode)
 	}
 
+	// Owned by another user, it is that user's to read or to replace
+	// with a key of their own, whatever its mode says; root, who reads
+	// any file, would otherwise take it.
+	if owner, ok := fileOwner(info); ok && owner != os.Geteuid() {
+		return MasterKey{}, fmt.Errorf("load master key %s: owned by %s, not by %s, whom this process runs as; "+
+			"its owner can read the master key or put another in its place: give it to the user that runs the service (chown %s %s), "+
+			"or run this as that user: %w",
+			path, userName(owner), userName(os.Geteuid()), chownName(os.Geteuid()), path, errForeignOwner)
+	}
+
 	data, err := io.ReadAll(io.LimitReader(f, maxKeyFileSize+1))
 	if err != nil {
 		return MasterKey{}, fmt.Errorf("load master key %s: %w", path, err)
@@ -199,6 +229,23 @@ func LoadMaster(path string) (MasterKey, error) {
 		return MasterKey{}, fmt.Errorf("load master key %s: %w", path, err)
 	}
 	return m, nil
+}
+
+// userName names the user uid as "uid N (name)", or "uid N" when the
+// system knows no name for it.
+func userName(uid int) string {
+	if u, err := user.LookupId(strconv.Itoa(uid)); err == nil && u.Username != "" {
+		return fmt.Sprintf("uid %d (%s)", uid, u.Username)
+	}
+	return fmt.Sprintf("uid %d", uid)
+}
+
+// chownName is how chown is best told of uid: its name, or its number.
+func chownName(uid int) string {
+	if u, err := user.LookupId(strconv.Itoa(uid)); err == nil && u.Username != "" {
+		return u.Username
+	}
+	return strconv.Itoa(uid)
 }
 
 // parseKeyFile decodes the key file format. Its errors wrap errMalformed and

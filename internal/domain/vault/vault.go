@@ -305,6 +305,26 @@ func (v *Vault) Check(ctx context.Context, store datastore.Store) error {
 	})
 }
 
+// MastersInUse returns the ids of the master keys the stored data keys
+// are wrapped under, in order of id: one when the data is under one
+// master, more while a rotation is unfinished (or in a copy taken then),
+// none in an empty database. It reads one data key per master.
+func MastersInUse(ctx context.Context, store datastore.Store) ([]string, error) {
+	var ids []string
+	err := store.View(ctx, func(tx datastore.ReadTx) error {
+		ks, err := tx.DataKeyPerMaster()
+		if err != nil {
+			return err
+		}
+		ids = ids[:0]
+		for _, k := range ks {
+			ids = append(ids, k.Wrapped.MasterID)
+		}
+		return nil
+	})
+	return ids, err
+}
+
 // claimKeyID names the data key Claim puts under the master of the first
 // instance of a shared store; it seals nothing.
 const claimKeyID = "vault/master"

@@ -7,12 +7,14 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/childcase/childcase/internal/domain/datastore"
+	"github.com/childcase/childcase/internal/domain/model"
 )
 
 // ErrInUse is returned (wrapped) by OpenReadOnly and Check when another
@@ -36,14 +38,46 @@ func (s *Store) WriteBackup(ctx context.Context, w io.Writer) (int64, error) {
 	}
 	var n int64
 	err := view(s.db, func(btx *bolt.Tx) error {
+		if err := underOneMaster(newTx(btx)); err != nil {
+			return err
+		}
 		var err error
 		n, err = btx.WriteTo(ctxWriter{ctx: ctx, w: w})
 		return err
 	})
+	var pre *model.PreconditionError
+	if errors.As(err, &pre) {
+		return 0, fmt.Errorf("backup: %w", err)
+	}
 	if err != nil {
 		return n, fmt.Errorf("backup: %w", fileDamaged(s.log, s.path, "the backup's read", err))
 	}
 	return n, nil
+}
+
+// reasonRotationUnfinished is the reason of a backup refused because the
+// data keys it would copy are under more than one master key.
+const reasonRotationUnfinished = "ROTATION_UNFINISHED"
+
+// underOneMaster refuses a copy of a database whose data keys are under
+// more than one master key: a rotation cut short (a kill, a full disk)
+// leaves them so until it is finished, and a copy of that state would be
+// opened by neither the key file nor the retired one the operator keeps,
+// each holding one of the masters. It reads one data key per master.
+func underOneMaster(t *tx) error {
+	ks, err := t.DataKeyPerMaster()
+	if err != nil || len(ks) < 2 {
+		return err
+	}
+	ids := make([]string, 0, len(ks))
+	for _, k := range ks {
+		ids = append(ids, k.Wrapped.MasterID)
+	}
+	return model.Precondition(reasonRotationUnfinished,
+		"the data keys of the database are under %d master keys (%s): a master key rotation is unfinished, and a copy now would open with no one key file; "+
+			"finish the rotation first (on a running server, call RotateMasterKey again; with the server stopped, start it once on this file "+
+			"with its key file, beside which the rotation left KEYFILE.next or KEYFILE.retired-<id>), then back up",
+		len(ids), strings.Join(ids, ", "))
 }
 
 // ctxWriter stops a copy whose context has ended.

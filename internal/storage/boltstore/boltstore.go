@@ -496,6 +496,19 @@ func (s *Store) Close() error {
 	return err
 }
 
+// CloseRefused closes the store of a start that was refused after it
+// opened the database (a wrong key file): as Close, and it removes the
+// reserve file when this Open made it, so that the refused start leaves
+// the folder as it found it. The file goes before the database's lock is
+// let go, so no other server has opened it meanwhile.
+func (s *Store) CloseRefused() error {
+	var err error
+	if s.reserve != nil {
+		err = s.reserve.discard()
+	}
+	return errors.Join(err, s.Close())
+}
+
 // View implements datastore.Store.
 func (s *Store) View(ctx context.Context, fn func(datastore.ReadTx) error) error {
 	if err := ctx.Err(); err != nil {

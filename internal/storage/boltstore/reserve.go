@@ -3,6 +3,7 @@ package boltstore
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"syscall"
 
@@ -44,6 +45,9 @@ type reserve struct {
 	size int64    // bytes kept back; 0: no reserve, writes are not told apart
 	file *os.File // DB.reserve, nil without a reserve
 	held int64    // bytes the file holds now
+	// created: this open made the file (it was not there before), so a
+	// start refused after it removes it again (Store.CloseRefused).
+	created bool
 }
 
 // reserveSlices is how many slices a Batch frees the reserve file in:
@@ -61,6 +65,10 @@ func openReserve(path string, size int64) (*reserve, error) {
 		return r, nil
 	}
 	name := path + ".reserve"
+	// Looked at before the open, under the database's lock: no other
+	// server makes the file meanwhile.
+	_, statErr := os.Lstat(name)
+	r.created = errors.Is(statErr, fs.ErrNotExist)
 	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("reserve: %w", err)
@@ -136,7 +144,22 @@ func (r *reserve) close() error {
 	if r.file == nil {
 		return nil
 	}
-	return r.file.Close()
+	err := r.file.Close()
+	r.file = nil
+	return err
+}
+
+// discard closes the reserve file and removes it if its open made it.
+func (r *reserve) discard() error {
+	if r.file == nil || !r.created {
+		return r.close()
+	}
+	name := r.file.Name()
+	err := r.close()
+	if rerr := os.Remove(name); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+		err = errors.Join(err, fmt.Errorf("reserve: %w", rerr))
+	}
+	return err
 }
 
 // allocate makes the disk hold bytes [off, off+n) of f. fallocate does it
