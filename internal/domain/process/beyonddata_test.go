@@ -11,13 +11,15 @@ import (
 	"github.com/childcase/childcase/internal/domain/process"
 )
 
-// The holiday data end with 2030. A working-day deadline whose count
+// The holiday data end with 2030, and their days off of 2027 to 2030 are
+// estimates (announced: false). A working-day deadline whose count
 // reaches 2031 is still counted (a child's case is never refused for want
 // of a calendar), on the weekends and the fixed-date holidays alone, so it
-// may end earlier than the year's notices would make it, never later; but
-// not silently: its calendar_version and the DEADLINE_STARTED line of the
-// timeline say that the data did not cover it. One counted within the
-// data says nothing of the kind.
+// may end earlier than the year's notices would make it, never later; one
+// whose count reaches a provisional year may end earlier or later than
+// that year's notice will make it. Neither is silent: its
+// calendar_version and the DEADLINE_STARTED line of the timeline say so.
+// One counted on announced data (2026) says nothing of the kind.
 func TestDeadlinePastTheHolidayDataSaysSo(t *testing.T) {
 	e := loadEnv(t)
 	pol := e.pol
@@ -26,12 +28,20 @@ func TestDeadlinePastTheHolidayDataSaysSo(t *testing.T) {
 		name     string
 		received time.Time
 		due      time.Time
-		beyond   bool
+		marks    string   // what follows the calendar's version
+		said     []string // in the DEADLINE_STARTED line
 	}{
 		// Tue 31 Dec (1), Wed 1 Jan a holiday, Thu 2 (2), Fri 3 (3).
-		{"into 2031", hn(2030, 12, 30, 10, 0), hn(2031, 1, 4, 0, 0), true},
-		// Mon 23, Tue 24, Wed 25 Dec: all within the data.
-		{"within 2030", hn(2030, 12, 20, 10, 0), hn(2030, 12, 26, 0, 0), false},
+		{"into 2031", hn(2030, 12, 30, 10, 0), hn(2031, 1, 4, 0, 0), "+provisional-2030+no-data-2031",
+			[]string{"provisional holiday data for 2030", "without holiday data for 2031"}},
+		// Mon 23, Tue 24, Wed 25 Dec 2030: within the data, provisional.
+		{"within 2030", hn(2030, 12, 20, 10, 0), hn(2030, 12, 26, 0, 0), "+provisional-2030",
+			[]string{"provisional holiday data for 2030"}},
+		// Thu 31 Dec 2026, Fri 1 Jan 2027 a holiday, Mon 4, Tue 5 Jan.
+		{"into 2027", hn(2026, 12, 30, 10, 0), hn(2027, 1, 6, 0, 0), "+provisional-2027",
+			[]string{"provisional holiday data for 2027"}},
+		// Mon 7, Tue 8, Wed 9 Dec 2026: announced data only.
+		{"within 2026", hn(2026, 12, 4, 10, 0), hn(2026, 12, 10, 0, 0), "", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -48,13 +58,16 @@ func TestDeadlinePastTheHolidayDataSaysSo(t *testing.T) {
 					started = ev.Detail
 				}
 			}
-			said := strings.Contains(started, "holiday data") && strings.Contains(started, "2031")
-			flagged := ack.CalendarVersion != e.cal.Version() && strings.HasPrefix(ack.CalendarVersion, e.cal.Version()) && strings.Contains(ack.CalendarVersion, "2031")
-			if said != tt.beyond || flagged != tt.beyond {
-				t.Errorf("calendar_version %q, DEADLINE_STARTED %q: want past the data said %v", ack.CalendarVersion, started, tt.beyond)
+			if want := e.cal.Version() + tt.marks; ack.CalendarVersion != want {
+				t.Errorf("calendar_version %q, want %q", ack.CalendarVersion, want)
 			}
-			if !tt.beyond && ack.CalendarVersion != e.cal.Version() {
-				t.Errorf("calendar_version %q, want %q", ack.CalendarVersion, e.cal.Version())
+			for _, want := range tt.said {
+				if !strings.Contains(started, want) {
+					t.Errorf("DEADLINE_STARTED %q does not say %q", started, want)
+				}
+			}
+			if tt.said == nil && strings.Contains(started, "holiday data") {
+				t.Errorf("DEADLINE_STARTED %q speaks of the holiday data of a count on announced data", started)
 			}
 		})
 	}
@@ -89,7 +102,7 @@ func TestDeadlineResumedPastTheHolidayDataSaysSo(t *testing.T) {
 			resumed = ev.Detail
 		}
 	}
-	if ack.CalendarVersion != e.cal.Version()+"+no-data-2031" || !strings.Contains(resumed, "holiday data for 2031") {
+	if ack.CalendarVersion != e.cal.Version()+"+provisional-2030+no-data-2031" || !strings.Contains(resumed, "holiday data for 2031") {
 		t.Errorf("calendar_version %q, DEADLINE_RESUMED %q: want the count past the data said", ack.CalendarVersion, resumed)
 	}
 }

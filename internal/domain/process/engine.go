@@ -45,6 +45,9 @@ type Calendar interface {
 	// Years are the first and last years whose days off the data list;
 	// outside them only weekends and the fixed-date holidays are off.
 	Years() (first, last int)
+	// Provisional reports whether the data's days off of a year are
+	// estimates, not yet announced.
+	Provisional(year int) bool
 }
 
 // Engine runs transitions and the deadline scheduler.
