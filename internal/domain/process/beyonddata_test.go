@@ -9,6 +9,8 @@ import (
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/policy"
 	"github.com/childcase/childcase/internal/domain/process"
+	"github.com/childcase/childcase/internal/domain/units"
+	"github.com/childcase/childcase/internal/domain/vntime"
 )
 
 // The holiday data end with 2030, and their days off of 2027 to 2030 are
@@ -104,5 +106,96 @@ func TestDeadlineResumedPastTheHolidayDataSaysSo(t *testing.T) {
 	}
 	if ack.CalendarVersion != e.cal.Version()+"+provisional-2030+no-data-2031" || !strings.Contains(resumed, "holiday data for 2031") {
 		t.Errorf("calendar_version %q, DEADLINE_RESUMED %q: want the count past the data said", ack.CalendarVersion, resumed)
+	}
+}
+
+// A record made later than late_recording after what it records is
+// flagged; a late_recording limit in working days is counted on the
+// holiday data, and stored with no calendar version of its own, so the
+// LATE_RECORDING line says when its count reached provisional data or went
+// past them, as a deadline's calendar_version does.
+func TestLateRecordingCountedPastTheHolidayDataSaysSo(t *testing.T) {
+	e := loadEnv(t)
+	pol := e.pol
+	pol.LateRecording = policy.Limit{WorkingDays: 1}
+	tests := []struct {
+		name              string
+		applied, recorded time.Time
+		said              string // in the LATE_RECORDING line; "" for nothing of the data
+	}{
+		// Wed 1 Jan 2031 is off in the fallback; the day counted is Thu 2.
+		{"into 2031", hn(2030, 12, 31, 10, 0), hn(2031, 1, 6, 10, 0), "the late_recording limit counted without holiday data for 2031"},
+		// Tết 2027 (provisional): the day counted is Thu 11 Feb.
+		{"across Tết 2027", hn(2027, 2, 3, 10, 0), hn(2027, 2, 12, 10, 0), "the late_recording limit counted on provisional holiday data for 2027"},
+		// Tue 8 Dec 2026: announced data.
+		{"within 2026", hn(2026, 12, 7, 10, 0), hn(2026, 12, 10, 10, 0), ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			received := tt.applied.Add(-time.Hour)
+			w := newWorldAt(t, e, received)
+			defer w.close()
+			w.eng = process.New(process.Deps{Store: w.store, Units: e.reg, Policy: pol, Calendar: e.cal, Vault: e.vault, Clock: w.clk, Log: e.log})
+			w.intake = intake.New(intake.Deps{Store: w.store, Units: e.reg, Vault: e.vault, Clock: w.clk, Log: e.log, Cases: w.eng})
+			step := stepOK(t)
+			c := w.openCaseAt(t, received, true, model.AbuseNeglect)
+			req := func() process.Request { return process.Request{Case: "cases/" + c.Number, Etag: c.Etag()} }
+			c = step(w.eng.Acknowledge(w.ctx, principal("worker.badinh"), req()))
+			w.clk.Set(tt.recorded)
+			c = step(w.eng.RecordEmergencyMeasures(w.ctx, principal("chair.badinh"), req(),
+				process.EmergencyMeasures{Measures: "đưa trẻ đến nhà bà ngoại", AppliedBy: "Chủ tịch UBND phường", AppliedTime: tt.applied}))
+			var late []string
+			for _, ev := range w.timeline(t, c, 0) {
+				if ev.Kind == "LATE_RECORDING" {
+					late = append(late, ev.Detail)
+				}
+			}
+			if len(late) != 1 {
+				t.Fatalf("LATE_RECORDING lines %q, want one", late)
+			}
+			if tt.said != "" && !strings.Contains(late[0], tt.said) {
+				t.Errorf("LATE_RECORDING %q does not say %q", late[0], tt.said)
+			}
+			if tt.said == "" && strings.Contains(late[0], "holiday data") {
+				t.Errorf("LATE_RECORDING %q speaks of the holiday data of a count on announced data", late[0])
+			}
+		})
+	}
+}
+
+// An overdue deadline escalates once more when the level it went to lets
+// the escalation step pass; that step is counted only from a level with
+// one above it. Since the reform of 2025-07-01 none has (commune -> city,
+// police unit -> the city police, the top), so the step is never counted
+// on the provisional holiday data (2027 to 2030) or past them, and the
+// line of such an escalation needs no note of the data, as a
+// LATE_RECORDING line may (README, Deadlines). Should the reference data
+// bring back a level in between, this fails: mark the step's count then.
+func TestEscalationStepIsCountedOnlyBeforeTheReform(t *testing.T) {
+	e := loadEnv(t)
+	for _, day := range []vntime.Date{{Year: 2025, Month: 7, Day: 1}, {Year: 2027, Month: 1, Day: 1}, {Year: 2031, Month: 1, Day: 1}} {
+		for _, u := range e.reg.List(units.Filter{AsOf: day}) {
+			above, ok := e.reg.Above(u.Key, day)
+			if !ok {
+				continue
+			}
+			if top, ok := e.reg.Above(above.Key, day); ok {
+				t.Errorf("on %s, %s escalates to %s and then to %s: an escalation step is counted then", day, u, above, top)
+			}
+		}
+	}
+	// Before the reform it is: a commune's deadline went to its district,
+	// and on to the city.
+	day := vntime.Date{Year: 2025, Month: 6, Day: 30}
+	n := 0
+	for _, u := range e.reg.List(units.Filter{AsOf: day, Level: units.LevelCommune}) {
+		if above, ok := e.reg.Above(u.Key, day); ok {
+			if _, ok := e.reg.Above(above.Key, day); ok {
+				n++
+			}
+		}
+	}
+	if n == 0 {
+		t.Error("on 2025-06-30 no commune escalates twice: the check above proves nothing")
 	}
 }

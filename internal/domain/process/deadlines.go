@@ -182,9 +182,22 @@ func (spec clockSpec) countsDaysOff() bool {
 //
 // A count that reaches neither keeps the bare version.
 func (e *Engine) calendarFor(start, due time.Time, daysOff bool) string {
+	marked, past := e.markedVersion(start, due, daysOff)
+	if past != 0 {
+		// Whoever runs the server learns that the data need that year's
+		// notices.
+		e.log.Warn("process: a deadline is counted past the holiday data, without the movable holidays and swapped days of its year",
+			"year", past, "start", start.UTC(), "due", due.UTC(), "calendar_version", e.calendar.Version())
+	}
+	return marked
+}
+
+// markedVersion is calendarFor's version, and the year past the data
+// the count reached (0 if none), without a word to the log.
+func (e *Engine) markedVersion(start, due time.Time, daysOff bool) (string, int) {
 	version := e.calendar.Version()
 	if !daysOff {
-		return version
+		return version, 0
 	}
 	first, last := e.calendar.Years()
 	// The days counted: from the day after the event to the last day,
@@ -209,13 +222,21 @@ func (e *Engine) calendarFor(start, due time.Time, daysOff bool) string {
 	case to.Year > last:
 		past = last + 1
 	default:
-		return marked
+		return marked, 0
 	}
-	// Whoever runs the server learns that the data need that year's
-	// notices.
-	e.log.Warn("process: a deadline is counted past the holiday data, without the movable holidays and swapped days of its year",
-		"year", past, "start", start.UTC(), "due", due.UTC(), "calendar_version", version)
-	return fmt.Sprintf("%s%s%d", marked, pastDataMark, past)
+	return fmt.Sprintf("%s%s%d", marked, pastDataMark, past), past
+}
+
+// limitNotes is what the timeline adds to a line that a limit on spec,
+// counted from start, decided (late_recording), naming the limit, when
+// the count reached provisional holiday data or went past them: such a
+// limit is stored with no calendar version of its own, so the line that
+// records what it decided says it. (The escalation step needs no such
+// note: it is counted only from a level with one above it, which since
+// 2025-07-01 no unit has: TestEscalationStepIsCountedOnlyBeforeTheReform.)
+func (e *Engine) limitNotes(limit string, start time.Time, spec clockSpec) string {
+	version, _ := e.markedVersion(start, e.due(start, spec), spec.countsDaysOff())
+	return calendarNotes(version, limit+" ")
 }
 
 // The marks of a calendar version (calendarFor), each followed by a year:
@@ -231,19 +252,20 @@ var calendarMarks = regexp.MustCompile(`\+(provisional|no-data)-(-?[0-9]+)`)
 // dueDetail is what the timeline says of when d is due, and, for one
 // counted on provisional holiday data or past them, what that means.
 func dueDetail(d *model.Deadline) string {
-	return fmt.Sprintf("%s due %s", d.Kind, hanoi(d.Due)) + calendarNotes(d.CalendarVersion)
+	return fmt.Sprintf("%s due %s", d.Kind, hanoi(d.Due)) + calendarNotes(d.CalendarVersion, "")
 }
 
 // calendarNotes says what the marks of a calendar version mean, as the
-// timeline's lines add it: "" for an unmarked version.
-func calendarNotes(version string) string {
+// timeline's lines add it, of the limit named by subject ("" for the
+// deadline of the line): "" for an unmarked version.
+func calendarNotes(version, subject string) string {
 	notes := ""
 	for _, m := range calendarMarks.FindAllStringSubmatch(version, -1) {
 		switch "+" + m[1] + "-" {
 		case provisionalMark:
-			notes += fmt.Sprintf("; counted on provisional holiday data for %s: that year's days off are estimates, not yet announced, without the swaps and make-up Saturdays its notice will add, so it may end earlier or later than the notice will make it", m[2])
+			notes += fmt.Sprintf("; %scounted on provisional holiday data for %s: that year's days off are estimates, not yet announced, without the swaps and make-up Saturdays its notice will add, so it may end earlier or later than the notice will make it", subject, m[2])
 		case pastDataMark:
-			notes += fmt.Sprintf("; counted without holiday data for %s: only weekends and 1/1, 30/4, 1/5 and 2/9 are days off then, so it may end earlier than that year's notices would make it", m[2])
+			notes += fmt.Sprintf("; %scounted without holiday data for %s: only weekends and 1/1, 30/4, 1/5 and 2/9 are days off then, so it may end earlier than that year's notices would make it", subject, m[2])
 		}
 	}
 	return notes
