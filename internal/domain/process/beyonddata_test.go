@@ -1,7 +1,10 @@
 package process_test
 
 import (
+	"context"
+	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -197,5 +200,85 @@ func TestEscalationStepIsCountedOnlyBeforeTheReform(t *testing.T) {
 	}
 	if n == 0 {
 		t.Error("on 2025-06-30 no commune escalates twice: the check above proves nothing")
+	}
+}
+
+// lines is a log handler that keeps the messages it is given.
+type lines struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (h *lines) Enabled(context.Context, slog.Level) bool { return true }
+func (h *lines) Handle(_ context.Context, r slog.Record) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.msgs = append(h.msgs, r.Message)
+	return nil
+}
+func (h *lines) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *lines) WithGroup(string) slog.Handler      { return h }
+
+// count returns how many messages contain s.
+func (h *lines) count(s string) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for _, m := range h.msgs {
+		if strings.Contains(m, s) {
+			n++
+		}
+	}
+	return n
+}
+
+// A deadline counted past the holiday data is logged once, when what
+// counted it is committed: a transaction's body may run more than once
+// (memstore runs each twice), and a body that logged as it ran logged the
+// warning twice for one deadline, and once for a step that was then
+// refused and recorded nothing.
+func TestPastTheHolidayDataIsLoggedOncePerDeadline(t *testing.T) {
+	e := loadEnv(t)
+	pol := e.pol
+	pol.Acknowledge = policy.Limit{WorkingDays: 3}
+	received := hn(2030, 12, 30, 10, 0)
+	w := newWorldAt(t, e, received)
+	defer w.close()
+	logged := &lines{}
+	log := slog.New(logged)
+	w.eng = process.New(process.Deps{Store: w.store, Units: e.reg, Policy: pol, Calendar: e.cal, Vault: e.vault, Clock: w.clk, Log: log})
+	w.intake = intake.New(intake.Deps{Store: w.store, Units: e.reg, Vault: e.vault, Clock: w.clk, Log: log, Cases: w.eng})
+	const warning = "counted past the holiday data"
+
+	// Opened by intake: its acknowledgement counted into 2031.
+	c := w.openCaseAt(t, received, false, model.AbuseNeglect)
+	if n := logged.count(warning); n != 1 {
+		t.Errorf("a case opened with one deadline counted past the data: %d warnings, want 1", n)
+	}
+	// Paused, then resumed by a step: counted again, logged again, once.
+	ack := openDeadline(t, c, model.DeadlineAcknowledge)
+	worker, step := principal("worker.badinh"), stepOK(t)
+	req := func() process.Request { return process.Request{Case: "cases/" + c.Number, Etag: c.Etag()} }
+	w.clk.Set(received.Add(time.Hour))
+	c = step(w.eng.PauseDeadline(w.ctx, worker, req(), ack.ID, "chờ xác minh địa chỉ"))
+	w.clk.Set(hn(2030, 12, 31, 9, 0))
+	c = step(w.eng.ResumeDeadline(w.ctx, worker, req(), ack.ID))
+	if n := logged.count(warning); n != 2 {
+		t.Errorf("after the deadline was resumed: %d warnings, want 2", n)
+	}
+	// A transfer refused once its TRANSFER_ACCEPT was counted (past the
+	// data: Thu 2 and Fri 3 Jan 2031), for the case is full, keeps
+	// nothing, and logs nothing.
+	c = step(w.eng.Acknowledge(w.ctx, worker, req()))
+	full := process.New(process.Deps{Store: w.store, Units: e.reg, Policy: pol, Calendar: e.cal, Vault: e.vault, Clock: w.clk, Log: log, MaxCaseTextBytes: 1})
+	_, err := full.ProposeTransfer(w.ctx, worker, req(), unitOther, "trẻ sống ở phường khác")
+	wantPrecondition(t, err, "CASE_FULL")
+	if n := logged.count(warning); n != 2 {
+		t.Errorf("after a refused transfer: %d warnings, want 2", n)
+	}
+	// Taken, it is logged once.
+	step(w.eng.ProposeTransfer(w.ctx, worker, req(), unitOther, "trẻ sống ở phường khác"))
+	if n := logged.count(warning); n != 3 {
+		t.Errorf("after a transfer: %d warnings, want 3", n)
 	}
 }

@@ -1,6 +1,7 @@
 package process
 
 import (
+	"context"
 	"fmt"
 	"regexp"
 	"strings"
@@ -140,7 +141,7 @@ func (s *stepCtx) openDeadline(kind model.DeadlineKind, ref, unit string, start,
 	}
 	d := model.Deadline{
 		ID: id, Kind: kind, Ref: ref, Clock: spec.clock, Length: spec.length, Days: spec.days,
-		Unit: unit, Start: start.UTC(), Due: due.UTC(), CalendarVersion: s.e.calendarFor(start, due, spec.countsDaysOff()),
+		Unit: unit, Start: start.UTC(), Due: due.UTC(), CalendarVersion: s.calendarFor(kind, start, due, spec.countsDaysOff()),
 		Pausable: kindPausable(kind), WarnAt: append([]float64(nil), s.e.policy.Warnings...), State: model.DeadlineOpen,
 	}
 	c.Deadlines = append(c.Deadlines, d)
@@ -181,15 +182,36 @@ func (spec clockSpec) countsDaysOff() bool {
 //     year's notices would make it, never later.
 //
 // A count that reaches neither keeps the bare version.
-func (e *Engine) calendarFor(start, due time.Time, daysOff bool) string {
-	marked, past := e.markedVersion(start, due, daysOff)
+func (s *stepCtx) calendarFor(kind model.DeadlineKind, start, due time.Time, daysOff bool) string {
+	marked, past := s.e.markedVersion(start, due, daysOff)
 	if past != 0 {
 		// Whoever runs the server learns that the data need that year's
-		// notices.
-		e.log.Warn("process: a deadline is counted past the holiday data, without the movable holidays and swapped days of its year",
-			"year", past, "start", start.UTC(), "due", due.UTC(), "calendar_version", e.calendar.Version())
+		// notices, once the deadline is recorded (logCounts).
+		s.counted = append(s.counted, pastDataCount{
+			caseNumber: s.c.Number, kind: kind, year: past, start: start.UTC(), due: due.UTC(), version: s.e.calendar.Version(),
+		})
 	}
 	return marked
+}
+
+// pastDataCount is a deadline counted past the holiday data, for the log.
+type pastDataCount struct {
+	caseNumber string
+	kind       model.DeadlineKind
+	year       int
+	start, due time.Time
+	version    string
+}
+
+// logCounts logs the deadlines a committed transaction counted past the
+// holiday data. Only after the commit: a transaction's body may run more
+// than once, or be refused after the count (datastore.Store), and the log
+// must say each deadline recorded once, and none that was not.
+func (e *Engine) logCounts(ctx context.Context, counted []pastDataCount) {
+	for _, c := range counted {
+		e.log.WarnContext(ctx, "process: a deadline is counted past the holiday data, without the movable holidays and swapped days of its year",
+			"case", c.caseNumber, "deadline", string(c.kind), "year", c.year, "start", c.start, "due", c.due, "calendar_version", c.version)
+	}
 }
 
 // markedVersion is calendarFor's version, and the year past the data
