@@ -282,3 +282,33 @@ func TestPastTheHolidayDataIsLoggedOncePerDeadline(t *testing.T) {
 		t.Errorf("after a transfer: %d warnings, want 3", n)
 	}
 }
+
+// A clock that counts no days off keeps the bare calendar version across
+// the provisional years: hours (an emergency's acknowledgement, D3) and
+// D4, a separation's maximum, which ends on its last day whatever it is.
+func TestClocksWithoutDaysOffKeepTheBareVersion(t *testing.T) {
+	e := loadEnv(t)
+	received := hn(2027, 2, 3, 10, 0) // the eve of Tết 2027 (provisional)
+	w := newWorldAt(t, e, received)
+	defer w.close()
+	step := stepOK(t)
+	c := w.openCaseAt(t, received, true, model.AbuseNeglect)
+	req := func() process.Request { return process.Request{Case: "cases/" + c.Number, Etag: c.Etag()} }
+	c = step(w.eng.Acknowledge(w.ctx, principal("worker.badinh"), req()))
+	w.clk.Set(received.Add(time.Hour))
+	c = step(w.eng.StartSeparation(w.ctx, principal("chair.badinh"), req(), process.Separation{
+		Start: w.clk.Now(), Place: "nhà tạm lánh", Carer: "bà ngoại", Ground: "Điều 32(1)", DecisionNumber: "12/QĐ-UBND",
+	}))
+	seen := map[model.DeadlineKind]bool{}
+	for _, d := range c.Deadlines {
+		seen[d.Kind] = true
+		if d.CalendarVersion != e.cal.Version() {
+			t.Errorf("%s (%s) has calendar_version %q, want %q", d.Kind, d.Clock, d.CalendarVersion, e.cal.Version())
+		}
+	}
+	for _, kind := range []model.DeadlineKind{model.DeadlineAcknowledge, model.DeadlineEmergencyMeasures, model.DeadlineSeparationReview} {
+		if !seen[kind] {
+			t.Errorf("no %s among %+v", kind, c.Deadlines)
+		}
+	}
+}
