@@ -43,6 +43,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/stats"
 	"github.com/childcase/childcase/internal/domain/units"
 	"github.com/childcase/childcase/internal/domain/vault"
+	"github.com/childcase/childcase/internal/domain/vntime"
 	"github.com/childcase/childcase/internal/storage/boltstore"
 	"github.com/childcase/childcase/internal/transport/clientaddr"
 	"github.com/childcase/childcase/internal/transport/grpcapi"
@@ -726,6 +727,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 	if err != nil {
 		return nil, err
 	}
+	warnCalendarEnd(opts.Logger, cal, opts.Clock.Now())
 	pol, err := policy.Load(cfg.PolicyFile)
 	if err == nil {
 		err = pol.CheckUnits(reg)
@@ -1560,4 +1562,21 @@ func bootstrap(ctx context.Context, ids *identity.Service, console io.Writer) (b
 // that a mistyped path is not a new, empty place.
 func MissingFolder(what, dir string) error {
 	return fmt.Errorf("%s: the folder %s does not exist; make it first (mkdir -p -m 0700 %s)", what, dir, dir)
+}
+
+// warnCalendarEnd tells whoever runs the server, at start, that the
+// holiday data end within a year of now, or have ended: a deadline
+// counted past them is counted without that year's movable holidays and
+// swapped days (README, Deadlines), so the next year's notices must be
+// added to the data before deadlines reach it. A year is the notice a
+// Tết of the next year needs: its notice comes out in the autumn before.
+func warnCalendarEnd(log *slog.Logger, cal *calendar.Calendar, now time.Time) {
+	_, last := cal.Years()
+	end := vntime.Date{Year: last + 1, Month: time.January, Day: 1}.Start()
+	if end.After(now.AddDate(1, 0, 0)) {
+		return
+	}
+	log.Warn("the holiday data end with "+strconv.Itoa(last)+": a deadline counted past "+strconv.Itoa(last)+
+		" is counted without the movable holidays and swapped days of its year; add the year's notices to internal/domain/calendar/data",
+		"last_year", last, "end", end)
 }

@@ -290,7 +290,12 @@ type Deadline struct {
 	StartTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
 	// When the step is due.
 	DueTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=due_time,json=dueTime,proto3" json:"due_time,omitempty"`
-	// The working-day calendar that computed due_time.
+	// The working-day calendar that computed due_time: "vn-holidays@"
+	// and the first 12 hex digits of the holiday data's SHA-256, followed,
+	// for a count that reached a year whose days off the data only
+	// estimate, by "+provisional-" and the first such year, and for one
+	// that reached a year past the data, by "+no-data-" and that year
+	// ("vn-holidays@ed650e041f2b+provisional-2030+no-data-2031").
 	CalendarVersion string `protobuf:"bytes,8,opt,name=calendar_version,json=calendarVersion,proto3" json:"calendar_version,omitempty"`
 	// OPEN, MET, MISSED or CANCELLED. An OPEN deadline past due is overdue.
 	State string `protobuf:"bytes,9,opt,name=state,proto3" json:"state,omitempty"`

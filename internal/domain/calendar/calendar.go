@@ -65,6 +65,9 @@ type Calendar struct {
 	// first and last are the covered years: every year from the first to
 	// the last listed date.
 	first, last int
+	// provisional holds the covered years with an entry not yet
+	// announced (announced: false): their days off are estimates.
+	provisional map[int]bool
 	version     string
 }
 
@@ -113,7 +116,7 @@ func Parse(data []byte) (*Calendar, error) {
 		return nil, errors.New("calendar: no entries")
 	}
 
-	c := &Calendar{days: make(map[vntime.Date]kind, len(entries))}
+	c := &Calendar{days: make(map[vntime.Date]kind, len(entries)), provisional: map[int]bool{}}
 	index := make(map[vntime.Date]int, len(entries)) // entry number of each date
 	var prev vntime.Date
 	for i, e := range entries {
@@ -129,6 +132,9 @@ func Parse(data []byte) (*Calendar, error) {
 		}
 		index[d] = i
 		c.days[d] = e.Kind
+		if !*e.Announced {
+			c.provisional[d.Year] = true
+		}
 		prev = d
 	}
 
@@ -222,6 +228,13 @@ func (c *Calendar) Covers(d vntime.Date) bool {
 // Years returns the first and the last year the data cover (see
 // [Calendar.Covers]): 2020 and 2030 for the embedded data.
 func (c *Calendar) Years() (first, last int) { return c.first, c.last }
+
+// Provisional reports whether the data list days of year y that were not
+// yet announced (announced: false, 2027 to 2030 for the embedded data):
+// estimates from the rules in data/SOURCES.md, without the swaps and
+// make-up Saturdays the year's notice will add, so a count across that
+// year may end earlier or later than the notice will make it.
+func (c *Calendar) Provisional(y int) bool { return c.provisional[y] }
 
 // IsWorkingDay reports whether state agencies work on d.
 //

@@ -144,6 +144,19 @@ func TestCovers(t *testing.T) {
 	}
 }
 
+// The years whose entries were not yet announced are 2027 to 2030 in the
+// embedded data; a year the data do not cover is not provisional (it is
+// past the data: nothing is estimated), and one whose entries are all
+// announced is not either.
+func TestProvisional(t *testing.T) {
+	c := load(t)
+	for y := 2019; y <= 2031; y++ {
+		if got, want := c.Provisional(y), y >= 2027 && y <= 2030; got != want {
+			t.Errorf("Provisional(%d) = %v, want %v", y, got, want)
+		}
+	}
+}
+
 func TestIsWorkingDay(t *testing.T) {
 	c := load(t)
 	tests := []struct {

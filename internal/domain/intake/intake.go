@@ -79,7 +79,10 @@ type Deps struct {
 // transaction that opens it: Prepare before the case is stored, Activate
 // after (when it has its id).
 type CaseStarter interface {
-	PrepareNewCase(tx datastore.ReadTx, c *model.Case, now time.Time)
+	// PrepareNewCase returns what to do once the transaction that opens
+	// the case is committed (log what only a committed case may say: a
+	// body may run more than once, datastore.Store).
+	PrepareNewCase(tx datastore.ReadTx, c *model.Case, now time.Time) (committed func(context.Context))
 	ActivateNewCase(tx datastore.Tx, c model.Case, now time.Time) error
 	// EmergencyReported makes an open case an emergency when a report
 	// that joins it says the child is in danger, before the case is
@@ -236,15 +239,16 @@ func (s *Service) CreateReportWithCandidates(ctx context.Context, p access.Princ
 	var out model.Report
 	var found []search.Candidate
 	var query search.Query
-	var refused []audit.Event // of a case out of scope or absent, audited once the write is undone
-	var toIndex uint64        // the case whose index entry follows the commit
+	var refused []audit.Event        // of a case out of scope or absent, audited once the write is undone
+	var toIndex uint64               // the case whose index entry follows the commit
+	var opened func(context.Context) // the process's word on the case opened, once committed
 	entry := s.beginEntryWrite()
 	defer entry.End()
 	err = s.store.Update(ctx, func(tx datastore.Tx) error {
 		// The body may run again (datastore.Store): each run starts from
 		// the request as it came, and only the last run's refusal counts.
 		r := r
-		refused, found, query, toIndex = nil, nil, search.Query{}, 0
+		refused, found, query, toIndex, opened = nil, nil, search.Query{}, 0, nil
 		prior, replayed, err := idempotency.Replay(tx, p, "CreateReport", in.RequestID, in.Fingerprint, in.EarlierFingerprint)
 		if err != nil {
 			return err
@@ -281,10 +285,11 @@ func (s *Service) CreateReportWithCandidates(ctx context.Context, p access.Princ
 			indexed = &c
 			events = append(events, p.Event(now, "case.add_report", access.CaseResource(c.Number), access.CaseResource(c.Number), audit.OutcomeOK))
 		case r.CallType == model.CallIntervention:
-			c, err := s.openCase(tx, r, now)
+			c, committed, err := s.openCase(tx, r, now)
 			if err != nil {
 				return err
 			}
+			opened = committed
 			r.CaseNumber = c.Number
 			indexed = &c
 			events = append(events, p.Event(now, "case.create", access.CaseResource(c.Number), access.CaseResource(c.Number), audit.OutcomeOK))
@@ -327,6 +332,9 @@ func (s *Service) CreateReportWithCandidates(ctx context.Context, p access.Princ
 			return model.Report{}, nil, rerr
 		}
 		return model.Report{}, nil, err
+	}
+	if opened != nil {
+		opened(ctx)
 	}
 	if s.cases != nil && out.CaseNumber != "" {
 		s.cases.Notify()
@@ -513,11 +521,11 @@ func (s *Service) withReporter(tx datastore.ReadTx, r model.Report, stored model
 
 // openCase opens a new case for a report, numbered in the year it is opened
 // (Vietnam time), responsible: the commune where it happened.
-func (s *Service) openCase(tx datastore.Tx, r model.Report, now time.Time) (model.Case, error) {
+func (s *Service) openCase(tx datastore.Tx, r model.Report, now time.Time) (model.Case, func(context.Context), error) {
 	year := vntime.DateOf(now).Year
 	seq, err := tx.NextCaseSequence(year)
 	if err != nil {
-		return model.Case{}, err
+		return model.Case{}, nil, err
 	}
 	c := model.Case{
 		Number:          FormatCaseNumber(year, seq),
@@ -539,26 +547,27 @@ func (s *Service) openCase(tx datastore.Tx, r model.Report, now time.Time) (mode
 		IntakeUnits:     []string{r.TakerUnit},
 	}
 	addCircumstances(&c, r)
+	var committed func(context.Context)
 	if s.cases != nil {
-		s.cases.PrepareNewCase(tx, &c, now)
+		committed = s.cases.PrepareNewCase(tx, &c, now)
 	}
 	if err := access.StampPoliceViews(&c, nil); err != nil { // the police's own intake
-		return model.Case{}, err
+		return model.Case{}, nil, err
 	}
 	stored, err := s.vault.SealCase(tx, c)
 	if err != nil {
-		return model.Case{}, err
+		return model.Case{}, nil, err
 	}
 	if err := tx.CreateCase(&stored); err != nil {
-		return model.Case{}, err
+		return model.Case{}, nil, err
 	}
 	c.ID = stored.ID
 	if s.cases != nil {
 		if err := s.cases.ActivateNewCase(tx, c, now); err != nil {
-			return model.Case{}, err
+			return model.Case{}, nil, err
 		}
 	}
-	return c, nil
+	return c, committed, nil
 }
 
 // addReportToCase adds a report to a case: the case keeps the earliest

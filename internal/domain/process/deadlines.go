@@ -1,7 +1,9 @@
 package process
 
 import (
+	"context"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 
@@ -139,7 +141,7 @@ func (s *stepCtx) openDeadline(kind model.DeadlineKind, ref, unit string, start,
 	}
 	d := model.Deadline{
 		ID: id, Kind: kind, Ref: ref, Clock: spec.clock, Length: spec.length, Days: spec.days,
-		Unit: unit, Start: start.UTC(), Due: due.UTC(), CalendarVersion: s.e.calendarFor(start, due, spec.countsDaysOff()),
+		Unit: unit, Start: start.UTC(), Due: due.UTC(), CalendarVersion: s.calendarFor(kind, start, due, spec.countsDaysOff()),
 		Pausable: kindPausable(kind), WarnAt: append([]float64(nil), s.e.policy.Warnings...), State: model.DeadlineOpen,
 	}
 	c.Deadlines = append(c.Deadlines, d)
@@ -163,25 +165,78 @@ func (spec clockSpec) countsDaysOff() bool {
 }
 
 // calendarFor returns the calendar version to record on a deadline
-// counted from start to due: the calendar's own, or, when the count
-// reaches a year the holiday data do not cover (and its clock counts days
-// off: daysOff), that version marked pastDataMark and the first such
-// year. Such a count is still made, since no case waits for a calendar,
-// on the weekends and the fixed-date holidays alone
-// (calendar.Calendar.IsWorkingDay), so it may end earlier than the
-// year's notices would make it, never later; the mark says so, so that
-// the deadline does not pass for one the data computed (domain reference
-// section 5: a breach stays explainable), and the timeline says it too
-// (dueDetail).
-func (e *Engine) calendarFor(start, due time.Time, daysOff bool) string {
+// counted from start to due: the calendar's own, marked when the count
+// (if its clock counts days off: daysOff) reaches a year whose days off
+// the data only estimate or do not hold, so that the deadline does not
+// pass for one counted on announced data (domain reference section 5: a
+// breach stays explainable). The timeline says it too (dueDetail):
+//
+//   - provisionalMark and the first year reached whose entries are not
+//     yet announced (calendar.Calendar.Provisional): the notice of that
+//     year may move its days off, and add swaps and make-up Saturdays
+//     the data leave out, so the count may end earlier or later;
+//   - pastDataMark and the first year reached that the data do not
+//     cover: such a count is still made, since no case waits for a
+//     calendar, on the weekends and the fixed-date holidays alone
+//     (calendar.Calendar.IsWorkingDay), so it may end earlier than the
+//     year's notices would make it, never later.
+//
+// A count that reaches neither keeps the bare version.
+func (s *stepCtx) calendarFor(kind model.DeadlineKind, start, due time.Time, daysOff bool) string {
+	marked, past := s.e.markedVersion(start, due, daysOff)
+	if past != 0 {
+		// Whoever runs the server learns that the data need that year's
+		// notices, once the deadline is recorded (logCounts).
+		s.counted = append(s.counted, pastDataCount{
+			caseNumber: s.c.Number, kind: kind, year: past, start: start.UTC(), due: due.UTC(), version: s.e.calendar.Version(),
+		})
+	}
+	return marked
+}
+
+// pastDataCount is a deadline counted past the holiday data, for the log.
+type pastDataCount struct {
+	caseNumber string
+	kind       model.DeadlineKind
+	year       int
+	start, due time.Time
+	version    string
+}
+
+// logCounts logs the deadlines a committed transaction counted past the
+// holiday data. Only after the commit: a transaction's body may run more
+// than once, or be refused after the count (datastore.Store), and the log
+// must say each deadline recorded once, and none that was not.
+func (e *Engine) logCounts(ctx context.Context, counted []pastDataCount) {
+	for _, c := range counted {
+		e.log.WarnContext(ctx, "process: a deadline is counted past the holiday data, without the movable holidays and swapped days of its year",
+			"case", c.caseNumber, "deadline", string(c.kind), "year", c.year, "start", c.start, "due", c.due, "calendar_version", c.version)
+	}
+}
+
+// markedVersion is calendarFor's version, and the year past the data
+// the count reached (0 if none), without a word to the log.
+func (e *Engine) markedVersion(start, due time.Time, daysOff bool) (string, int) {
 	version := e.calendar.Version()
 	if !daysOff {
-		return version
+		return version, 0
 	}
 	first, last := e.calendar.Years()
 	// The days counted: from the day after the event to the last day,
 	// the one that ends at the due time (24:00, 00:00 of the day after).
+	// A deadline resumed on its last day, with no day left, ends with the
+	// day of its resumption, which is then the day looked at.
 	from, to := vntime.DateOf(start).AddDays(1), vntime.DateOf(due.Add(-time.Nanosecond))
+	if to.Before(from) {
+		from = to
+	}
+	marked := version
+	for y := max(from.Year, first); y <= min(to.Year, last); y++ {
+		if e.calendar.Provisional(y) {
+			marked += fmt.Sprintf("%s%d", provisionalMark, y)
+			break
+		}
+	}
 	past := 0
 	switch {
 	case from.Year < first:
@@ -189,27 +244,53 @@ func (e *Engine) calendarFor(start, due time.Time, daysOff bool) string {
 	case to.Year > last:
 		past = last + 1
 	default:
-		return version
+		return marked, 0
 	}
-	// Whoever runs the server learns that the data need that year's
-	// notices.
-	e.log.Warn("process: a deadline is counted past the holiday data, without the movable holidays and swapped days of its year",
-		"year", past, "start", start.UTC(), "due", due.UTC(), "calendar_version", version)
-	return fmt.Sprintf("%s%s%d", version, pastDataMark, past)
+	return fmt.Sprintf("%s%s%d", marked, pastDataMark, past), past
 }
 
-// pastDataMark marks the calendar version of a deadline counted past the
-// holiday data: "vn-holidays@ed650e041f2b+no-data-2031".
-const pastDataMark = "+no-data-"
+// limitNotes is what the timeline adds to a line that a limit on spec,
+// counted from start, decided (late_recording), naming the limit, when
+// the count reached provisional holiday data or went past them: such a
+// limit is stored with no calendar version of its own, so the line that
+// records what it decided says it. (The escalation step needs no such
+// note: it is counted only from a level with one above it, which since
+// 2025-07-01 no unit has: TestEscalationStepIsCountedOnlyBeforeTheReform.)
+func (e *Engine) limitNotes(limit string, start time.Time, spec clockSpec) string {
+	version, _ := e.markedVersion(start, e.due(start, spec), spec.countsDaysOff())
+	return calendarNotes(version, limit+" ")
+}
+
+// The marks of a calendar version (calendarFor), each followed by a year:
+// "vn-holidays@ed650e041f2b+provisional-2030+no-data-2031".
+const (
+	provisionalMark = "+provisional-"
+	pastDataMark    = "+no-data-"
+)
+
+// calendarMarks finds the marks of a calendar version and their years.
+var calendarMarks = regexp.MustCompile(`\+(provisional|no-data)-(-?[0-9]+)`)
 
 // dueDetail is what the timeline says of when d is due, and, for one
-// counted past the holiday data, what that means.
+// counted on provisional holiday data or past them, what that means.
 func dueDetail(d *model.Deadline) string {
-	detail := fmt.Sprintf("%s due %s", d.Kind, hanoi(d.Due))
-	if _, year, ok := strings.Cut(d.CalendarVersion, pastDataMark); ok {
-		detail += fmt.Sprintf("; counted without holiday data for %s: only weekends and 1/1, 30/4, 1/5 and 2/9 are days off then, so it may end earlier than that year's notices would make it", year)
+	return fmt.Sprintf("%s due %s", d.Kind, hanoi(d.Due)) + calendarNotes(d.CalendarVersion, "")
+}
+
+// calendarNotes says what the marks of a calendar version mean, as the
+// timeline's lines add it, of the limit named by subject ("" for the
+// deadline of the line): "" for an unmarked version.
+func calendarNotes(version, subject string) string {
+	notes := ""
+	for _, m := range calendarMarks.FindAllStringSubmatch(version, -1) {
+		switch "+" + m[1] + "-" {
+		case provisionalMark:
+			notes += fmt.Sprintf("; %scounted on provisional holiday data for %s: that year's days off are estimates, not yet announced, without the swaps and make-up Saturdays its notice will add, so it may end earlier or later than the notice will make it", subject, m[2])
+		case pastDataMark:
+			notes += fmt.Sprintf("; %scounted without holiday data for %s: only weekends and 1/1, 30/4, 1/5 and 2/9 are days off then, so it may end earlier than that year's notices would make it", subject, m[2])
+		}
 	}
-	return detail
+	return notes
 }
 
 // meet closes the open deadline of kind and ref, if any: met if on time,

@@ -45,6 +45,9 @@ type Calendar interface {
 	// Years are the first and last years whose days off the data list;
 	// outside them only weekends and the fixed-date holidays are off.
 	Years() (first, last int)
+	// Provisional reports whether the data's days off of a year are
+	// estimates, not yet announced.
+	Provisional(year int) bool
 }
 
 // Engine runs transitions and the deadline scheduler.
@@ -200,6 +203,9 @@ type stepCtx struct {
 	// bounded: the step is refused when it would fill the case
 	// (step.bounded).
 	bounded bool
+	// counted: the deadlines counted past the holiday data, logged once
+	// the transaction is committed (logCounts).
+	counted []pastDataCount
 }
 
 // do runs a transition on a case in one transaction.
@@ -237,8 +243,10 @@ func (e *Engine) do(ctx context.Context, p access.Principal, req Request, st ste
 	// onCase: the case the number stands for today (a merge's survivor),
 	// whose trail a refusal goes on.
 	onCase := number
+	// counted: what the run that committed counted past the holiday data.
+	var counted []pastDataCount
 	err = e.store.Update(ctx, func(tx datastore.Tx) error {
-		seen, onCase = false, number
+		seen, onCase, counted = false, number, nil
 		// A retry gets the first answer, as it was, even if the case moved
 		// on since or the step took it out of the caller's scope (a unit
 		// that declined a transfer no longer sees the case). Request ids
@@ -328,6 +336,7 @@ func (e *Engine) do(ctx context.Context, p access.Principal, req Request, st ste
 		if err != nil {
 			return err
 		}
+		counted = s.counted
 		// A step's answer never shows the dossier (GetCase reads it), so
 		// neither the answer nor what is remembered for a retry carries
 		// it: remembered, each step on a long case kept another copy of
@@ -370,6 +379,7 @@ func (e *Engine) do(ctx context.Context, p access.Principal, req Request, st ste
 	if err != nil {
 		return model.Case{}, err
 	}
+	e.logCounts(ctx, counted)
 	e.hub.notify()
 	return out, nil
 }
@@ -608,7 +618,10 @@ func optional(field, value string, max int) (string, error) {
 // received directly (Decree 56 Art. 25(1)) starts the police track of the
 // liaison's unit too: received when the report was, so the clock to
 // forward the crime report to the investigators runs from then.
-func (e *Engine) PrepareNewCase(tx datastore.ReadTx, c *model.Case, now time.Time) {
+//
+// It returns what intake calls once the case is committed: the log of
+// its deadlines counted past the holiday data (logCounts).
+func (e *Engine) PrepareNewCase(tx datastore.ReadTx, c *model.Case, now time.Time) (committed func(context.Context)) {
 	s := &stepCtx{e: e, p: system, now: now, c: c}
 	s.followReform()
 	unit := access.UnitName(c.ResponsibleUnit)
@@ -632,6 +645,8 @@ func (e *Engine) PrepareNewCase(tx datastore.ReadTx, c *model.Case, now time.Tim
 	for i := range c.Deadlines {
 		c.Deadlines[i].NextFire = e.nextFire(tx, &c.Deadlines[i])
 	}
+	counted := s.counted
+	return func(ctx context.Context) { e.logCounts(ctx, counted) }
 }
 
 // startEmergencyClock starts D3 from receive, unless it runs already or
@@ -694,6 +709,10 @@ func (s *stepCtx) waivePlanClocks() {
 // A case already an emergency keeps its clocks, but for a report received
 // before its running D3 started: the danger was known from then, so D3
 // counts from that receive time (see emergencyKnownEarlier).
+//
+// The clocks it starts count in hours (D3, acknowledge_emergency, which
+// the policy takes in seconds or hours only), never past the holiday
+// data, so it leaves nothing to log after the commit (logCounts).
 func (e *Engine) EmergencyReported(tx datastore.Tx, p access.Principal, c *model.Case, reason model.EmergencyReason, receive, now time.Time) error {
 	s := &stepCtx{e: e, tx: tx, p: p, now: now, c: c, oldFires: map[int]time.Time{}}
 	for _, d := range c.Deadlines {

@@ -692,7 +692,7 @@ func (s *stepCtx) resume(d *model.Deadline) {
 		due = later(s.e.calendar.ResumeWorkingDays(d.Due, d.PausedAt, s.now).UTC(), d.Due)
 		// The due time now rests on this calendar's days: a breach is
 		// explained by it (domain reference section 5).
-		d.CalendarVersion = s.e.calendarFor(s.now, due, true)
+		d.CalendarVersion = s.calendarFor(d.Kind, s.now, due, true)
 	}
 	d.Paused += paused
 	d.Start = d.Start.Add(due.Sub(d.Due))

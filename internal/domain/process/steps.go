@@ -263,11 +263,14 @@ func (s *stepCtx) appliedAt(field string, at time.Time, what string) (applied ti
 // are), and on the timeline, notified to unit and to those who answer for
 // its records (the level above). It reports whether it flagged the record.
 func (s *stepCtx) flagLate(unit, what string, at time.Time, above ...string) bool {
-	if !s.now.After(s.e.due(at, fromPolicy(s.e.policy.LateRecording))) {
+	limit := fromPolicy(s.e.policy.LateRecording)
+	if !s.now.After(s.e.due(at, limit)) {
 		return false
 	}
 	s.c.LateRecordings = append(s.c.LateRecordings, model.LateRecording{RecordTime: s.now, Unit: unit})
-	s.event("LATE_RECORDING", fmt.Sprintf("%s %s, recorded %d minutes later", what, hanoi(at), int64(s.now.Sub(at)/time.Minute)), 0,
+	// The limit's count is recorded nowhere else: the line says if it
+	// rests on provisional holiday data or went past them.
+	s.event("LATE_RECORDING", fmt.Sprintf("%s %s, recorded %d minutes later", what, hanoi(at), int64(s.now.Sub(at)/time.Minute))+s.e.limitNotes("the late_recording limit", at, limit), 0,
 		append([]string{unit}, above...)...)
 	// The level above must be able to open what it is told of: a commune's
 	// sees the case already (the district its communes', the city every

@@ -106,9 +106,35 @@ func compileForms(forms []detailForm) []detailForm {
 	return forms
 }
 
+// calendarNote is a note the domain adds to a line whose limit was
+// counted on provisional holiday data or past them (process's
+// calendarNotes): its subject (the limit, when it is not the line's
+// deadline), the kind of data and the year. Its text holds no ";".
+var calendarNote = regexp.MustCompile(`; (the late_recording limit )?counted (on provisional|without) holiday data for (-?[0-9]+): [^;]*`)
+
+// calendarNotes splits the notes off a detail: the detail without them,
+// and the notes said in the page's language.
+func (v view) calendarNotes(detail string) (rest, notes string) {
+	for _, m := range calendarNote.FindAllStringSubmatch(detail, -1) {
+		subject := ""
+		if m[1] != "" {
+			subject = v.T("event.note.late_recording")
+		}
+		key := "event.note.nodata"
+		if m[2] == "on provisional" {
+			key = "event.note.provisional"
+		}
+		notes += v.T(key, m[3], subject)
+	}
+	return calendarNote.ReplaceAllString(detail, ""), notes
+}
+
 // eventDetail says an event's detail in the page's language.
 func (c *Console) eventDetail(lang string, e *pb.CaseEvent, deadlines []*pb.Deadline, unitName func(string) string) string {
 	v := view{Lang: lang, cats: c.catalogs, unitNames: unitName}
+	// A note of the holiday data is said after the line, which is said
+	// without it.
+	detail, notes := v.calendarNotes(e.GetDetail())
 	if id := e.GetDeadlineId(); id > 0 && slices.Contains(deadlineDetails, e.GetKind()) {
 		i := slices.IndexFunc(deadlines, func(d *pb.Deadline) bool { return d.GetId() == id })
 		if i >= 0 {
@@ -122,14 +148,14 @@ func (c *Console) eventDetail(lang string, e *pb.CaseEvent, deadlines []*pb.Dead
 					unit = x.GetToUnit()
 				}
 			}
-			return v.T("event.detail."+e.GetKind(), v.T("deadline."+d.GetKind()), v.Time(d.GetDueTime().AsTime()), v.Unit(unit))
+			return v.T("event.detail."+e.GetKind(), v.T("deadline."+d.GetKind()), v.Time(d.GetDueTime().AsTime()), v.Unit(unit)) + notes
 		}
 	}
 	for _, f := range detailForms {
 		if f.kind != e.GetKind() {
 			continue
 		}
-		m := f.re.FindStringSubmatch(e.GetDetail())
+		m := f.re.FindStringSubmatch(detail)
 		if m == nil {
 			continue
 		}
@@ -137,7 +163,7 @@ func (c *Console) eventDetail(lang string, e *pb.CaseEvent, deadlines []*pb.Dead
 		for j, a := range f.args {
 			args[j] = v.detailPart(a, m[j+1])
 		}
-		return v.T(f.key, args...)
+		return v.T(f.key, args...) + notes
 	}
 	if slices.Contains(codeDetails, e.GetKind()) {
 		return c.codeText(lang, e.GetDetail())
