@@ -52,16 +52,7 @@ func TestHotBackupAfterARotationStoppedByAFullDisk(t *testing.T) {
 		t.Fatal(err)
 	}
 	const sealed = 3 * 200 // three of the rotation's batches
-	if err := store.Update(ctx, func(tx datastore.Tx) error {
-		for i := range sealed {
-			if _, err := mk.vault.SealDossier(tx, fmt.Sprintf("HN-2026-%05d", i+1), model.Dossier{}); err != nil {
-				return err
-			}
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	sealDossiers(t, store, mk.vault, sealed)
 	backup := mk.backupBetweenRotations(bolt)
 
 	store.left = 1 // the rotation's first batch, then a full disk

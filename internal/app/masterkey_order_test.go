@@ -19,6 +19,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/search"
 	"github.com/childcase/childcase/internal/domain/units"
+	"github.com/childcase/childcase/internal/domain/vault"
 	"github.com/childcase/childcase/internal/keys"
 	"github.com/childcase/childcase/internal/storage/memstore"
 )
@@ -168,16 +169,7 @@ func TestStartOnAFullDatabaseLeavesTheInterruptedRotation(t *testing.T) {
 	ctx := context.Background()
 	path, store, clk, mk := openTestMasterKeys(t)
 	const sealed = 4 // cases, a data key each
-	if err := store.Update(ctx, func(tx datastore.Tx) error {
-		for i := range sealed {
-			if _, err := mk.vault.SealDossier(tx, fmt.Sprintf("HN-2026-%05d", i+1), model.Dossier{}); err != nil {
-				return err
-			}
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	sealDossiers(t, store, mk.vault, sealed)
 	old := mk.vault.Keyring().Current()
 	next := writeNextKey(t, path)
 
@@ -279,5 +271,21 @@ func TestRotationFinishedAtStartCarriesTheCallsRequestID(t *testing.T) {
 	}
 	if last.Action != "keys.rotate" || last.RequestID != by.RequestID {
 		t.Errorf("the last event is %s with request id %q; want keys.rotate with the call's %q", last.Action, last.RequestID, by.RequestID)
+	}
+}
+
+// sealDossiers seals an empty dossier for each of the first n case
+// numbers, a data key each, so that a rotation has keys to re-wrap.
+func sealDossiers(t *testing.T, store datastore.Store, v *vault.Vault, n int) {
+	t.Helper()
+	if err := store.Update(context.Background(), func(tx datastore.Tx) error {
+		for i := range n {
+			if _, err := v.SealDossier(tx, fmt.Sprintf("HN-2026-%05d", i+1), model.Dossier{}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
 	}
 }

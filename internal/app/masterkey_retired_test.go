@@ -30,16 +30,7 @@ func TestAStartOpensAFileUnderARetiredMasterAndEndsUnderOne(t *testing.T) {
 	ctx := context.Background()
 	path, store, clk, mk := openTestMasterKeys(t)
 	const sealed = 6
-	if err := store.Update(ctx, func(tx datastore.Tx) error {
-		for i := range sealed {
-			if _, err := mk.vault.SealDossier(tx, fmt.Sprintf("HN-2026-%05d", i+1), model.Dossier{}); err != nil {
-				return err
-			}
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	sealDossiers(t, store, mk.vault, sealed)
 	old := mk.vault.Keyring().Current()
 	next, err := keys.GenerateMaster()
 	if err != nil {
