@@ -186,19 +186,7 @@ func TestCallAuditBoundsFailuresAndRefusalsNotAnswers(t *testing.T) {
 		t.Errorf("%d events, want %d: the 5 answers and the first %d deadlines, none of the writes the full database refused", head, want, auditlog.RefusedCallsPerUser)
 	}
 	a.refused.Flush(t.Context(), true)
-	var last audit.Event
-	err = store.View(t.Context(), func(tx datastore.ReadTx) error {
-		for e, err := range tx.AuditEvents(1) {
-			if err != nil {
-				return err
-			}
-			last = e
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	last := lastEvent(t, store)
 	if want := fmt.Sprintf("report.create error %s ×%d", ReasonDatabaseFull, auditlog.RefusedCallsPerUser+5); last.Action != auditlog.RefusedCallsAction || !strings.Contains(last.Reason, want) {
 		t.Errorf("the count event: %s %q; want %s counting %q", last.Action, last.Reason, auditlog.RefusedCallsAction, want)
 	}
