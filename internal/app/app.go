@@ -755,7 +755,8 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 	// on a port that answered nothing timed out rather than read "not
 	// ready"; nothing else is served before the store is open.
 	var routes handlerSwitch
-	routes.set(httpapi.StartingHandler(tlsCfg != nil))
+	trusted, _ := clientaddr.ParseTrustedProxies(cfg.TrustedProxies) // checked by validate
+	routes.set(httpapi.StartingHandler(tlsCfg != nil, opts.Logger, trusted))
 	hs := &http.Server{
 		Handler:           &routes,
 		TLSConfig:         tlsCfg.Clone(), // nil: plain HTTP
@@ -1051,7 +1052,6 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 		ids.RunAudit(guardCtx, opts.SchedulerPoll)
 	}()
 	s.push(func(context.Context) error { stopGuard(); <-guardDone; <-signInAuditDone; return nil })
-	trusted, _ := clientaddr.ParseTrustedProxies(cfg.TrustedProxies) // checked by validate
 	for _, p := range trusted {
 		if p.Bits() == 0 {
 			// Every address a proxy: the left-most X-Forwarded-For

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -211,5 +212,62 @@ func TestReadyzAnswersWhileAStartIsSlow(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(body), &st); err != nil || st.Code != 14 {
 		t.Errorf("GET /readyz while the store opens: %q, want the API's JSON error, code 14 (UNAVAILABLE)", body)
+	}
+}
+
+// TestAnAPIAnswerWhileAStartIsSlowIsLoggedWithItsRequestID: the API's
+// answers carry their request id in X-Request-Id and are each one
+// "finished call" line of the log, the gateway's own refusals included;
+// the 503 a slow start answers on /v1/ had neither, so a client's
+// report of a refused call named nothing the operator could find.
+// /readyz still writes no line and carries no id, as once the server
+// serves.
+func TestAnAPIAnswerWhileAStartIsSlowIsLoggedWithItsRequestID(t *testing.T) {
+	client := &http.Client{Timeout: 30 * time.Second}
+	var lines logLines
+	type answer struct {
+		status int
+		id     string
+	}
+	answered := map[string]answer{}
+	var during []map[string]any // logged while the store opened
+	launch(t, testConfig(t, ""), app.Options{
+		Clock:  clock.NewFake(testNow),
+		Logger: slog.New(slog.NewJSONHandler(&lines, nil)),
+		Opening: func(httpAddr string) {
+			lines.take(t) // the start's own lines
+			for _, path := range []string{"/v1/cases", "/readyz"} {
+				req, err := http.NewRequest(http.MethodGet, "http://"+httpAddr+path, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				req.Header.Set("X-Request-Id", "slow-start-1")
+				resp, err := client.Do(req)
+				if err != nil {
+					t.Errorf("GET %s while the store opens: %v", path, err)
+					continue
+				}
+				resp.Body.Close()
+				answered[path] = answer{resp.StatusCode, resp.Header.Get("X-Request-Id")}
+			}
+			during = lines.take(t)
+		},
+	})
+	if got := answered["/v1/cases"]; got.status != http.StatusServiceUnavailable || got.id != "slow-start-1" {
+		t.Errorf("GET /v1/cases while the store opens: %d, X-Request-Id %q; want 503 with the request's id", got.status, got.id)
+	}
+	if got := answered["/readyz"]; got.status != http.StatusServiceUnavailable || got.id != "" {
+		t.Errorf("GET /readyz while the store opens: %d, X-Request-Id %q; want 503 and no id", got.status, got.id)
+	}
+	var calls []map[string]any
+	for _, line := range during {
+		if line["msg"] == "finished call" {
+			calls = append(calls, line)
+		}
+	}
+	if len(calls) != 1 || calls[0]["request_id"] != "slow-start-1" || calls[0]["http.path"] != "/v1/cases" ||
+		calls[0]["http.status"] != float64(http.StatusServiceUnavailable) || calls[0]["protocol"] != "http" ||
+		calls[0]["level"] != "WARN" || calls[0]["grpc.code"] != "Unavailable" {
+		t.Errorf("the log of the two requests while the store opens: %v; want one finished call, GET /v1/cases 503 slow-start-1, WARN, Unavailable", calls)
 	}
 }

@@ -262,7 +262,9 @@ func restoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.StringVar(&from, "from", "", "the backup file to restore")
 	stringFlag(fs, &cfg.DBPath, "db", forBbolt+"path of the database file to put it at (no server may run on it)")
 	offlineStoreFlags(fs, &cfg, "an etcd store to restore onto; its prefix must be empty")
-	fs.BoolVar(&force, "force", false, "replace an existing database file at --db")
+	// A restore onto etcd fills an empty prefix only and never replaces
+	// one: --force is the file's alone (storeFlagsFit).
+	fs.BoolVar(&force, "force", false, forBbolt+"replace an existing database file at --db")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -280,9 +282,6 @@ func restoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	if cfg.IsEtcd() {
-		if force {
-			return errors.New("--force: a restore onto etcd fills an empty prefix only and never replaces one")
-		}
 		// Stopped by a signal, the copy is removed from the prefix, as
 		// migrate-store's is.
 		ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)

@@ -67,14 +67,23 @@ type CaseLookup func(ctx context.Context) string
 // Record writes e, the event of a refused call by e.Actor, on the case
 // caseOf names, unless the actor has had RefusedCallsPerUser events in
 // the window: it is then counted in the window's event instead (see
-// countOver). Windows that ended are written first.
+// countOver). Windows that ended are written first. An event that cannot
+// be written is logged here, as a window's count that cannot be is
+// (Flush): the refusal stands whatever happens to its event, and its
+// callers (a refusal for the role, a REST path no route takes) have
+// nothing more to say of it; the error is returned all the same.
 func (l *CallRefusals) Record(ctx context.Context, e audit.Event, caseOf CaseLookup) error {
 	w := l.window(ctx, e.Actor)
 	if w.written < RefusedCallsPerUser {
 		w.written++
 		l.mu.Unlock()
 		e.Case = lookUp(ctx, e.Case, caseOf)
-		return l.audit.Record(ctx, e)
+		if err := l.audit.Record(ctx, e); err != nil {
+			l.logger.ErrorContext(ctx, "a refused call could not be audited", "err", err,
+				"actor", e.Actor, "action", e.Action, "outcome", e.Outcome)
+			return err
+		}
+		return nil
 	}
 	l.countOver(ctx, w, e, caseOf)
 	return nil

@@ -1,6 +1,9 @@
 package auditlog
 
 import (
+	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -70,3 +73,34 @@ func all(t *testing.T, s *memstore.Store) []audit.Event {
 }
 
 func count(t *testing.T, s *memstore.Store) int { t.Helper(); return len(all(t, s)) }
+
+// failingStore refuses every write, as a store that lost its disk or its
+// cluster does.
+type failingStore struct{ datastore.Store }
+
+func (failingStore) Batch(context.Context, func(datastore.Tx) error) error {
+	return errors.New("disk gone")
+}
+
+// A refused call whose event cannot be written is still answered (the
+// refusal stands), and the operator's log says the event was lost: a
+// refusal for the role (auth.denied) and a REST path no route takes
+// (http.no_route) went through the bound unlogged, and their loss left
+// no trace anywhere.
+func TestARefusedCallsEventThatCannotBeWrittenIsLogged(t *testing.T) {
+	s := memstore.New()
+	defer s.Close()
+	var logged bytes.Buffer
+	l := NewCallRefusals(New(failingStore{s}), clock.NewFake(time.Date(2026, 11, 28, 3, 0, 0, 0, time.UTC)),
+		slog.New(slog.NewJSONHandler(&logged, nil)))
+	e := audit.Event{Actor: "users/a", Action: "auth.denied", Resource: "cases/HN-2026-00001", Outcome: audit.OutcomeDenied}
+	if err := l.Record(t.Context(), e, nil); err == nil {
+		t.Fatal("Record on a store that refuses every write: no error")
+	}
+	line := logged.String()
+	for _, want := range []string{`"level":"ERROR"`, "could not be audited", `"actor":"users/a"`, `"action":"auth.denied"`, `"outcome":"denied"`, "disk gone"} {
+		if !strings.Contains(line, want) {
+			t.Errorf("the log of a refused call's lost event: %q, want %s in it", line, want)
+		}
+	}
+}

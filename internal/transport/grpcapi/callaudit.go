@@ -172,19 +172,18 @@ func (a callAudit) record(ctx context.Context, call *auditlog.Call, p access.Pri
 	// user and minute): an event of its own would take room that the
 	// writes still being made need, a report's search entry after its
 	// commit among them, so that an acknowledged case would go unfound.
-	var rerr error
+	// The answer stands even if its event cannot be written (a refusal
+	// for the role's does too); the operator's log says so: here for an
+	// answer's event, in the bound for the others.
 	switch {
 	case outcome == audit.OutcomeOK:
-		rerr = a.audit.Record(ctx, e)
+		if err := a.audit.Record(ctx, e); err != nil && a.log != nil {
+			a.log.ErrorContext(ctx, "a call could not be audited", "err", err, "action", action, "outcome", outcome)
+		}
 	case reason == ReasonDatabaseFull:
 		a.refused.Count(ctx, e, caseOf)
 	default:
-		rerr = a.refused.Record(ctx, e, caseOf)
-	}
-	// The answer stands even if its event cannot be written (a refusal
-	// for the role's does too); the operator's log says so.
-	if rerr != nil && a.log != nil {
-		a.log.ErrorContext(ctx, "a call could not be audited", "err", rerr, "action", action, "outcome", outcome)
+		_ = a.refused.Record(ctx, e, caseOf) // logged by the bound when it fails
 	}
 }
 
