@@ -780,15 +780,6 @@ func (s *Service) CreatePoliceUnit(ctx context.Context, p access.Principal, pu m
 		return model.PoliceUnit{}, err
 	}
 	now := s.clock.Now()
-	for i, k := range pu.Covers {
-		field := fmt.Sprintf("police_unit.covers[%d]", i)
-		if _, ok := s.units.Get(k); !ok {
-			return model.PoliceUnit{}, model.InvalidField(field, "reference.exists", "unit %s does not exist", k)
-		}
-		if slices.Contains(pu.Covers[:i], k) {
-			return model.PoliceUnit{}, model.InvalidField(field, "repeated.unique", "unit %s is covered twice", k)
-		}
-	}
 	pu.CreateTime = now
 	in := pu
 	err := s.store.Update(ctx, func(tx datastore.Tx) error {
@@ -799,7 +790,7 @@ func (s *Service) CreatePoliceUnit(ctx context.Context, p access.Principal, pu m
 		// After the replay, as CreateUser's: a retry answers what its
 		// first request did, though a unit it covers ended since, or a
 		// version before the city-cover rule took it.
-		if err := checkCoversNoCity(s.units, pu.Covers); err != nil {
+		if err := checkCovers(s.units, pu.Covers); err != nil {
 			return err
 		}
 		if err := checkCoversInForce(s.units, pu.Covers, vntime.DateOf(now)); err != nil {
@@ -821,16 +812,25 @@ func (s *Service) CreatePoliceUnit(ctx context.Context, p access.Principal, pu m
 	return pu, err
 }
 
-// checkCoversNoCity refuses a police unit's coverage of the city itself,
-// naming the coverage's field. The city police covers the city by
-// covering no unit by name (model.PoliceUnit.IsCityPolice): a unit
-// covering the city would be no city police, and the police chain would
-// have no top, or two units the city's.
-func checkCoversNoCity(reg *units.Registry, covers []units.Key) error {
+// checkCovers refuses a police unit's coverage of a unit that does not
+// exist, of the city itself, or of a unit twice, naming the coverage's
+// field. The city police covers the city by covering no unit by name
+// (model.PoliceUnit.IsCityPolice): a unit covering the city would be no
+// city police, and the police chain would have no top, or two units the
+// city's.
+func checkCovers(reg *units.Registry, covers []units.Key) error {
 	for i, k := range covers {
-		if u, _ := reg.Get(k); u.Level == units.LevelCity {
-			return model.InvalidField(fmt.Sprintf("police_unit.covers[%d]", i), "police_unit.covers_city",
+		field := fmt.Sprintf("police_unit.covers[%d]", i)
+		u, ok := reg.Get(k)
+		if !ok {
+			return model.InvalidField(field, "reference.exists", "unit %s does not exist", k)
+		}
+		if u.Level == units.LevelCity {
+			return model.InvalidField(field, "police_unit.covers_city",
 				"a police unit covers communes (or districts, before 2025-07-01), not the city %s: the city police is the one that covers no unit", k)
+		}
+		if slices.Contains(covers[:i], k) {
+			return model.InvalidField(field, "repeated.unique", "unit %s is covered twice", k)
 		}
 	}
 	return nil

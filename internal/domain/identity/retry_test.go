@@ -285,9 +285,18 @@ func TestCreatePoliceUnitRetriedAcrossTheCityCoverRuleAnswersTheFirst(t *testing
 	if err != nil || got.ID != pu.ID || !got.CreateTime.Equal(pu.CreateTime) {
 		t.Errorf("CreatePoliceUnit retried after the city-cover rule = %+v, %v; want the first answer", got, err)
 	}
+	// A new request naming the city is still refused, naming the city's
+	// cover, though it names it twice.
 	pu.ID = "ca-thanh-pho-2"
-	var fe *model.FieldError
-	if _, err := e.svc.CreatePoliceUnit(ctx, e.admin, pu, retry("add-city-2", "fp-city-2")); !errors.As(err, &fe) || fe.Rule != "police_unit.covers_city" {
-		t.Errorf("a new CreatePoliceUnit covering the city = %v, want police_unit.covers_city", err)
+	for _, covers := range [][]units.Key{{city}, {city, city}} {
+		pu.Covers = covers
+		var fe *model.FieldError
+		if _, err := e.svc.CreatePoliceUnit(ctx, e.admin, pu, retry("add-city-2", "fp-city-2")); !errors.As(err, &fe) ||
+			fe.Rule != "police_unit.covers_city" || fe.Field != "police_unit.covers[0]" {
+			t.Errorf("a new CreatePoliceUnit covering %v = %v, want police_unit.covers[0] police_unit.covers_city", covers, err)
+		}
+	}
+	if _, err := e.svc.GetPoliceUnit(ctx, pu.ID); !errors.Is(err, model.ErrNotFound) {
+		t.Errorf("GetPoliceUnit after the refusals = %v, want not found", err)
 	}
 }
