@@ -52,3 +52,27 @@ func TestConsoleAdminShowsUnitsByName(t *testing.T) {
 		t.Errorf("/admin/police: the communes covered are not named (%q):\n%s", want, page)
 	}
 }
+
+// TestConsoleAdminPoliceFormOffersNoCity: the police unit form's list of
+// units to cover offers the communes (or, before the 2025 reform, the
+// districts) but not the city itself, which the service refuses as a
+// cover (police_unit.covers_city: the city police covers the city by
+// covering none, as the form's help says); an admin who chose it was
+// sure to be refused.
+func TestConsoleAdminPoliceFormOffersNoCity(t *testing.T) {
+	ts, _ := startConsole(t)
+	b := newBrowser(t, ts)
+	b.signInTo("admin")
+	resp, page := b.get("/admin/police")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("/admin/police: %s", resp.Status)
+	}
+	_, covers, _ := strings.Cut(page, `<select id="covers"`)
+	covers, _, _ = strings.Cut(covers, "</select>")
+	if !strings.Contains(covers, `<option value="`+pBaDinh+`"`) {
+		t.Fatalf("/admin/police: the covers list has no option for %s:\n%s", pBaDinh, covers)
+	}
+	if strings.Contains(covers, `<option value="units/01@`) {
+		t.Errorf("/admin/police: the covers list offers the city, which no police unit may cover:\n%s", covers)
+	}
+}

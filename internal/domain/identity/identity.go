@@ -780,24 +780,6 @@ func (s *Service) CreatePoliceUnit(ctx context.Context, p access.Principal, pu m
 		return model.PoliceUnit{}, err
 	}
 	now := s.clock.Now()
-	for i, k := range pu.Covers {
-		field := fmt.Sprintf("police_unit.covers[%d]", i)
-		u, ok := s.units.Get(k)
-		if !ok {
-			return model.PoliceUnit{}, model.InvalidField(field, "reference.exists", "unit %s does not exist", k)
-		}
-		// The city police covers the city by covering no unit by name
-		// (model.PoliceUnit.IsCityPolice): a unit covering the city
-		// itself would be no city police, and the police chain would
-		// have no top, or two units the city's.
-		if u.Level == units.LevelCity {
-			return model.PoliceUnit{}, model.InvalidField(field, "police_unit.covers_city",
-				"a police unit covers communes (or districts, before 2025-07-01), not the city %s: the city police is the one that covers no unit", k)
-		}
-		if slices.Contains(pu.Covers[:i], k) {
-			return model.PoliceUnit{}, model.InvalidField(field, "repeated.unique", "unit %s is covered twice", k)
-		}
-	}
 	pu.CreateTime = now
 	in := pu
 	err := s.store.Update(ctx, func(tx datastore.Tx) error {
@@ -806,7 +788,11 @@ func (s *Service) CreatePoliceUnit(ctx context.Context, p access.Principal, pu m
 			return err
 		}
 		// After the replay, as CreateUser's: a retry answers what its
-		// first request did, though a unit it covers ended since.
+		// first request did, though a unit it covers ended since, or a
+		// version before the city-cover rule took it.
+		if err := checkCovers(s.units, pu.Covers); err != nil {
+			return err
+		}
 		if err := checkCoversInForce(s.units, pu.Covers, vntime.DateOf(now)); err != nil {
 			return err
 		}
@@ -824,6 +810,30 @@ func (s *Service) CreatePoliceUnit(ctx context.Context, p access.Principal, pu m
 		return remember(tx, p, "CreatePoliceUnit", req, model.PoliceUnitName(pu.ID), pu, now)
 	})
 	return pu, err
+}
+
+// checkCovers refuses a police unit's coverage of a unit that does not
+// exist, of the city itself, or of a unit twice, naming the coverage's
+// field. The city police covers the city by covering no unit by name
+// (model.PoliceUnit.IsCityPolice): a unit covering the city would be no
+// city police, and the police chain would have no top, or two units the
+// city's.
+func checkCovers(reg *units.Registry, covers []units.Key) error {
+	for i, k := range covers {
+		field := fmt.Sprintf("police_unit.covers[%d]", i)
+		u, ok := reg.Get(k)
+		if !ok {
+			return model.InvalidField(field, "reference.exists", "unit %s does not exist", k)
+		}
+		if u.Level == units.LevelCity {
+			return model.InvalidField(field, "police_unit.covers_city",
+				"a police unit covers communes (or districts, before 2025-07-01), not the city %s: the city police is the one that covers no unit", k)
+		}
+		if slices.Contains(covers[:i], k) {
+			return model.InvalidField(field, "repeated.unique", "unit %s is covered twice", k)
+		}
+	}
+	return nil
 }
 
 // checkCoversInForce refuses a police unit's coverage of a unit a reform

@@ -3,6 +3,7 @@ package identity_test
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"testing"
 	"time"
@@ -249,5 +250,53 @@ func TestCreateRetriedAfterTheUnitEndedAnswersTheFirst(t *testing.T) {
 	}
 	if _, err := e.svc.GetUser(ctx, "do.new"); !errors.Is(err, model.ErrNotFound) {
 		t.Errorf("GetUser after the refusal = %v, want not found", err)
+	}
+}
+
+// A CreatePoliceUnit that a version before the city-cover rule accepted
+// (a unit covering units/01, now refused with police_unit.covers_city)
+// answers its retry with the first answer, as the README promises of
+// every retry "even if the resource changed since": refusing it would
+// tell the admin, after an upgrade between the two tries, that the
+// police unit they did create was not. A new request covering the city
+// is still refused.
+func TestCreatePoliceUnitRetriedAcrossTheCityCoverRuleAnswersTheFirst(t *testing.T) {
+	e := newEnv(t)
+	city := units.Key{Code: "01", ValidFrom: mustDate("2020-01-01")}
+	pu := model.PoliceUnit{ID: "ca-thanh-pho", DisplayName: "Công an thành phố Hà Nội", Covers: []units.Key{city}, CreateTime: e.clock.Now()}
+	// What the earlier version stored: the unit and the answer remembered
+	// for its request_id, in one transaction.
+	err := e.store.Update(ctx, func(tx datastore.Tx) error {
+		if err := tx.CreatePoliceUnit(pu); err != nil {
+			return err
+		}
+		answer, err := json.Marshal(pu)
+		if err != nil {
+			return err
+		}
+		return idempotency.Remember(tx, e.admin, "CreatePoliceUnit", "add-city", []byte("fp-city"), model.PoliceUnitName(pu.ID), answer, e.clock.Now())
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(time.Minute)
+
+	got, err := e.svc.CreatePoliceUnit(ctx, e.admin, pu, retry("add-city", "fp-city"))
+	if err != nil || got.ID != pu.ID || !got.CreateTime.Equal(pu.CreateTime) {
+		t.Errorf("CreatePoliceUnit retried after the city-cover rule = %+v, %v; want the first answer", got, err)
+	}
+	// A new request naming the city is still refused, naming the city's
+	// cover, though it names it twice.
+	pu.ID = "ca-thanh-pho-2"
+	for _, covers := range [][]units.Key{{city}, {city, city}} {
+		pu.Covers = covers
+		var fe *model.FieldError
+		if _, err := e.svc.CreatePoliceUnit(ctx, e.admin, pu, retry("add-city-2", "fp-city-2")); !errors.As(err, &fe) ||
+			fe.Rule != "police_unit.covers_city" || fe.Field != "police_unit.covers[0]" {
+			t.Errorf("a new CreatePoliceUnit covering %v = %v, want police_unit.covers[0] police_unit.covers_city", covers, err)
+		}
+	}
+	if _, err := e.svc.GetPoliceUnit(ctx, pu.ID); !errors.Is(err, model.ErrNotFound) {
+		t.Errorf("GetPoliceUnit after the refusals = %v, want not found", err)
 	}
 }

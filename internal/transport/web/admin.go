@@ -297,9 +297,23 @@ func (f policeForm) Has(unit string) bool { return slices.Contains(f.Covers, uni
 
 // policePage is the data of the police units page.
 type policePage struct {
-	Units []*pb.PoliceUnit
-	Form  policeForm
-	Admin unitChoices
+	Units  []*pb.PoliceUnit
+	Form   policeForm
+	Covers []*pb.Unit // the units a police unit may cover (coverable)
+}
+
+// coverable is the units of us a police unit may cover: all but the
+// city, which the city police covers by covering none (the service
+// refuses it as a cover, police_unit.covers_city), so that the form
+// offers no choice that is sure to be refused.
+func coverable(us []*pb.Unit) []*pb.Unit {
+	var out []*pb.Unit
+	for _, u := range us {
+		if u.GetLevel() != pb.UnitLevel_UNIT_LEVEL_CITY {
+			out = append(out, u)
+		}
+	}
+	return out
 }
 
 func (c *Console) adminPolice(w http.ResponseWriter, r *http.Request, s *session) {
@@ -322,7 +336,7 @@ func (c *Console) showPolice(w http.ResponseWriter, r *http.Request, s *session,
 		c.apiError(w, r, s, err)
 		return
 	}
-	page := policePage{Units: units.Police, Form: form, Admin: units}
+	page := policePage{Units: units.Police, Form: form, Covers: coverable(units.Units)}
 	c.render(w, r, code, "adminpolice", view{User: &s.user, CSRF: s.csrf, Title: "admin.police.title", Error: errText, Data: page})
 }
 

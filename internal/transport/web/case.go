@@ -82,6 +82,10 @@ type stepForm struct {
 	// Unconfirmed: the API did not say whether the step applied; the
 	// form is kept with its request id, to be sent again.
 	Unconfirmed bool
+	// Unsaved: the form is the one a send answered, kept as typed and
+	// not applied (renderStep); the page's script guards it as typed
+	// text (console.js).
+	Unsaved bool
 
 	// ErrorDetail is the API's own words below Error (refusal.go).
 	ErrorDetail string
@@ -543,6 +547,7 @@ func (c *Console) renderStep(w http.ResponseWriter, r *http.Request, s *session,
 		return
 	}
 	form.Fields = buildFields(form.ID, m.Input(), "", vals, errs, page.Choices.of(string(m.Name())))
+	form.Unsaved = true
 	// A field the API names but the form has not (a rule over the whole
 	// request) is said above the form.
 	for k, e := range errs {

@@ -103,8 +103,13 @@ type intakePage struct {
 	Candidates []candidateRow
 	NotSaved   bool // a save failed: say so plainly
 	Reused     bool // the request id went with another report: maybe saved
-	Summary    []fieldError
-	unitNames  map[string]string
+	// Unsaved: the form is the one a send answered (a check, a block
+	// added, a refusal), kept as typed and not saved. The page's script
+	// guards it as typed text (console.js): leaving asks first, and
+	// "Lưu" checks the session before the form may leave the page.
+	Unsaved   bool
+	Summary   []fieldError
+	unitNames map[string]string
 
 	Channels, Means, CallTypes, Sexes, AbuseForms, Circumstances []string
 }
@@ -360,6 +365,9 @@ func (c *Console) renderIntake(w http.ResponseWriter, r *http.Request, s *sessio
 		c.cfg.Log.WarnContext(r.Context(), "console: communes for the intake form", "err", err)
 	}
 	page.Form, page.Communes = f, communes
+	// A blank form is a GET's; every POST of the form (intakePost) is
+	// answered here only when nothing was saved.
+	page.Unsaved = r.Method == http.MethodPost
 	page.unitNames = map[string]string{}
 	for _, u := range communes {
 		page.unitNames[u.GetName()] = u.GetFullName()

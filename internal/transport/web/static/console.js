@@ -112,7 +112,9 @@
     });
     document.addEventListener("submit", function (e) {
       var form = e.target;
-      if (form.dataset.typed !== "1" || form.dataset.checked === "1") return;
+      // A form a send answered, kept as typed and not saved
+      // (data-unsaved), is checked too, though nobody typed in this page.
+      if ((form.dataset.typed !== "1" && form.dataset.unsaved !== "1") || form.dataset.checked === "1") return;
       e.preventDefault();
       if (form.dataset.checking === "1") return; // a double click
       form.dataset.checking = "1";
@@ -201,10 +203,12 @@
   // the language switch, closing the tab) would drop what the person
   // typed into it without a word: while a form that sends (method post)
   // holds text typed and not sent, the browser asks before the page
-  // goes. A form's own send takes its text along, so it asks nothing,
-  // and neither does a page nobody typed in, nor a form whose typing
-  // was all taken back. What the browser asks is its own words: no page
-  // may choose them.
+  // goes. So does a form a send answered, kept as typed and not saved
+  // (data-unsaved: a check, a refusal), while it holds text: what it
+  // holds is no more saved than before its send. A form's own send
+  // takes its text along, so it asks nothing, and neither does a page
+  // nobody typed in, nor a form whose typing was all taken back. What
+  // the browser asks is its own words: no page may choose them.
   function guard() {
     document.addEventListener("input", function (e) {
       var form = e.target.form;
@@ -213,7 +217,7 @@
     // On the window, so after keep(): a send it holds back until the
     // session is checked is not sent yet, and its form still guards.
     window.addEventListener("submit", function (e) {
-      if (!e.defaultPrevented) e.target.dataset.edited = "";
+      if (!e.defaultPrevented) e.target.dataset.edited = e.target.dataset.unsaved = "";
     });
     window.addEventListener("beforeunload", function (e) {
       if (!Array.prototype.some.call(document.forms, unsent)) return;
@@ -223,9 +227,24 @@
   }
 
   // unsent tells whether a form holds something typed in it and not sent:
-  // a field that differs from what the page was served with.
+  // a field that differs from what the page was served with, or, in a
+  // form served unsaved, a field that holds text.
   function unsent(form) {
+    if (form.dataset.unsaved === "1" && Array.prototype.some.call(form.elements, holds)) return true;
     return form.dataset.edited === "1" && Array.prototype.some.call(form.elements, changed);
+  }
+
+  // holds tells whether a field holds text: what a send answered with
+  // errors keeps of the person's typing. A choice, a date or a time may
+  // be the blank form's own (the time of the call, the usual channel),
+  // so a form sent empty, refused, asks nothing.
+  function holds(el) {
+    switch (el.type) {
+      case "textarea": case "text": case "search": case "tel": case "email": case "url":
+        return el.value.trim() !== "";
+      default:
+        return false;
+    }
   }
 
   function changed(el) {
