@@ -302,7 +302,13 @@ func etcdFlags(fs *flag.FlagSet, cfg *app.Config) {
 // parse applies environment twins first, so that flags given on the command
 // line win over the environment, which wins over the defaults.
 func parse(fs *flag.FlagSet, args []string) error {
-	var envErr error
+	// Each bad twin's refusal, by flag: one whose flag the command line
+	// gives is not said, since the command line's value wins over it.
+	type envRefusal struct {
+		flag string
+		err  error
+	}
+	var envErrs []envRefusal
 	fs.VisitAll(func(f *flag.Flag) {
 		// Only flags declared with an environment twin (stringFlag and
 		// friends name it in their usage) read the environment: a stray
@@ -310,10 +316,10 @@ func parse(fs *flag.FlagSet, args []string) error {
 		if !hasTwin(f) {
 			return
 		}
-		if v := os.Getenv(envName(f.Name)); v != "" && envErr == nil {
+		if v := os.Getenv(envName(f.Name)); v != "" {
 			if err := f.Value.Set(v); err != nil {
-				envErr = usageError{fmt.Errorf("%s: %w (the environment twin of --%s; %q lists the flags)",
-					envName(f.Name), envValueError(f, v, err), f.Name, "childcase "+fs.Name()+" -h")}
+				envErrs = append(envErrs, envRefusal{f.Name, usageError{fmt.Errorf("%s: %w (the environment twin of --%s; %q lists the flags)",
+					envName(f.Name), envValueError(f, v, err), f.Name, "childcase "+fs.Name()+" -h")}})
 			}
 		}
 	})
@@ -340,8 +346,12 @@ func parse(fs *flag.FlagSet, args []string) error {
 		}
 		return errUsage
 	}
-	if envErr != nil {
-		return envErr
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	for _, r := range envErrs {
+		if !given[r.flag] {
+			return r.err
+		}
 	}
 	if fs.NArg() > 0 {
 		// "childcase check backup.db" is what a newcomer types first: say

@@ -1,9 +1,13 @@
 package cli
 
 import (
+	"errors"
+	"flag"
+	"io"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestABadEnvironmentValueIsAUsageErrorLikeItsFlag: a value a flag
@@ -64,5 +68,40 @@ func TestABadEnvironmentValueIsAUsageErrorLikeItsFlag(t *testing.T) {
 	}
 	if checked < 20 {
 		t.Errorf("checked %d flags with a twin that refuse %q, want serve's twenty and more", checked, bad)
+	}
+}
+
+// TestTheCommandLineWinsOverABadEnvironmentValue: a flag given on the
+// command line wins over its environment twin (README, Configuration),
+// so a twin the flag could not read is no refusal when the command line
+// gives that flag: a unit's stale CHILDCASE_SHUTDOWN_TIMEOUT=soon with
+// --shutdown-timeout 30s on its command line starts with 30s, where it
+// was refused. The twin of a flag the command line leaves out is still
+// refused, naming the variable.
+func TestTheCommandLineWinsOverABadEnvironmentValue(t *testing.T) {
+	newSet := func() (*flag.FlagSet, *time.Duration, *time.Duration) {
+		fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		var shutdown, drain time.Duration
+		durationFlag(fs, &shutdown, "shutdown-timeout", "how long a stop waits")
+		durationFlag(fs, &drain, "drain-delay", "how long a drain waits")
+		return fs, &shutdown, &drain
+	}
+	t.Setenv(EnvPrefix+"SHUTDOWN_TIMEOUT", "soon")
+	t.Setenv(EnvPrefix+"DRAIN_DELAY", "")
+
+	fs, shutdown, _ := newSet()
+	if err := parse(fs, []string{"--shutdown-timeout", "30s"}); err != nil {
+		t.Errorf("a bad twin of a flag the command line gives: %v, want none", err)
+	}
+	if *shutdown != 30*time.Second {
+		t.Errorf("--shutdown-timeout 30s over a bad twin: %v, want 30s", *shutdown)
+	}
+
+	fs, _, _ = newSet()
+	err := parse(fs, []string{"--drain-delay", "5s"})
+	var usage usageError
+	if !errors.As(err, &usage) || !strings.Contains(err.Error(), EnvPrefix+"SHUTDOWN_TIMEOUT: ") {
+		t.Errorf("a bad twin of a flag the command line leaves out: %v, want a usage error naming %sSHUTDOWN_TIMEOUT", err, EnvPrefix)
 	}
 }
