@@ -212,7 +212,7 @@ func openMasterKeys(ctx context.Context, path string, store datastore.Store, sha
 		return nil, missingMasters(ctx, store, mk.vault.Keyring(), path, err)
 	}
 	if !shared && !fullDisk {
-		switch err := mk.rewrapRetired(ctx); {
+		switch err := mk.rewrapRetired(ctx, "re-wrapped at start"); {
 		case isDiskFull(err):
 			// As for a rotation that cannot be finished on a full disk:
 			// the keyring holds the retired masters, so every data key
@@ -287,8 +287,9 @@ func loadRetired(ctx context.Context, path string, store datastore.Store, known 
 // found beside the key file): a file copied while a rotation was
 // unfinished, or an older backup started with a later key file. It ends
 // under one master, so that its backups open with the key file alone,
-// and the re-wrap is audited as the rotation it finishes.
-func (mk *masterKeys) rewrapRetired(ctx context.Context) error {
+// and the re-wrap is audited as the rotation it finishes, its reason
+// ending with when (at start, before a backup).
+func (mk *masterKeys) rewrapRetired(ctx context.Context, when string) error {
 	inUse, err := vault.MastersInUse(ctx, mk.store)
 	if err != nil {
 		return err
@@ -305,7 +306,7 @@ func (mk *masterKeys) rewrapRetired(ctx context.Context) error {
 	}
 	by := access.System("finish unfinished key rotation")
 	if err := mk.recordRotation(ctx, by, by, strings.Join(from, ", "), current, n,
-		" (data keys under retired master keys, re-wrapped at start)", idempotency.Request{}); err != nil {
+		" (data keys under retired master keys, "+when+")", idempotency.Request{}); err != nil {
 		return err
 	}
 	mk.log.Info("data keys under retired master keys re-wrapped", "from", from, "master_key_id", current.ID(), "rewrapped", n)
@@ -520,7 +521,52 @@ func (b betweenRotations) Snapshot(ctx context.Context) (io.ReadCloser, int64, e
 		return nil, 0, fmt.Errorf("backup: waiting for the master key rotation under way: %w", err)
 	}
 	defer b.mk.mu.Unlock()
+	// A rotation a full disk stopped part way is finished first, once
+	// there is room: otherwise the store refuses every copy of the data
+	// keys under two masters (ROTATION_UNFINISHED), and a nightly backup
+	// would fail night after night until someone rotated again. While the
+	// disk is still full the store's refusal stands.
+	if err := b.mk.finishStopped(ctx); err != nil {
+		if !isDiskFull(err) {
+			return nil, 0, fmt.Errorf("backup: %w", err)
+		}
+		b.mk.log.Error("backup: the master key rotation stopped part way cannot be finished: the database is full", "err", err)
+	}
 	return b.backup.Snapshot(ctx)
+}
+
+// finishStopped finishes a rotation this process left with the data keys
+// under more than one master (a full disk stopped RotateMasterKey, or the
+// finishing or re-wrap at start): the one whose next key file is beside
+// the key file, audited and remembered for the call that began it, as at
+// a start; or the re-wrap of the data keys still under retired masters.
+// It reads one data key per master when there is nothing to finish. The
+// caller holds mk.mu.
+func (mk *masterKeys) finishStopped(ctx context.Context) error {
+	if mk.shared {
+		return nil
+	}
+	inUse, err := vault.MastersInUse(ctx, mk.store)
+	if err != nil || len(inUse) < 2 {
+		return err
+	}
+	old, next, resumed, err := mk.resumable()
+	switch {
+	case err != nil:
+		return err
+	case !resumed:
+		return mk.rewrapRetired(ctx, "re-wrapped before a backup")
+	}
+	requester, req := readNextRequest(mk.path, mk.log)
+	by := access.System("finish interrupted key rotation")
+	if requester.RequestID != "" {
+		by.RequestID = requester.RequestID
+	}
+	_, err = mk.finish(ctx, old, next, func(n int) error {
+		return mk.recordRotation(ctx, by, requester, old.ID(), next, n,
+			" (a rotation stopped part way, finished before a backup)", req)
+	})
+	return err
 }
 
 // lockPoll is how often lock looks again at a rotation's lock.
