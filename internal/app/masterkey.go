@@ -289,6 +289,12 @@ func loadRetired(ctx context.Context, path string, store datastore.Store, known 
 // under one master, so that its backups open with the key file alone,
 // and the re-wrap is audited as the rotation it finishes, its reason
 // ending with when (at start, before a backup).
+//
+// The event comes before the re-wrap: the re-wrap's last commit takes
+// away the only sign that there was one (data keys under a retired
+// master), so a kill between the two, in the other order, would leave a
+// key change never audited. A kill after the event leaves data keys to
+// re-wrap, and the next start records it again: two events, never none.
 func (mk *masterKeys) rewrapRetired(ctx context.Context, when string) error {
 	inUse, err := vault.MastersInUse(ctx, mk.store)
 	if err != nil {
@@ -300,14 +306,18 @@ func (mk *masterKeys) rewrapRetired(ctx context.Context, when string) error {
 		return nil
 	}
 	mk.log.Warn("re-wrapping the data keys under retired master keys", "from", from, "master_key_id", current.ID())
-	n, err := mk.vault.Rotate(ctx, mk.store)
+	todo, err := vault.CountNotUnder(ctx, mk.store, current.ID())
 	if err != nil {
 		return fmt.Errorf("re-wrap the data keys under retired master keys %v: %w", from, err)
 	}
 	by := access.System("finish unfinished key rotation")
-	if err := mk.recordRotation(ctx, by, by, strings.Join(from, ", "), current, n,
+	if err := mk.recordRotation(ctx, by, by, strings.Join(from, ", "), current, todo,
 		" (data keys under retired master keys, "+when+")", idempotency.Request{}); err != nil {
 		return err
+	}
+	n, err := mk.vault.Rotate(ctx, mk.store)
+	if err != nil {
+		return fmt.Errorf("re-wrap the data keys under retired master keys %v: %w", from, err)
 	}
 	mk.log.Info("data keys under retired master keys re-wrapped", "from", from, "master_key_id", current.ID(), "rewrapped", n)
 	return nil
