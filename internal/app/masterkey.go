@@ -154,6 +154,9 @@ func openMasterKeys(ctx context.Context, path string, store datastore.Store, sha
 	if mk.retired, err = loadRetired(ctx, path, store, master, next); err != nil {
 		return nil, err
 	}
+	if m, ok := indexMaster(ctx, path, store, log, append([]keys.MasterKey{master, next}, mk.retired...)...); ok {
+		mk.retired = append(mk.retired, m)
+	}
 	mk.vault.SetKeyring(keys.NewKeyring(master, mk.retired...))
 	fullDisk := false
 	switch err := nextErr; {
@@ -280,6 +283,44 @@ func loadRetired(ctx context.Context, path string, store datastore.Store, known 
 		out = append(out, m)
 	}
 	return out, nil
+}
+
+// indexMaster returns the retired master the search index is recorded
+// under (SearchIndexedUnder) when it is none of known and its retired key
+// file is beside the key file at path. A file re-wrapped at start has its
+// index rebuilt under the key file's master in the background, a batch at
+// a time; a start before that is done must still look up under the old
+// master the cases not yet indexed again, or a search would miss them,
+// though no data key is under that master any more. The search alone
+// needs it: a file that cannot be read is logged, and the start goes on.
+func indexMaster(ctx context.Context, path string, store datastore.Store, log *slog.Logger, known ...keys.MasterKey) (keys.MasterKey, bool) {
+	var under string
+	if err := store.View(ctx, func(tx datastore.ReadTx) error {
+		var err error
+		under, err = tx.SearchIndexedUnder()
+		return err
+	}); err != nil {
+		log.Warn("search index: the master key it is recorded under cannot be read", "err", err)
+		return keys.MasterKey{}, false
+	}
+	id, _, _ := strings.Cut(under, "/") // the entries' format follows the id
+	if !keys.ValidMasterID(id) || slices.ContainsFunc(known, func(m keys.MasterKey) bool { return m.ID() == id }) {
+		return keys.MasterKey{}, false
+	}
+	p := retiredKeyPath(path, id)
+	m, err := keys.LoadMaster(p)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return keys.MasterKey{}, false
+	case err == nil && m.ID() != id:
+		err = fmt.Errorf("%s holds the master key %s, not %s as its name says", p, m.ID(), id)
+	}
+	if err != nil {
+		log.Warn("search index: the retired key file of the master it is still under cannot be read; searches miss the cases not yet indexed again until the rebuild reaches them",
+			"master_key_id", id, "err", err)
+		return keys.MasterKey{}, false
+	}
+	return m, true
 }
 
 // rewrapRetired re-wraps under the current master the data keys still

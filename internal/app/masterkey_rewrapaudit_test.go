@@ -11,6 +11,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/clock"
 	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/domain/search"
 	"github.com/childcase/childcase/internal/keys"
 )
 
@@ -79,4 +80,43 @@ func fileUnderARetiredMaster(t *testing.T) (path string, store datastore.Store, 
 		t.Fatal(err)
 	}
 	return path, mem, clk, old, next
+}
+
+// A search looks its tokens up under every master of the keyring, and the
+// search index of a file re-wrapped at start is rebuilt under the key
+// file's master in the background, a batch at a time. A start that comes
+// before that rebuild is done (the server stopped or killed meanwhile)
+// keeps in its keyring the retired master the index is still recorded
+// under, so that a search finds the cases not yet indexed again: the
+// hotline searches for the child before opening a case. It dropped that
+// master with the last data key under it, and such cases were not found
+// until the rebuild reached them.
+func TestAStartKeepsTheMasterTheSearchIndexIsUnderUntilItIsRebuilt(t *testing.T) {
+	ctx := context.Background()
+	path, store, clk, old, next := fileUnderARetiredMaster(t)
+	// The older file's index is complete under its own master.
+	if err := store.Update(ctx, func(tx datastore.Tx) error {
+		return tx.SetSearchIndexedUnder(search.EntryKeyID(old))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := openMasterKeys(ctx, path, store, false, clk, slog.New(slog.DiscardHandler), func(string) {}); err != nil {
+		t.Fatal(err)
+	}
+	if got := mastersOf(t, store); !slices.Equal(got, []string{next.ID()}) {
+		t.Fatalf("the test wants the data keys re-wrapped by the first start; they are under %v", got)
+	}
+	// Stopped before the index was rebuilt: the next start.
+	mk, err := openMasterKeys(ctx, path, store, false, clk, slog.New(slog.DiscardHandler), func(string) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, m := range mk.vault.Keyring().Masters() {
+		ids = append(ids, m.ID())
+	}
+	if !slices.Contains(ids, old.ID()) || mk.vault.Keyring().Current().ID() != next.ID() {
+		t.Errorf("a start with the search index still under %s searches under %v (current %s); want it to search under both %s and %s",
+			old.ID(), ids, mk.vault.Keyring().Current().ID(), next.ID(), old.ID())
+	}
 }
