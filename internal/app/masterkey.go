@@ -575,37 +575,45 @@ func (b betweenRotations) Snapshot(ctx context.Context) (io.ReadCloser, int64, e
 	// A rotation a full disk stopped part way is finished first, once
 	// there is room: otherwise the store refuses every copy of the data
 	// keys under two masters (ROTATION_UNFINISHED), and a nightly backup
-	// would fail night after night until someone rotated again. While the
-	// disk is still full the store's refusal stands.
+	// would fail night after night until someone rotated again. While it
+	// cannot be finished (the disk still full) the copy is refused as the
+	// store refuses one under two masters: stopped at its audit event, the
+	// data keys are all under the new master, whose key is in the next key
+	// file alone, and the copy would open with no key file the operator
+	// keeps.
 	if err := b.mk.finishStopped(ctx); err != nil {
-		if !isDiskFull(err) {
+		if ctx.Err() != nil {
 			return nil, 0, fmt.Errorf("backup: %w", err)
 		}
-		b.mk.log.Error("backup: the master key rotation stopped part way cannot be finished: the database is full", "err", err)
+		b.mk.log.Error("backup: the master key rotation stopped part way cannot be finished", "err", err)
+		return nil, 0, fmt.Errorf("backup: %w", model.Precondition("ROTATION_UNFINISHED",
+			"a master key rotation is unfinished and cannot be finished now (%v), and a copy now would open with no one key file; "+
+				"free space on the disk, then back up again (the backup finishes the rotation first), or call RotateMasterKey again", err))
 	}
 	return b.backup.Snapshot(ctx)
 }
 
-// finishStopped finishes a rotation this process left with the data keys
-// under more than one master (a full disk stopped RotateMasterKey, or the
-// finishing or re-wrap at start): the one whose next key file is beside
-// the key file, audited and remembered for the call that began it, as at
-// a start; or the re-wrap of the data keys still under retired masters.
-// It reads one data key per master when there is nothing to finish. The
-// caller holds mk.mu.
+// finishStopped finishes a rotation this process left unfinished (a
+// full disk stopped RotateMasterKey, or the finishing or re-wrap at
+// start): the one whose next key file is beside the key file, even with
+// every data key re-wrapped (stopped at its audit event, the new master
+// is in that file alone), audited and remembered for the call that began
+// it, as at a start; or the re-wrap of the data keys still under retired
+// masters. With nothing to finish it reads the next key file's name and
+// one data key per master. The caller holds mk.mu.
 func (mk *masterKeys) finishStopped(ctx context.Context) error {
 	if mk.shared {
 		return nil
 	}
-	inUse, err := vault.MastersInUse(ctx, mk.store)
-	if err != nil || len(inUse) < 2 {
+	old, next, resumed, err := mk.resumable()
+	if err != nil {
 		return err
 	}
-	old, next, resumed, err := mk.resumable()
-	switch {
-	case err != nil:
-		return err
-	case !resumed:
+	if !resumed {
+		inUse, err := vault.MastersInUse(ctx, mk.store)
+		if err != nil || len(inUse) < 2 {
+			return err
+		}
 		return mk.rewrapRetired(ctx, "re-wrapped before a backup")
 	}
 	requester, req := readNextRequest(mk.path, mk.log)

@@ -26,7 +26,25 @@ import (
 // ROTATION_UNFINISHED while the disk was full, works again on its own
 // the night after space is freed. It stayed refused, night after night,
 // until someone called RotateMasterKey again or restarted the server.
+//
+// A full disk may also stop it after its last batch, at its audit event:
+// the data keys are then all under the new master, whose key is in the
+// next key file alone, and a backup taken so opens with no key file the
+// operator keeps until the rotation is finished. That backup finishes it
+// first too.
 func TestAHotBackupFinishesARotationAFullDiskStopped(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		commits int // the rotation's commits before the disk is full
+	}{
+		{"in the re-wrap", 1},
+		{"at its audit event", 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testAHotBackupFinishesARotation(t, tc.commits) })
+	}
+}
+
+func testAHotBackupFinishesARotation(t *testing.T, commits int) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	bolt, err := boltstore.Open(filepath.Join(dir, "cc.db"), boltstore.Options{NoSync: true})
@@ -55,7 +73,7 @@ func TestAHotBackupFinishesARotationAFullDiskStopped(t *testing.T) {
 	old := mk.vault.Keyring().Current()
 	backup := mk.backupBetweenRotations(bolt)
 
-	store.left = 1 // the rotation's first batch, then a full disk
+	store.left = commits // the rotation's first batches, then a full disk
 	req := idempotency.Request{ID: "rotate-1", Fingerprint: []byte("f")}
 	by := access.Principal{UserID: "users/admin"}
 	if _, _, err := mk.RotateMasterKey(ctx, by, req); !errors.Is(err, model.ErrFull) {
