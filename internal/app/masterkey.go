@@ -586,11 +586,27 @@ func (b betweenRotations) Snapshot(ctx context.Context) (io.ReadCloser, int64, e
 			return nil, 0, fmt.Errorf("backup: %w", err)
 		}
 		b.mk.log.Error("backup: the master key rotation stopped part way cannot be finished", "err", err)
-		return nil, 0, fmt.Errorf("backup: %w", model.Precondition("ROTATION_UNFINISHED",
-			"a master key rotation is unfinished and cannot be finished now (%v), and a copy now would open with no one key file; "+
-				"free space on the disk, then back up again (the backup finishes the rotation first), or call RotateMasterKey again", err))
+		if !b.mk.underKeyFile(ctx) {
+			return nil, 0, fmt.Errorf("backup: %w", model.Precondition("ROTATION_UNFINISHED",
+				"a master key rotation is unfinished and cannot be finished now (%v), and a copy now would not open with the key file; "+
+					"free space on the disk, then back up again (the backup finishes the rotation first), or call RotateMasterKey again", err))
+		}
 	}
 	return b.backup.Snapshot(ctx)
+}
+
+// underKeyFile reports whether every data key is under the master of
+// the key file on disk, so that a copy taken now opens with it: a
+// rotation stopped before it re-wrapped anything leaves them so, one
+// stopped at its audit event does not. Anything it cannot read counts as
+// not.
+func (mk *masterKeys) underKeyFile(ctx context.Context) bool {
+	file, err := keys.LoadMaster(mk.path)
+	if err != nil {
+		return false
+	}
+	inUse, err := vault.MastersInUse(ctx, mk.store)
+	return err == nil && !slices.ContainsFunc(inUse, func(id string) bool { return id != file.ID() })
 }
 
 // finishStopped finishes a rotation this process left unfinished (a

@@ -143,3 +143,67 @@ func countAction(t *testing.T, store datastore.Store, action string) int {
 	}
 	return n
 }
+
+// A server started on a full disk with a rotation under way (its next
+// key file beside the key file) serves under both masters; a hot backup
+// while the disk is full copies the data keys under the key file's
+// master, which it opens; the next once there is room finishes that
+// rotation and is taken, as after a RotateMasterKey the full disk
+// stopped. The rotation stayed unfinished until someone rotated again.
+func TestAHotBackupFinishesARotationAStartOnAFullDiskLeft(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	bolt, err := boltstore.Open(filepath.Join(dir, "cc.db"), boltstore.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { bolt.Close() })
+	store := &fillingStore{Store: bolt, left: 1 << 30}
+	clk := clock.NewFake(time.Date(2026, 12, 5, 3, 0, 0, 0, time.UTC))
+	path := filepath.Join(dir, "cc.key")
+	mk, err := openMasterKeys(ctx, path, store, false, clk, slog.New(slog.DiscardHandler), func(string) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Update(ctx, func(tx datastore.Tx) error {
+		_, err := mk.vault.SealDossier(tx, "HN-2026-00001", model.Dossier{})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	old := mk.vault.Keyring().Current()
+	next := writeNextKey(t, path)
+
+	store.left = 0 // the start finds the disk full
+	mk, err = openMasterKeys(ctx, path, store, false, clk, slog.New(slog.DiscardHandler), func(string) {})
+	if err != nil {
+		t.Fatalf("a start on a full disk with a rotation under way: %v", err)
+	}
+	backup := mk.backupBetweenRotations(bolt)
+	// Nothing re-wrapped yet: a copy now is under the key file's master,
+	// which opens it.
+	snap, _, err := backup.Snapshot(ctx)
+	if err != nil {
+		t.Fatalf("a hot backup while the disk is still full, every data key under the key file's master: %v; want it taken", err)
+	}
+	snap.Close()
+	if got := mastersOf(t, bolt); !slices.Equal(got, []string{old.ID()}) {
+		t.Fatalf("the test wants the data keys under the key file's master %s; they are under %v", old.ID(), got)
+	}
+
+	store.left = 1 << 30 // space freed
+	snap, _, err = backup.Snapshot(ctx)
+	if err != nil {
+		t.Fatalf("the next hot backup once there is room: %v; want the rotation finished and the backup taken", err)
+	}
+	snap.Close()
+	if got, err := keys.LoadMaster(path); err != nil || got.ID() != next.ID() {
+		t.Errorf("after the backup the key file holds %v (%v); want the new master %s", got, err, next.ID())
+	}
+	if got := mastersOf(t, bolt); !slices.Equal(got, []string{next.ID()}) {
+		t.Errorf("after the backup the data keys are under %v; want the new master %s alone", got, next.ID())
+	}
+	if n := countAction(t, bolt, "keys.rotate"); n != 1 {
+		t.Errorf("the rotation finished by the backup is audited %d times; want once", n)
+	}
+}
