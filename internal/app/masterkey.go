@@ -154,6 +154,9 @@ func openMasterKeys(ctx context.Context, path string, store datastore.Store, sha
 	if mk.retired, err = loadRetired(ctx, path, store, master, next); err != nil {
 		return nil, err
 	}
+	if m, ok := indexMaster(ctx, path, store, log, append([]keys.MasterKey{master, next}, mk.retired...)...); ok {
+		mk.retired = append(mk.retired, m)
+	}
 	mk.vault.SetKeyring(keys.NewKeyring(master, mk.retired...))
 	fullDisk := false
 	switch err := nextErr; {
@@ -212,7 +215,7 @@ func openMasterKeys(ctx context.Context, path string, store datastore.Store, sha
 		return nil, missingMasters(ctx, store, mk.vault.Keyring(), path, err)
 	}
 	if !shared && !fullDisk {
-		switch err := mk.rewrapRetired(ctx); {
+		switch err := mk.rewrapRetired(ctx, "re-wrapped at start"); {
 		case isDiskFull(err):
 			// As for a rotation that cannot be finished on a full disk:
 			// the keyring holds the retired masters, so every data key
@@ -282,13 +285,58 @@ func loadRetired(ctx context.Context, path string, store datastore.Store, known 
 	return out, nil
 }
 
+// indexMaster returns the retired master the search index is recorded
+// under (SearchIndexedUnder) when it is none of known and its retired key
+// file is beside the key file at path. A file re-wrapped at start has its
+// index rebuilt under the key file's master in the background, a batch at
+// a time; a start before that is done must still look up under the old
+// master the cases not yet indexed again, or a search would miss them,
+// though no data key is under that master any more. The search alone
+// needs it: a file that cannot be read is logged, and the start goes on.
+func indexMaster(ctx context.Context, path string, store datastore.Store, log *slog.Logger, known ...keys.MasterKey) (keys.MasterKey, bool) {
+	var under string
+	if err := store.View(ctx, func(tx datastore.ReadTx) error {
+		var err error
+		under, err = tx.SearchIndexedUnder()
+		return err
+	}); err != nil {
+		log.Warn("search index: the master key it is recorded under cannot be read", "err", err)
+		return keys.MasterKey{}, false
+	}
+	id, _, _ := strings.Cut(under, "/") // the entries' format follows the id
+	if !keys.ValidMasterID(id) || slices.ContainsFunc(known, func(m keys.MasterKey) bool { return m.ID() == id }) {
+		return keys.MasterKey{}, false
+	}
+	p := retiredKeyPath(path, id)
+	m, err := keys.LoadMaster(p)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return keys.MasterKey{}, false
+	case err == nil && m.ID() != id:
+		err = fmt.Errorf("%s holds the master key %s, not %s as its name says", p, m.ID(), id)
+	}
+	if err != nil {
+		log.Warn("search index: the retired key file of the master it is still under cannot be read; searches miss the cases not yet indexed again until the rebuild reaches them",
+			"master_key_id", id, "err", err)
+		return keys.MasterKey{}, false
+	}
+	return m, true
+}
+
 // rewrapRetired re-wraps under the current master the data keys still
 // under other masters of the keyring (retired ones, which loadRetired
 // found beside the key file): a file copied while a rotation was
 // unfinished, or an older backup started with a later key file. It ends
 // under one master, so that its backups open with the key file alone,
-// and the re-wrap is audited as the rotation it finishes.
-func (mk *masterKeys) rewrapRetired(ctx context.Context) error {
+// and the re-wrap is audited as the rotation it finishes, its reason
+// ending with when (at start, before a backup).
+//
+// The event comes before the re-wrap: the re-wrap's last commit takes
+// away the only sign that there was one (data keys under a retired
+// master), so a kill between the two, in the other order, would leave a
+// key change never audited. A kill after the event leaves data keys to
+// re-wrap, and the next start records it again: two events, never none.
+func (mk *masterKeys) rewrapRetired(ctx context.Context, when string) error {
 	inUse, err := vault.MastersInUse(ctx, mk.store)
 	if err != nil {
 		return err
@@ -299,14 +347,18 @@ func (mk *masterKeys) rewrapRetired(ctx context.Context) error {
 		return nil
 	}
 	mk.log.Warn("re-wrapping the data keys under retired master keys", "from", from, "master_key_id", current.ID())
-	n, err := mk.vault.Rotate(ctx, mk.store)
+	todo, err := vault.CountNotUnder(ctx, mk.store, current.ID())
 	if err != nil {
 		return fmt.Errorf("re-wrap the data keys under retired master keys %v: %w", from, err)
 	}
 	by := access.System("finish unfinished key rotation")
-	if err := mk.recordRotation(ctx, by, by, strings.Join(from, ", "), current, n,
-		" (data keys under retired master keys, re-wrapped at start)", idempotency.Request{}); err != nil {
+	if err := mk.recordRotation(ctx, by, by, strings.Join(from, ", "), current, todo,
+		" (data keys under retired master keys, "+when+")", idempotency.Request{}); err != nil {
 		return err
+	}
+	n, err := mk.vault.Rotate(ctx, mk.store)
+	if err != nil {
+		return fmt.Errorf("re-wrap the data keys under retired master keys %v: %w", from, err)
 	}
 	mk.log.Info("data keys under retired master keys re-wrapped", "from", from, "master_key_id", current.ID(), "rewrapped", n)
 	return nil
@@ -520,7 +572,76 @@ func (b betweenRotations) Snapshot(ctx context.Context) (io.ReadCloser, int64, e
 		return nil, 0, fmt.Errorf("backup: waiting for the master key rotation under way: %w", err)
 	}
 	defer b.mk.mu.Unlock()
+	// A rotation a full disk stopped part way is finished first, once
+	// there is room: otherwise the store refuses every copy of the data
+	// keys under two masters (ROTATION_UNFINISHED), and a nightly backup
+	// would fail night after night until someone rotated again. While it
+	// cannot be finished (the disk still full) the copy is refused as the
+	// store refuses one under two masters: stopped at its audit event, the
+	// data keys are all under the new master, whose key is in the next key
+	// file alone, and the copy would open with no key file the operator
+	// keeps.
+	if err := b.mk.finishStopped(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil, 0, fmt.Errorf("backup: %w", err)
+		}
+		b.mk.log.Error("backup: the master key rotation stopped part way cannot be finished", "err", err)
+		if !b.mk.underKeyFile(ctx) {
+			return nil, 0, fmt.Errorf("backup: %w", model.Precondition("ROTATION_UNFINISHED",
+				"a master key rotation is unfinished and cannot be finished now (%v), and a copy now would not open with the key file; "+
+					"free space on the disk, then back up again (the backup finishes the rotation first), or call RotateMasterKey again", err))
+		}
+	}
 	return b.backup.Snapshot(ctx)
+}
+
+// underKeyFile reports whether every data key is under the master of
+// the key file on disk, so that a copy taken now opens with it: a
+// rotation stopped before it re-wrapped anything leaves them so, one
+// stopped at its audit event does not. Anything it cannot read counts as
+// not.
+func (mk *masterKeys) underKeyFile(ctx context.Context) bool {
+	file, err := keys.LoadMaster(mk.path)
+	if err != nil {
+		return false
+	}
+	inUse, err := vault.MastersInUse(ctx, mk.store)
+	return err == nil && !slices.ContainsFunc(inUse, func(id string) bool { return id != file.ID() })
+}
+
+// finishStopped finishes a rotation this process left unfinished (a
+// full disk stopped RotateMasterKey, or the finishing or re-wrap at
+// start): the one whose next key file is beside the key file, even with
+// every data key re-wrapped (stopped at its audit event, the new master
+// is in that file alone), audited and remembered for the call that began
+// it, as at a start; or the re-wrap of the data keys still under retired
+// masters. With nothing to finish it reads the next key file's name and
+// one data key per master. The caller holds mk.mu.
+func (mk *masterKeys) finishStopped(ctx context.Context) error {
+	if mk.shared {
+		return nil
+	}
+	old, next, resumed, err := mk.resumable()
+	if err != nil {
+		return err
+	}
+	if !resumed {
+		inUse, err := vault.MastersInUse(ctx, mk.store)
+		if err != nil || len(inUse) < 2 {
+			return err
+		}
+		return mk.rewrapRetired(ctx, "re-wrapped before a backup")
+	}
+	requester, req := readNextRequest(mk.path, mk.log)
+	by := access.System("finish interrupted key rotation")
+	if requester.RequestID != "" {
+		by.RequestID = requester.RequestID
+	}
+	_, err = mk.finish(ctx, old, next, func(n int) error {
+		return mk.recordRotation(ctx, by, requester, old.ID(), next, n,
+			" (a rotation stopped part way, finished before a backup)", req)
+	})
+	return err
 }
 
 // lockPoll is how often lock looks again at a rotation's lock.

@@ -325,6 +325,32 @@ func MastersInUse(ctx context.Context, store datastore.Store) ([]string, error) 
 	return ids, err
 }
 
+// CountNotUnder returns how many stored data keys are wrapped under a
+// master other than masterID: those a Rotate to it would re-wrap, told
+// before it runs so that its audit event can come first.
+func CountNotUnder(ctx context.Context, store datastore.Store, masterID string) (int, error) {
+	var n int
+	err := store.View(ctx, func(tx datastore.ReadTx) error {
+		n = 0
+		for after := ""; ; {
+			ks, next, err := tx.ListDataKeys(after, rotateBatch)
+			if err != nil {
+				return err
+			}
+			for _, k := range ks {
+				if k.Wrapped.MasterID != masterID {
+					n++
+				}
+			}
+			if next == "" {
+				return nil
+			}
+			after = next
+		}
+	})
+	return n, err
+}
+
 // claimKeyID names the data key Claim puts under the master of the first
 // instance of a shared store; it seals nothing.
 const claimKeyID = "vault/master"
