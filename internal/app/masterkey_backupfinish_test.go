@@ -3,21 +3,16 @@ package app
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/childcase/childcase/internal/domain/access"
-	"github.com/childcase/childcase/internal/domain/clock"
 	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/idempotency"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/keys"
-	"github.com/childcase/childcase/internal/storage/boltstore"
 )
 
 // A rotation a full disk stopped part way, on a running server, is
@@ -46,30 +41,9 @@ func TestAHotBackupFinishesARotationAFullDiskStopped(t *testing.T) {
 
 func testAHotBackupFinishesARotation(t *testing.T, commits int) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	bolt, err := boltstore.Open(filepath.Join(dir, "cc.db"), boltstore.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { bolt.Close() })
-	store := &fillingStore{Store: bolt, left: 1 << 30}
-	clk := clock.NewFake(time.Date(2026, 12, 5, 3, 0, 0, 0, time.UTC))
-	path := filepath.Join(dir, "cc.key")
-	mk, err := openMasterKeys(ctx, path, store, false, clk, slog.New(slog.DiscardHandler), func(string) {})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, path, bolt, store, _, mk := openFillingMasterKeys(t)
 	const sealed = 3 * 200 // three of the rotation's batches
-	if err := store.Update(ctx, func(tx datastore.Tx) error {
-		for i := range sealed {
-			if _, err := mk.vault.SealDossier(tx, fmt.Sprintf("HN-2026-%05d", i+1), model.Dossier{}); err != nil {
-				return err
-			}
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	sealDossiers(t, store, mk.vault, sealed)
 	old := mk.vault.Keyring().Current()
 	backup := mk.backupBetweenRotations(bolt)
 
@@ -152,19 +126,8 @@ func countAction(t *testing.T, store datastore.Store, action string) int {
 // stopped. The rotation stayed unfinished until someone rotated again.
 func TestAHotBackupFinishesARotationAStartOnAFullDiskLeft(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	bolt, err := boltstore.Open(filepath.Join(dir, "cc.db"), boltstore.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { bolt.Close() })
-	store := &fillingStore{Store: bolt, left: 1 << 30}
-	clk := clock.NewFake(time.Date(2026, 12, 5, 3, 0, 0, 0, time.UTC))
-	path := filepath.Join(dir, "cc.key")
-	mk, err := openMasterKeys(ctx, path, store, false, clk, slog.New(slog.DiscardHandler), func(string) {})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, path, bolt, store, clk, mk := openFillingMasterKeys(t)
+	var err error
 	if err := store.Update(ctx, func(tx datastore.Tx) error {
 		_, err := mk.vault.SealDossier(tx, "HN-2026-00001", model.Dossier{})
 		return err

@@ -39,18 +39,7 @@ func (s *fillingStore) Update(ctx context.Context, fn func(datastore.Tx) error) 
 // it, and then taken. It copied the mixed file.
 func TestHotBackupAfterARotationStoppedByAFullDisk(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	bolt, err := boltstore.Open(filepath.Join(dir, "cc.db"), boltstore.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { bolt.Close() })
-	store := &fillingStore{Store: bolt, left: 1 << 30}
-	clk := clock.NewFake(time.Date(2026, 12, 5, 3, 0, 0, 0, time.UTC))
-	mk, err := openMasterKeys(ctx, filepath.Join(dir, "cc.key"), store, false, clk, slog.New(slog.DiscardHandler), func(string) {})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, _, bolt, store, _, mk := openFillingMasterKeys(t)
 	const sealed = 3 * 200 // three of the rotation's batches
 	sealDossiers(t, store, mk.vault, sealed)
 	backup := mk.backupBetweenRotations(bolt)
@@ -80,4 +69,27 @@ func TestHotBackupAfterARotationStoppedByAFullDisk(t *testing.T) {
 		t.Fatalf("a hot backup once the rotation is finished: %v", err)
 	}
 	snap.Close()
+}
+
+// openFillingMasterKeys opens the master keys of a new bbolt file in a
+// folder of the test's, through a fillingStore with room for any number
+// of commits until the test sets how many are left, on a fake clock: the
+// folder, the key file's path, the file, the store, the clock and the
+// keys.
+func openFillingMasterKeys(t *testing.T) (string, string, *boltstore.Store, *fillingStore, *clock.Fake, *masterKeys) {
+	t.Helper()
+	dir := t.TempDir()
+	bolt, err := boltstore.Open(filepath.Join(dir, "cc.db"), boltstore.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { bolt.Close() })
+	store := &fillingStore{Store: bolt, left: 1 << 30}
+	clk := clock.NewFake(time.Date(2026, 12, 5, 3, 0, 0, 0, time.UTC))
+	path := filepath.Join(dir, "cc.key")
+	mk, err := openMasterKeys(context.Background(), path, store, false, clk, slog.New(slog.DiscardHandler), func(string) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir, path, bolt, store, clk, mk
 }
