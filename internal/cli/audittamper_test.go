@@ -140,6 +140,13 @@ func TestOfflineVerifyFindsACutTailAgainstANotedHead(t *testing.T) {
 			t.Errorf("audit verify --noted-head %q: exit %d, stdout %q, stderr %q; want 2 naming --noted-head", bad, code, stdout, stderr)
 		}
 	}
+	// From its environment twin, the refusal names the variable the
+	// operator set, as every other twin's does.
+	t.Setenv(EnvPrefix+"NOTED_HEAD", "zz")
+	code, stdout, stderr = mgRun(t, "audit", "verify", "--db", db)
+	if code != 2 || !strings.Contains(stderr, EnvPrefix+"NOTED_HEAD: ") || stdout != "" {
+		t.Errorf("audit verify with %sNOTED_HEAD=zz: exit %d, stdout %q, stderr %q; want 2 naming %sNOTED_HEAD", EnvPrefix, code, stdout, stderr, EnvPrefix)
+	}
 }
 
 // TestBackupAndCheckPrintTheAuditHead: a backup's and a check's summary

@@ -34,7 +34,7 @@ const usage = `childcase: case management for child-protection reports in Hanoi.
 
 Usage:
   childcase serve [flags]             run the gRPC and HTTP servers
-  childcase users add|list|revoke     manage users (server stopped)
+  childcase users add|list|revoke     manage users: of a file with its server stopped, or of an etcd store
   childcase keys rotate               re-wrap every data key under a new master key
   childcase audit verify              verify the audit log's hash chain
   childcase backup --to FILE          copy the database: hot through a running server (--addr), or its file

@@ -471,6 +471,9 @@ func auditCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			}
 			var err error
 			if noted, err = auditlog.ParseHead(notedText); err != nil {
+				if !given { // from the environment twin: name what was set
+					return fmt.Errorf("%s: %w", envName("noted-head"), err)
+				}
 				return fmt.Errorf("--noted-head: %w", err)
 			}
 			return nil
