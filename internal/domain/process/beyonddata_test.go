@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/childcase/childcase/internal/domain/intake"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/policy"
 	"github.com/childcase/childcase/internal/domain/process"
@@ -52,8 +51,7 @@ func TestDeadlinePastTheHolidayDataSaysSo(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			w := newWorldAt(t, e, tt.received)
 			defer w.close()
-			w.eng = process.New(process.Deps{Store: w.store, Units: e.reg, Policy: pol, Calendar: e.cal, Vault: e.vault, Clock: w.clk, Log: e.log})
-			w.intake = intake.New(intake.Deps{Store: w.store, Units: e.reg, Vault: e.vault, Clock: w.clk, Log: e.log, Cases: w.eng})
+			w.rewire(pol, e.log)
 			c := w.openCaseAt(t, tt.received, false, model.AbuseNeglect)
 			ack := openDeadline(t, c, model.DeadlineAcknowledge)
 			checkDue(t, ack, tt.due)
@@ -89,8 +87,7 @@ func TestDeadlineResumedPastTheHolidayDataSaysSo(t *testing.T) {
 	received := hn(2030, 12, 20, 10, 0)
 	w := newWorldAt(t, e, received)
 	defer w.close()
-	w.eng = process.New(process.Deps{Store: w.store, Units: e.reg, Policy: pol, Calendar: e.cal, Vault: e.vault, Clock: w.clk, Log: e.log})
-	w.intake = intake.New(intake.Deps{Store: w.store, Units: e.reg, Vault: e.vault, Clock: w.clk, Log: e.log, Cases: w.eng})
+	w.rewire(pol, e.log)
 	c := w.openCaseAt(t, received, false, model.AbuseNeglect)
 	ack := openDeadline(t, c, model.DeadlineAcknowledge)
 	worker, step := principal("worker.badinh"), stepOK(t)
@@ -138,8 +135,7 @@ func TestLateRecordingCountedPastTheHolidayDataSaysSo(t *testing.T) {
 			received := tt.applied.Add(-time.Hour)
 			w := newWorldAt(t, e, received)
 			defer w.close()
-			w.eng = process.New(process.Deps{Store: w.store, Units: e.reg, Policy: pol, Calendar: e.cal, Vault: e.vault, Clock: w.clk, Log: e.log})
-			w.intake = intake.New(intake.Deps{Store: w.store, Units: e.reg, Vault: e.vault, Clock: w.clk, Log: e.log, Cases: w.eng})
+			w.rewire(pol, e.log)
 			step := stepOK(t)
 			c := w.openCaseAt(t, received, true, model.AbuseNeglect)
 			req := func() process.Request { return process.Request{Case: "cases/" + c.Number, Etag: c.Etag()} }
@@ -246,8 +242,7 @@ func TestPastTheHolidayDataIsLoggedOncePerDeadline(t *testing.T) {
 	defer w.close()
 	logged := &lines{}
 	log := slog.New(logged)
-	w.eng = process.New(process.Deps{Store: w.store, Units: e.reg, Policy: pol, Calendar: e.cal, Vault: e.vault, Clock: w.clk, Log: log})
-	w.intake = intake.New(intake.Deps{Store: w.store, Units: e.reg, Vault: e.vault, Clock: w.clk, Log: log, Cases: w.eng})
+	w.rewire(pol, log)
 	const warning = "counted past the holiday data"
 
 	// Opened by intake: its acknowledgement counted into 2031.

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/childcase/childcase/internal/domain/calendar"
-	"github.com/childcase/childcase/internal/domain/intake"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/policy"
 	"github.com/childcase/childcase/internal/domain/process"
@@ -36,8 +35,7 @@ func TestResumedDeadlineRecordsTheCalendarThatMovedIt(t *testing.T) {
 	pol.Acknowledge = policy.Limit{WorkingDays: 3}
 	w := newWorld(t, e)
 	defer w.close()
-	w.eng = process.New(process.Deps{Store: w.store, Units: e.reg, Policy: pol, Calendar: e.cal, Vault: e.vault, Clock: w.clk, Log: e.log})
-	w.intake = intake.New(intake.Deps{Store: w.store, Units: e.reg, Vault: e.vault, Clock: w.clk, Log: e.log, Cases: w.eng})
+	w.rewire(pol, e.log)
 
 	c := w.openCaseAt(t, start, false, model.AbuseViolence)
 	ack := c.OpenDeadline(model.DeadlineAcknowledge, "")

@@ -206,12 +206,19 @@ func newWorld(t interface{ Fatal(args ...any) }, e env) *world {
 	return newWorldAt(t, e, start)
 }
 
+// rewire gives the world an engine under pol and an intake feeding it,
+// both logging to log, on the world's store and clock.
+func (w *world) rewire(pol policy.Policy, log *slog.Logger) {
+	e := w.env
+	w.eng = process.New(process.Deps{Store: w.store, Units: e.reg, Policy: pol, Calendar: e.cal, Vault: e.vault, Clock: w.clk, Log: log})
+	w.intake = intake.New(intake.Deps{Store: w.store, Units: e.reg, Vault: e.vault, Clock: w.clk, Log: log, Cases: w.eng})
+}
+
 // newWorldAt is newWorld with its clock at now.
 func newWorldAt(t interface{ Fatal(args ...any) }, e env, now time.Time) *world {
 	store := memstore.New()
 	w := &world{env: e, ctx: context.Background(), store: store, clk: clock.NewFake(now)}
-	w.eng = process.New(process.Deps{Store: store, Units: e.reg, Policy: e.pol, Calendar: e.cal, Vault: e.vault, Clock: w.clk, Log: e.log})
-	w.intake = intake.New(intake.Deps{Store: store, Units: e.reg, Vault: e.vault, Clock: w.clk, Log: e.log, Cases: w.eng})
+	w.rewire(e.pol, e.log)
 	baDinh, _ := units.ParseKey("00004@2025-07-01")
 	err := store.Update(w.ctx, func(tx datastore.Tx) error {
 		if err := tx.CreatePoliceUnit(model.PoliceUnit{ID: "ca-ba-dinh", DisplayName: "Công an phường Ba Đình", Covers: []units.Key{baDinh}, CreateTime: start}); err != nil {
