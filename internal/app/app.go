@@ -673,8 +673,9 @@ const maxHeaderBytes = 64 << 10
 // bounds a request line and its headers together at maxHeaderBytes: Go's
 // server reads 4 KiB past its MaxHeaderBytes before it answers 431 (its
 // "bufio slop", net/http's initialReadLimitSize), so a bound set to
-// maxHeaderBytes itself took 68 KiB. Over HTTP/2 Go pads it back and
-// counts 32 bytes a field more, as gRPC's bound does.
+// maxHeaderBytes itself took 68 KiB. Over HTTP/2 (TLS) Go adds no such
+// slop: it bounds the headers at this plus 320 bytes, counting 32 bytes a
+// field more, as gRPC's bound does, so a little under 64 KiB there.
 const httpMaxHeaderBytes = maxHeaderBytes - 4<<10
 
 // Start opens everything in order and starts serving. On error, what was
