@@ -669,6 +669,15 @@ const gatewayBufSize = 1 << 20
 // watch it kept open, 1,024 of them in all.
 const maxHeaderBytes = 64 << 10
 
+// httpMaxHeaderBytes is the MaxHeaderBytes of the HTTP servers that
+// bounds a request line and its headers together at maxHeaderBytes: Go's
+// server reads 4 KiB past its MaxHeaderBytes before it answers 431 (its
+// "bufio slop", net/http's initialReadLimitSize), so a bound set to
+// maxHeaderBytes itself took 68 KiB. Over HTTP/2 (TLS) Go adds no such
+// slop: it bounds the headers at this plus 320 bytes, counting 32 bytes a
+// field more, as gRPC's bound does, so a little under 64 KiB there.
+const httpMaxHeaderBytes = maxHeaderBytes - 4<<10
+
 // Start opens everything in order and starts serving. On error, what was
 // already opened is closed again.
 func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err error) {
@@ -764,7 +773,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 		ReadTimeout:       opts.RequestReadTimeout,
 		WriteTimeout:      opts.HTTPWriteTimeout,
 		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    maxHeaderBytes,
+		MaxHeaderBytes:    httpMaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),
 	}
 	s.httpAddr = hlis.Addr()
@@ -1310,7 +1319,7 @@ func (s *Server) serveMetrics(ctx context.Context, lis net.Listener, readTimeout
 		ReadTimeout:       readTimeout,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    maxHeaderBytes,
+		MaxHeaderBytes:    httpMaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	go func() {

@@ -117,6 +117,12 @@ func users(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("--role: %q is not a role", role)
 		}
 		u.Role = r
+		// The domain reads a ttl of 0 as one left out (90 days); here
+		// it was typed, so it is refused as the API refuses "0s"
+		// (grpcapi's givenTTL), not turned into a token of 90 days.
+		if ttl == 0 {
+			ttl = -time.Nanosecond
+		}
 	}
 	db := cfg.DBPath
 	if !create && !cfg.IsEtcd() {

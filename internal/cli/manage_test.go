@@ -347,6 +347,10 @@ func TestManageUsers(t *testing.T) {
 		{"control in name", []string{"--id", "esc.name", "--name", "A\x1b[2J", "--role", "ADMIN", "--unit", "orgs/system"}, regexp.MustCompile(`--name: must not contain a control character`)},
 		{"long phone", []string{"--id", "long.phone", "--name", "X", "--role", "ADMIN", "--unit", "orgs/system", "--phone", strings.Repeat("1", 41)}, regexp.MustCompile(`--phone: a work phone is at most 40 characters`)},
 		{"short ttl", []string{"--id", "short.ttl", "--name", "X", "--role", "ADMIN", "--unit", "orgs/system", "--ttl", "1s"}, regexp.MustCompile(`--ttl: a token lives between 1 minute and`)},
+		// 0s is refused as the API refuses a ttl of "0s": it is no
+		// lifetime, and the domain reads 0 as "left out", 90 days.
+		{"zero ttl", []string{"--id", "zero.ttl", "--name", "X", "--role", "ADMIN", "--unit", "orgs/system", "--ttl", "0s"}, regexp.MustCompile(`--ttl: a token lives between 1 minute and 400 days`)},
+		{"ttl past 400 days", []string{"--id", "long.ttl", "--name", "X", "--role", "ADMIN", "--unit", "orgs/system", "--ttl", "9600h0m1s"}, regexp.MustCompile(`--ttl: a token lives between 1 minute and 400 days`)},
 		{"duplicate id", []string{"--id", "lan.nguyen", "--name", "X", "--role", "ADMIN", "--unit", "orgs/system"}, regexp.MustCompile(`lan\.nguyen`)},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

@@ -142,3 +142,33 @@ func TestREADMEInlineGoCommandsCarryTheToolchain(t *testing.T) {
 		t.Fatalf("found %d go commands in the README's text; the pattern is broken", found)
 	}
 }
+
+// TestCIRunInstallsWhatTheTestCommandNeeds: the README's test command
+// needs a C compiler (-race builds with cgo) and, in CI, curl, jq,
+// Chromium, systemd-analyze and nginx, "where .ci/run installs them". On
+// a fresh machine without gcc, go test -race stops at once ("-race
+// requires cgo"), so .ci/run installs each of these Debian packages
+// before it runs the tests.
+func TestCIRunInstallsWhatTheTestCommandNeeds(t *testing.T) {
+	b, err := os.ReadFile("../../.ci/run")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := shellCommands(withoutComments(string(b)))
+	tests := strings.Index(text, "go test -race")
+	if tests < 0 {
+		t.Fatal(".ci/run runs no go test -race; the pattern is broken")
+	}
+	installed := map[string]bool{}
+	install := regexp.MustCompile(`apt-get install ([^\n;&|]*)`)
+	for _, m := range install.FindAllStringSubmatchIndex(text[:tests], -1) {
+		for _, word := range strings.Fields(text[m[2]:m[3]]) {
+			installed[word] = true
+		}
+	}
+	for _, pkg := range []string{"gcc", "libc6-dev", "curl", "jq", "chromium", "systemd", "nginx-light"} {
+		if !installed[pkg] {
+			t.Errorf(".ci/run does not install %s before the tests (apt-get install lines: %v)", pkg, installed)
+		}
+	}
+}

@@ -1,0 +1,64 @@
+package app_test
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestHTTPHeadersAreBoundedAt64KiB holds the README's bound ("a request
+// line and headers of more than 64 KiB together ... a plain-text 431") at
+// the limit and one byte past it, on the public HTTP port and on the
+// metrics address. Go's server reads 4 KiB past its MaxHeaderBytes before
+// it refuses, so a bound set to 64 KiB took headers of up to 68 KiB; the
+// tests of 70 and 100 KiB did not see it.
+func TestHTTPHeadersAreBoundedAt64KiB(t *testing.T) {
+	ts := metricsServer(t, time.Date(2026, 12, 6, 9, 0, 0, 0, time.UTC))
+	for _, port := range []struct{ name, addr, path string }{
+		{"the HTTP port", ts.HTTPAddr(), "/healthz"},
+		{"the metrics address", ts.MetricsAddr(), "/metrics"},
+	} {
+		for _, size := range []int{64 << 10, 64<<10 + 1} {
+			status := statusOfHeadersOfSize(t, port.addr, port.path, size)
+			if over := size > 64<<10; over != (status == http.StatusRequestHeaderFieldsTooLarge) {
+				t.Errorf("%s: a request line and headers of %d bytes answered %d; want 431 exactly when over 64 KiB (65536 bytes)",
+					port.name, size, status)
+			}
+		}
+	}
+}
+
+// statusOfHeadersOfSize sends a GET whose request line and headers, each
+// line's CRLF and the blank line that ends them included, are size bytes,
+// and answers the status.
+func statusOfHeadersOfSize(t *testing.T, addr, path string, size int) int {
+	t.Helper()
+	head := fmt.Sprintf("GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\nX-Padding: ", path, addr)
+	const end = "\r\n\r\n"
+	pad := size - len(head) - len(end)
+	if pad < 1 {
+		t.Fatalf("%d bytes is too short for a request", size)
+	}
+	req := head + strings.Repeat("a", pad) + end
+	if len(req) != size {
+		t.Fatalf("built a request of %d bytes, want %d", len(req), size)
+	}
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.Write([]byte(req)); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("%s with %d bytes of headers: %v", path, size, err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
