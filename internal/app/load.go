@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io"
+	"io/fs"
 	"log/slog"
 	"math/rand/v2"
 	"os"
@@ -119,7 +120,7 @@ func ReadLoadManifest(dbPath string) (LoadManifest, error) {
 
 // Load makes the database cfg describes; see the comment at the top of
 // this file.
-func Load(ctx context.Context, cfg LoadConfig) (LoadManifest, error) {
+func Load(ctx context.Context, cfg LoadConfig) (_ LoadManifest, err error) {
 	if cfg.Cases < 1 {
 		return LoadManifest{}, errors.New("load: --cases: must be at least 1")
 	}
@@ -132,6 +133,21 @@ func Load(ctx context.Context, cfg LoadConfig) (LoadManifest, error) {
 	if cfg.KeyFile == "" {
 		cfg.KeyFile = cfg.DBPath + ".key"
 	}
+	// A load that fails leaves nothing it made: a half-loaded database is
+	// no fixture, and its name must be free for the next try.
+	made := []string{cfg.DBPath, cfg.DBPath + ".reserve"}
+	if _, err := os.Lstat(cfg.KeyFile); errors.Is(err, fs.ErrNotExist) {
+		made = append(made, cfg.KeyFile)
+	}
+	defer func() {
+		if err != nil {
+			for _, p := range made {
+				if rmErr := os.Remove(p); rmErr != nil && !errors.Is(rmErr, fs.ErrNotExist) {
+					err = errors.Join(err, fmt.Errorf("load: removing what the failed load made: %w", rmErr))
+				}
+			}
+		}
+	}()
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -363,6 +379,18 @@ func (l *loader) run(ctx context.Context) error {
 		receive[i] = loadFrom.Add(time.Duration(l.rng.Int64N(int64(span))))
 	}
 	slices.SortFunc(receive, func(a, b time.Time) int { return a.Compare(b) })
+	// The manifest names a busy and a quiet commune of today's set, so at
+	// least one case is received once it is in force: a small load whose
+	// draws all fell before has its last call moved into that era and
+	// made a case, the counselling calls drawn among the others. (A load
+	// that drew one keeps its draws: the same seed and cases make the same
+	// work as before.)
+	reform := l.eras[len(l.eras)-1].from
+	drawn := total // the calls whose kind is drawn
+	if receive[total-1].Before(reform) {
+		receive[total-1] = reform.Add(time.Duration(l.rng.Int64N(int64(loadTo.Sub(reform)))))
+		drawn--
+	}
 	start, lastLine := time.Now(), time.Now()
 	for i, at := range receive {
 		// The operator records the call some minutes after it came in.
@@ -370,8 +398,10 @@ func (l *loader) run(ctx context.Context) error {
 		if err := l.drain(ctx, rec); err != nil {
 			return err
 		}
-		l.advance(rec)
-		intervention := l.rng.IntN(total-i) >= counselling
+		if err := l.advance(ctx, rec); err != nil {
+			return err
+		}
+		intervention := i >= drawn || l.rng.IntN(drawn-i) >= counselling
 		if !intervention {
 			counselling--
 		}
@@ -397,18 +427,34 @@ func sum(m map[string]int) int {
 	return n
 }
 
-// advance moves the clock to t, never back.
-func (l *loader) advance(t time.Time) {
-	if t.After(l.clk.Now()) {
-		l.clk.Set(t)
+// advance moves the clock to t, never back. It goes a quarter of a
+// token's life at a time, renewing the admin's token at each, so that a
+// small load with years between its calls still has an admin to renew
+// the others' tokens (as).
+func (l *loader) advance(ctx context.Context, t time.Time) error {
+	for t.After(l.clk.Now()) {
+		l.clk.Set(minTime(t, l.clk.Now().Add(loadTokenTTL/4)))
+		if err := l.renew(ctx, "admin"); err != nil {
+			return err
+		}
 	}
+	return nil
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }
 
 // drain does the steps due before t, in time order.
 func (l *loader) drain(ctx context.Context, t time.Time) error {
 	for len(l.queue) > 0 && !l.queue[0].at.After(t) {
 		s := heap.Pop(&l.queue).(loadStep)
-		l.advance(s.at)
+		if err := l.advance(ctx, s.at); err != nil {
+			return err
+		}
 		if err := l.step(ctx, s); err != nil {
 			return err
 		}
@@ -898,7 +944,9 @@ func (l *loader) call(ctx context.Context, kind, actor string, c *loadCase, f fu
 // finish lets the scheduler catch up with the end of the period, and
 // issues the manifest's users fresh tokens.
 func (l *loader) finish(ctx context.Context) error {
-	l.advance(loadTo)
+	if err := l.advance(ctx, loadTo); err != nil {
+		return err
+	}
 	// What fell due by then fires before the manifest is written and the
 	// server stops: a sleep let a loaded machine leave some unfired.
 	if err := l.settle(ctx); err != nil {

@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"maps"
+	"os"
 	"path/filepath"
 	"reflect"
 	"testing"
@@ -79,4 +80,46 @@ func TestLoadRepeatsWithItsSeed(t *testing.T) {
 	if _, err := ts.reports().CreateReport(ts.as(t, "operator"), scaleReport(m)); err != nil {
 		t.Errorf("the manifest's operator cannot record a report: %v", err)
 	}
+}
+
+// The usage says a load takes at least one case, and the manifest names a
+// busy and a quiet commune of today's set: a load too small for any of
+// its calls to have fallen after the 2025-07-01 reform by chance still
+// opens a case there, and loads just the cases asked for.
+func TestALoadOfOneCaseHasACommuneOfToday(t *testing.T) {
+	for seed := range uint64(3) {
+		_, m := loadSmall(t, 1, seed+1)
+		if m.Cases != 1 || m.BusyUnit == "" || m.QuietUnit == "" {
+			t.Errorf("seed %d: %d cases, busy %q, quiet %q; want 1 case in a commune of today", seed+1, m.Cases, m.BusyUnit, m.QuietUnit)
+		}
+	}
+}
+
+// A load that fails leaves nothing it made beside the database's name, so
+// that the same command can be run again; a key file it was given stays.
+func TestAFailedLoadLeavesNothing(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "childcase.db")
+	ctx, cancel := context.WithCancel(context.Background())
+	var progress cancelOnWrite
+	progress.cancel = cancel
+	if _, err := app.Load(ctx, app.LoadConfig{DBPath: db, Cases: 40, Seed: 1, Progress: &progress}); err == nil {
+		t.Fatal("a load whose context ended part way answered no error")
+	}
+	left, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range left {
+		t.Errorf("the failed load left %s", e.Name())
+	}
+}
+
+// cancelOnWrite ends a load's context at its first line of progress: by
+// then its database, key and reserve exist.
+type cancelOnWrite struct{ cancel context.CancelFunc }
+
+func (c *cancelOnWrite) Write(p []byte) (int, error) {
+	c.cancel()
+	return len(p), nil
 }
