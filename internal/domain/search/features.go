@@ -374,6 +374,34 @@ type probe struct {
 	// both the name and the date is under it.
 	dated    feature
 	hasDated bool
+	// id is the place in the query's probes of the first probe of the
+	// same feature, datedID that of dated (-1 without it), and slot the
+	// place of field in scoreFields: a search keeps what it has read of
+	// each feature by these (numberProbes), as it asks that many times
+	// for each probe.
+	id, datedID, slot int
+}
+
+// numberProbes gives each probe its feature's id and datedID, the place of
+// the first probe of the same feature (a query may look a feature up
+// twice, such as a birth year given and the year of a birth date), and
+// its slot.
+func numberProbes(probes []probe) {
+	first := make(map[feature]int, len(probes))
+	for i := range probes {
+		probes[i].slot = fieldIndex(probes[i].field)
+		if j, ok := first[probes[i].feature]; ok {
+			probes[i].id = j
+		} else {
+			first[probes[i].feature], probes[i].id = i, i
+		}
+	}
+	for i := range probes {
+		probes[i].datedID = -1
+		if j, ok := first[probes[i].dated]; ok && probes[i].hasDated {
+			probes[i].datedID = j
+		}
+	}
 }
 
 // Weights: a whole name or a phone nearly identifies a child; a name with
@@ -463,6 +491,7 @@ func (q Query) probes(reg *units.Registry) []probe {
 			add(FieldCaregiverName, map[string]float64{kinds.whole: weightCaregiver, kinds.short: weightCareShort, kinds.part: weightCarePart}[f.kind], f)
 		}
 	}
+	numberProbes(out)
 	return out
 }
 

@@ -15,7 +15,7 @@ import (
 	"github.com/childcase/childcase/internal/storage/storagetest"
 )
 
-func newMaster(t *testing.T) keys.MasterKey {
+func newMaster(t testing.TB) keys.MasterKey {
 	t.Helper()
 	m, err := keys.GenerateMaster()
 	if err != nil {

@@ -268,20 +268,26 @@ func (s *Service) rank(tx datastore.ReadTx, q Query, limit, k int) (_ []hit, cut
 	// The strongest first (a name with the birth date, a whole name, a
 	// phone), so that the weaker ones may be skipped.
 	slices.SortStableFunc(finders, func(a, b probe) int { return cmp.Compare(strength(b), strength(a)) })
-	var among []lookup // looked up among the cases found
+	var among []lookup           // looked up among the cases found
+	top := make([]float64, 0, k) // kthTotal's heap
 	for _, m := range s.vault.Keyring().Masters() {
 		key := m.IndexKey()
 		toks := make([][]byte, len(finders))
 		for i, p := range finders {
 			toks[i] = token(key, p.feature)
 		}
-		// read are the tokens read: every case a token counts for (its
-		// newest limit) is in hits; complete those read to their end.
-		read, complete := map[feature]bool{}, map[feature]bool{}
+		// read are the tokens read, by probe id (numberProbes): every
+		// case a token counts for (its newest limit) is in hits; complete
+		// those read to their end.
+		read, complete := make([]bool, len(probes)), make([]bool, len(probes))
 		fetched := 0 // the tokens of finders[:fetched] are prefetched
 		for i, p := range finders {
 			tok := toks[i]
-			if p.also == "" && skippable(p, probes, read, complete, hits, k) {
+			// The k-th best score of the cases found so far, which
+			// only a token read changes: the same for every finder
+			// asked about below.
+			kth, full := kthTotal(hits, k, top)
+			if p.also == "" && full && skippable(p, probes, read, complete, kth) {
 				among, partial = append(among, lookup{p, tok}), true
 				continue
 			}
@@ -301,7 +307,7 @@ func (s *Service) rank(tx datastore.ReadTx, q Query, limit, k int) (_ []hit, cut
 				}
 				next := [][]byte{tok}
 				for j := i + 1; j < fetched; j++ {
-					if finders[j].also != "" || !skippable(finders[j], probes, read, complete, hits, k) {
+					if finders[j].also != "" || !full || !skippable(finders[j], probes, read, complete, kth) {
 						next = append(next, toks[j])
 					}
 				}
@@ -311,12 +317,12 @@ func (s *Service) rank(tx datastore.ReadTx, q Query, limit, k int) (_ []hit, cut
 			if err != nil {
 				return nil, nil, false, err
 			}
-			read[p.feature] = true
+			read[p.id] = true
 			if len(ids) == limit {
 				partial = true
 				cut = append(cut, lookup{p, tok})
 			} else {
-				complete[p.feature] = true
+				complete[p.id] = true
 			}
 			for _, id := range ids {
 				i, ok := at[id]
@@ -427,43 +433,84 @@ func withoutOlderEntries(tx datastore.ReadTx, hits []hit) error {
 func strength(p probe) float64 { return p.weight + p.alsoWeight }
 
 // skippable reports whether reading the cases of p can change nothing in
-// the first k of the ranking: k cases found already score more (by what
-// found them; the look-ups only add) than any case p would bring first
-// could. Such a case matches p, and in each field at best the strongest
-// probe not read yet (a token read counts for its cases read, which are
-// found already), and not the birth date when p is a name read with that
-// date to its end (it would have been found under that). The cases found
-// already are then looked p up for, one key each (among).
-func skippable(p probe, probes []probe, read, complete map[feature]bool, hits []hit, k int) bool {
-	if len(hits) < k {
-		return false
-	}
+// the first k of the ranking: k cases found already score kth or more (by
+// what found them; the look-ups only add; kthTotal), more than any case p
+// would bring first could. Such a case matches p, and in each field at
+// best the strongest probe not read yet (a token read counts for its
+// cases read, which are found already), and not the birth date when p is
+// a name read with that date to its end (it would have been found under
+// that). The cases found already are then looked p up for, one key each
+// (among). read and complete are by probe id (numberProbes).
+func skippable(p probe, probes []probe, read, complete []bool, kth float64) bool {
 	var best [len(scoreFields)]float64
-	best[fieldIndex(p.field)] = p.weight
-	for _, o := range probes {
-		if o.also != "" || o.feature == p.feature || read[o.feature] {
+	best[p.slot] = p.weight
+	for i := range probes {
+		o := &probes[i]
+		if o.also != "" || o.id == p.id || read[o.id] {
 			continue
 		}
-		if (o.field == FieldBirthDate && p.hasDated && complete[p.dated]) || (p.field == FieldBirthDate && o.hasDated && complete[o.dated]) {
+		if (o.field == FieldBirthDate && p.hasDated && completed(complete, p.datedID)) ||
+			(p.field == FieldBirthDate && o.hasDated && completed(complete, o.datedID)) {
 			continue
 		}
-		i := fieldIndex(o.field)
-		best[i] = max(best[i], o.weight)
+		best[o.slot] = max(best[o.slot], o.weight)
 	}
 	var bound float64
 	for _, w := range best {
 		bound += w
 	}
-	// The k-th best score so far: a case bound can reach cannot pass it,
-	// nor tie with it (ties go to the newer case, and a skipped one may
-	// be newer).
-	totals := make([]float64, len(hits))
+	// A case bound can reach cannot pass the k-th best, nor tie with it
+	// (ties go to the newer case, and a skipped one may be newer).
+	return bound < kth
+}
+
+// completed reports whether the probe of id was read to its end; id is -1
+// for no probe.
+func completed(complete []bool, id int) bool { return id >= 0 && complete[id] }
+
+// kthTotal sums each hit and returns the k-th best total, and false when
+// there are fewer than k hits. It keeps the k best in top, a min-heap
+// (its first is the k-th best), rather than sort every total for every
+// token a search asks about: a search asks dozens of times, among
+// hundreds of hits.
+func kthTotal(hits []hit, k int, top []float64) (float64, bool) {
+	if len(hits) < k {
+		return 0, false
+	}
+	top = top[:0]
 	for i := range hits {
 		hits[i].sum()
-		totals[i] = hits[i].total
+		t := hits[i].total
+		switch {
+		case len(top) < k:
+			top = append(top, t)
+			for c := len(top) - 1; c > 0 && top[(c-1)/2] > top[c]; c = (c - 1) / 2 {
+				top[c], top[(c-1)/2] = top[(c-1)/2], top[c]
+			}
+		case t > top[0]:
+			top[0] = t
+			siftDown(top)
+		}
 	}
-	slices.Sort(totals)
-	return bound < totals[len(totals)-k]
+	return top[0], true
+}
+
+// siftDown restores the min-heap top after its first was raised.
+func siftDown(top []float64) {
+	for c := 0; ; {
+		least := c
+		if l := 2*c + 1; l < len(top) && top[l] < top[least] {
+			least = l
+		}
+		if r := 2*c + 2; r < len(top) && top[r] < top[least] {
+			least = r
+		}
+		if least == c {
+			return
+		}
+		top[c], top[least] = top[least], top[c]
+		c = least
+	}
 }
 
 // maxExamined bounds the cases a search reads to find the ones its
