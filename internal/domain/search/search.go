@@ -271,10 +271,10 @@ func (s *Service) rank(tx datastore.ReadTx, q Query, limit, k int) (_ []hit, cut
 	var among []lookup           // looked up among the cases found
 	top := make([]float64, 0, k) // kthTotal's heap
 	for _, m := range s.vault.Keyring().Masters() {
-		key := m.IndexKey()
+		tk := newTokenizer(m.IndexKey())
 		toks := make([][]byte, len(finders))
 		for i, p := range finders {
-			toks[i] = token(key, p.feature)
+			toks[i] = tk.token(p.feature)
 		}
 		// read are the tokens read, by probe id (numberProbes): every
 		// case a token counts for (its newest limit) is in hits; complete
@@ -335,7 +335,7 @@ func (s *Service) rank(tx datastore.ReadTx, q Query, limit, k int) (_ []hit, cut
 			}
 		}
 		for _, p := range breakers {
-			among = append(among, lookup{p, token(key, p.feature)})
+			among = append(among, lookup{p, tk.token(p.feature)})
 		}
 	}
 	// A case the look-ups cannot lift to MinScore is left out before
