@@ -66,6 +66,20 @@ const (
 // nameKinds are the kinds a name's features go under.
 type nameKinds struct{ whole, short, part string }
 
+// weight is the weight of a feature of kind: whole, short or part as kind
+// is k's whole, short or part name, and 0 for another kind.
+func (k nameKinds) weight(kind string, whole, short, part float64) float64 {
+	switch kind {
+	case k.whole:
+		return whole
+	case k.short:
+		return short
+	case k.part:
+		return part
+	}
+	return 0
+}
+
 var (
 	childName     = nameKinds{kindChildName, kindChildShort, kindChildPart}
 	caregiverName = nameKinds{kindCaregiver, kindCaregiverSh, kindCaregiverPt}
@@ -402,6 +416,7 @@ type probe struct {
 	// each feature by these (numberProbes), as it asks that many times
 	// for each probe.
 	id, datedID, slot int
+	alsoSlot          int // the place of also in scoreFields
 }
 
 // numberProbes gives each probe its feature's id and datedID, the place of
@@ -412,6 +427,9 @@ func numberProbes(probes []probe) {
 	first := make(map[feature]int, len(probes))
 	for i := range probes {
 		probes[i].slot = fieldIndex(probes[i].field)
+		if probes[i].also != "" {
+			probes[i].alsoSlot = fieldIndex(probes[i].also)
+		}
 		if j, ok := first[probes[i].feature]; ok {
 			probes[i].id = j
 		} else {
@@ -452,16 +470,18 @@ const (
 
 // probes returns the features a query looks up.
 func (q Query) probes(reg *units.Registry) []probe {
-	var out []probe
+	// Room for the probes of a report's query (a name, a commune and its
+	// versions, a caregiver, a phone: 90 in Phường Ba Đình): a probe is
+	// large, and growing the slice copied each many times.
+	out := make([]probe, 0, 96)
 	add := func(field Field, weight float64, fs ...feature) {
 		for _, f := range fs {
 			out = append(out, probe{feature: f, field: field, weight: weight})
 		}
 	}
 	syl := Syllables(q.ChildName)
-	nameWeight := map[string]float64{kindChildName: weightName, kindChildShort: weightNameShort, kindChildPart: weightNamePart}
 	for _, f := range queryNameFeatures(syl, childName) {
-		add(FieldChildName, nameWeight[f.kind], f)
+		add(FieldChildName, childName.weight(f.kind, weightName, weightNameShort, weightNamePart), f)
 		if !q.BirthDate.IsZero() {
 			p := &out[len(out)-1]
 			p.dated, p.hasDated = dated(f, q.BirthDate)
@@ -510,7 +530,7 @@ func (q Query) probes(reg *units.Registry) []probe {
 	}
 	for _, kinds := range names {
 		for _, f := range queryNameFeatures(Syllables(q.CaregiverName), kinds) {
-			add(FieldCaregiverName, map[string]float64{kinds.whole: weightCaregiver, kinds.short: weightCareShort, kinds.part: weightCarePart}[f.kind], f)
+			add(FieldCaregiverName, kinds.weight(f.kind, weightCaregiver, weightCareShort, weightCarePart), f)
 		}
 	}
 	numberProbes(out)

@@ -194,17 +194,17 @@ type hit struct {
 	total   float64
 }
 
-func (h *hit) add(f Field, weight float64) {
-	i := fieldIndex(f)
+// add adds a match in the field of slot i (its place in scoreFields).
+func (h *hit) add(i int, weight float64) {
 	h.best[i], h.matched[i] = max(h.best[i], weight), true
 }
 
 // addProbe adds what a match of p gives: its field, and the second one of
 // a name with the birth date.
-func (h *hit) addProbe(p probe) {
-	h.add(p.field, p.weight)
+func (h *hit) addProbe(p *probe) {
+	h.add(p.slot, p.weight)
 	if p.also != "" {
-		h.add(p.also, p.alsoWeight)
+		h.add(p.alsoSlot, p.alsoWeight)
 	}
 }
 
@@ -228,9 +228,11 @@ func (h *hit) fields() []Field {
 	return out
 }
 
-// lookup is a probe's token under one master's index key.
+// lookup is a probe's token under one master's index key. It points into
+// the query's probes: a probe is large, and a search makes dozens of
+// look-ups.
 type lookup struct {
-	probe
+	*probe
 	token []byte
 }
 
@@ -254,9 +256,9 @@ func (s *Service) rank(tx datastore.ReadTx, q Query, limit, k int) (_ []hit, cut
 	// qualifies is found by that, and the tie-breakers are looked up for
 	// the cases found, one key each, instead of reading their tokens'
 	// thousands of cases.
-	var finders, breakers []probe
-	for _, p := range probes {
-		if tieBreaker(p.field) {
+	finders, breakers := make([]*probe, 0, len(probes)), make([]*probe, 0, len(probes))
+	for i := range probes {
+		if p := &probes[i]; tieBreaker(p.field) {
 			breakers = append(breakers, p)
 		} else {
 			finders = append(finders, p)
@@ -267,7 +269,7 @@ func (s *Service) rank(tx datastore.ReadTx, q Query, limit, k int) (_ []hit, cut
 	}
 	// The strongest first (a name with the birth date, a whole name, a
 	// phone), so that the weaker ones may be skipped.
-	slices.SortStableFunc(finders, func(a, b probe) int { return cmp.Compare(strength(b), strength(a)) })
+	slices.SortStableFunc(finders, func(a, b *probe) int { return cmp.Compare(strength(b), strength(a)) })
 	var among []lookup           // looked up among the cases found
 	top := make([]float64, 0, k) // kthTotal's heap
 	for _, m := range s.vault.Keyring().Masters() {
@@ -430,7 +432,7 @@ func withoutOlderEntries(tx datastore.ReadTx, hits []hit) error {
 
 // strength is what a match of p adds to a case's score at most: the
 // finders are read strongest first.
-func strength(p probe) float64 { return p.weight + p.alsoWeight }
+func strength(p *probe) float64 { return p.weight + p.alsoWeight }
 
 // skippable reports whether reading the cases of p can change nothing in
 // the first k of the ranking: k cases found already score kth or more (by
@@ -441,7 +443,7 @@ func strength(p probe) float64 { return p.weight + p.alsoWeight }
 // a name read with that date to its end (it would have been found under
 // that). The cases found already are then looked p up for, one key each
 // (among). read and complete are by probe id (numberProbes).
-func skippable(p probe, probes []probe, read, complete []bool, kth float64) bool {
+func skippable(p *probe, probes []probe, read, complete []bool, kth float64) bool {
 	var best [len(scoreFields)]float64
 	best[p.slot] = p.weight
 	for i := range probes {
