@@ -1,6 +1,7 @@
 package search
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"hash"
@@ -329,8 +330,8 @@ func Tokens(key []byte, reg *units.Registry, reports ...model.Report) [][]byte {
 			out = append(out, t.token(f))
 		}
 	}
-	slices.SortFunc(out, func(a, b []byte) int { return strings.Compare(string(a), string(b)) })
-	return slices.CompactFunc(out, func(a, b []byte) bool { return string(a) == string(b) })
+	slices.SortFunc(out, bytes.Compare)
+	return slices.CompactFunc(out, bytes.Equal)
 }
 
 // Query is what a search looks for; empty fields are not looked for.
