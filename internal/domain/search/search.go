@@ -352,13 +352,17 @@ func (s *Service) rank(tx datastore.ReadTx, q Query, limit, k int) (_ []hit, cut
 	for _, w := range lift {
 		most += w
 	}
-	var liftable []uint64
+	var lifted []int // the places in hits of the cases looked up, by id
 	for i := range hits {
 		if hits[i].sum(); hits[i].total+most >= q.least() {
-			liftable = append(liftable, hits[i].id)
+			lifted = append(lifted, i)
 		}
 	}
-	slices.Sort(liftable)
+	slices.SortFunc(lifted, func(a, b int) int { return cmp.Compare(hits[a].id, hits[b].id) })
+	liftable := make([]uint64, len(lifted))
+	for i, h := range lifted {
+		liftable[i] = hits[h].id
+	}
 	if len(liftable) > 0 && len(among) > 0 {
 		toks := make([][]byte, len(among))
 		for i, l := range among {
@@ -366,11 +370,22 @@ func (s *Service) rank(tx datastore.ReadTx, q Query, limit, k int) (_ []hit, cut
 		}
 		tx.Prefetch(datastore.Prefetch{AmongTokens: toks, AmongCaseIDs: liftable})
 	}
+	asked := make([]uint64, 0, len(liftable))
 	for _, l := range among {
-		if len(liftable) == 0 {
-			break
+		// A case that matched l's field with l's weight or more gains
+		// nothing by it, and is not asked about: a commune's versions
+		// and the years about an age are a dozen tokens of one weight,
+		// of which a case matches one.
+		asked = asked[:0]
+		for _, i := range lifted {
+			if h := &hits[i]; l.also != "" || !h.matched[l.slot] || h.best[l.slot] < l.weight {
+				asked = append(asked, h.id)
+			}
 		}
-		ids, err := tx.CasesWithTokenAmong(l.token, liftable)
+		if len(asked) == 0 {
+			continue
+		}
+		ids, err := tx.CasesWithTokenAmong(l.token, asked)
 		if err != nil {
 			return nil, nil, false, err
 		}
