@@ -2,9 +2,11 @@ package search
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
+	"github.com/childcase/childcase/internal/domain/access"
 	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/vntime"
@@ -30,11 +32,7 @@ func sameReports(n int) []corpusChild {
 // where that report was made many times already.
 func BenchmarkRank(b *testing.B) {
 	s, store, _ := indexCorpus(b, sameReports(1000))
-	nine := int32(9)
-	q := Query{
-		ChildName: "Nguyễn Thị Lan", EstimatedAge: &nine, Day: vntime.Date{Year: 2026, Month: time.November, Day: 27},
-		Commune: mustKey("00004@2025-07-01"), CaregiverName: "Nguyễn Văn Hùng", Phone: "0912 345 678", Reporters: true,
-	}
+	q := scaleQuery()
 	read, n := 0, 0
 	err := store.View(context.Background(), func(tx datastore.ReadTx) error {
 		counted := countingTx{ReadTx: tx, read: &read}
@@ -69,5 +67,33 @@ func BenchmarkTokens(b *testing.B) {
 		if toks := Tokens(master.IndexKey(), reg, r); len(toks) == 0 {
 			b.Fatal("no tokens")
 		}
+	}
+}
+
+// scaleQuery is the query of the report BenchmarkScale's write rows send.
+func scaleQuery() Query {
+	nine := int32(9)
+	return Query{
+		ChildName: "Nguyễn Thị Lan", EstimatedAge: &nine, Day: vntime.Date{Year: 2026, Month: time.November, Day: 27},
+		Commune: mustKey("00004@2025-07-01"), CaregiverName: "Nguyễn Văn Hùng", Phone: "0912 345 678", Reporters: true,
+	}
+}
+
+// BenchmarkCandidates is BenchmarkRank with the rest of CandidatesOf: the
+// cases ranked first read and shaped for a worker of the commune the
+// reports' cases are in.
+func BenchmarkCandidates(b *testing.B) {
+	s, store, _ := indexCorpus(b, sameReports(1000))
+	worker := access.Principal{UserID: "worker", Role: model.RoleCommuneWorker, Unit: access.UnitName(mustKey("00004@2025-07-01"))}
+	err := store.View(context.Background(), func(tx datastore.ReadTx) error {
+		for b.Loop() {
+			if got, err := s.candidates(tx, worker, scaleQuery(), IntakeCandidates, ""); err != nil || len(got) != IntakeCandidates {
+				return fmt.Errorf("%d candidates, %v", len(got), err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
 	}
 }

@@ -595,6 +595,11 @@ func (s *Service) candidatesUpTo(tx datastore.ReadTx, p access.Principal, q Quer
 			hidden = true
 			continue // out of scope: as if the case did not exist
 		}
+		if out == nil {
+			// A candidate holds a whole case: growing the slice would
+			// copy each several times.
+			out, shown = make([]Candidate, 0, limit), make([]hit, 0, limit)
+		}
 		out = append(out, Candidate{Case: shaped, View: view, Score: h.total, Matched: h.fields()})
 		shown = append(shown, h)
 	}
