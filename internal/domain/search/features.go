@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
@@ -258,6 +259,27 @@ func queryCommunes(reg *units.Registry, k units.Key) []string {
 	return slices.Compact(out)
 }
 
+// communeCache keeps the queryCommunes of each commune a search asked for:
+// the registry does not change once loaded, and every report's query
+// asks for those of its commune again (in Phường Ba Đình two dozen
+// versions and neighbours, each looked up and made a string).
+type communeCache struct {
+	reg  *units.Registry
+	keys sync.Map // units.Key -> []string, which no one changes
+}
+
+func newCommuneCache(reg *units.Registry) *communeCache { return &communeCache{reg: reg} }
+
+// of returns queryCommunes(reg, k), shared: the caller must not change it.
+func (c *communeCache) of(k units.Key) []string {
+	if v, ok := c.keys.Load(k); ok {
+		return v.([]string)
+	}
+	cms := queryCommunes(c.reg, k)
+	c.keys.Store(k, cms)
+	return cms
+}
+
 // birthYears returns the birth years a child's age allows on day: the
 // year of the birth date, or for an estimated age the years within spread
 // of the two it allows exactly (day.Year-age-1 and day.Year-age).
@@ -470,7 +492,7 @@ const (
 )
 
 // probes returns the features a query looks up.
-func (q Query) probes(reg *units.Registry) []probe {
+func (q Query) probes(communes *communeCache) []probe {
 	// Room for the probes of a report's query (a name, a commune and its
 	// versions, a caregiver, a phone: 90 in Phường Ba Đình): a probe is
 	// large, and growing the slice copied each many times.
@@ -490,7 +512,7 @@ func (q Query) probes(reg *units.Registry) []probe {
 	}
 	var cms []string
 	if !q.Commune.IsZero() {
-		cms = queryCommunes(reg, q.Commune)
+		cms = communes.of(q.Commune)
 		for _, c := range cms {
 			add(FieldCommune, weightCommune, feature{kindCommune, c})
 		}

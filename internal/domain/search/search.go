@@ -68,6 +68,9 @@ type Service struct {
 	clock  clock.Clock
 	log    *slog.Logger
 	queue  *indexQueue // the writes waiting for their index entries
+	// communes are the communes a query's commune looks up, kept
+	// (communeCache).
+	communes *communeCache
 }
 
 // Deps are what the service needs.
@@ -82,7 +85,7 @@ type Deps struct {
 // New returns a search service.
 func New(d Deps) *Service {
 	return &Service{store: d.Store, units: d.Units, policy: access.New(d.Units), vault: d.Vault, clock: d.Clock, log: d.Log,
-		queue: newIndexQueue()}
+		queue: newIndexQueue(), communes: newCommuneCache(d.Units)}
 }
 
 // Candidate is a case a search found, as its caller may see it.
@@ -250,7 +253,7 @@ func (s *Service) rank(tx datastore.ReadTx, q Query, limit, k int) (_ []hit, cut
 	// its postings, so it allocates per search rather than per case.
 	hits := make([]hit, 0, 4*limit)
 	at := make(map[uint64]int, 4*limit)
-	probes := q.probes(s.units)
+	probes := q.probes(s.communes)
 	// A year or a commune only break ties (their weights together stay
 	// under MinScore): when the query has anything else, a case that
 	// qualifies is found by that, and the tie-breakers are looked up for
@@ -702,7 +705,7 @@ func (s *Service) Search(ctx context.Context, p access.Principal, q Query, limit
 	// or a year, which cannot reach MinScore, finds the cases that match
 	// all it gives rather than none. A report's candidates at intake
 	// (CandidatesOf) keep MinScore: they are offered unasked.
-	q.need = min(MinScore, reach(q.probes(s.units)))
+	q.need = min(MinScore, reach(q.probes(s.communes)))
 	var out []Candidate
 	err := s.store.View(ctx, func(tx datastore.ReadTx) error {
 		var err error
