@@ -85,15 +85,19 @@ func scaleQuery() Query {
 func BenchmarkCandidates(b *testing.B) {
 	s, store, _ := indexCorpus(b, sameReports(1000))
 	worker := access.Principal{UserID: "worker", Role: model.RoleCommuneWorker, Unit: access.UnitName(mustKey("00004@2025-07-01"))}
+	read, n := 0, 0
 	err := store.View(context.Background(), func(tx datastore.ReadTx) error {
+		counted := countingTx{ReadTx: tx, read: &read}
 		for b.Loop() {
-			if got, err := s.candidates(tx, worker, scaleQuery(), IntakeCandidates, ""); err != nil || len(got) != IntakeCandidates {
+			if got, err := s.candidates(counted, worker, scaleQuery(), IntakeCandidates, ""); err != nil || len(got) != IntakeCandidates {
 				return fmt.Errorf("%d candidates, %v", len(got), err)
 			}
+			n++
 		}
 		return nil
 	})
 	if err != nil {
 		b.Fatal(err)
 	}
+	b.ReportMetric(float64(read)/float64(n), "postings/op")
 }

@@ -211,6 +211,12 @@ func (h *hit) addProbe(p *probe) {
 	}
 }
 
+// gains reports whether a match of p could add to h: p's field is not
+// matched as strongly yet, or p has a second field.
+func (h *hit) gains(p *probe) bool {
+	return p.also != "" || !h.matched[p.slot] || h.best[p.slot] < p.weight
+}
+
 func (h *hit) sum() {
 	h.total = 0
 	for i := range scoreFields {
@@ -381,7 +387,7 @@ func (s *Service) rank(tx datastore.ReadTx, q Query, limit, k int) (_ []hit, cut
 		// of which a case matches one.
 		asked = asked[:0]
 		for _, i := range lifted {
-			if h := &hits[i]; l.also != "" || !h.matched[l.slot] || h.best[l.slot] < l.weight {
+			if h := &hits[i]; h.gains(l.probe) {
 				asked = append(asked, h.id)
 			}
 		}
@@ -637,8 +643,21 @@ func ownScores(tx datastore.ReadTx, q Query, cut []lookup, out []Candidate, show
 		toks[i] = l.token
 	}
 	tx.Prefetch(datastore.Prefetch{AmongTokens: toks, AmongCaseIDs: ids})
+	asked := make([]uint64, 0, len(ids))
 	for _, l := range cut {
-		found, err := tx.CasesWithTokenAmong(l.token, ids)
+		// As in rank: a case that matched l's field as strongly is not
+		// asked about; the newest cases, shown first, were found by the
+		// tokens cut.
+		asked = asked[:0]
+		for _, id := range ids {
+			if shown[at[id]].gains(l.probe) {
+				asked = append(asked, id)
+			}
+		}
+		if len(asked) == 0 {
+			continue
+		}
+		found, err := tx.CasesWithTokenAmong(l.token, asked)
 		if err != nil {
 			return err
 		}
