@@ -189,7 +189,7 @@ func TestCorpusIsGenerated(t *testing.T) {
 	}
 }
 
-func testRegistry(t *testing.T) *units.Registry {
+func testRegistry(t testing.TB) *units.Registry {
 	t.Helper()
 	reg, err := units.Load()
 	if err != nil {

@@ -1,11 +1,14 @@
 package search
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
+	"hash"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
@@ -65,6 +68,20 @@ const (
 // nameKinds are the kinds a name's features go under.
 type nameKinds struct{ whole, short, part string }
 
+// weight is the weight of a feature of kind: whole, short or part as kind
+// is k's whole, short or part name, and 0 for another kind.
+func (k nameKinds) weight(kind string, whole, short, part float64) float64 {
+	switch kind {
+	case k.whole:
+		return whole
+	case k.short:
+		return short
+	case k.part:
+		return part
+	}
+	return 0
+}
+
 var (
 	childName     = nameKinds{kindChildName, kindChildShort, kindChildPart}
 	caregiverName = nameKinds{kindCaregiver, kindCaregiverSh, kindCaregiverPt}
@@ -84,15 +101,35 @@ const (
 	FieldCaregiverName Field = "caregiver_name"
 )
 
-// Token returns the blind index token of f under key: the first TokenSize
-// bytes of HMAC-SHA256(key, kind 0x00 value). Without the key, a token
-// says nothing of the value, not even to someone who can guess it.
-func token(key []byte, f feature) []byte {
-	mac := hmac.New(sha256.New, key)
-	mac.Write([]byte(f.kind))
-	mac.Write([]byte{0})
-	mac.Write([]byte(f.value))
-	return mac.Sum(nil)[:TokenSize]
+// A tokenizer makes the tokens of features under one key with one HMAC,
+// reset for each, and hands them out of shared chunks: a report's entry
+// is some 40 tokens and a search's some 30, and a new HMAC for each (two
+// SHA-256 blocks of its key's pads, and their allocations) cost more
+// than the token itself.
+type tokenizer struct {
+	mac     hash.Hash
+	in, sum []byte
+	free    []byte // the rest of the chunk tokens are cut from
+}
+
+func newTokenizer(key []byte) *tokenizer { return &tokenizer{mac: hmac.New(sha256.New, key)} }
+
+// token returns the blind index token of f under the tokenizer's key: the
+// first TokenSize bytes of HMAC-SHA256(key, kind 0x00 value). Without the
+// key, a token says nothing of the value, not even to someone who can
+// guess it. The token is the caller's: no later one shares its bytes.
+func (t *tokenizer) token(f feature) []byte {
+	t.in = append(append(append(t.in[:0], f.kind...), 0), f.value...)
+	t.mac.Reset()
+	t.mac.Write(t.in)
+	t.sum = t.mac.Sum(t.sum[:0])
+	if len(t.free) < TokenSize {
+		t.free = make([]byte, 64*TokenSize)
+	}
+	tok := t.free[:TokenSize:TokenSize]
+	t.free = t.free[TokenSize:]
+	copy(tok, t.sum)
+	return tok
 }
 
 // nameFeatures returns the features of a name: the name as written and
@@ -222,6 +259,27 @@ func queryCommunes(reg *units.Registry, k units.Key) []string {
 	return slices.Compact(out)
 }
 
+// communeCache keeps the queryCommunes of each commune a search asked for:
+// the registry does not change once loaded, and every report's query
+// asks for those of its commune again (in Phường Ba Đình two dozen
+// versions and neighbours, each looked up and made a string).
+type communeCache struct {
+	reg  *units.Registry
+	keys sync.Map // units.Key -> []string, which no one changes
+}
+
+func newCommuneCache(reg *units.Registry) *communeCache { return &communeCache{reg: reg} }
+
+// of returns queryCommunes(reg, k), shared: the caller must not change it.
+func (c *communeCache) of(k units.Key) []string {
+	if v, ok := c.keys.Load(k); ok {
+		return v.([]string)
+	}
+	cms := queryCommunes(c.reg, k)
+	c.keys.Store(k, cms)
+	return cms
+}
+
 // birthYears returns the birth years a child's age allows on day: the
 // year of the birth date, or for an estimated age the years within spread
 // of the two it allows exactly (day.Year-age-1 and day.Year-age).
@@ -288,13 +346,14 @@ func reportFeatures(reg *units.Registry, r model.Report) []feature {
 // Tokens returns the sorted, distinct tokens of the reports under key.
 func Tokens(key []byte, reg *units.Registry, reports ...model.Report) [][]byte {
 	var out [][]byte
+	t := newTokenizer(key)
 	for _, r := range reports {
 		for _, f := range reportFeatures(reg, r) {
-			out = append(out, token(key, f))
+			out = append(out, t.token(f))
 		}
 	}
-	slices.SortFunc(out, func(a, b []byte) int { return strings.Compare(string(a), string(b)) })
-	return slices.CompactFunc(out, func(a, b []byte) bool { return string(a) == string(b) })
+	slices.SortFunc(out, bytes.Compare)
+	return slices.CompactFunc(out, bytes.Equal)
 }
 
 // Query is what a search looks for; empty fields are not looked for.
@@ -374,6 +433,38 @@ type probe struct {
 	// both the name and the date is under it.
 	dated    feature
 	hasDated bool
+	// id is the place in the query's probes of the first probe of the
+	// same feature, datedID that of dated (-1 without it), and slot the
+	// place of field in scoreFields: a search keeps what it has read of
+	// each feature by these (numberProbes), as it asks that many times
+	// for each probe.
+	id, datedID, slot int
+	alsoSlot          int // the place of also in scoreFields
+}
+
+// numberProbes gives each probe its feature's id and datedID, the place of
+// the first probe of the same feature (a query may look a feature up
+// twice, such as a birth year given and the year of a birth date), and
+// its slot.
+func numberProbes(probes []probe) {
+	first := make(map[feature]int, len(probes))
+	for i := range probes {
+		probes[i].slot = fieldIndex(probes[i].field)
+		if probes[i].also != "" {
+			probes[i].alsoSlot = fieldIndex(probes[i].also)
+		}
+		if j, ok := first[probes[i].feature]; ok {
+			probes[i].id = j
+		} else {
+			first[probes[i].feature], probes[i].id = i, i
+		}
+	}
+	for i := range probes {
+		probes[i].datedID = -1
+		if j, ok := first[probes[i].dated]; ok && probes[i].hasDated {
+			probes[i].datedID = j
+		}
+	}
 }
 
 // Weights: a whole name or a phone nearly identifies a child; a name with
@@ -401,17 +492,19 @@ const (
 )
 
 // probes returns the features a query looks up.
-func (q Query) probes(reg *units.Registry) []probe {
-	var out []probe
+func (q Query) probes(communes *communeCache) []probe {
+	// Room for the probes of a report's query (a name, a commune and its
+	// versions, a caregiver, a phone: 90 in Phường Ba Đình): a probe is
+	// large, and growing the slice copied each many times.
+	out := make([]probe, 0, 96)
 	add := func(field Field, weight float64, fs ...feature) {
 		for _, f := range fs {
 			out = append(out, probe{feature: f, field: field, weight: weight})
 		}
 	}
 	syl := Syllables(q.ChildName)
-	nameWeight := map[string]float64{kindChildName: weightName, kindChildShort: weightNameShort, kindChildPart: weightNamePart}
 	for _, f := range queryNameFeatures(syl, childName) {
-		add(FieldChildName, nameWeight[f.kind], f)
+		add(FieldChildName, childName.weight(f.kind, weightName, weightNameShort, weightNamePart), f)
 		if !q.BirthDate.IsZero() {
 			p := &out[len(out)-1]
 			p.dated, p.hasDated = dated(f, q.BirthDate)
@@ -419,7 +512,7 @@ func (q Query) probes(reg *units.Registry) []probe {
 	}
 	var cms []string
 	if !q.Commune.IsZero() {
-		cms = queryCommunes(reg, q.Commune)
+		cms = communes.of(q.Commune)
 		for _, c := range cms {
 			add(FieldCommune, weightCommune, feature{kindCommune, c})
 		}
@@ -460,9 +553,10 @@ func (q Query) probes(reg *units.Registry) []probe {
 	}
 	for _, kinds := range names {
 		for _, f := range queryNameFeatures(Syllables(q.CaregiverName), kinds) {
-			add(FieldCaregiverName, map[string]float64{kinds.whole: weightCaregiver, kinds.short: weightCareShort, kinds.part: weightCarePart}[f.kind], f)
+			add(FieldCaregiverName, kinds.weight(f.kind, weightCaregiver, weightCareShort, weightCarePart), f)
 		}
 	}
+	numberProbes(out)
 	return out
 }
 

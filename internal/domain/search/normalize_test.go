@@ -1,6 +1,10 @@
 package search
 
 import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"fmt"
 	"slices"
 	"testing"
 )
@@ -133,6 +137,31 @@ func TestPhoneNumber(t *testing.T) {
 	} {
 		if got, ok := PhoneNumber(in); ok {
 			t.Errorf("PhoneNumber(%q) = %q, true; want it refused", in, got)
+		}
+	}
+}
+
+// A tokenizer reuses one HMAC for every token: each token is still the
+// first TokenSize bytes of a fresh HMAC-SHA256 of kind 0x00 value, and
+// keeps its bytes when more are made.
+func TestATokenizerMakesEachTokenAsAFreshHMAC(t *testing.T) {
+	key := []byte("an index key of thirty-two bytes")
+	tk := newTokenizer(key)
+	var made [][]byte
+	var want [][]byte
+	for i := range 200 {
+		f := feature{kindChildName, fmt.Sprintf("nguyen thi lan %d", i)}
+		if i%3 == 0 {
+			f = feature{kindPhone, fmt.Sprintf("+8491%07d", i)}
+		}
+		mac := hmac.New(sha256.New, key)
+		mac.Write([]byte(f.kind + "\x00" + f.value))
+		want = append(want, mac.Sum(nil)[:TokenSize])
+		made = append(made, tk.token(f))
+	}
+	for i := range made {
+		if !bytes.Equal(made[i], want[i]) {
+			t.Fatalf("token %d: %x, want %x", i, made[i], want[i])
 		}
 	}
 }

@@ -83,7 +83,7 @@ func TestSearchPrefetchesWhatItReads(t *testing.T) {
 	s, store, _ := indexCorpus(t, corpus)
 	q := Query{ChildName: "Nguyễn Thị Lan", BirthDate: vntime.Date{Year: 2017, Month: time.May, Day: 1},
 		CaregiverName: "Nguyễn Văn Hùng", Phone: "0912000000", Commune: mustKey("00004@2025-07-01"), BirthYear: 2017}
-	if n := len(q.probes(s.units)); n < 10 {
+	if n := len(q.probes(s.communes)); n < 10 {
 		t.Fatalf("the query has %d probes, want many", n)
 	}
 	worker := access.Principal{UserID: "worker", Role: model.RoleCommuneWorker, Unit: access.UnitName(mustKey("00004@2025-07-01"))}

@@ -22,7 +22,7 @@ import (
 // indexCorpus stores a case per child of the corpus, indexed from the
 // report that named it, and returns the service and the case ids in the
 // corpus's order.
-func indexCorpus(t *testing.T, corpus []corpusChild) (*Service, datastore.Store, []uint64) {
+func indexCorpus(t testing.TB, corpus []corpusChild) (*Service, datastore.Store, []uint64) {
 	t.Helper()
 	reg := testRegistry(t)
 	master := newMaster(t)

@@ -3,6 +3,7 @@ package search
 import (
 	"fmt"
 	"maps"
+	"math/rand/v2"
 	"slices"
 	"testing"
 
@@ -121,6 +122,43 @@ func TestANameOneSyllableShortIsOneSyllableOff(t *testing.T) {
 		}
 		if !ok {
 			t.Errorf("%q in %v (born %v) found %v, want child %d (-1: none) scoring %v", tc.q.ChildName, tc.q.Commune, tc.q.BirthDate, found, tc.child, tc.score)
+		}
+	}
+}
+
+// kthTotal gives the k-th best total, as the sorted totals do, ties
+// among them included, and sums every hit.
+func TestKthTotalIsTheKthOfTheSortedTotals(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 500 {
+		hits := make([]hit, rng.IntN(30))
+		for i := range hits {
+			for f := range scoreFields {
+				if rng.IntN(3) == 0 {
+					hits[i].best[f], hits[i].matched[f] = float64(rng.IntN(7)), true
+				}
+			}
+		}
+		k := 1 + rng.IntN(8)
+		got, ok := kthTotal(hits, k, nil)
+		if len(hits) < k {
+			if ok {
+				t.Fatalf("%d hits, k %d: got %v, want none", len(hits), k, got)
+			}
+			continue
+		}
+		totals := make([]float64, len(hits))
+		for i := range hits {
+			c := hits[i]
+			c.sum()
+			if c.total != hits[i].total {
+				t.Fatalf("hit %d: total %v, its sum %v", i, hits[i].total, c.total)
+			}
+			totals[i] = c.total
+		}
+		slices.Sort(totals)
+		if want := totals[len(totals)-k]; !ok || got != want {
+			t.Fatalf("totals %v, k %d: got %v (%v), want %v", totals, k, got, ok, want)
 		}
 	}
 }

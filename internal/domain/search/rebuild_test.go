@@ -15,7 +15,7 @@ import (
 	"github.com/childcase/childcase/internal/storage/storagetest"
 )
 
-func newMaster(t *testing.T) keys.MasterKey {
+func newMaster(t testing.TB) keys.MasterKey {
 	t.Helper()
 	m, err := keys.GenerateMaster()
 	if err != nil {
@@ -225,7 +225,7 @@ func TestCatchUpRebuildsAnIndexOfAnOlderFormat(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		toks := append(Tokens(master.IndexKey(), s.units, opened), token(master.IndexKey(), feature{kindPhone, phone}))
+		toks := append(Tokens(master.IndexKey(), s.units, opened), newTokenizer(master.IndexKey()).token(feature{kindPhone, phone}))
 		if err := tx.PutSearchEntry(datastore.SearchEntry{CaseID: id, KeyID: master.ID(), Tokens: toks}); err != nil {
 			return err
 		}

@@ -68,6 +68,9 @@ type Service struct {
 	clock  clock.Clock
 	log    *slog.Logger
 	queue  *indexQueue // the writes waiting for their index entries
+	// communes are the communes a query's commune looks up, kept
+	// (communeCache).
+	communes *communeCache
 }
 
 // Deps are what the service needs.
@@ -82,7 +85,7 @@ type Deps struct {
 // New returns a search service.
 func New(d Deps) *Service {
 	return &Service{store: d.Store, units: d.Units, policy: access.New(d.Units), vault: d.Vault, clock: d.Clock, log: d.Log,
-		queue: newIndexQueue()}
+		queue: newIndexQueue(), communes: newCommuneCache(d.Units)}
 }
 
 // Candidate is a case a search found, as its caller may see it.
@@ -194,18 +197,24 @@ type hit struct {
 	total   float64
 }
 
-func (h *hit) add(f Field, weight float64) {
-	i := fieldIndex(f)
+// add adds a match in the field of slot i (its place in scoreFields).
+func (h *hit) add(i int, weight float64) {
 	h.best[i], h.matched[i] = max(h.best[i], weight), true
 }
 
 // addProbe adds what a match of p gives: its field, and the second one of
 // a name with the birth date.
-func (h *hit) addProbe(p probe) {
-	h.add(p.field, p.weight)
+func (h *hit) addProbe(p *probe) {
+	h.add(p.slot, p.weight)
 	if p.also != "" {
-		h.add(p.also, p.alsoWeight)
+		h.add(p.alsoSlot, p.alsoWeight)
 	}
+}
+
+// gains reports whether a match of p could add to h: p's field is not
+// matched as strongly yet, or p has a second field.
+func (h *hit) gains(p *probe) bool {
+	return p.also != "" || !h.matched[p.slot] || h.best[p.slot] < p.weight
 }
 
 func (h *hit) sum() {
@@ -228,9 +237,11 @@ func (h *hit) fields() []Field {
 	return out
 }
 
-// lookup is a probe's token under one master's index key.
+// lookup is a probe's token under one master's index key. It points into
+// the query's probes: a probe is large, and a search makes dozens of
+// look-ups.
 type lookup struct {
-	probe
+	*probe
 	token []byte
 }
 
@@ -248,15 +259,15 @@ func (s *Service) rank(tx datastore.ReadTx, q Query, limit, k int) (_ []hit, cut
 	// its postings, so it allocates per search rather than per case.
 	hits := make([]hit, 0, 4*limit)
 	at := make(map[uint64]int, 4*limit)
-	probes := q.probes(s.units)
+	probes := q.probes(s.communes)
 	// A year or a commune only break ties (their weights together stay
 	// under MinScore): when the query has anything else, a case that
 	// qualifies is found by that, and the tie-breakers are looked up for
 	// the cases found, one key each, instead of reading their tokens'
 	// thousands of cases.
-	var finders, breakers []probe
-	for _, p := range probes {
-		if tieBreaker(p.field) {
+	finders, breakers := make([]*probe, 0, len(probes)), make([]*probe, 0, len(probes))
+	for i := range probes {
+		if p := &probes[i]; tieBreaker(p.field) {
 			breakers = append(breakers, p)
 		} else {
 			finders = append(finders, p)
@@ -267,21 +278,27 @@ func (s *Service) rank(tx datastore.ReadTx, q Query, limit, k int) (_ []hit, cut
 	}
 	// The strongest first (a name with the birth date, a whole name, a
 	// phone), so that the weaker ones may be skipped.
-	slices.SortStableFunc(finders, func(a, b probe) int { return cmp.Compare(strength(b), strength(a)) })
-	var among []lookup // looked up among the cases found
+	slices.SortStableFunc(finders, func(a, b *probe) int { return cmp.Compare(strength(b), strength(a)) })
+	var among []lookup           // looked up among the cases found
+	top := make([]float64, 0, k) // kthTotal's heap
 	for _, m := range s.vault.Keyring().Masters() {
-		key := m.IndexKey()
+		tk := newTokenizer(m.IndexKey())
 		toks := make([][]byte, len(finders))
 		for i, p := range finders {
-			toks[i] = token(key, p.feature)
+			toks[i] = tk.token(p.feature)
 		}
-		// read are the tokens read: every case a token counts for (its
-		// newest limit) is in hits; complete those read to their end.
-		read, complete := map[feature]bool{}, map[feature]bool{}
+		// read are the tokens read, by probe id (numberProbes): every
+		// case a token counts for (its newest limit) is in hits; complete
+		// those read to their end.
+		read, complete := make([]bool, len(probes)), make([]bool, len(probes))
 		fetched := 0 // the tokens of finders[:fetched] are prefetched
 		for i, p := range finders {
 			tok := toks[i]
-			if p.also == "" && skippable(p, probes, read, complete, hits, k) {
+			// The k-th best score of the cases found so far, which
+			// only a token read changes: the same for every finder
+			// asked about below.
+			kth, full := kthTotal(hits, k, top)
+			if p.also == "" && full && skippable(p, probes, read, complete, kth) {
 				among, partial = append(among, lookup{p, tok}), true
 				continue
 			}
@@ -301,7 +318,7 @@ func (s *Service) rank(tx datastore.ReadTx, q Query, limit, k int) (_ []hit, cut
 				}
 				next := [][]byte{tok}
 				for j := i + 1; j < fetched; j++ {
-					if finders[j].also != "" || !skippable(finders[j], probes, read, complete, hits, k) {
+					if finders[j].also != "" || !full || !skippable(finders[j], probes, read, complete, kth) {
 						next = append(next, toks[j])
 					}
 				}
@@ -311,12 +328,12 @@ func (s *Service) rank(tx datastore.ReadTx, q Query, limit, k int) (_ []hit, cut
 			if err != nil {
 				return nil, nil, false, err
 			}
-			read[p.feature] = true
+			read[p.id] = true
 			if len(ids) == limit {
 				partial = true
 				cut = append(cut, lookup{p, tok})
 			} else {
-				complete[p.feature] = true
+				complete[p.id] = true
 			}
 			for _, id := range ids {
 				i, ok := at[id]
@@ -329,7 +346,7 @@ func (s *Service) rank(tx datastore.ReadTx, q Query, limit, k int) (_ []hit, cut
 			}
 		}
 		for _, p := range breakers {
-			among = append(among, lookup{p, token(key, p.feature)})
+			among = append(among, lookup{p, tk.token(p.feature)})
 		}
 	}
 	// A case the look-ups cannot lift to MinScore is left out before
@@ -344,13 +361,17 @@ func (s *Service) rank(tx datastore.ReadTx, q Query, limit, k int) (_ []hit, cut
 	for _, w := range lift {
 		most += w
 	}
-	var liftable []uint64
+	var lifted []int // the places in hits of the cases looked up, by id
 	for i := range hits {
 		if hits[i].sum(); hits[i].total+most >= q.least() {
-			liftable = append(liftable, hits[i].id)
+			lifted = append(lifted, i)
 		}
 	}
-	slices.Sort(liftable)
+	slices.SortFunc(lifted, func(a, b int) int { return cmp.Compare(hits[a].id, hits[b].id) })
+	liftable := make([]uint64, len(lifted))
+	for i, h := range lifted {
+		liftable[i] = hits[h].id
+	}
 	if len(liftable) > 0 && len(among) > 0 {
 		toks := make([][]byte, len(among))
 		for i, l := range among {
@@ -358,11 +379,22 @@ func (s *Service) rank(tx datastore.ReadTx, q Query, limit, k int) (_ []hit, cut
 		}
 		tx.Prefetch(datastore.Prefetch{AmongTokens: toks, AmongCaseIDs: liftable})
 	}
+	asked := make([]uint64, 0, len(liftable))
 	for _, l := range among {
-		if len(liftable) == 0 {
-			break
+		// A case that matched l's field with l's weight or more gains
+		// nothing by it, and is not asked about: a commune's versions
+		// and the years about an age are a dozen tokens of one weight,
+		// of which a case matches one.
+		asked = asked[:0]
+		for _, i := range lifted {
+			if h := &hits[i]; h.gains(l.probe) {
+				asked = append(asked, h.id)
+			}
 		}
-		ids, err := tx.CasesWithTokenAmong(l.token, liftable)
+		if len(asked) == 0 {
+			continue
+		}
+		ids, err := tx.CasesWithTokenAmong(l.token, asked)
 		if err != nil {
 			return nil, nil, false, err
 		}
@@ -424,46 +456,87 @@ func withoutOlderEntries(tx datastore.ReadTx, hits []hit) error {
 
 // strength is what a match of p adds to a case's score at most: the
 // finders are read strongest first.
-func strength(p probe) float64 { return p.weight + p.alsoWeight }
+func strength(p *probe) float64 { return p.weight + p.alsoWeight }
 
 // skippable reports whether reading the cases of p can change nothing in
-// the first k of the ranking: k cases found already score more (by what
-// found them; the look-ups only add) than any case p would bring first
-// could. Such a case matches p, and in each field at best the strongest
-// probe not read yet (a token read counts for its cases read, which are
-// found already), and not the birth date when p is a name read with that
-// date to its end (it would have been found under that). The cases found
-// already are then looked p up for, one key each (among).
-func skippable(p probe, probes []probe, read, complete map[feature]bool, hits []hit, k int) bool {
-	if len(hits) < k {
-		return false
-	}
+// the first k of the ranking: k cases found already score kth or more (by
+// what found them; the look-ups only add; kthTotal), more than any case p
+// would bring first could. Such a case matches p, and in each field at
+// best the strongest probe not read yet (a token read counts for its
+// cases read, which are found already), and not the birth date when p is
+// a name read with that date to its end (it would have been found under
+// that). The cases found already are then looked p up for, one key each
+// (among). read and complete are by probe id (numberProbes).
+func skippable(p *probe, probes []probe, read, complete []bool, kth float64) bool {
 	var best [len(scoreFields)]float64
-	best[fieldIndex(p.field)] = p.weight
-	for _, o := range probes {
-		if o.also != "" || o.feature == p.feature || read[o.feature] {
+	best[p.slot] = p.weight
+	for i := range probes {
+		o := &probes[i]
+		if o.also != "" || o.id == p.id || read[o.id] {
 			continue
 		}
-		if (o.field == FieldBirthDate && p.hasDated && complete[p.dated]) || (p.field == FieldBirthDate && o.hasDated && complete[o.dated]) {
+		if (o.field == FieldBirthDate && p.hasDated && completed(complete, p.datedID)) ||
+			(p.field == FieldBirthDate && o.hasDated && completed(complete, o.datedID)) {
 			continue
 		}
-		i := fieldIndex(o.field)
-		best[i] = max(best[i], o.weight)
+		best[o.slot] = max(best[o.slot], o.weight)
 	}
 	var bound float64
 	for _, w := range best {
 		bound += w
 	}
-	// The k-th best score so far: a case bound can reach cannot pass it,
-	// nor tie with it (ties go to the newer case, and a skipped one may
-	// be newer).
-	totals := make([]float64, len(hits))
+	// A case bound can reach cannot pass the k-th best, nor tie with it
+	// (ties go to the newer case, and a skipped one may be newer).
+	return bound < kth
+}
+
+// completed reports whether the probe of id was read to its end; id is -1
+// for no probe.
+func completed(complete []bool, id int) bool { return id >= 0 && complete[id] }
+
+// kthTotal sums each hit and returns the k-th best total, and false when
+// there are fewer than k hits. It keeps the k best in top, a min-heap
+// (its first is the k-th best), rather than sort every total for every
+// token a search asks about: a search asks dozens of times, among
+// hundreds of hits.
+func kthTotal(hits []hit, k int, top []float64) (float64, bool) {
+	if len(hits) < k {
+		return 0, false
+	}
+	top = top[:0]
 	for i := range hits {
 		hits[i].sum()
-		totals[i] = hits[i].total
+		t := hits[i].total
+		switch {
+		case len(top) < k:
+			top = append(top, t)
+			for c := len(top) - 1; c > 0 && top[(c-1)/2] > top[c]; c = (c - 1) / 2 {
+				top[c], top[(c-1)/2] = top[(c-1)/2], top[c]
+			}
+		case t > top[0]:
+			top[0] = t
+			siftDown(top)
+		}
 	}
-	slices.Sort(totals)
-	return bound < totals[len(totals)-k]
+	return top[0], true
+}
+
+// siftDown restores the min-heap top after its first was raised.
+func siftDown(top []float64) {
+	for c := 0; ; {
+		least := c
+		if l := 2*c + 1; l < len(top) && top[l] < top[least] {
+			least = l
+		}
+		if r := 2*c + 2; r < len(top) && top[r] < top[least] {
+			least = r
+		}
+		if least == c {
+			return
+		}
+		top[c], top[least] = top[least], top[c]
+		c = least
+	}
 }
 
 // maxExamined bounds the cases a search reads to find the ones its
@@ -531,6 +604,11 @@ func (s *Service) candidatesUpTo(tx datastore.ReadTx, p access.Principal, q Quer
 			hidden = true
 			continue // out of scope: as if the case did not exist
 		}
+		if out == nil {
+			// A candidate holds a whole case: growing the slice would
+			// copy each several times.
+			out, shown = make([]Candidate, 0, limit), make([]hit, 0, limit)
+		}
 		out = append(out, Candidate{Case: shaped, View: view, Score: h.total, Matched: h.fields()})
 		shown = append(shown, h)
 	}
@@ -565,8 +643,21 @@ func ownScores(tx datastore.ReadTx, q Query, cut []lookup, out []Candidate, show
 		toks[i] = l.token
 	}
 	tx.Prefetch(datastore.Prefetch{AmongTokens: toks, AmongCaseIDs: ids})
+	asked := make([]uint64, 0, len(ids))
 	for _, l := range cut {
-		found, err := tx.CasesWithTokenAmong(l.token, ids)
+		// As in rank: a case that matched l's field as strongly is not
+		// asked about; the newest cases, shown first, were found by the
+		// tokens cut.
+		asked = asked[:0]
+		for _, id := range ids {
+			if shown[at[id]].gains(l.probe) {
+				asked = append(asked, id)
+			}
+		}
+		if len(asked) == 0 {
+			continue
+		}
+		found, err := tx.CasesWithTokenAmong(l.token, asked)
 		if err != nil {
 			return err
 		}
@@ -633,7 +724,7 @@ func (s *Service) Search(ctx context.Context, p access.Principal, q Query, limit
 	// or a year, which cannot reach MinScore, finds the cases that match
 	// all it gives rather than none. A report's candidates at intake
 	// (CandidatesOf) keep MinScore: they are offered unasked.
-	q.need = min(MinScore, reach(q.probes(s.units)))
+	q.need = min(MinScore, reach(q.probes(s.communes)))
 	var out []Candidate
 	err := s.store.View(ctx, func(tx datastore.ReadTx) error {
 		var err error
