@@ -20,7 +20,7 @@ import (
 // longer holds, so that the list stays the truth.
 var conventionExceptions = map[string]map[string]string{
 	"childcase.v1.CaseService.SearchCases": {
-		"pages": "a search answers its best candidates, at most 20, ranked together: a next page would rank again and show out-of-scope candidate views beyond what an intake needs",
+		"pages": "a search answers its best candidates, at most 20 (a larger page_size is refused), ranked together: a next page would rank again and show out-of-scope candidate views beyond what an intake needs",
 	},
 	"childcase.v1.CaseService.ExportCases": {
 		"resource": "streams a file (google.api.HttpBody), not a resource",
