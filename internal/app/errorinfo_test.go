@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -209,5 +210,85 @@ func TestTransportRefusalsBeforeTheService(t *testing.T) {
 	}
 	if n := countReports(t, ts); n != 0 {
 		t.Errorf("%d reports after the refusals, want none", n)
+	}
+}
+
+// Every INVALID_ARGUMENT, whatever refused it (the schema's rules, a
+// handler, the REST gateway's reading of a query or a body, its limit on
+// a body's size or encoding), carries a google.rpc.BadRequest naming a
+// field, as well as its ErrorInfo: a client that shows the violations
+// shows something for each. A refusal of the whole body names "body".
+func TestEveryInvalidArgumentNamesAField(t *testing.T) {
+	ts := startServer(t, "")
+	name := openCase(t, ts, testNow.Add(-time.Hour), "00004")
+	operator := map[string]string{"Authorization": "Bearer " + ts.tokens.get(operatorID), "Content-Type": "application/json"}
+	for _, tt := range []struct {
+		method, path, body string
+		headers            map[string]string
+		wantStatus         int
+		wantReason, field  string
+	}{
+		{"POST", "/v1/reports", "{", operator, http.StatusBadRequest, grpcapi.ReasonInvalidField, "body"},
+		{"POST", "/v1/reports", `{"nope":1}`, operator, http.StatusBadRequest, grpcapi.ReasonInvalidField, "report.nope"},
+		{"POST", "/v1/reports", `{}`, operator, http.StatusBadRequest, grpcapi.ReasonInvalidField, "report.channel"},
+		{"GET", "/v1/cases?page_token=zzz", "", operator, http.StatusBadRequest, grpcapi.ReasonInvalidField, "page_token"},
+		{"GET", "/v1/cases?status=NOPE", "", operator, http.StatusBadRequest, grpcapi.ReasonInvalidField, "status"},
+		{"GET", "/v1/cases:search?child_name=", "", operator, http.StatusBadRequest, grpcapi.ReasonInvalidField, "query"},
+		{"GET", "/v1/" + name + "/events?order_by=time", "", operator, http.StatusBadRequest, grpcapi.ReasonInvalidField, "order_by"},
+		{"POST", "/v1/reports", `{"narrative":"` + strings.Repeat("x", 2<<20) + `"}`, operator, http.StatusRequestEntityTooLarge, grpcapi.ReasonBodyTooLarge, "body"},
+		{"POST", "/v1/reports", "{}", map[string]string{"Authorization": operator["Authorization"], "Content-Type": "application/json", "Content-Encoding": "gzip"},
+			http.StatusUnsupportedMediaType, grpcapi.ReasonUnsupportedContentEncoding, "body"},
+	} {
+		code, raw := restRaw(t, ts, tt.method, tt.path, tt.body, tt.headers)
+		var answer struct {
+			Code    codes.Code `json:"code"`
+			Details []struct {
+				Type       string `json:"@type"`
+				Reason     string `json:"reason"`
+				Violations []struct {
+					Field, Reason string
+				} `json:"field_violations"`
+			} `json:"details"`
+		}
+		if err := json.Unmarshal(raw, &answer); err != nil || code != tt.wantStatus || answer.Code != codes.InvalidArgument {
+			t.Errorf("%s %s: %d %.300s (%v), want %d with code 3", tt.method, tt.path, code, raw, err, tt.wantStatus)
+			continue
+		}
+		reason, fields := "", []string{}
+		for _, d := range answer.Details {
+			switch d.Type {
+			case "type.googleapis.com/google.rpc.ErrorInfo":
+				reason = d.Reason
+			case "type.googleapis.com/google.rpc.BadRequest":
+				for _, v := range d.Violations {
+					if v.Reason == "" {
+						t.Errorf("%s %s: violation of %s names no rule", tt.method, tt.path, v.Field)
+					}
+					fields = append(fields, v.Field)
+				}
+			}
+		}
+		if reason != tt.wantReason || !slices.Contains(fields, tt.field) {
+			t.Errorf("%s %s: ErrorInfo %q, BadRequest fields %v; want %s and %s: %.300s", tt.method, tt.path, reason, fields, tt.wantReason, tt.field, raw)
+		}
+	}
+	// Over gRPC, the handlers' and the validator's refusals alike.
+	for _, err := range []error{
+		func() error {
+			_, err := ts.cases().GetCase(context.Background(), &pb.GetCaseRequest{Name: "garbage"})
+			return err
+		}(),
+		func() error {
+			_, err := ts.cases().ListCases(context.Background(), &pb.ListCasesRequest{PageSize: -1})
+			return err
+		}(),
+		func() error {
+			_, err := ts.reports().CreateReport(context.Background(), &pb.CreateReportRequest{Report: &pb.Report{}})
+			return err
+		}(),
+	} {
+		if st := wantCode(t, err, codes.InvalidArgument); len(badFields(st)) == 0 {
+			t.Errorf("%v: no BadRequest field", err)
+		}
 	}
 }

@@ -305,6 +305,15 @@ func TestEveryListFilterFilters(t *testing.T) {
 				t.Errorf("the events of users/system: %v", err)
 			}
 		},
+		"ListAuditEventsRequest.action": func(t *testing.T) {
+			for _, e := range events(t, &pb.ListAuditEventsRequest{Action: "report.create"}) {
+				if e.GetAction() != "report.create" {
+					t.Errorf("event %d of report.create is a %q", e.GetSeq(), e.GetAction())
+				}
+			}
+			_, err := ts.audit().ListAuditEvents(ts.as(t, "auditor"), &pb.ListAuditEventsRequest{Action: "Report Create"})
+			wantBad(t, err, "action")
+		},
 		"ListAuditEventsRequest.start_time": func(t *testing.T) {
 			start := testNow.Add(-time.Minute)
 			for _, e := range events(t, &pb.ListAuditEventsRequest{StartTime: timestamppb.New(start)}) {

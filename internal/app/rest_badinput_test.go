@@ -192,7 +192,7 @@ func TestRESTBodyOverLimit(t *testing.T) {
 	// and the JSON error.
 	resp, raw := restResponse(t, ts, "POST", "/v1/reports", strings.NewReader(padded),
 		map[string]string{"Authorization": "Bearer " + ts.tokens.get(operatorID)})
-	const readmeAnswer = `{"code":3,"message":"the request body is over the limit of 1 MiB (1048576 bytes): nothing was done","details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"BODY_TOO_LARGE","domain":"childcase","metadata":{"limit_bytes":"1048576"}}]}`
+	const readmeAnswer = `{"code":3,"message":"the request body is over the limit of 1 MiB (1048576 bytes): nothing was done","details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"BODY_TOO_LARGE","domain":"childcase","metadata":{"limit_bytes":"1048576"}},{"@type":"type.googleapis.com/google.rpc.BadRequest","field_violations":[{"field":"body","description":"is over the limit of 1 MiB (1048576 bytes)","reason":"body.max_size"}]}]}`
 	// protojson varies its spacing from build to build, so the bytes are
 	// compared without it.
 	var compact bytes.Buffer
@@ -265,9 +265,10 @@ func TestRESTContentEncodingIsRefused(t *testing.T) {
 				!strings.Contains(answer.Message, "Content-Encoding") || !strings.Contains(answer.Message, "identity") {
 				t.Errorf("%d %s; want 415 with code 3 and a message naming Content-Encoding and identity", resp.StatusCode, raw)
 			}
-			if len(answer.Details) != 1 || answer.Details[0].Reason != grpcapi.ReasonUnsupportedContentEncoding ||
-				answer.Details[0].Metadata["header"] != "Content-Encoding" || answer.Details[0].Metadata["accepted"] != "identity" {
-				t.Errorf("details %+v; want one ErrorInfo %s with header and accepted", answer.Details, grpcapi.ReasonUnsupportedContentEncoding)
+			if len(answer.Details) != 2 || answer.Details[0].Reason != grpcapi.ReasonUnsupportedContentEncoding ||
+				answer.Details[0].Metadata["header"] != "Content-Encoding" || answer.Details[0].Metadata["accepted"] != "identity" ||
+				!strings.Contains(string(raw), `"field":"body"`) {
+				t.Errorf("details %+v; want an ErrorInfo %s with header and accepted, and a BadRequest naming body", answer.Details, grpcapi.ReasonUnsupportedContentEncoding)
 			}
 		})
 	}

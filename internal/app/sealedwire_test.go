@@ -84,6 +84,8 @@ var clearRequestFields = map[string]string{
 	"state":                 "a code, checked on input",
 	"noted_head_hash":       "an audit event's hash, as the listing shows it, in the audit.verify event's reason",
 
+	"ListAuditEventsRequest.action": "an audit action's name in an audit query, checked on input",
+
 	"User.name":               "a user's resource name",
 	"User.display_name":       "a member of staff's name: the staff directory, not case data",
 	"User.phone":              "a member of staff's work phone",

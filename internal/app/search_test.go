@@ -19,6 +19,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/search"
 	"github.com/childcase/childcase/internal/storage/boltstore"
+	"github.com/childcase/childcase/internal/transport/grpcapi"
 )
 
 // firstCall is the first report about Nhung: her name with its
@@ -678,5 +679,28 @@ func TestSearchByOneWeakFieldFindsTheCasesThatMatchIt(t *testing.T) {
 	}
 	if len(created.GetCandidates()) != 0 {
 		t.Errorf("a report giving only the same caregiver's name lists candidates %v", candidateCases(created.GetCandidates()))
+	}
+}
+
+// A search answers at most 20 candidates and has no next page: a larger
+// page_size is refused naming page_size and the rule it breaks, as every
+// list's is (AIP-158 leaves the maximum to the API), rather than taken and
+// answered with 20, which a client would read as all there is.
+func TestSearchRefusesAPageSizeItCannotAnswer(t *testing.T) {
+	ts := startServer(t, "")
+	for _, size := range []int32{search.MaxCandidates + 1, 1000} {
+		_, err := ts.cases().SearchCases(context.Background(), &pb.SearchCasesRequest{ChildName: "Nhung", PageSize: size})
+		st := wantCode(t, err, codes.InvalidArgument)
+		info, _ := errorInfo(st)
+		if !slices.Contains(badFields(st), "page_size") || info.GetMetadata()["field"] != "page_size" || info.GetMetadata()["rule"] != "int32.gte_lte" {
+			t.Errorf("page_size %d: bad fields %v, ErrorInfo %v; want page_size and int32.gte_lte", size, badFields(st), info)
+		}
+	}
+	if _, err := ts.cases().SearchCases(context.Background(), &pb.SearchCasesRequest{ChildName: "Nhung", PageSize: search.MaxCandidates}); err != nil {
+		t.Errorf("page_size %d: %v", search.MaxCandidates, err)
+	}
+	code, raw := restRaw(t, ts, "GET", "/v1/cases:search?child_name=Nhung&page_size=21", "", map[string]string{"Authorization": "Bearer " + ts.tokens.get(operatorID)})
+	if reason, _ := restErrorInfo(t, raw); code != 400 || reason != grpcapi.ReasonInvalidField || !strings.Contains(string(raw), "page_size") {
+		t.Errorf("REST page_size=21: %d %.300s, want 400 INVALID_FIELD naming page_size", code, raw)
 	}
 }

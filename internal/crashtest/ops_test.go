@@ -251,7 +251,7 @@ func (h *harness) searchFindsAll(ctx context.Context, cl *client, cases []opsCas
 		var still []opsCase
 		var lastErr error
 		for _, c := range missing {
-			resp, err := cl.cases.SearchCases(h.as(ctx, userCity), &pb.SearchCasesRequest{ChildName: c.child, PageSize: 1000})
+			resp, err := cl.cases.SearchCases(h.as(ctx, userCity), &pb.SearchCasesRequest{ChildName: c.child, PageSize: 20})
 			if err != nil {
 				lastErr = err
 				still = append(still, c)

@@ -734,7 +734,8 @@ const (
 //
 // AuditService reads and verifies the audit log. Only auditors may call it.
 type AuditServiceClient interface {
-	// Lists audit events, newest first, filtered by case, user and time.
+	// Lists audit events, newest first, filtered by case, user, time and
+	// action.
 	ListAuditEvents(ctx context.Context, in *ListAuditEventsRequest, opts ...grpc.CallOption) (*ListAuditEventsResponse, error)
 	// Verifies the hash chain of the whole log against its recorded head and
 	// reports the first broken link.
@@ -775,7 +776,8 @@ func (c *auditServiceClient) VerifyAuditLog(ctx context.Context, in *VerifyAudit
 //
 // AuditService reads and verifies the audit log. Only auditors may call it.
 type AuditServiceServer interface {
-	// Lists audit events, newest first, filtered by case, user and time.
+	// Lists audit events, newest first, filtered by case, user, time and
+	// action.
 	ListAuditEvents(context.Context, *ListAuditEventsRequest) (*ListAuditEventsResponse, error)
 	// Verifies the hash chain of the whole log against its recorded head and
 	// reports the first broken link.

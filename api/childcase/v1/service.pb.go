@@ -541,7 +541,9 @@ type SearchCasesRequest struct {
 	CommuneCode string `protobuf:"bytes,5,opt,name=commune_code,json=communeCode,proto3" json:"commune_code,omitempty"`
 	// A caregiver's full name.
 	CaregiverName string `protobuf:"bytes,6,opt,name=caregiver_name,json=caregiverName,proto3" json:"caregiver_name,omitempty"`
-	// At most this many candidates (default and at most 20).
+	// At most this many candidates (20 when 0, at most 20; a larger or a
+	// negative page_size is INVALID_ARGUMENT, naming page_size). A search
+	// answers its best candidates and has no next page.
 	PageSize      int32 `protobuf:"varint,7,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1150,7 +1152,7 @@ const file_childcase_v1_service_proto_rawDesc = "" +
 	"\x06status\x18\x04 \x01(\x0e2\x18.childcase.v1.CaseStatusB\b\xbaH\x05\x82\x01\x02\x10\x01R\x06status\x127\n" +
 	"\x05queue\x18\x05 \x01(\x0e2\x17.childcase.v1.CaseQueueB\b\xbaH\x05\x82\x01\x02\x10\x01R\x05queue\x129\n" +
 	"\n" +
-	"due_before\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tdueBefore\"\xd4\x02\n" +
+	"due_before\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tdueBefore\"\xd3\x02\n" +
 	"\x12SearchCasesRequest\x12'\n" +
 	"\n" +
 	"child_name\x18\x01 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\tchildName\x12E\n" +
@@ -1162,9 +1164,8 @@ const file_childcase_v1_service_proto_rawDesc = "" +
 	"\x05phone\x18\x04 \x01(\tB\a\xbaH\x04r\x02\x18(R\x05phone\x12*\n" +
 	"\fcommune_code\x18\x05 \x01(\tB\a\xbaH\x04r\x02\x18\n" +
 	"R\vcommuneCode\x12/\n" +
-	"\x0ecaregiver_name\x18\x06 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\rcaregiverName\x12'\n" +
-	"\tpage_size\x18\a \x01(\x05B\n" +
-	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\"R\n" +
+	"\x0ecaregiver_name\x18\x06 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\rcaregiverName\x12&\n" +
+	"\tpage_size\x18\a \x01(\x05B\t\xbaH\x06\x1a\x04\x18\x14(\x00R\bpageSize\"R\n" +
 	"\x13SearchCasesResponse\x12;\n" +
 	"\n" +
 	"candidates\x18\x01 \x03(\v2\x1b.childcase.v1.CaseCandidateR\n" +

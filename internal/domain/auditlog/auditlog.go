@@ -114,6 +114,9 @@ func describe(q Query) string {
 	if q.Actor != "" {
 		parts = append(parts, "actor=users/"+q.Actor)
 	}
+	if q.Action != "" {
+		parts = append(parts, "action="+q.Action)
+	}
 	if !q.From.IsZero() {
 		parts = append(parts, "start_time="+q.From.UTC().Format(time.RFC3339Nano))
 	}

@@ -514,8 +514,12 @@ type AuditQuery struct {
 	Actor string    // user id
 	From  time.Time // inclusive
 	To    time.Time // exclusive
-	After string    // cursor from a previous page
-	Limit int       // must be positive
+	// Action, if set, keeps the events of this action only; no index
+	// holds them by action, so it filters within the index the others
+	// choose (a page passes over at most storekey.MaxSkipped others).
+	Action string
+	After  string // cursor from a previous page
+	Limit  int    // must be positive
 }
 
 // ReportQuery selects reports.

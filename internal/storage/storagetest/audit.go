@@ -410,6 +410,10 @@ var auditSpecs = []struct {
 	{"minh.tran", auditCase12, 10 * time.Hour},       // 12
 }
 
+// auditDisclosures are the seqs of auditSpecs whose action is
+// reporter.disclose; the others' is case.read.
+var auditDisclosures = []uint64{3, 6, 10}
+
 // auditSet appends auditSpecs, some in one transaction and some in their
 // own, and returns them as sealed.
 func auditSet(t *testing.T, s datastore.Store) []audit.Event {
@@ -417,6 +421,9 @@ func auditSet(t *testing.T, s datastore.Store) []audit.Event {
 	in := make([]audit.Event, len(auditSpecs))
 	for i, sp := range auditSpecs {
 		in[i] = sampleEvent(i+1, sp.actor, sp.caseName, baseTime.Add(sp.at))
+		if slices.Contains(auditDisclosures, uint64(i+1)) {
+			in[i].Action = "reporter.disclose"
+		}
 	}
 	out := appendAudit(t, s, in[:5]...)
 	for _, e := range in[5:] {
@@ -450,6 +457,12 @@ var auditQueries = []struct {
 	{datastore.AuditQuery{Case: auditCase1, From: baseTime.Add(time.Hour), To: baseTime.Add(8 * time.Hour)}, []uint64{8, 7, 2}},
 	{datastore.AuditQuery{Actor: "lan.nguyen", From: baseTime.Add(3 * time.Hour), To: baseTime.Add(4*time.Hour + 1)}, []uint64{6, 5}},
 	{datastore.AuditQuery{Case: auditCase1, Actor: "minh.tran", From: baseTime.Add(2 * time.Hour)}, []uint64{7}},
+	{datastore.AuditQuery{Action: "reporter.disclose"}, []uint64{10, 6, 3}},
+	{datastore.AuditQuery{Action: "case.read"}, []uint64{12, 11, 9, 8, 7, 5, 4, 2, 1}},
+	{datastore.AuditQuery{Action: "cases.export"}, []uint64{}},
+	{datastore.AuditQuery{Action: "reporter.disclose", Actor: "lan.nguyen"}, []uint64{10, 6}},
+	{datastore.AuditQuery{Action: "reporter.disclose", Case: auditCase12}, []uint64{3}},
+	{datastore.AuditQuery{Action: "reporter.disclose", From: baseTime.Add(3 * time.Hour)}, []uint64{10, 6}},
 }
 
 func auditQueryName(q datastore.AuditQuery) string {
@@ -459,6 +472,9 @@ func auditQueryName(q datastore.AuditQuery) string {
 	}
 	if q.Actor != "" {
 		parts = append(parts, "actor "+q.Actor)
+	}
+	if q.Action != "" {
+		parts = append(parts, "action "+q.Action)
 	}
 	if !q.From.IsZero() {
 		parts = append(parts, "from +"+q.From.Sub(baseTime).String())

@@ -241,6 +241,8 @@ func AuditMatches(q datastore.AuditQuery, e audit.Event) bool {
 		return false
 	case q.Actor != "" && e.Actor != q.Actor:
 		return false
+	case q.Action != "" && e.Action != q.Action:
+		return false
 	case !q.From.IsZero() && e.Time.Before(q.From):
 		return false
 	case !q.To.IsZero() && !e.Time.Before(q.To):

@@ -266,9 +266,10 @@ func refusalOf(err error) (outcome, reason string, refused bool) {
 	case codes.NotFound:
 		return audit.OutcomeNotFound, "", true
 	case codes.InvalidArgument:
-		if violation == "" {
-			// A refusal of the whole input, no field's (the REST
-			// gateway's BODY_TOO_LARGE): its code.
+		if violation == "" || (info != "" && info != ReasonInvalidField) {
+			// A refusal of the whole input, no one field's (the REST
+			// gateway's BODY_TOO_LARGE, whose violation names only
+			// "body"): its code.
 			return audit.OutcomeRefused, info, true
 		}
 		return audit.OutcomeRefused, violation, true

@@ -255,8 +255,8 @@ func BodyTooLarge(limit int64) error {
 	if limit%(1<<20) == 0 {
 		size = fmt.Sprintf("%d MiB (%s)", limit>>20, size)
 	}
-	return withInfo(codes.InvalidArgument, "the request body is over the limit of "+size+": nothing was done",
-		ReasonBodyTooLarge, map[string]string{"limit_bytes": strconv.FormatInt(limit, 10)})
+	return bodyRefused("the request body is over the limit of "+size+": nothing was done",
+		"is over the limit of "+size, ReasonBodyTooLarge, "body.max_size", map[string]string{"limit_bytes": strconv.FormatInt(limit, 10)})
 }
 
 // UnsupportedContentEncoding is the REST refusal of a request whose
@@ -266,9 +266,25 @@ func BodyTooLarge(limit int64) error {
 // undecoded refused a valid request as broken JSON. It is
 // INVALID_ARGUMENT like BodyTooLarge: the same request never passes.
 func UnsupportedContentEncoding(got string) error {
-	return withInfo(codes.InvalidArgument,
+	return bodyRefused(
 		fmt.Sprintf("the request's Content-Encoding %q is not accepted: send the body uncompressed, without the header or with Content-Encoding: identity; nothing was done", got),
-		ReasonUnsupportedContentEncoding, map[string]string{"header": "Content-Encoding", "accepted": "identity"})
+		"is sent in a Content-Encoding other than identity", ReasonUnsupportedContentEncoding, "body.content_encoding", map[string]string{"header": "Content-Encoding", "accepted": "identity"})
+}
+
+// bodyRefused is the INVALID_ARGUMENT of a refusal of a REST body as a
+// whole, with reason as its ErrorInfo's reason and a BadRequest violation
+// of the field "body" by rule, described so, as every INVALID_ARGUMENT
+// names a field, so that a client showing the violations shows this one
+// too.
+func bodyRefused(msg, description, reason, rule string, metadata map[string]string) error {
+	st := status.New(codes.InvalidArgument, msg)
+	if d, err := st.WithDetails(
+		&errdetails.ErrorInfo{Reason: reason, Domain: ErrorDomain, Metadata: metadata},
+		&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: "body", Description: description, Reason: rule}}},
+	); err == nil {
+		st = d
+	}
+	return st.Err()
 }
 
 // NoSuchMethod is the refusal of a call to a method this server does not

@@ -145,8 +145,8 @@ func TestBodyLimit(t *testing.T) {
 		if rec.Code != http.StatusRequestEntityTooLarge || codes.Code(st.GetCode()) != codes.InvalidArgument || !strings.Contains(st.GetMessage(), "1 MiB") {
 			t.Errorf("%s: POST of %d bytes: %d %s, want 413, INVALID_ARGUMENT naming the 1 MiB limit", tt.name, len(body), rec.Code, rec.Body.String())
 		}
-		if len(st.GetDetails()) != 1 || !strings.Contains(rec.Body.String(), `"reason":"BODY_TOO_LARGE"`) {
-			t.Errorf("%s: want one ErrorInfo with reason BODY_TOO_LARGE, got %s", tt.name, rec.Body.String())
+		if len(st.GetDetails()) != 2 || !strings.Contains(rec.Body.String(), `"reason":"BODY_TOO_LARGE"`) || !strings.Contains(rec.Body.String(), `"field":"body"`) {
+			t.Errorf("%s: want an ErrorInfo with reason BODY_TOO_LARGE and a BadRequest naming body, got %s", tt.name, rec.Body.String())
 		}
 	}
 }
