@@ -55,22 +55,22 @@ func openEtcdEngine(ctx context.Context, cfg Config) (*etcdstore.Engine, error) 
 	return e, nil
 }
 
-// CheckStore checks cfg's store as CheckDatabase checks a file; an etcd
-// store is checked through a bbolt file of one revision, in a temporary
-// directory, removed afterwards.
-func CheckStore(ctx context.Context, cfg Config, progress func(CheckProgress)) (CheckResult, error) {
+// CheckStore checks cfg's store as CheckDatabase checks a file, as opts
+// asks; an etcd store is checked through a bbolt file of one revision, in
+// a temporary directory, removed afterwards.
+func CheckStore(ctx context.Context, cfg Config, opts CheckOptions) (CheckResult, error) {
 	if err := cfg.validateStore(); err != nil {
 		return CheckResult{}, err
 	}
 	if !cfg.IsEtcd() {
-		return CheckDatabase(ctx, cfg.DBPath, progress)
+		return boltstore.CheckWith(ctx, cfg.DBPath, opts)
 	}
 	e, err := openEtcdEngine(ctx, cfg)
 	if err != nil {
 		return CheckResult{}, err
 	}
 	defer e.Close()
-	res, _, err := checkEngineCopy(ctx, e, progress)
+	res, _, err := checkEngineCopy(ctx, e, opts)
 	if err != nil {
 		// Named with its prefix: a wrong --etcd-prefix finds no database.
 		return res, fmt.Errorf("%s: %w", cfg.StoreName(), err)
@@ -80,7 +80,7 @@ func CheckStore(ctx context.Context, cfg Config, progress func(CheckProgress)) (
 
 // checkEngineCopy checks a bbolt file of one revision of e and returns
 // the digest of that revision.
-func checkEngineCopy(ctx context.Context, e *etcdstore.Engine, progress func(CheckProgress)) (CheckResult, []boltstore.BucketDigest, error) {
+func checkEngineCopy(ctx context.Context, e *etcdstore.Engine, opts CheckOptions) (CheckResult, []boltstore.BucketDigest, error) {
 	dir, err := os.MkdirTemp("", "childcase-check-")
 	if err != nil {
 		return CheckResult{}, nil, err
@@ -91,7 +91,7 @@ func checkEngineCopy(ctx context.Context, e *etcdstore.Engine, progress func(Che
 	if err != nil {
 		return CheckResult{}, nil, err
 	}
-	res, err := CheckDatabase(ctx, path, progress)
+	res, err := boltstore.CheckWith(ctx, path, opts)
 	return res, digests, err
 }
 
@@ -263,7 +263,7 @@ func fileToEtcd(ctx context.Context, path string, to Config, opts MoveOptions) (
 	if err != nil {
 		return MoveResult{}, err
 	}
-	res, target, err := checkEngineCopy(ctx, e, nil)
+	res, target, err := checkEngineCopy(ctx, e, CheckOptions{})
 	if err != nil {
 		return MoveResult{}, errors.Join(fmt.Errorf("check the copy in %s: %w", to.StoreName(), err), markUnfinished(ctx, e))
 	}

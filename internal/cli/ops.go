@@ -15,6 +15,7 @@ import (
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
 	"github.com/childcase/childcase/internal/app"
+	"github.com/childcase/childcase/internal/domain/auditlog"
 )
 
 // The operations commands: backup (hot, through a running server's
@@ -28,8 +29,9 @@ const opsUsage = `Usage:
   childcase backup  --to FILE --store etcd://HOST:PORT[,...] [--etcd-* flags]         (one revision, servers may run)
   childcase restore --from FILE --db FILE [--force]                                   (server stopped)
   childcase restore --from FILE --store etcd://HOST:PORT[,...] [--etcd-* flags]       (onto an empty prefix)
-  childcase check   --db FILE                  check a database or a backup; exits 1 on any problem
-  childcase check   --store etcd://HOST:PORT[,...] [--etcd-* flags]   check one revision of an etcd store
+  childcase check   --db FILE [--noted-head SEQ:HASH]   check a database or a backup; exits 1 on any problem
+  childcase check   --store etcd://HOST:PORT[,...] [--etcd-* flags] [--noted-head SEQ:HASH]   check one revision of an etcd store
+                    --noted-head: a head of the audit log noted earlier, which the log must still hold
   childcase migrate-store --from SRC --to DST [--etcd-* flags]
                     SRC and DST: a bbolt file and an etcd://HOST:PORT[,...] store, either way round
 `
@@ -516,8 +518,14 @@ func checkCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	cfg := app.DefaultConfig()
 	stringFlag(fs, &cfg.DBPath, "db", forBbolt+"path of the database or backup file to check (no server may run on it)")
 	offlineStoreFlags(fs, &cfg, "an etcd store to check (one revision, copied into a temporary bbolt file; servers may run on it)")
+	var noted auditlog.Head
+	readNoted := notedHeadFlag(fs, &noted)
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if err := readNoted(); err != nil {
+		fmt.Fprintln(stderr, err)
+		return errUsage
 	}
 	if err := cfg.ValidateStore(); err != nil {
 		return err
@@ -535,7 +543,7 @@ func checkCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return fmt.Errorf("--db: %s is %s, not a database file", cfg.DBPath, app.FileKind(fi.Mode()))
 		}
 	}
-	res, err := app.CheckStore(ctx, cfg, checkProgress(stderr, cfg.StoreName()))
+	res, err := app.CheckStore(ctx, cfg, app.CheckOptions{Progress: checkProgress(stderr, cfg.StoreName()), NotedHeadSeq: noted.Seq, NotedHeadHash: noted.Hash})
 	if errors.Is(err, app.ErrDatabaseInUse) {
 		return fmt.Errorf("%w: check a backup of it instead (childcase backup --addr ... --to FILE, then childcase check --db FILE)", err)
 	}
