@@ -120,8 +120,10 @@ func auditActions(t *testing.T, db string, after uint64) ([]string, uint64) {
 
 // The offline commands, as the README's "Audit" says of them: those that
 // change users, keys or counters are audited in the database they open,
-// by users/system for the command; those that only read or copy the file
-// (check, backup, audit verify, restore) write nothing in it.
+// by users/system for the command, and so is a backup, which copies every
+// child's data (database.backup, before the copy, so that the backup
+// holds it); those that only read the file (check, audit verify) write
+// nothing in it, and a restore puts the backup's log in place as it is.
 func TestOfflineCommandsAudit(t *testing.T) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "childcase.db")
@@ -148,7 +150,7 @@ func TestOfflineCommandsAudit(t *testing.T) {
 			[]string{"statistics.rebuild by system for stats rebuild"}},
 		{[]string{"audit", "verify", "--db", db}, nil},
 		{[]string{"check", "--db", db}, nil},
-		{[]string{"backup", "--db", db, "--to", backup}, nil},
+		{[]string{"backup", "--db", db, "--to", backup}, []string{"database.backup by system for backup"}},
 	} {
 		var out, errOut bytes.Buffer
 		if code := cli.Main(context.Background(), step.args, &out, &errOut); code != 0 {

@@ -95,28 +95,34 @@ func checkEngineCopy(ctx context.Context, e *etcdstore.Engine, opts CheckOptions
 	return res, digests, err
 }
 
-// BackupStore writes a backup of cfg's store, which no server may hold
-// when it is a file (BackupStopped), to w; of an etcd store, which
-// servers may share meanwhile, it writes a bbolt file of one revision.
-func BackupStore(ctx context.Context, cfg Config, wait time.Duration, w io.Writer) error {
+// BackupStore writes a backup of cfg's store to dest through w, on the
+// store's audit trail (see CopyAudit): of a file, which no server may
+// hold, a copy of the file (backupFile); of an etcd store, which servers
+// may share meanwhile, a bbolt file of one revision, taken after its
+// event, so that the copy holds it.
+func BackupStore(ctx context.Context, cfg Config, wait time.Duration, dest string, w io.Writer) (CopyAudit, error) {
 	if err := cfg.validateStore(); err != nil {
-		return err
+		return CopyAudit{}, err
 	}
 	if !cfg.IsEtcd() {
-		return BackupStopped(ctx, cfg.DBPath, wait, w)
+		return backupFile(ctx, cfg.DBPath, wait, dest, w)
 	}
 	e, err := openEtcdEngine(ctx, cfg)
 	if err != nil {
-		return err
+		return CopyAudit{}, err
 	}
 	defer e.Close()
+	rec, err := recordEngineCopy(ctx, cfg, "backup", "database.backup", dest)
+	if err != nil {
+		return CopyAudit{}, err
+	}
 	snap, _, err := boltstore.SnapshotEngine(ctx, e)
 	if err != nil {
-		return fmt.Errorf("%s: %w", cfg.StoreName(), err)
+		return rec, fmt.Errorf("%s: %w", cfg.StoreName(), err)
 	}
 	defer snap.Close()
 	_, err = io.Copy(w, snap)
-	return err
+	return rec, err
 }
 
 // BucketDigest sums up one bucket: its keys, its sequence and a SHA-256

@@ -211,21 +211,24 @@ func TestCheckFindsACutTailAgainstANotedHead(t *testing.T) {
 // TestBackupAndCheckPrintTheAuditHead: a backup's and a check's summary
 // name the audit head as verify takes it (--noted-head SEQ:HASH), so that
 // the nightly backup's line in the journal is a head kept out of the
-// database, to give a later verification.
+// database, to give a later verification. The backup's head is its own
+// event's (database.backup, written into the file before the copy), the
+// head the file then has too.
 func TestBackupAndCheckPrintTheAuditHead(t *testing.T) {
 	mgClearEnv(t)
 	db := filepath.Join(t.TempDir(), "cc.db")
 	for _, id := range []string{"first.user", "second.user"} {
 		mgMustRun(t, "users", "add", "--create", "--db", db, "--id", id, "--name", id, "--role", "AUDITOR", "--unit", "orgs/system")
 	}
-	head := regexp.MustCompile(`--noted-head (6:[0-9a-f]{64})\)`).FindStringSubmatch(mgMustRun(t, "audit", "verify", "--db", db))
-	if head == nil {
-		t.Fatal("audit verify printed no head")
-	}
 	out := filepath.Join(t.TempDir(), "backup.db")
-	for _, args := range [][]string{{"backup", "--to", out, "--db", db}, {"check", "--db", out}} {
-		if stdout := mgMustRun(t, args...); !strings.Contains(stdout, "6 audit events (head seq 6); audit head "+head[1]) {
-			t.Errorf("%s said %q, want the audit head %s", args[0], stdout, head[1])
+	backedUp := mgMustRun(t, "backup", "--to", out, "--db", db)
+	head := regexp.MustCompile(`--noted-head (7:[0-9a-f]{64})\)`).FindStringSubmatch(mgMustRun(t, "audit", "verify", "--db", db))
+	if head == nil {
+		t.Fatal("audit verify printed no head of 7 events after the backup")
+	}
+	for cmd, stdout := range map[string]string{"backup": backedUp, "check": mgMustRun(t, "check", "--db", out)} {
+		if !strings.Contains(stdout, "7 audit events (head seq 7); audit head "+head[1]) {
+			t.Errorf("%s said %q, want the audit head %s", cmd, stdout, head[1])
 		}
 	}
 	if out := mgMustRun(t, "audit", "verify", "--db", out, "--noted-head", head[1]); !strings.HasPrefix(out, "OK") {
