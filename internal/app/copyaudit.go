@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -18,7 +19,7 @@ import (
 )
 
 // The offline copies of a whole store (backup --db, backup --store,
-// migrate-store) take every child's data away as a hot backup does, so
+// migrate-store, whose event is database.copy) take every child's data away as a hot backup does, so
 // they are on the source's audit trail as a hot backup is: an event by
 // users/system, the command as its request id, written before the copy so
 // that the copy holds it. The service's users are not there to name; the
@@ -100,17 +101,19 @@ func backupFile(ctx context.Context, path string, wait time.Duration, dest strin
 	if err != nil {
 		return unauditedBackup(ctx, path, wait, w, "the file cannot be opened for writing: "+err.Error())
 	}
-	defer s.Close()
 	e := copyEvent("backup", "database.backup", dest, clock.System{}.Now())
-	rec, err := recordCopy(ctx, s, e)
-	if err != nil {
-		if ctx.Err() != nil {
-			return CopyAudit{}, ctx.Err()
+	rec, err := recordCopyOr(ctx, s, e)
+	if err != nil || rec.Unaudited != "" {
+		// Closed first: the copy without its event opens the file again.
+		if cerr := s.Close(); err != nil || cerr != nil {
+			return CopyAudit{}, cmp.Or(err, cerr)
 		}
-		s.Close()
-		return unauditedBackup(ctx, path, wait, w, "its event could not be written: "+err.Error())
+		return unauditedBackup(ctx, path, wait, w, rec.Unaudited)
 	}
+	defer s.Close()
 	if _, err := s.WriteBackup(ctx, w); err != nil {
+		// As a hot backup's: the trail does not show a copy that failed
+		// as a plain success.
 		e.Outcome = audit.OutcomeError
 		_ = auditlog.New(s).Record(context.WithoutCancel(ctx), e)
 		return rec, err
@@ -146,7 +149,14 @@ func recordEngineCopy(ctx context.Context, cfg Config, command, action, dest str
 		return CopyAudit{Unaudited: "the store cannot be opened for writing: " + err.Error()}, nil
 	}
 	defer store.Close()
-	rec, err := recordCopy(ctx, store, copyEvent(command, action, dest, clock.System{}.Now()))
+	return recordCopyOr(ctx, store, copyEvent(command, action, dest, clock.System{}.Now()))
+}
+
+// recordCopyOr is recordCopy that turns an event the store could not
+// take into Unaudited: the copy goes on, and says so. Only an ended ctx
+// (the command interrupted) stops it.
+func recordCopyOr(ctx context.Context, store datastore.Store, e audit.Event) (CopyAudit, error) {
+	rec, err := recordCopy(ctx, store, e)
 	if err != nil {
 		if ctx.Err() != nil {
 			return CopyAudit{}, ctx.Err()

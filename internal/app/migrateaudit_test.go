@@ -198,10 +198,19 @@ func TestMigrateStoreAuditsTheMigration(t *testing.T) {
 	if err != nil || !res.OK() {
 		t.Fatalf("back from etcd: %v, check %v", err, res.Check.Problems)
 	}
-	for _, file := range []string{db, to.DBPath} {
+	// Each copy takes every child's data away, as a backup does, and is
+	// on its source's trail before it copies, so that the copy holds it:
+	// the file holds the copy onto etcd, the file back from etcd both.
+	for file, copies := range map[string]int{db: 1, to.DBPath: 2} {
 		events, _ := auditActions(t, file, 0)
-		if n := len(slices.DeleteFunc(events, func(e string) bool { return e != "database.migrate by system for migrate-store" })); n != 1 {
+		if n := len(slices.DeleteFunc(slices.Clone(events), func(e string) bool { return e != "database.migrate by system for migrate-store" })); n != 1 {
 			t.Errorf("%s holds %d migrations by migrate-store, want 1", filepath.Base(file), n)
 		}
+		if n := len(slices.DeleteFunc(events, func(e string) bool { return e != "database.copy by system for migrate-store" })); n != copies {
+			t.Errorf("%s holds %d copies by migrate-store, want %d", filepath.Base(file), n, copies)
+		}
+	}
+	if res.Audit.Unaudited != "" || res.Audit.Seq == 0 {
+		t.Errorf("the copy back from etcd says it is not on the store's trail: %q", res.Audit.Unaudited)
 	}
 }

@@ -161,6 +161,9 @@ func ShortHash(d BucketDigest) string { return hex.EncodeToString(d.SHA256[:8]) 
 type MoveResult struct {
 	Check   CheckResult
 	Buckets []BucketComparison
+	// Audit is the copy's event on the source's trail, or why there is
+	// none (see CopyAudit).
+	Audit CopyAudit
 }
 
 // OK reports whether the target passed its check and holds exactly what
@@ -198,7 +201,7 @@ func MigrateStore(ctx context.Context, from, to Config, opts MoveOptions) (MoveR
 	case !from.IsEtcd() && to.IsEtcd():
 		return fileToEtcd(ctx, from.DBPath, to, opts)
 	case from.IsEtcd() && !to.IsEtcd():
-		return etcdToFile(ctx, from, to.DBPath)
+		return etcdToFile(ctx, from, to.DBPath, to.StoreName())
 	default:
 		return MoveResult{}, errors.New("one side must be a bbolt file and the other an etcd:// store " +
 			"(to copy a file, use childcase backup)")
@@ -237,6 +240,9 @@ func fileToEtcd(ctx context.Context, path string, to Config, opts MoveOptions) (
 		return MoveResult{}, fmt.Errorf("the target %s is not empty (%d keys): a copy onto etcd fills an empty prefix only; "+
 			"choose another --etcd-prefix, or remove the keys under it first", to.StoreName(), n)
 	}
+	// A restore (KeepSchema) copies its backup as it is, on no trail: the
+	// restored store holds the backup's log as it was.
+	var rec CopyAudit
 	if !opts.KeepSchema {
 		// Opening the file migrates it to the current schema; an engine
 		// cannot be migrated.
@@ -244,7 +250,11 @@ func fileToEtcd(ctx context.Context, path string, to Config, opts MoveOptions) (
 		if err != nil {
 			return MoveResult{}, inUse(err)
 		}
-		if err := s.Close(); err != nil {
+		rec, err = recordCopyOr(ctx, s, copyEvent("migrate-store", "database.copy", to.StoreName(), clock.System{}.Now()))
+		if cerr := s.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
 			return MoveResult{}, err
 		}
 	}
@@ -273,7 +283,7 @@ func fileToEtcd(ctx context.Context, path string, to Config, opts MoveOptions) (
 	if err != nil {
 		return MoveResult{}, errors.Join(fmt.Errorf("check the copy in %s: %w", to.StoreName(), err), markUnfinished(ctx, e))
 	}
-	out := MoveResult{Check: res, Buckets: compareBuckets(source, target)}
+	out := MoveResult{Check: res, Buckets: compareBuckets(source, target), Audit: rec}
 	if !out.OK() {
 		if err := markUnfinished(ctx, e); err != nil {
 			return out, fmt.Errorf("the copy in %s failed its check, and could not be marked unfinished: %w", to.StoreName(), err)
@@ -318,13 +328,19 @@ func takeBackCopy(ctx context.Context, e *etcdstore.Engine, to Config, err error
 // new bbolt file at path. The file is written beside path under another
 // name and takes its name only once it passed its check and matches the
 // revision it copies.
-func etcdToFile(ctx context.Context, from Config, path string) (MoveResult, error) {
+func etcdToFile(ctx context.Context, from Config, path, dest string) (MoveResult, error) {
 	if _, err := os.Lstat(path); err == nil {
 		return MoveResult{}, fmt.Errorf("the target %s exists: migrate-store never replaces a file; choose another name", path)
 	}
 	tmp := path + ".migrating"
 	if _, err := os.Lstat(tmp); err == nil {
 		return MoveResult{}, fmt.Errorf("%s is left from a copy cut short (or one still running): remove it, then run migrate-store again", tmp)
+	}
+	// On the store's trail before the revision is read, so that the
+	// copy holds its event.
+	rec, err := recordEngineCopy(ctx, from, "migrate-store", "database.copy", dest)
+	if err != nil {
+		return MoveResult{}, err
 	}
 	e, err := openEtcdEngine(ctx, from)
 	if err != nil {
@@ -349,7 +365,7 @@ func etcdToFile(ctx context.Context, from Config, path string) (MoveResult, erro
 	if err != nil {
 		return MoveResult{}, err
 	}
-	out := MoveResult{Check: res, Buckets: compareBuckets(source, target)}
+	out := MoveResult{Check: res, Buckets: compareBuckets(source, target), Audit: rec}
 	if !out.OK() {
 		return out, nil
 	}
