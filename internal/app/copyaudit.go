@@ -165,3 +165,19 @@ func recordCopyOr(ctx context.Context, store datastore.Store, e audit.Event) (Co
 	}
 	return rec, nil
 }
+
+// recordFileCopyFailed appends, to the trail of the file at path, the
+// failure of a copy whose event is there already, so that the trail does
+// not show a copy that never reached its target as a plain success, as a
+// hot backup's failure is recorded. Best effort, even once ctx ended (an
+// interrupted copy): the command's own error is what the operator is told.
+func recordFileCopyFailed(ctx context.Context, path string, wait time.Duration, command, action, dest string) {
+	s, err := boltstore.Open(path, boltstore.Options{Timeout: wait})
+	if err != nil {
+		return
+	}
+	defer s.Close()
+	e := copyEvent(command, action, dest, clock.System{}.Now())
+	e.Outcome = audit.OutcomeError
+	_ = auditlog.New(s).Record(context.WithoutCancel(ctx), e)
+}

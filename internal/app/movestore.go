@@ -273,6 +273,12 @@ func fileToEtcd(ctx context.Context, path string, to Config, opts MoveOptions) (
 		if errors.Is(err, boltstore.ErrCopyUnfinished) || errors.Is(err, boltstore.ErrCopyStartUnknown) {
 			err = takeBackCopy(ctx, e, to, err)
 		}
+		if rec.Seq != 0 {
+			// Let go first: the failure's event opens the file for
+			// writing. held's deferred Close then does nothing.
+			held.Close()
+			recordFileCopyFailed(ctx, path, opts.Wait, "migrate-store", "database.copy", to.StoreName())
+		}
 		return MoveResult{}, err
 	}
 	source, err := boltstore.DigestFile(ctx, path)
