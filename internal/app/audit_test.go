@@ -517,6 +517,12 @@ func TestVerifyAuditLogAgainstANotedHead(t *testing.T) {
 	if v.GetIntact() || v.GetBrokenSeq() != first.GetHeadSeq() || !strings.Contains(v.GetProblem(), "noted") {
 		t.Errorf("verify against a head the log never had: %v, want broken at seq %d", v, first.GetHeadSeq())
 	}
+	// A broken log's head is no reference: a script that notes every
+	// answer's head would anchor the next verification to the tampered
+	// log, so none is answered, as the console and the CLI show none.
+	if v.GetHeadHash() != "" || v.GetHeadSeq() == 0 {
+		t.Errorf("a verification that is not intact answers head %d %q; want its seq and no hash to note", v.GetHeadSeq(), v.GetHeadHash())
+	}
 	if v, err := ts.audit().VerifyAuditLog(auditor, &pb.VerifyAuditLogRequest{NotedHeadSeq: v.GetHeadSeq() + 5, NotedHeadHash: forged}); err != nil ||
 		v.GetIntact() || v.GetBrokenSeq() != v.GetHeadSeq()+1 || !strings.Contains(v.GetProblem(), "cut from its end") {
 		t.Errorf("verify against a head past the log's: %v, %v; want broken after its head, events cut", v, err)

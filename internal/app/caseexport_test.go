@@ -217,3 +217,53 @@ func TestFileDownloadErrorsAnswerLikeEveryOtherCall(t *testing.T) {
 		}
 	}
 }
+
+// TestCaseExportNamesWhatItExportedOnTheTrail: an export takes cases away
+// as a file, so its own event says what was asked for, in the API's
+// names (the format and the filters, or that none narrowed it), and each
+// case exported has its case.export event of the same request id: the
+// rows of the file are those events.
+func TestCaseExportNamesWhatItExportedOnTheTrail(t *testing.T) {
+	start := hn(2026, 3, 16, 9, 0)
+	ts := startServerAt(t, start, "")
+	ts.addUser(t, "bd.chair", pb.Role_ROLE_COMMUNE_CHAIR, pBaDinh)
+	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
+	openCase(t, ts, start.Add(-2*time.Hour), "00004")
+	openCase(t, ts, start.Add(-time.Hour), "00004")
+	for _, req := range []*pb.ExportCasesRequest{
+		{Format: pb.ExportFormat_EXPORT_FORMAT_CSV},
+		{Format: pb.ExportFormat_EXPORT_FORMAT_XLSX, ResponsibleUnit: "units/00004@2025-07-01", Status: pb.CaseStatus_CASE_STATUS_AWAITING_ACKNOWLEDGEMENT},
+	} {
+		if _, _, err := exportCases(t, ts, "bd.chair", req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	events, err := ts.audit().ListAuditEvents(ts.as(t, "auditor"), &pb.ListAuditEventsRequest{Actor: "users/bd.chair", PageSize: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reasons, rows := map[string]string{}, map[string]int{}
+	for _, e := range events.GetEvents() {
+		switch e.GetAction() {
+		case "cases.export":
+			reasons[e.GetRequestId()] = e.GetReason()
+		case "case.export":
+			rows[e.GetRequestId()]++
+		}
+	}
+	want := []string{
+		"format=EXPORT_FORMAT_CSV; every case in the caller's scope",
+		"format=EXPORT_FORMAT_XLSX; responsible_unit=units/00004@2025-07-01; status=CASE_STATUS_AWAITING_ACKNOWLEDGEMENT",
+	}
+	var got []string
+	for id, reason := range reasons {
+		got = append(got, reason)
+		if rows[id] != 2 {
+			t.Errorf("the export %q has %d case.export events of its request id, want 2", reason, rows[id])
+		}
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Errorf("the exports' events say %q, want %q", got, want)
+	}
+}

@@ -31,8 +31,12 @@ type CheckProgress = boltstore.Progress
 // CheckDatabase verifies every record and index of the database file at
 // path, calling progress (when not nil) as it goes.
 func CheckDatabase(ctx context.Context, path string, progress func(CheckProgress)) (CheckResult, error) {
-	return boltstore.CheckWith(ctx, path, boltstore.CheckOptions{Progress: progress})
+	return boltstore.CheckWith(ctx, path, CheckOptions{Progress: progress})
 }
+
+// CheckOptions tune a check: its progress, and a head of the audit log
+// noted earlier that the log must still hold.
+type CheckOptions = boltstore.CheckOptions
 
 // BackupStopped writes a consistent copy of the database file at path,
 // which no server may hold, to w. It waits up to wait for the file's lock

@@ -231,8 +231,43 @@ func TestFailedCopyOntoEtcdLeavesThePrefixEmpty(t *testing.T) {
 	if keys.Count != 0 {
 		t.Fatalf("the failed copy left %d keys under its prefix", keys.Count)
 	}
+	// The copy is on the file's trail before it began, and its failure
+	// after it: the trail does not show a copy that never reached the
+	// cluster as a plain success (as a backup's does not).
+	if got := newestOutcomes(t, from.DBPath, 2); got != "database.copy ok, database.copy error" {
+		t.Errorf("the file's newest events after the failed copy: %s, want its copy and its failure", got)
+	}
 	to.EtcdMaxTxnOps = 30
 	if res, err := app.MigrateStore(context.Background(), from, to, app.MoveOptions{}); err != nil || !res.OK() {
 		t.Fatalf("migrate-store again, within the cluster's limits: %v (check %v)", err, res.Check.Problems)
 	}
+}
+
+// newestOutcomes is the action and outcome of the newest n events of the
+// database file at db, oldest first.
+func newestOutcomes(t *testing.T, db string, n uint64) string {
+	t.Helper()
+	s, err := boltstore.OpenReadOnly(db, boltstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var out []string
+	err = s.View(t.Context(), func(tx datastore.ReadTx) error {
+		head, _, err := tx.AuditHead()
+		if err != nil || head < n {
+			return fmt.Errorf("head %d: %v", head, err)
+		}
+		for e, err := range tx.AuditEvents(head - n + 1) {
+			if err != nil {
+				return err
+			}
+			out = append(out, e.Action+" "+string(e.Outcome))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Join(out, ", ")
 }

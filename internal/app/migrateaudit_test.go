@@ -120,8 +120,10 @@ func auditActions(t *testing.T, db string, after uint64) ([]string, uint64) {
 
 // The offline commands, as the README's "Audit" says of them: those that
 // change users, keys or counters are audited in the database they open,
-// by users/system for the command; those that only read or copy the file
-// (check, backup, audit verify, restore) write nothing in it.
+// by users/system for the command, and so is a backup, which copies every
+// child's data (database.backup, before the copy, so that the backup
+// holds it); those that only read the file (check, audit verify) write
+// nothing in it, and a restore puts the backup's log in place as it is.
 func TestOfflineCommandsAudit(t *testing.T) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "childcase.db")
@@ -148,7 +150,7 @@ func TestOfflineCommandsAudit(t *testing.T) {
 			[]string{"statistics.rebuild by system for stats rebuild"}},
 		{[]string{"audit", "verify", "--db", db}, nil},
 		{[]string{"check", "--db", db}, nil},
-		{[]string{"backup", "--db", db, "--to", backup}, nil},
+		{[]string{"backup", "--db", db, "--to", backup}, []string{"database.backup by system for backup"}},
 	} {
 		var out, errOut bytes.Buffer
 		if code := cli.Main(context.Background(), step.args, &out, &errOut); code != 0 {
@@ -196,10 +198,19 @@ func TestMigrateStoreAuditsTheMigration(t *testing.T) {
 	if err != nil || !res.OK() {
 		t.Fatalf("back from etcd: %v, check %v", err, res.Check.Problems)
 	}
-	for _, file := range []string{db, to.DBPath} {
+	// Each copy takes every child's data away, as a backup does, and is
+	// on its source's trail before it copies, so that the copy holds it:
+	// the file holds the copy onto etcd, the file back from etcd both.
+	for file, copies := range map[string]int{db: 1, to.DBPath: 2} {
 		events, _ := auditActions(t, file, 0)
-		if n := len(slices.DeleteFunc(events, func(e string) bool { return e != "database.migrate by system for migrate-store" })); n != 1 {
+		if n := len(slices.DeleteFunc(slices.Clone(events), func(e string) bool { return e != "database.migrate by system for migrate-store" })); n != 1 {
 			t.Errorf("%s holds %d migrations by migrate-store, want 1", filepath.Base(file), n)
 		}
+		if n := len(slices.DeleteFunc(events, func(e string) bool { return e != "database.copy by system for migrate-store" })); n != copies {
+			t.Errorf("%s holds %d copies by migrate-store, want %d", filepath.Base(file), n, copies)
+		}
+	}
+	if res.Audit.Unaudited != "" || res.Audit.Seq == 0 {
+		t.Errorf("the copy back from etcd says it is not on the store's trail: %q", res.Audit.Unaudited)
 	}
 }

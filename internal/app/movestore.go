@@ -55,22 +55,22 @@ func openEtcdEngine(ctx context.Context, cfg Config) (*etcdstore.Engine, error) 
 	return e, nil
 }
 
-// CheckStore checks cfg's store as CheckDatabase checks a file; an etcd
-// store is checked through a bbolt file of one revision, in a temporary
-// directory, removed afterwards.
-func CheckStore(ctx context.Context, cfg Config, progress func(CheckProgress)) (CheckResult, error) {
+// CheckStore checks cfg's store as CheckDatabase checks a file, as opts
+// asks; an etcd store is checked through a bbolt file of one revision, in
+// a temporary directory, removed afterwards.
+func CheckStore(ctx context.Context, cfg Config, opts CheckOptions) (CheckResult, error) {
 	if err := cfg.validateStore(); err != nil {
 		return CheckResult{}, err
 	}
 	if !cfg.IsEtcd() {
-		return CheckDatabase(ctx, cfg.DBPath, progress)
+		return boltstore.CheckWith(ctx, cfg.DBPath, opts)
 	}
 	e, err := openEtcdEngine(ctx, cfg)
 	if err != nil {
 		return CheckResult{}, err
 	}
 	defer e.Close()
-	res, _, err := checkEngineCopy(ctx, e, progress)
+	res, _, err := checkEngineCopy(ctx, e, opts)
 	if err != nil {
 		// Named with its prefix: a wrong --etcd-prefix finds no database.
 		return res, fmt.Errorf("%s: %w", cfg.StoreName(), err)
@@ -80,7 +80,7 @@ func CheckStore(ctx context.Context, cfg Config, progress func(CheckProgress)) (
 
 // checkEngineCopy checks a bbolt file of one revision of e and returns
 // the digest of that revision.
-func checkEngineCopy(ctx context.Context, e *etcdstore.Engine, progress func(CheckProgress)) (CheckResult, []boltstore.BucketDigest, error) {
+func checkEngineCopy(ctx context.Context, e *etcdstore.Engine, opts CheckOptions) (CheckResult, []boltstore.BucketDigest, error) {
 	dir, err := os.MkdirTemp("", "childcase-check-")
 	if err != nil {
 		return CheckResult{}, nil, err
@@ -91,32 +91,38 @@ func checkEngineCopy(ctx context.Context, e *etcdstore.Engine, progress func(Che
 	if err != nil {
 		return CheckResult{}, nil, err
 	}
-	res, err := CheckDatabase(ctx, path, progress)
+	res, err := boltstore.CheckWith(ctx, path, opts)
 	return res, digests, err
 }
 
-// BackupStore writes a backup of cfg's store, which no server may hold
-// when it is a file (BackupStopped), to w; of an etcd store, which
-// servers may share meanwhile, it writes a bbolt file of one revision.
-func BackupStore(ctx context.Context, cfg Config, wait time.Duration, w io.Writer) error {
+// BackupStore writes a backup of cfg's store to dest through w, on the
+// store's audit trail (see CopyAudit): of a file, which no server may
+// hold, a copy of the file (backupFile); of an etcd store, which servers
+// may share meanwhile, a bbolt file of one revision, taken after its
+// event, so that the copy holds it.
+func BackupStore(ctx context.Context, cfg Config, wait time.Duration, dest string, w io.Writer) (CopyAudit, error) {
 	if err := cfg.validateStore(); err != nil {
-		return err
+		return CopyAudit{}, err
 	}
 	if !cfg.IsEtcd() {
-		return BackupStopped(ctx, cfg.DBPath, wait, w)
+		return backupFile(ctx, cfg.DBPath, wait, dest, w)
 	}
 	e, err := openEtcdEngine(ctx, cfg)
 	if err != nil {
-		return err
+		return CopyAudit{}, err
 	}
 	defer e.Close()
+	rec, err := recordEngineCopy(ctx, cfg, "backup", "database.backup", dest)
+	if err != nil {
+		return CopyAudit{}, err
+	}
 	snap, _, err := boltstore.SnapshotEngine(ctx, e)
 	if err != nil {
-		return fmt.Errorf("%s: %w", cfg.StoreName(), err)
+		return rec, fmt.Errorf("%s: %w", cfg.StoreName(), err)
 	}
 	defer snap.Close()
 	_, err = io.Copy(w, snap)
-	return err
+	return rec, err
 }
 
 // BucketDigest sums up one bucket: its keys, its sequence and a SHA-256
@@ -155,6 +161,9 @@ func ShortHash(d BucketDigest) string { return hex.EncodeToString(d.SHA256[:8]) 
 type MoveResult struct {
 	Check   CheckResult
 	Buckets []BucketComparison
+	// Audit is the copy's event on the source's trail, or why there is
+	// none (see CopyAudit).
+	Audit CopyAudit
 }
 
 // OK reports whether the target passed its check and holds exactly what
@@ -192,7 +201,7 @@ func MigrateStore(ctx context.Context, from, to Config, opts MoveOptions) (MoveR
 	case !from.IsEtcd() && to.IsEtcd():
 		return fileToEtcd(ctx, from.DBPath, to, opts)
 	case from.IsEtcd() && !to.IsEtcd():
-		return etcdToFile(ctx, from, to.DBPath)
+		return etcdToFile(ctx, from, to.DBPath, to.StoreName())
 	default:
 		return MoveResult{}, errors.New("one side must be a bbolt file and the other an etcd:// store " +
 			"(to copy a file, use childcase backup)")
@@ -231,6 +240,9 @@ func fileToEtcd(ctx context.Context, path string, to Config, opts MoveOptions) (
 		return MoveResult{}, fmt.Errorf("the target %s is not empty (%d keys): a copy onto etcd fills an empty prefix only; "+
 			"choose another --etcd-prefix, or remove the keys under it first", to.StoreName(), n)
 	}
+	// A restore (KeepSchema) copies its backup as it is, on no trail: the
+	// restored store holds the backup's log as it was.
+	var rec CopyAudit
 	if !opts.KeepSchema {
 		// Opening the file migrates it to the current schema; an engine
 		// cannot be migrated.
@@ -238,7 +250,11 @@ func fileToEtcd(ctx context.Context, path string, to Config, opts MoveOptions) (
 		if err != nil {
 			return MoveResult{}, inUse(err)
 		}
-		if err := s.Close(); err != nil {
+		rec, err = recordCopyOr(ctx, s, copyEvent("migrate-store", "database.copy", to.StoreName(), clock.System{}.Now()))
+		if cerr := s.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
 			return MoveResult{}, err
 		}
 	}
@@ -257,17 +273,23 @@ func fileToEtcd(ctx context.Context, path string, to Config, opts MoveOptions) (
 		if errors.Is(err, boltstore.ErrCopyUnfinished) || errors.Is(err, boltstore.ErrCopyStartUnknown) {
 			err = takeBackCopy(ctx, e, to, err)
 		}
+		if rec.Seq != 0 {
+			// Let go first: the failure's event opens the file for
+			// writing. held's deferred Close then does nothing.
+			held.Close()
+			recordFileCopyFailed(ctx, path, opts.Wait, "migrate-store", "database.copy", to.StoreName())
+		}
 		return MoveResult{}, err
 	}
 	source, err := boltstore.DigestFile(ctx, path)
 	if err != nil {
 		return MoveResult{}, err
 	}
-	res, target, err := checkEngineCopy(ctx, e, nil)
+	res, target, err := checkEngineCopy(ctx, e, CheckOptions{})
 	if err != nil {
 		return MoveResult{}, errors.Join(fmt.Errorf("check the copy in %s: %w", to.StoreName(), err), markUnfinished(ctx, e))
 	}
-	out := MoveResult{Check: res, Buckets: compareBuckets(source, target)}
+	out := MoveResult{Check: res, Buckets: compareBuckets(source, target), Audit: rec}
 	if !out.OK() {
 		if err := markUnfinished(ctx, e); err != nil {
 			return out, fmt.Errorf("the copy in %s failed its check, and could not be marked unfinished: %w", to.StoreName(), err)
@@ -312,13 +334,19 @@ func takeBackCopy(ctx context.Context, e *etcdstore.Engine, to Config, err error
 // new bbolt file at path. The file is written beside path under another
 // name and takes its name only once it passed its check and matches the
 // revision it copies.
-func etcdToFile(ctx context.Context, from Config, path string) (MoveResult, error) {
+func etcdToFile(ctx context.Context, from Config, path, dest string) (MoveResult, error) {
 	if _, err := os.Lstat(path); err == nil {
 		return MoveResult{}, fmt.Errorf("the target %s exists: migrate-store never replaces a file; choose another name", path)
 	}
 	tmp := path + ".migrating"
 	if _, err := os.Lstat(tmp); err == nil {
 		return MoveResult{}, fmt.Errorf("%s is left from a copy cut short (or one still running): remove it, then run migrate-store again", tmp)
+	}
+	// On the store's trail before the revision is read, so that the
+	// copy holds its event.
+	rec, err := recordEngineCopy(ctx, from, "migrate-store", "database.copy", dest)
+	if err != nil {
+		return MoveResult{}, err
 	}
 	e, err := openEtcdEngine(ctx, from)
 	if err != nil {
@@ -343,7 +371,7 @@ func etcdToFile(ctx context.Context, from Config, path string) (MoveResult, erro
 	if err != nil {
 		return MoveResult{}, err
 	}
-	out := MoveResult{Check: res, Buckets: compareBuckets(source, target)}
+	out := MoveResult{Check: res, Buckets: compareBuckets(source, target), Audit: rec}
 	if !out.OK() {
 		return out, nil
 	}

@@ -7,6 +7,8 @@ import (
 	"encoding/csv"
 	"fmt"
 	"net/http"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -369,6 +371,43 @@ func TestPrintableReportIsStyledUnderItsPolicy(t *testing.T) {
 		resp, body := restResponse(t, ts, "GET", path+f, nil, auth)
 		if got := resp.Header.Get("Content-Security-Policy"); resp.StatusCode != http.StatusOK || got != "default-src 'none'; frame-ancestors 'none'" {
 			t.Errorf("%s: %d, Content-Security-Policy = %q (%.200s)", f, resp.StatusCode, got, body)
+		}
+	}
+}
+
+// TestStatisticsReportsNameWhatTheyHoldOnTheTrail: a report is a file
+// that leaves the service, so its event (statistics.report) says what
+// it holds, in the API's names: the period, the records of mapped units
+// and the external flag when asked for, and how many rows it has.
+func TestStatisticsReportsNameWhatTheyHoldOnTheTrail(t *testing.T) {
+	ts := startServerAt(t, hn(2026, 7, 2, 9, 0), "")
+	ts.addUser(t, "city", pb.Role_ROLE_CITY_OFFICER, pCity)
+	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
+	openCase(t, ts, hn(2026, 6, 2, 10, 0), "00004")
+	client := pb.NewStatisticsServiceClient(ts.conn)
+	if _, err := client.GetActionMonthReport(ts.as(t, "city"), &pb.GetActionMonthReportRequest{Year: 2026, External: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.GetPeriodicReport(ts.as(t, "city"), &pb.GetPeriodicReportRequest{StartDate: "2026-06-01", EndDate: "2026-06-30", IncludeMapped: true, Format: "csv"}); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range auditedBy(t, ts, "auditor", "city") {
+		if e.GetAction() == "statistics.report" {
+			got = append(got, e.GetResource()+": "+e.GetReason())
+		}
+	}
+	slices.Sort(got)
+	want := []*regexp.Regexp{
+		regexp.MustCompile(`^statistics:actionMonthReport: year=2026; external=true; \d+ rows$`),
+		regexp.MustCompile(`^statistics:periodicReport: start_date=2026-06-01; end_date=2026-06-30; include_mapped=true; \d+ rows$`),
+	}
+	if len(got) != len(want) {
+		t.Fatalf("the reports' events: %q", got)
+	}
+	for i, re := range want {
+		if !re.MatchString(got[i]) {
+			t.Errorf("a report's event says %q, want it to match %s", got[i], re)
 		}
 	}
 }

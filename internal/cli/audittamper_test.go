@@ -149,24 +149,86 @@ func TestOfflineVerifyFindsACutTailAgainstANotedHead(t *testing.T) {
 	}
 }
 
+// TestCheckFindsACutTailAgainstANotedHead: check takes --noted-head as
+// audit verify does, so that the check of a backup or of a stopped
+// server's file, which the README has the operator run, finds a tail cut
+// with the stored head set back (a whole chain otherwise) given the head
+// noted before, and says where; a file that still holds that head checks
+// OK, and a malformed head is refused naming the flag.
+func TestCheckFindsACutTailAgainstANotedHead(t *testing.T) {
+	mgClearEnv(t)
+	key := func(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq) }
+	db := filepath.Join(t.TempDir(), "cc.db")
+	for _, id := range []string{"first.user", "second.user"} {
+		mgMustRun(t, "users", "add", "--create", "--db", db, "--id", id, "--name", id, "--role", "AUDITOR", "--unit", "orgs/system")
+	}
+	m := regexp.MustCompile(`audit head (6:[0-9a-f]{64})`).FindStringSubmatch(mgMustRun(t, "check", "--db", db))
+	if m == nil {
+		t.Fatal("check printed no audit head to note")
+	}
+	noted := m[1]
+	if out := mgMustRun(t, "check", "--db", db, "--noted-head", noted); !strings.HasPrefix(out, "OK") {
+		t.Fatalf("check --noted-head of the head it printed: %q", out)
+	}
+
+	bdb, err := bolt.Open(db, 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = bdb.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte("audit"))
+		e, err := audit.Decode(bytes.Clone(b.Get(key(4))))
+		if err != nil {
+			return err
+		}
+		return errors.Join(b.Delete(key(5)), b.Delete(key(6)),
+			tx.Bucket([]byte("meta")).Put([]byte("audit_head"), append(key(4), e.Hash...)))
+	})
+	if cerr := bdb.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The index entries of the events cut are left: an editor who cut
+	// the tail may as well have removed them, and the head is what this
+	// test is about.
+	code, stdout, stderr := mgRun(t, "check", "--db", db, "--noted-head", noted)
+	if want := "PROBLEM audit seq 5: the log ends at seq 4, before the head noted at seq 6: events were cut from its end"; code != 1 || !strings.Contains(stdout, want) {
+		t.Errorf("check --noted-head %s: exit %d\nstdout:\n%s\nstderr:\n%s\nwant 1 and %q", noted, code, stdout, stderr, want)
+	}
+	if strings.Contains(stdout, "audit head") {
+		t.Errorf("check of a log cut before its noted head names an audit head to note:\n%s", stdout)
+	}
+	for _, bad := range []string{"6", "6:xyz", "", " "} {
+		code, stdout, stderr := mgRun(t, "check", "--db", db, "--noted-head", bad)
+		if code != 2 || !strings.Contains(stderr, "--noted-head") || stdout != "" {
+			t.Errorf("check --noted-head %q: exit %d, stdout %q, stderr %q; want 2 naming --noted-head", bad, code, stdout, stderr)
+		}
+	}
+}
+
 // TestBackupAndCheckPrintTheAuditHead: a backup's and a check's summary
 // name the audit head as verify takes it (--noted-head SEQ:HASH), so that
 // the nightly backup's line in the journal is a head kept out of the
-// database, to give a later verification.
+// database, to give a later verification. The backup's head is its own
+// event's (database.backup, written into the file before the copy), the
+// head the file then has too.
 func TestBackupAndCheckPrintTheAuditHead(t *testing.T) {
 	mgClearEnv(t)
 	db := filepath.Join(t.TempDir(), "cc.db")
 	for _, id := range []string{"first.user", "second.user"} {
 		mgMustRun(t, "users", "add", "--create", "--db", db, "--id", id, "--name", id, "--role", "AUDITOR", "--unit", "orgs/system")
 	}
-	head := regexp.MustCompile(`--noted-head (6:[0-9a-f]{64})\)`).FindStringSubmatch(mgMustRun(t, "audit", "verify", "--db", db))
-	if head == nil {
-		t.Fatal("audit verify printed no head")
-	}
 	out := filepath.Join(t.TempDir(), "backup.db")
-	for _, args := range [][]string{{"backup", "--to", out, "--db", db}, {"check", "--db", out}} {
-		if stdout := mgMustRun(t, args...); !strings.Contains(stdout, "6 audit events (head seq 6); audit head "+head[1]) {
-			t.Errorf("%s said %q, want the audit head %s", args[0], stdout, head[1])
+	backedUp := mgMustRun(t, "backup", "--to", out, "--db", db)
+	head := regexp.MustCompile(`--noted-head (7:[0-9a-f]{64})\)`).FindStringSubmatch(mgMustRun(t, "audit", "verify", "--db", db))
+	if head == nil {
+		t.Fatal("audit verify printed no head of 7 events after the backup")
+	}
+	for cmd, stdout := range map[string]string{"backup": backedUp, "check": mgMustRun(t, "check", "--db", out)} {
+		if !strings.Contains(stdout, "7 audit events (head seq 7); audit head "+head[1]) {
+			t.Errorf("%s said %q, want the audit head %s", cmd, stdout, head[1])
 		}
 	}
 	if out := mgMustRun(t, "audit", "verify", "--db", out, "--noted-head", head[1]); !strings.HasPrefix(out, "OK") {

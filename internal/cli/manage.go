@@ -451,6 +451,34 @@ func databaseKind(flagName, path string) error {
 	return nil
 }
 
+// notedHeadFlag declares --noted-head on fs, for audit verify and check:
+// the chain and the head stored beside it cannot show events cut from the
+// end by someone who set that head back too; a head printed by an earlier
+// verification (or check, or backup), kept elsewhere, can. The function
+// it returns, run once fs is parsed, reads the flag into noted.
+func notedHeadFlag(fs *flag.FlagSet, noted *auditlog.Head) func() error {
+	var text string
+	stringFlag(fs, &text, "noted-head", "SEQ:HASH, a head printed by an earlier verification: the log must still hold that event with that hash")
+	return func() error {
+		// Given empty (a script's variable its note did not fill) is
+		// not "none noted": refused, the verification would answer OK
+		// without the check asked for.
+		given := false
+		fs.Visit(func(f *flag.Flag) { given = given || f.Name == "noted-head" })
+		if text == "" && !given {
+			return nil
+		}
+		var err error
+		if *noted, err = auditlog.ParseHead(text); err != nil {
+			if !given { // from the environment twin: name what was set
+				return fmt.Errorf("%s: %w", envName("noted-head"), err)
+			}
+			return fmt.Errorf("--noted-head: %w", err)
+		}
+		return nil
+	}
+}
+
 func auditCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if helpAsked(args, manageUsage, stdout) {
 		return flag.ErrHelp
@@ -459,31 +487,9 @@ func auditCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		unknownSubcommand(stderr, "audit", args, manageUsage)
 		return errUsage
 	}
-	// --noted-head: the chain and the head stored beside it cannot show
-	// events cut from the end by someone who set that head back too; a
-	// head printed by an earlier verification, kept elsewhere, can.
-	var notedText string
 	var noted auditlog.Head
 	off, _, err := openOfflineCmdWith("audit verify", "path of the bbolt database file", args[1:], stderr, func(fs *flag.FlagSet) func() error {
-		stringFlag(fs, &notedText, "noted-head", "SEQ:HASH, a head printed by an earlier verification: the log must still hold that event with that hash")
-		return func() error {
-			// Given empty (a script's variable its note did not fill) is
-			// not "none noted": refused, the verification would answer
-			// OK without the check asked for.
-			given := false
-			fs.Visit(func(f *flag.Flag) { given = given || f.Name == "noted-head" })
-			if notedText == "" && !given {
-				return nil
-			}
-			var err error
-			if noted, err = auditlog.ParseHead(notedText); err != nil {
-				if !given { // from the environment twin: name what was set
-					return fmt.Errorf("%s: %w", envName("noted-head"), err)
-				}
-				return fmt.Errorf("--noted-head: %w", err)
-			}
-			return nil
-		}
+		return notedHeadFlag(fs, &noted)
 	})
 	if err != nil {
 		return err

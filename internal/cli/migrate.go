@@ -105,6 +105,11 @@ func migrateStoreCmd(ctx context.Context, args []string, stdout, stderr io.Write
 		return err
 	}
 	fmt.Fprintf(stdout, "Copied %s to %s.\n", src.StoreName(), dst.StoreName())
+	if res.Audit.Unaudited != "" {
+		// As a backup's: the trail lacks this copy, and only the
+		// operator can tell the auditors.
+		fmt.Fprintf(stdout, "NOT AUDITED: the copy is not on the audit trail of %s: %s\n", src.StoreName(), res.Audit.Unaudited)
+	}
 	return reportMove(stdout, res, dst)
 }
 

@@ -6,6 +6,8 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -70,7 +72,34 @@ func mvDump(t *testing.T, path string) map[string]string {
 // values and sequences.
 func mvSameBuckets(t *testing.T, want, got string) {
 	t.Helper()
+	mvSameBucketsBut(t, want, got)
+}
+
+// mvHoldsWithItsOwnEvents fails unless got holds what want holds, and
+// its audit log want's whole log and n events more (of the copies that
+// made got, each on its source's trail before it copied).
+func mvHoldsWithItsOwnEvents(t *testing.T, want, got string, n int) {
+	t.Helper()
+	mvSameBucketsBut(t, want, got, "audit", "index", "meta")
+	m := regexp.MustCompile(`OK: (\d+) events.*--noted-head (\d+:[0-9a-f]{64})\)`).FindStringSubmatch(mgMustRun(t, "audit", "verify", "--db", want))
+	if m == nil {
+		t.Fatalf("audit verify of %s printed no head", want)
+	}
+	events, _ := strconv.Atoi(m[1])
+	if out := mgMustRun(t, "audit", "verify", "--db", got, "--noted-head", m[2]); !strings.HasPrefix(out, fmt.Sprintf("OK: %d events", events+n)) {
+		t.Errorf("the log of %s against the head of %s's: %q, want %d events", got, want, out, events+n)
+	}
+}
+
+// mvSameBucketsBut is mvSameBuckets but for the buckets named, which
+// differ on purpose (a copy's own audit event).
+func mvSameBucketsBut(t *testing.T, want, got string, differ ...string) {
+	t.Helper()
 	a, b := mvDump(t, want), mvDump(t, got)
+	for _, name := range differ {
+		delete(a, name)
+		delete(b, name)
+	}
 	if len(a) == 0 {
 		t.Fatalf("%s has no buckets", want)
 	}
@@ -88,7 +117,8 @@ func mvSameBuckets(t *testing.T, want, got string) {
 
 // TestMigrateStoreRoundTrip moves a database onto etcd and back: each
 // move ends with the check and the bucket comparison printed, and the
-// file that comes back holds exactly the buckets of the one that went.
+// file that comes back holds exactly the buckets of the one that went,
+// but for the event of the copy back on the store's trail.
 func TestMigrateStoreRoundTrip(t *testing.T) {
 	mvClearEnv(t)
 	_, store := mvEtcd(t)
@@ -110,7 +140,7 @@ func TestMigrateStoreRoundTrip(t *testing.T) {
 	if !strings.Contains(out, "OK: ") || !strings.Contains(out, "every bucket the same") {
 		t.Errorf("migrate-store out of etcd said\n%s", out)
 	}
-	mvSameBuckets(t, db, back)
+	mvHoldsWithItsOwnEvents(t, db, back, 1)
 	if names := opsFiles(t, dir); strings.Contains(strings.Join(names, " "), "migrating") {
 		t.Errorf("a temporary file was left: %v", names)
 	}
@@ -204,10 +234,11 @@ func TestEtcdBackupCheckRestore(t *testing.T) {
 		t.Errorf("check of the etcd store said %q", out)
 	}
 	backup := filepath.Join(dir, "etcd-backup.db")
-	if out := mgMustRun(t, "backup", "--to", backup, "--store", store); !strings.Contains(out, "Backed up "+store) {
+	if out := mgMustRun(t, "backup", "--to", backup, "--store", store); !strings.Contains(out, "Backed up "+store) || strings.Contains(out, "NOT AUDITED") {
 		t.Errorf("backup of the etcd store said %q", out)
 	}
-	mvSameBuckets(t, db, backup)
+	// The backup is on the store's trail, before its copy.
+	mvHoldsWithItsOwnEvents(t, db, backup, 1)
 
 	out := mgMustRun(t, "restore", "--from", backup, "--store", store, "--etcd-prefix", "/restored/")
 	if !strings.Contains(out, "Restored "+backup) || !strings.Contains(out, "every bucket the same") {
@@ -215,7 +246,7 @@ func TestEtcdBackupCheckRestore(t *testing.T) {
 	}
 	again := filepath.Join(dir, "again.db")
 	mgMustRun(t, "migrate-store", "--from", store, "--to", again, "--etcd-prefix", "/restored/")
-	mvSameBuckets(t, db, again)
+	mvHoldsWithItsOwnEvents(t, backup, again, 1)
 
 	code, _, stderr := mgRun(t, "restore", "--from", backup, "--store", store, "--etcd-prefix", "/restored/")
 	// The refusal speaks of what the operator ran: restore, not the
@@ -226,7 +257,7 @@ func TestEtcdBackupCheckRestore(t *testing.T) {
 
 	onFile := filepath.Join(dir, "restored.db")
 	mgMustRun(t, "restore", "--from", backup, "--db", onFile)
-	mvSameBuckets(t, db, onFile)
+	mvSameBuckets(t, backup, onFile)
 
 	// A prefix that holds no deployment (a typo of --etcd-prefix) is
 	// named in the refusal, so that the operator sees which one was read.

@@ -1336,10 +1336,12 @@ type VerifyAuditLogResponse struct {
 	CheckedEvents uint64 `protobuf:"varint,2,opt,name=checked_events,json=checkedEvents,proto3" json:"checked_events,omitempty"`
 	// The recorded head of the log.
 	HeadSeq uint64 `protobuf:"varint,3,opt,name=head_seq,json=headSeq,proto3" json:"head_seq,omitempty"`
-	// Hex SHA-256 of the event at head_seq. When intact, note it with
+	// Hex SHA-256 of the event at head_seq, when intact: note it with
 	// head_seq and give both to a later verification (noted_head_seq,
-	// noted_head_hash); when not, it names what the file holds now and is
-	// no reference to note (the console and the CLI then show none).
+	// noted_head_hash). Empty when not intact: the head of a broken log is
+	// no reference to note, and a script that noted every answer's head
+	// would make the tampered log the next verification's reference (the
+	// console and the CLI show none either).
 	HeadHash string `protobuf:"bytes,6,opt,name=head_hash,json=headHash,proto3" json:"head_hash,omitempty"`
 	// The seq of the first broken link, when not intact.
 	BrokenSeq uint64 `protobuf:"varint,4,opt,name=broken_seq,json=brokenSeq,proto3" json:"broken_seq,omitempty"`

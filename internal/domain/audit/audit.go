@@ -239,6 +239,25 @@ func (c *Chain) Head() (seq uint64, hash []byte) {
 	return c.seq, bytes.Clone(c.hash)
 }
 
+// NotedProblem says how a log whose stored head is headSeq differs from a
+// head noted earlier (notedSeq, notedHash), given found, the hash of the
+// log's event notedSeq (nil when it holds none): events cut from its end,
+// or that event rewritten. It is nil when the log holds the noted head.
+// The chain and the head stored beside it cannot show a tail cut by
+// someone who set that head back too; a head kept out of the database's
+// reach can. The verification and the check of a file both report it.
+func NotedProblem(headSeq, notedSeq uint64, notedHash, found []byte) *Problem {
+	switch {
+	case headSeq < notedSeq:
+		return &Problem{Seq: headSeq + 1, Reason: fmt.Sprintf(
+			"the log ends at seq %d, before the head noted at seq %d: events were cut from its end", headSeq, notedSeq)}
+	case !bytes.Equal(found, notedHash):
+		return &Problem{Seq: notedSeq, Reason: fmt.Sprintf(
+			"event seq %d does not have the hash noted for it (%x): the log was rewritten there or before", notedSeq, notedHash)}
+	}
+	return nil
+}
+
 // Problem is the first broken link found by [Verify] or [VerifyHead]:
 // which event and why. Verification stops at the first problem because
 // everything after a broken link is unanchored and cannot be trusted either.

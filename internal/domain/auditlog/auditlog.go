@@ -294,17 +294,10 @@ func (c *notedCheck) watch(events iter.Seq2[audit.Event, error]) iter.Seq2[audit
 // problem says how the log, whose stored head is headSeq, differs from
 // the noted head, or nil when it holds it (or none was noted).
 func (c *notedCheck) problem(headSeq uint64) *audit.Problem {
-	switch {
-	case c.noted.Seq == 0:
+	if c.noted.Seq == 0 {
 		return nil
-	case headSeq < c.noted.Seq:
-		return &audit.Problem{Seq: headSeq + 1, Reason: fmt.Sprintf(
-			"the log ends at seq %d, before the head noted at seq %d: events were cut from its end", headSeq, c.noted.Seq)}
-	case !bytes.Equal(c.found, c.noted.Hash):
-		return &audit.Problem{Seq: c.noted.Seq, Reason: fmt.Sprintf(
-			"event seq %d does not have the hash noted for it (%x): the log was rewritten there or before", c.noted.Seq, c.noted.Hash)}
 	}
-	return nil
+	return audit.NotedProblem(headSeq, c.noted.Seq, c.noted.Hash, c.found)
 }
 
 // indexGapBatch is how many events indexGaps looks up at once: on etcd,

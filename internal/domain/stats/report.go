@@ -240,7 +240,7 @@ func (s *Service) ActionMonthReport(ctx context.Context, p access.Principal, yea
 	t.Relations = []Relation{emergencies, transfers, forms, channels}
 	t.Notes = []string{"Một vụ việc có nhiều hình thức xâm hại được tính ở mỗi hình thức.",
 		"Hạn gửi kết quả theo Kế hoạch Tháng hành động vì trẻ em của Thành phố; gửi đến và gửi trước ngày theo Thông tư 28/2019/TT-BLĐTBXH."}
-	return s.finish(ctx, p, o, ActionMonthMethod, t, total.AsOf)
+	return s.finish(ctx, p, o, ActionMonthMethod, fmt.Sprintf("year=%d", year), t, total.AsOf)
 }
 
 // CheckYear refuses a year the Action Month report is not made for:
@@ -297,7 +297,7 @@ func (s *Service) PeriodicReport(ctx context.Context, p access.Principal, first,
 	t.Relations = ColumnTotals(t.Rows, 2)
 	t.Notes = []string{"Vụ việc được tính theo đơn vị đang chịu trách nhiệm; tin báo theo xã, phường nơi xảy ra; thời hạn và báo cáo lên cấp trên theo đơn vị phải thực hiện thời hạn; chuyển giao theo đơn vị đề nghị; " +
 		"ghi nhận muộn (biện pháp khẩn cấp, tách trẻ ghi nhận quá thời hạn cho phép sau khi thực hiện) theo đơn vị đã ghi nhận."}
-	return s.finish(ctx, p, o, PeriodicMethod, t, res.AsOf)
+	return s.finish(ctx, p, o, PeriodicMethod, fmt.Sprintf("start_date=%s; end_date=%s", first, last), t, res.AsOf)
 }
 
 // Methods of the reports, as the access table names them.
@@ -324,13 +324,25 @@ func (s *Service) fields(p access.Principal, o ReportOptions, first, last vntime
 }
 
 // finish withholds the small counts of a report that leaves the city
-// level, with their complements (Withhold), and audits that the report was made.
-func (s *Service) finish(ctx context.Context, p access.Principal, o ReportOptions, method string, t Table, now time.Time) (Table, error) {
+// level, with their complements (Withhold), and audits that the report
+// was made: a report is a file that leaves the service, so its event
+// says what it holds, period (in the API's names, as the caller asked
+// for it), options and rows.
+func (s *Service) finish(ctx context.Context, p access.Principal, o ReportOptions, method, period string, t Table, now time.Time) (Table, error) {
 	if s.leavesCity(p, o) {
 		t = Withhold(t)
 		t.Notes = append(t.Notes, suppressionNote)
 	}
-	if err := s.audit.Record(ctx, p.Event(now, "statistics.report", reportResource(method, o.Unit), "", audit.OutcomeOK)); err != nil {
+	e := p.Event(now, "statistics.report", reportResource(method, o.Unit), "", audit.OutcomeOK)
+	e.Reason = period
+	if o.Mapped {
+		e.Reason += "; include_mapped=true"
+	}
+	if o.External {
+		e.Reason += "; external=true"
+	}
+	e.Reason += fmt.Sprintf("; %d rows", len(t.Rows))
+	if err := s.audit.Record(ctx, e); err != nil {
 		return Table{}, err
 	}
 	return t, nil

@@ -234,3 +234,20 @@ func checkSchemaReadOnly(tx *bolt.Tx) error {
 	}
 	return nil
 }
+
+// SchemaVersion reads the schema version of the file: a copy that must
+// not change the file it copies (an offline backup) writes into it only
+// when no migration would come first.
+func (s *Store) SchemaVersion() (uint32, error) {
+	var v uint32
+	err := view(s.db, func(btx *bolt.Tx) error {
+		meta := btx.Bucket(bucketMeta)
+		if meta == nil {
+			return errors.New("the file is not a childcase database (no schema version)")
+		}
+		var err error
+		v, err = schemaVersion(boltBucket{meta})
+		return err
+	})
+	return v, err
+}

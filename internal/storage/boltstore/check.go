@@ -144,6 +144,13 @@ type CheckOptions struct {
 	// Every is the least time between two calls of Progress; zero means
 	// two seconds.
 	Every time.Duration
+	// NotedHeadSeq and NotedHeadHash, when the seq is not 0, are a head of
+	// the audit log noted earlier (as audit verify --noted-head takes
+	// it): the log must still hold that event with that hash, else the
+	// check reports the tail cut or the event rewritten, which the chain
+	// and the stored head cannot show when that head was set back too.
+	NotedHeadSeq  uint64
+	NotedHeadHash []byte
 
 	// chunks is how many parts read the reports, and the cases, side by
 	// side; zero means one per core (GOMAXPROCS). Tests set it.
@@ -197,7 +204,7 @@ func CheckWith(ctx context.Context, path string, opts CheckOptions) (CheckResult
 		// map; that must be a panic run recovers from, not a crash.
 		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 		c := &checker{
-			ctx: ctx, btx: btx, t: newReadTx(btx), res: &res,
+			ctx: ctx, btx: btx, t: newReadTx(btx), res: &res, notedSeq: opts.NotedHeadSeq, notedHash: opts.NotedHeadHash,
 			cursors: map[string]*getCursor{}, seqCursors: map[string]*seqCursor{}, chunks: cmp.Or(opts.chunks, runtime.GOMAXPROCS(0)),
 		}
 		if opts.Progress != nil {
@@ -254,6 +261,10 @@ type checker struct {
 	chainProblem *audit.Problem
 	chainErr     error
 	chainHead    bool
+	// The head noted earlier (CheckOptions), and the hash the log's event
+	// at its seq has (checkAudit), for checkAuditChain.
+	notedSeq             uint64
+	notedHash, notedSeen []byte
 
 	caseSeqs  map[uint16]uint64 // the highest sequence of each year's case numbers
 	maxCaseID uint64            // the largest case id read (checkCaseIDs)
@@ -498,6 +509,7 @@ func (c *checker) start(steps ...func(*checker)) *checkPart {
 		found: map[string]*int{}, expected: map[string]*indexSum{}, scopeSums: map[string]uint64{}, caseEntries: map[string]int{}, scopeEntries: map[string]int{}, scopeKeys: map[string]int{},
 		caseSeqs: map[uint16]uint64{},
 		linkSeed: c.linkSeed, dailyStats: c.dailyStats, scopeIndexes: c.scopeIndexes,
+		notedSeq: c.notedSeq, notedHash: c.notedHash,
 	}
 	sub.countStat = sub.countStatEvent
 	g := &checkPart{sub: sub, done: make(chan struct{})}
@@ -1692,6 +1704,9 @@ func (c *checker) checkAudit() {
 			if e.Seq != be.Uint64(k) {
 				c.problem(bucketAudit, key(), "the event holds seq %d", e.Seq)
 			}
+			if c.notedSeq != 0 && e.Seq == c.notedSeq && c.notedSeen == nil {
+				c.notedSeen = bytes.Clone(e.Hash)
+			}
 			// The entries the event must have are summed, not looked up
 			// (expectEntry): checkAuditIndex and checkAuditTimeIndex
 			// compare the sums with the indexes' own.
@@ -1854,6 +1869,14 @@ func (c *checker) checkAuditChain() {
 		c.problem(bucketAudit, "", "%v", c.chainErr)
 	case c.chainProblem != nil:
 		c.problem(bucketAudit, fmt.Sprintf("seq %d", c.chainProblem.Seq), "the hash chain is broken: %s", c.chainProblem.Reason)
+	}
+	// Besides a broken link, which may come before it: a check lists
+	// every problem it finds, and a tail cut back to a whole chain is
+	// found by the noted head alone.
+	if c.notedSeq != 0 {
+		if p := audit.NotedProblem(c.res.AuditHeadSeq, c.notedSeq, c.notedHash, c.notedSeen); p != nil {
+			c.problem(bucketAudit, fmt.Sprintf("seq %d", p.Seq), "%s", p.Reason)
+		}
 	}
 }
 

@@ -112,9 +112,13 @@ func (s *auditServer) VerifyAuditLog(ctx context.Context, req *pb.VerifyAuditLog
 	if err != nil {
 		return nil, toStatus(ctx, s.logger, err)
 	}
-	resp := &pb.VerifyAuditLogResponse{Intact: res.Problem == nil, CheckedEvents: res.Checked, HeadSeq: res.HeadSeq,
-		HeadHash: hex.EncodeToString(res.HeadHash)}
-	if res.Problem != nil {
+	resp := &pb.VerifyAuditLogResponse{Intact: res.Problem == nil, CheckedEvents: res.Checked, HeadSeq: res.HeadSeq}
+	if res.Problem == nil {
+		// Only an intact log's head is one to note: a script that notes
+		// every answer's head would otherwise anchor the next
+		// verification to the tampered log, which would then pass.
+		resp.HeadHash = hex.EncodeToString(res.HeadHash)
+	} else {
 		resp.BrokenSeq = res.Problem.Seq
 		resp.Problem = strings.TrimSpace(res.Problem.Reason)
 	}

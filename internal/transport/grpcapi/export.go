@@ -16,6 +16,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/access"
 	"github.com/childcase/childcase/internal/domain/intake"
 	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/domain/units"
 	"github.com/childcase/childcase/internal/transport/reportfile"
 )
 
@@ -118,7 +119,7 @@ func (s *caseServer) ExportCases(req *pb.ExportCasesRequest, stream grpc.ServerS
 	if err != nil {
 		return toStatus(ctx, s.log, err)
 	}
-	q := intake.CaseQuery{ResponsibleUnit: unit, Status: caseStatuses.toModel(req.GetStatus())}
+	q := exportQuery{CaseQuery: intake.CaseQuery{ResponsibleUnit: unit, Status: caseStatuses.toModel(req.GetStatus())}, asked: exportAsked(req, unit)}
 	send := func(contentType string, data []byte) error {
 		for len(data) > 0 {
 			n := min(len(data), exportChunkSize)
@@ -148,14 +149,37 @@ func (s *caseServer) ExportCases(req *pb.ExportCasesRequest, stream grpc.ServerS
 
 type exportSend func(contentType string, data []byte) error
 
-func (s *caseServer) exportCSV(ctx context.Context, p access.Principal, q intake.CaseQuery, send exportSend) (int, error) {
+// exportQuery is the cases an export asked for, and how it asked, in the
+// API's names, for its event on the trail.
+type exportQuery struct {
+	intake.CaseQuery
+	asked string
+}
+
+// exportAsked says what an export asked for: its format and its filters,
+// or that none narrowed it to fewer than the caller's scope.
+func exportAsked(req *pb.ExportCasesRequest, unit units.Key) string {
+	parts := []string{"format=" + req.GetFormat().String()}
+	if !unit.IsZero() {
+		parts = append(parts, "responsible_unit=units/"+unit.String())
+	}
+	if st := req.GetStatus(); st != pb.CaseStatus_CASE_STATUS_UNSPECIFIED {
+		parts = append(parts, "status="+st.String())
+	}
+	if len(parts) == 1 {
+		parts = append(parts, "every case in the caller's scope")
+	}
+	return strings.Join(parts, "; ")
+}
+
+func (s *caseServer) exportCSV(ctx context.Context, p access.Principal, q exportQuery, send exportSend) (int, error) {
 	var buf bytes.Buffer
 	w := csv.NewWriter(&buf)
 	// The header goes with the first page, or alone at the end: either
 	// way after the export is on the record.
 	header := true
 	rows := 0
-	err := s.intake.ExportCases(ctx, p, q, func(page []model.Case) error {
+	err := s.intake.ExportCases(ctx, p, q.CaseQuery, q.asked, func(page []model.Case) error {
 		buf.Reset()
 		if header {
 			buf.WriteString("\uFEFF") // the byte-order mark: Excel then reads UTF-8
@@ -195,7 +219,7 @@ func xlsxRowCell(rows int) (string, error) {
 	return excelize.CoordinatesToCellName(1, rows+2)
 }
 
-func (s *caseServer) exportXLSX(ctx context.Context, p access.Principal, q intake.CaseQuery, send exportSend) (int, error) {
+func (s *caseServer) exportXLSX(ctx context.Context, p access.Principal, q exportQuery, send exportSend) (int, error) {
 	f := excelize.NewFile()
 	defer f.Close()
 	const sheet = "Sheet1"
@@ -216,7 +240,7 @@ func (s *caseServer) exportXLSX(ctx context.Context, p access.Principal, q intak
 		return 0, err
 	}
 	rows := 0
-	err = s.intake.ExportCases(ctx, p, q, func(page []model.Case) error {
+	err = s.intake.ExportCases(ctx, p, q.CaseQuery, q.asked, func(page []model.Case) error {
 		for _, c := range page {
 			row := exportRow(c)
 			for i, v := range row {
