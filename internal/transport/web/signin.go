@@ -62,16 +62,23 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 	cred := Credentials{UserID: form.UserID, Password: r.PostFormValue("password"), Code: r.PostFormValue("code"), Client: c.clientIP(r)}
 	// An address that failed too often waits before its passwords are
 	// checked again, unless the account has signed in from it before
-	// (familiarSignIns): refused here, unchecked, nothing is learnt.
+	// (familiarSignIns): refused unchecked, nothing is learnt. Whoever
+	// shares the address must not tell the familiar accounts from the
+	// others by the answer either: both are 429, and an unchecked refusal
+	// costs the work of a checked one.
 	wait := c.throttleWait(cred.Client)
-	if wait > 0 && !c.familiar.has(cred.Client, cred.UserID) {
-		c.cfg.Throttle.ThrottlePasswordSignIn(r.Context(), cred.Client)
-		c.throttled(w, r, form, wait)
-		return
-	}
+	unchecked := wait > 0 && !c.familiar.has(cred.Client, cred.UserID)
 	if len(cred.UserID) > maxCredential || len(cred.Password) > identity.MaxPasswordBytes || len(cred.Code) > maxCredential ||
 		!utf8.ValidString(cred.UserID) || !utf8.ValidString(cred.Password) {
-		c.failedFrom(cred.Client)
+		if unchecked {
+			c.cfg.Throttle.ThrottlePasswordSignIn(r.Context(), cred.Client)
+		} else {
+			c.failedFrom(cred.Client)
+		}
+		if wait > 0 {
+			c.throttled(w, r, form, wait)
+			return
+		}
 		form.UserID = ""
 		c.render(w, r, http.StatusUnauthorized, "signin", view{Title: "signin.title", Error: c.catalogs.text(lang, "signin.refused"), Data: form})
 		return
@@ -85,6 +92,15 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 	default:
 		w.Header().Set("Retry-After", "1")
 		c.render(w, r, http.StatusServiceUnavailable, "signin", view{Title: "signin.title", Error: c.catalogs.text(lang, "signin.busy"), Data: form})
+		return
+	}
+	if unchecked {
+		func() {
+			defer func() { <-c.signIns }()
+			c.cfg.Accounts.RefuseUnchecked(r.Context(), cred)
+		}()
+		c.cfg.Throttle.ThrottlePasswordSignIn(r.Context(), cred.Client)
+		c.throttled(w, r, form, wait)
 		return
 	}
 	acct, err := func() (Account, error) {

@@ -81,6 +81,12 @@ type Account struct {
 // an adapter in the wiring.
 type Accounts interface {
 	SignIn(ctx context.Context, c Credentials) (Account, error)
+	// RefuseUnchecked costs what a refused SignIn of c does (reading the
+	// account, the password hash, the commit) and checks and records
+	// nothing: a sign-in the throttle refuses unchecked must take as long
+	// as one it lets through to be checked, or the time of the answer
+	// tells which accounts have signed in from the address.
+	RefuseUnchecked(ctx context.Context, c Credentials)
 	SignOut(ctx context.Context, tokenID, why string) error
 }
 
