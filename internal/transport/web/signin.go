@@ -9,6 +9,7 @@ import (
 
 	"github.com/childcase/childcase/internal/domain/identity"
 	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/transport/clientaddr"
 )
 
 // signInForm is what the sign-in page shows again after a refusal: the
@@ -83,20 +84,15 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 		c.render(w, r, http.StatusUnauthorized, "signin", view{Title: "signin.title", Error: c.catalogs.text(lang, "signin.refused"), Data: form})
 		return
 	}
-	// A flood of sign-in forms would run as many hashes at once and
-	// exhaust the memory: past maxSignInsAtOnce, the answer is "busy" at
-	// once, and the person tries again (nothing is counted against the
-	// account).
-	select {
-	case c.signIns <- struct{}{}:
-	default:
+	release, ok := c.hashSlot(cred.Client, wait > 0)
+	if !ok {
 		w.Header().Set("Retry-After", "1")
 		c.render(w, r, http.StatusServiceUnavailable, "signin", view{Title: "signin.title", Error: c.catalogs.text(lang, "signin.busy"), Data: form})
 		return
 	}
 	if unchecked {
 		func() {
-			defer func() { <-c.signIns }()
+			defer release()
 			c.cfg.Accounts.RefuseUnchecked(r.Context(), cred)
 		}()
 		c.cfg.Throttle.ThrottlePasswordSignIn(r.Context(), cred.Client)
@@ -104,7 +100,7 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	acct, err := func() (Account, error) {
-		defer func() { <-c.signIns }()
+		defer release()
 		return c.cfg.Accounts.SignIn(r.Context(), cred)
 	}()
 	switch {
@@ -153,6 +149,44 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 	c.setCookie(w, preCookie, "", -1)
 	c.setCookie(w, sessionCookie, s.id, 0) // a browser-session cookie; the server ends it when idle
 	http.Redirect(w, r, nextPage(form.Next, acct.User), http.StatusSeeOther)
+}
+
+// hashSlot takes one of the maxSignInsAtOnce slots for a sign-in of
+// client to be hashed in, or reports false: "busy", answered at once, the
+// person tries again, nothing counted against the account. A flood of
+// sign-in forms would otherwise run as many hashes at once and exhaust
+// the memory. A throttled address holds at most one slot at a time,
+// whoever signs in from it: its refusals unchecked cost a hash as its
+// checked ones do, so that the time tells no account apart, and one
+// guesser's flood of them must not keep the people of every other
+// address out. release frees the slot.
+func (c *Console) hashSlot(client string, throttled bool) (release func(), ok bool) {
+	key := clientaddr.ThrottleKey(client)
+	if throttled {
+		c.hashingMu.Lock()
+		busy := c.hashingFrom[key]
+		if !busy {
+			c.hashingFrom[key] = true
+		}
+		c.hashingMu.Unlock()
+		if busy {
+			return nil, false
+		}
+	}
+	unclaim := func() {
+		if throttled {
+			c.hashingMu.Lock()
+			delete(c.hashingFrom, key)
+			c.hashingMu.Unlock()
+		}
+	}
+	select {
+	case c.signIns <- struct{}{}:
+		return func() { <-c.signIns; unclaim() }, true
+	default:
+		unclaim()
+		return nil, false
+	}
 }
 
 // throttleWait is how long client must wait before its passwords are

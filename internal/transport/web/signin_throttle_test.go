@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/cookiejar"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
@@ -104,4 +105,100 @@ func TestThrottledSignInTellsNoFamiliarAccountApart(t *testing.T) {
 			t.Errorf("%s at a throttled address: %d checks and %d unchecked refusals, want the work of one", try.user, checked-checked0, spent-spent0)
 		}
 	}
+}
+
+// heldWork holds every check and unchecked refusal until released,
+// telling when one starts: a password hash that takes long.
+type heldWork struct {
+	started, release chan struct{}
+}
+
+func (a heldWork) SignIn(context.Context, Credentials) (Account, error) {
+	a.started <- struct{}{}
+	<-a.release
+	return Account{}, ErrRefused
+}
+
+func (a heldWork) RefuseUnchecked(context.Context, Credentials) {
+	a.started <- struct{}{}
+	<-a.release
+}
+
+func (heldWork) SignOut(context.Context, string, string) error { return nil }
+
+// throttledFrom throttles one address.
+type throttledFrom struct{ client string }
+
+func (f throttledFrom) PasswordSignInWait(client string) time.Duration {
+	if client == f.client {
+		return 30 * time.Second
+	}
+	return 0
+}
+func (throttledFrom) FailPasswordSignIn(string)                      {}
+func (throttledFrom) ThrottlePasswordSignIn(context.Context, string) {}
+
+// A throttled address's refusals cost a hash each (above), so one guesser
+// there could keep every one of the maxSignInsAtOnce slots busy and the
+// people of every other address out ("busy"), where the throttle used to
+// answer them for nothing. A throttled address holds one slot at a time,
+// whoever signs in from it (a familiar account too, or the wait would
+// tell it apart again); the others' sign-ins still get theirs.
+func TestThrottledAddressHoldsOneSignInSlot(t *testing.T) {
+	conn, err := grpc.NewClient("passthrough:///unused", grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	accts := heldWork{started: make(chan struct{}), release: make(chan struct{})}
+	const guesser = "203.0.113.7"
+	ts, _ := serveConsoleWith(t, Config{Conn: conn, Accounts: accts, Throttle: throttledFrom{client: guesser},
+		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}})
+	signIn := func(from string) *http.Response {
+		t.Helper()
+		jar, _ := cookiejar.New(nil)
+		client := &http.Client{Jar: jar}
+		form := url.Values{"csrf": {formValue(t, fetch(t, client, ts.URL+"/signin", nil), "csrf")}, "user": {"someone"}, "password": {"guess"}}
+		req, _ := http.NewRequest(http.MethodPost, ts.URL+"/signin", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("X-Forwarded-For", from)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	var wg sync.WaitGroup
+	released := false
+	defer func() {
+		if !released {
+			close(accts.release)
+		}
+		wg.Wait()
+	}()
+	wg.Go(func() { signIn(guesser) })
+	<-accts.started
+	answer := make(chan *http.Response, maxSignInsAtOnce+1) // every sign-in's but the first
+	wg.Go(func() { answer <- signIn(guesser) })
+	select {
+	case <-accts.started:
+		t.Fatal("a second sign-in of a throttled address started its hash while the first hashed")
+	case resp := <-answer:
+		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") != "1" {
+			t.Errorf("a second sign-in of a throttled address while the first hashed: %s, want 503 busy", resp.Status)
+		}
+	}
+	// Another address's sign-ins take the remaining slots.
+	for i := range maxSignInsAtOnce - 1 {
+		from := "198.51.100." + string(rune('1'+i))
+		wg.Go(func() { answer <- signIn(from) })
+		select {
+		case <-accts.started:
+		case resp := <-answer:
+			t.Fatalf("a sign-in from %s while the throttled address hashed: %s, want its hash started", from, resp.Status)
+		}
+	}
+	close(accts.release)
+	released = true
 }

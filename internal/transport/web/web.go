@@ -153,6 +153,10 @@ type Console struct {
 	static   fs.FS // the files under static/
 	catalogs catalogs
 	signIns  chan struct{} // a slot for each sign-in being checked
+	// hashingFrom holds the throttle keys of the throttled addresses that
+	// hold one of signIns' slots: one each at most (hashSlot).
+	hashingMu   sync.Mutex
+	hashingFrom map[string]bool
 	// familiar are the accounts that signed in from each address: they
 	// still sign in from it while it is throttled (familiarSignIns).
 	familiar *familiarSignIns
@@ -209,14 +213,15 @@ func New(cfg Config) (*Console, error) {
 			audit:   pb.NewAuditServiceClient(cfg.Conn),
 			stats:   pb.NewStatisticsServiceClient(cfg.Conn),
 		},
-		sessions: newSessionStore(cfg.Clock, IdleTimeout, MaxSessions, MaxSessionsPerUser),
-		pages:    pages,
-		static:   staticFS,
-		catalogs: cats,
-		stopping: make(chan struct{}),
-		signIns:  make(chan struct{}, maxSignInsAtOnce),
-		familiar: newFamiliarSignIns(maxFamiliarSignIns),
-		enrolKey: cfg.EnrolKey,
+		sessions:    newSessionStore(cfg.Clock, IdleTimeout, MaxSessions, MaxSessionsPerUser),
+		pages:       pages,
+		static:      staticFS,
+		catalogs:    cats,
+		stopping:    make(chan struct{}),
+		signIns:     make(chan struct{}, maxSignInsAtOnce),
+		hashingFrom: map[string]bool{},
+		familiar:    newFamiliarSignIns(maxFamiliarSignIns),
+		enrolKey:    cfg.EnrolKey,
 
 		repeatable: repeatableFields(),
 	}
