@@ -899,11 +899,18 @@ func createWithToken(tx datastore.Tx, p access.Principal, u model.User, t model.
 	if err := tx.CreateToken(t); err != nil {
 		return err
 	}
-	_, err := tx.AppendAudit(
-		p.Event(now, "user.create", model.UserName(u.ID), "", audit.OutcomeOK),
-		tokenCreated(p, u, t, now),
-	)
+	created := p.Event(now, "user.create", model.UserName(u.ID), "", audit.OutcomeOK)
+	created.Reason = userCreatedReason(u)
+	_, err := tx.AppendAudit(created, tokenCreated(p, u, t, now))
 	return err
+}
+
+// userCreatedReason is the reason of a user.create: what it granted. A
+// role and unit decide whose cases the new user reads, and the admin who
+// made the user was shown the first token's secret; the auditor, who may
+// not read users, learns from the trail what was given to whom.
+func userCreatedReason(u model.User) string {
+	return "role " + u.Role.String() + ", unit " + u.Unit
 }
 
 // The bounds of a user's or police unit's display name and a user's work

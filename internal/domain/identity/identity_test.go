@@ -1107,3 +1107,27 @@ func TestTokenOfASecondFactorRoleByAnotherIsWarned(t *testing.T) {
 		}
 	}
 }
+
+// A user.create says what it granted: the role and the unit, whose cases
+// the new user (and the admin, who was shown the first token's secret)
+// may read from then on. Without them the auditor saw that an admin made
+// a user, not that it was a worker of the commune whose cases were read
+// next; only the admin's GetUser, which an auditor may not call, said so.
+func TestUserCreateNamesTheRoleAndUnitGranted(t *testing.T) {
+	e := newEnv(t)
+	before := len(e.events(t))
+	u := model.User{ID: "cw.an", DisplayName: "An", Role: model.RoleCommuneWorker, Unit: communeUnit}
+	if _, _, _, err := e.svc.CreateUser(ctx, e.admin, u, 0, noRetry); err != nil {
+		t.Fatalf("CreateUser: %v", err)
+	}
+	want := "role COMMUNE_WORKER, unit " + communeUnit
+	for _, ev := range e.events(t)[before:] {
+		if ev.Action == "user.create" {
+			if ev.Reason != want {
+				t.Errorf("user.create reason %q, want %q", ev.Reason, want)
+			}
+			return
+		}
+	}
+	t.Fatal("no user.create event")
+}

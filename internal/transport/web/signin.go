@@ -9,6 +9,7 @@ import (
 
 	"github.com/childcase/childcase/internal/domain/identity"
 	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/transport/clientaddr"
 )
 
 // signInForm is what the sign-in page shows again after a refusal: the
@@ -62,33 +63,44 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 	cred := Credentials{UserID: form.UserID, Password: r.PostFormValue("password"), Code: r.PostFormValue("code"), Client: c.clientIP(r)}
 	// An address that failed too often waits before its passwords are
 	// checked again, unless the account has signed in from it before
-	// (familiarSignIns): refused here, unchecked, nothing is learnt.
+	// (familiarSignIns): refused unchecked, nothing is learnt. Whoever
+	// shares the address must not tell the familiar accounts from the
+	// others by the answer either: both are 429, and an unchecked refusal
+	// costs the work of a checked one.
 	wait := c.throttleWait(cred.Client)
-	if wait > 0 && !c.familiar.has(cred.Client, cred.UserID) {
-		c.cfg.Throttle.ThrottlePasswordSignIn(r.Context(), cred.Client)
-		c.throttled(w, r, form, wait)
-		return
-	}
+	unchecked := wait > 0 && !c.familiar.has(cred.Client, cred.UserID)
 	if len(cred.UserID) > maxCredential || len(cred.Password) > identity.MaxPasswordBytes || len(cred.Code) > maxCredential ||
 		!utf8.ValidString(cred.UserID) || !utf8.ValidString(cred.Password) {
-		c.failedFrom(cred.Client)
+		if unchecked {
+			c.cfg.Throttle.ThrottlePasswordSignIn(r.Context(), cred.Client)
+		} else {
+			c.failedFrom(cred.Client)
+		}
+		if wait > 0 {
+			c.throttled(w, r, form, wait)
+			return
+		}
 		form.UserID = ""
 		c.render(w, r, http.StatusUnauthorized, "signin", view{Title: "signin.title", Error: c.catalogs.text(lang, "signin.refused"), Data: form})
 		return
 	}
-	// A flood of sign-in forms would run as many hashes at once and
-	// exhaust the memory: past maxSignInsAtOnce, the answer is "busy" at
-	// once, and the person tries again (nothing is counted against the
-	// account).
-	select {
-	case c.signIns <- struct{}{}:
-	default:
+	release, ok := c.hashSlot(cred.Client, wait > 0)
+	if !ok {
 		w.Header().Set("Retry-After", "1")
 		c.render(w, r, http.StatusServiceUnavailable, "signin", view{Title: "signin.title", Error: c.catalogs.text(lang, "signin.busy"), Data: form})
 		return
 	}
+	if unchecked {
+		func() {
+			defer release()
+			c.cfg.Accounts.RefuseUnchecked(r.Context(), cred)
+		}()
+		c.cfg.Throttle.ThrottlePasswordSignIn(r.Context(), cred.Client)
+		c.throttled(w, r, form, wait)
+		return
+	}
 	acct, err := func() (Account, error) {
-		defer func() { <-c.signIns }()
+		defer release()
 		return c.cfg.Accounts.SignIn(r.Context(), cred)
 	}()
 	switch {
@@ -137,6 +149,44 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 	c.setCookie(w, preCookie, "", -1)
 	c.setCookie(w, sessionCookie, s.id, 0) // a browser-session cookie; the server ends it when idle
 	http.Redirect(w, r, nextPage(form.Next, acct.User), http.StatusSeeOther)
+}
+
+// hashSlot takes one of the maxSignInsAtOnce slots for a sign-in of
+// client to be hashed in, or reports false: "busy", answered at once, the
+// person tries again, nothing counted against the account. A flood of
+// sign-in forms would otherwise run as many hashes at once and exhaust
+// the memory. A throttled address holds at most one slot at a time,
+// whoever signs in from it: its refusals unchecked cost a hash as its
+// checked ones do, so that the time tells no account apart, and one
+// guesser's flood of them must not keep the people of every other
+// address out. release frees the slot.
+func (c *Console) hashSlot(client string, throttled bool) (release func(), ok bool) {
+	key := clientaddr.ThrottleKey(client)
+	if throttled {
+		c.hashingMu.Lock()
+		busy := c.hashingFrom[key]
+		if !busy {
+			c.hashingFrom[key] = true
+		}
+		c.hashingMu.Unlock()
+		if busy {
+			return nil, false
+		}
+	}
+	unclaim := func() {
+		if throttled {
+			c.hashingMu.Lock()
+			delete(c.hashingFrom, key)
+			c.hashingMu.Unlock()
+		}
+	}
+	select {
+	case c.signIns <- struct{}{}:
+		return func() { <-c.signIns; unclaim() }, true
+	default:
+		unclaim()
+		return nil, false
+	}
 }
 
 // throttleWait is how long client must wait before its passwords are

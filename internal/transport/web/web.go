@@ -81,6 +81,12 @@ type Account struct {
 // an adapter in the wiring.
 type Accounts interface {
 	SignIn(ctx context.Context, c Credentials) (Account, error)
+	// RefuseUnchecked costs what a refused SignIn of c does (reading the
+	// account, the password hash, the commit) and checks and records
+	// nothing: a sign-in the throttle refuses unchecked must take as long
+	// as one it lets through to be checked, or the time of the answer
+	// tells which accounts have signed in from the address.
+	RefuseUnchecked(ctx context.Context, c Credentials)
 	SignOut(ctx context.Context, tokenID, why string) error
 }
 
@@ -147,6 +153,10 @@ type Console struct {
 	static   fs.FS // the files under static/
 	catalogs catalogs
 	signIns  chan struct{} // a slot for each sign-in being checked
+	// hashingFrom holds the throttle keys of the throttled addresses that
+	// hold one of signIns' slots: one each at most (hashSlot).
+	hashingMu   sync.Mutex
+	hashingFrom map[string]bool
 	// familiar are the accounts that signed in from each address: they
 	// still sign in from it while it is throttled (familiarSignIns).
 	familiar *familiarSignIns
@@ -203,14 +213,15 @@ func New(cfg Config) (*Console, error) {
 			audit:   pb.NewAuditServiceClient(cfg.Conn),
 			stats:   pb.NewStatisticsServiceClient(cfg.Conn),
 		},
-		sessions: newSessionStore(cfg.Clock, IdleTimeout, MaxSessions, MaxSessionsPerUser),
-		pages:    pages,
-		static:   staticFS,
-		catalogs: cats,
-		stopping: make(chan struct{}),
-		signIns:  make(chan struct{}, maxSignInsAtOnce),
-		familiar: newFamiliarSignIns(maxFamiliarSignIns),
-		enrolKey: cfg.EnrolKey,
+		sessions:    newSessionStore(cfg.Clock, IdleTimeout, MaxSessions, MaxSessionsPerUser),
+		pages:       pages,
+		static:      staticFS,
+		catalogs:    cats,
+		stopping:    make(chan struct{}),
+		signIns:     make(chan struct{}, maxSignInsAtOnce),
+		hashingFrom: map[string]bool{},
+		familiar:    newFamiliarSignIns(maxFamiliarSignIns),
+		enrolKey:    cfg.EnrolKey,
 
 		repeatable: repeatableFields(),
 	}
