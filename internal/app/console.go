@@ -27,10 +27,6 @@ func (a consoleAccounts) SignIn(ctx context.Context, c web.Credentials) (web.Acc
 	return web.Account{User: s.User, Bearer: s.Token.Secret, TokenID: s.Token.Token.ID, Expires: s.Token.Token.ExpireTime}, nil
 }
 
-func (a consoleAccounts) RefuseUnchecked(ctx context.Context, c web.Credentials) {
-	a.ids.SpendRefusedSignIn(ctx, identity.PasswordSignIn{UserID: c.UserID, Password: c.Password, TOTPCode: c.Code, Client: c.Client})
-}
-
 func (a consoleAccounts) SignOut(ctx context.Context, tokenID, why string) error {
 	return a.ids.EndSession(ctx, tokenID, why)
 }

@@ -49,9 +49,6 @@ func (a *bookAccounts) SignIn(ctx context.Context, c web.Credentials) (web.Accou
 	}, nil
 }
 
-// RefuseUnchecked has no work to spend: the book checks no hash.
-func (a *bookAccounts) RefuseUnchecked(context.Context, web.Credentials) {}
-
 func (a *bookAccounts) SignOut(_ context.Context, tokenID, _ string) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()

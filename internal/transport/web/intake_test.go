@@ -70,7 +70,6 @@ type anyoneAccounts struct{}
 func (anyoneAccounts) SignIn(_ context.Context, c Credentials) (Account, error) {
 	return Account{User: model.User{ID: c.UserID, Role: model.RoleHotlineOperator, Unit: model.OrgHotline111}, Bearer: "t", TokenID: "t"}, nil
 }
-func (anyoneAccounts) RefuseUnchecked(context.Context, Credentials)  {}
 func (anyoneAccounts) SignOut(context.Context, string, string) error { return nil }
 
 // consoleOver serves the console over a gRPC API of fakes and returns a

@@ -20,7 +20,6 @@ type workerAccounts struct{}
 func (workerAccounts) SignIn(_ context.Context, c Credentials) (Account, error) {
 	return Account{User: model.User{ID: c.UserID, Role: model.RoleCommuneWorker, Unit: "units/00004@2025-07-01"}, Bearer: "t", TokenID: "t"}, nil
 }
-func (workerAccounts) RefuseUnchecked(context.Context, Credentials)  {}
 func (workerAccounts) SignOut(context.Context, string, string) error { return nil }
 
 // sparseCases answers ListCases as a list filtered within its index may:

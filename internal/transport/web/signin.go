@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -9,7 +10,6 @@ import (
 
 	"github.com/childcase/childcase/internal/domain/identity"
 	"github.com/childcase/childcase/internal/domain/model"
-	"github.com/childcase/childcase/internal/transport/clientaddr"
 )
 
 // signInForm is what the sign-in page shows again after a refusal: the
@@ -66,7 +66,9 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 	// (familiarSignIns): refused unchecked, nothing is learnt. Whoever
 	// shares the address must not tell the familiar accounts from the
 	// others by the answer either: both are 429, and an unchecked refusal
-	// costs the work of a checked one.
+	// takes as long as a checked one (pauseAsACheck) without its work, so
+	// that a guesser's flood costs nothing and holds none of the places
+	// the people who sign in from there need.
 	wait := c.throttleWait(cred.Client)
 	unchecked := wait > 0 && !c.familiar.has(cred.Client, cred.UserID)
 	if len(cred.UserID) > maxCredential || len(cred.Password) > identity.MaxPasswordBytes || len(cred.Code) > maxCredential ||
@@ -84,25 +86,31 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 		c.render(w, r, http.StatusUnauthorized, "signin", view{Title: "signin.title", Error: c.catalogs.text(lang, "signin.refused"), Data: form})
 		return
 	}
-	release, ok := c.hashSlot(cred.Client, wait > 0)
-	if !ok {
-		w.Header().Set("Retry-After", "1")
-		c.render(w, r, http.StatusServiceUnavailable, "signin", view{Title: "signin.title", Error: c.catalogs.text(lang, "signin.busy"), Data: form})
-		return
-	}
 	if unchecked {
-		func() {
-			defer release()
-			c.cfg.Accounts.RefuseUnchecked(r.Context(), cred)
-		}()
+		c.pauseAsACheck(r.Context())
 		c.cfg.Throttle.ThrottlePasswordSignIn(r.Context(), cred.Client)
 		c.throttled(w, r, form, wait)
 		return
 	}
+	// A flood of sign-in forms would run as many hashes at once and
+	// exhaust the memory: past maxSignInsAtOnce, the answer is "busy" at
+	// once, and the person tries again (nothing is counted against the
+	// account).
+	select {
+	case c.signIns <- struct{}{}:
+	default:
+		w.Header().Set("Retry-After", "1")
+		c.render(w, r, http.StatusServiceUnavailable, "signin", view{Title: "signin.title", Error: c.catalogs.text(lang, "signin.busy"), Data: form})
+		return
+	}
+	checking := time.Now()
 	acct, err := func() (Account, error) {
-		defer release()
+		defer func() { <-c.signIns }()
 		return c.cfg.Accounts.SignIn(r.Context(), cred)
 	}()
+	if errors.Is(err, ErrRefused) {
+		c.noteRefusalTime(time.Since(checking))
+	}
 	switch {
 	case errors.Is(err, ErrCodeNeeded):
 		form.NeedCode = true
@@ -151,41 +159,50 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, nextPage(form.Next, acct.User), http.StatusSeeOther)
 }
 
-// hashSlot takes one of the maxSignInsAtOnce slots for a sign-in of
-// client to be hashed in, or reports false: "busy", answered at once, the
-// person tries again, nothing counted against the account. A flood of
-// sign-in forms would otherwise run as many hashes at once and exhaust
-// the memory. A throttled address holds at most one slot at a time,
-// whoever signs in from it: its refusals unchecked cost a hash as its
-// checked ones do, so that the time tells no account apart, and one
-// guesser's flood of them must not keep the people of every other
-// address out. release frees the slot.
-func (c *Console) hashSlot(client string, throttled bool) (release func(), ok bool) {
-	key := clientaddr.ThrottleKey(client)
-	if throttled {
-		c.hashingMu.Lock()
-		busy := c.hashingFrom[key]
-		if !busy {
-			c.hashingFrom[key] = true
+// maxPausedRefusals bounds the unchecked refusals waiting at once
+// (pauseAsACheck): each holds a goroutine and a connection, and past the
+// bound a flood is answered at once.
+const maxPausedRefusals = 256
+
+// noteRefusalTime adds a checked refusal's time to the moving average an
+// unchecked refusal waits.
+func (c *Console) noteRefusalTime(d time.Duration) {
+	for {
+		old := c.refusalTime.Load()
+		avg := int64(d)
+		if old > 0 {
+			avg = old + (int64(d)-old)/8
 		}
-		c.hashingMu.Unlock()
-		if busy {
-			return nil, false
+		if c.refusalTime.CompareAndSwap(old, avg) {
+			return
 		}
 	}
-	unclaim := func() {
-		if throttled {
-			c.hashingMu.Lock()
-			delete(c.hashingFrom, key)
-			c.hashingMu.Unlock()
-		}
+}
+
+// pauseAsACheck waits as long as a checked refusal takes lately, so that
+// an unchecked refusal's answer comes when a checked one's would. It does
+// none of the check's work: an address is throttled only after checked
+// failures, so there is a time to wait by then.
+func (c *Console) pauseAsACheck(ctx context.Context) {
+	d := time.Duration(c.refusalTime.Load())
+	if d <= 0 {
+		return
 	}
 	select {
-	case c.signIns <- struct{}{}:
-		return func() { <-c.signIns; unclaim() }, true
+	case c.pausing <- struct{}{}:
+		defer func() { <-c.pausing }()
 	default:
-		unclaim()
-		return nil, false
+		return
+	}
+	if c.cfg.Pause != nil {
+		c.cfg.Pause(ctx, d)
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
 	}
 }
 

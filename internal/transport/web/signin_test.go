@@ -31,8 +31,6 @@ func (a heldAccounts) SignIn(context.Context, Credentials) (Account, error) {
 	return Account{}, ErrRefused
 }
 
-func (heldAccounts) RefuseUnchecked(context.Context, Credentials) {}
-
 func (heldAccounts) SignOut(context.Context, string, string) error { return nil }
 
 // TestSignInsAtOnceAreBounded: each sign-in costs a password hash of 19

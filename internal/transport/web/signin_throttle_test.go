@@ -2,8 +2,11 @@ package web
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/netip"
 	"net/url"
 	"strings"
@@ -15,16 +18,17 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/childcase/childcase/internal/domain/clock"
 	"github.com/childcase/childcase/internal/domain/identity"
 	"github.com/childcase/childcase/internal/domain/model"
 )
 
 // workAccounts signs in "op" with the password "right" and counts the
-// work each attempt was given: a check (SignIn) or the same cost spent
-// on nothing (RefuseUnchecked).
+// checks; pauses counts the waits of the sign-ins refused unchecked.
 type workAccounts struct {
-	mu             sync.Mutex
-	checked, spent []string
+	mu      sync.Mutex
+	checked []string
+	pauses  []time.Duration
 }
 
 func (a *workAccounts) SignIn(_ context.Context, c Credentials) (Account, error) {
@@ -37,18 +41,18 @@ func (a *workAccounts) SignIn(_ context.Context, c Credentials) (Account, error)
 	return Account{User: model.User{ID: c.UserID, Role: model.RoleHotlineOperator, Unit: model.OrgHotline111}, Bearer: "t", TokenID: "t"}, nil
 }
 
-func (a *workAccounts) RefuseUnchecked(_ context.Context, c Credentials) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.spent = append(a.spent, c.UserID)
-}
-
 func (*workAccounts) SignOut(context.Context, string, string) error { return nil }
 
-func (a *workAccounts) work() (checked, spent int) {
+func (a *workAccounts) pause(_ context.Context, d time.Duration) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return len(a.checked), len(a.spent)
+	a.pauses = append(a.pauses, d)
+}
+
+func (a *workAccounts) work() (checked int, pauses []time.Duration) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.checked), append([]time.Duration(nil), a.pauses...)
 }
 
 // switchedThrottle throttles every address once on.
@@ -67,10 +71,10 @@ func (*switchedThrottle) ThrottlePasswordSignIn(context.Context, string) {}
 // its password checked and the others are refused unchecked; both are
 // answered 429. The answer must not tell them apart in any other way, or
 // whoever shares the address (an office's NAT) learns which user ids
-// exist and sign in from there: an unchecked refusal costs the same work
-// as a checked one (the password hash and the commit that take tens of
-// milliseconds, where a bare refusal took none), and a password too long
-// to check is answered 429 for both (a familiar account's was 401).
+// sign in from there: an unchecked refusal waits as long as a checked one
+// takes lately (a password hash and a commit, tens of milliseconds, where
+// a bare refusal took none), doing none of its work, and a password too
+// long to check is answered 429 for both (a familiar account's was 401).
 func TestThrottledSignInTellsNoFamiliarAccountApart(t *testing.T) {
 	conn, err := grpc.NewClient("passthrough:///unused", grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
@@ -79,7 +83,7 @@ func TestThrottledSignInTellsNoFamiliarAccountApart(t *testing.T) {
 	t.Cleanup(func() { _ = conn.Close() })
 	accts := &workAccounts{}
 	throttle := &switchedThrottle{}
-	ts, _ := serveConsoleWith(t, Config{Conn: conn, Accounts: accts, Throttle: throttle})
+	ts, _ := serveConsoleWith(t, Config{Conn: conn, Accounts: accts, Throttle: throttle, Pause: accts.pause})
 	signIn := func(user, password string) *http.Response {
 		t.Helper()
 		jar, _ := cookiejar.New(nil)
@@ -90,25 +94,40 @@ func TestThrottledSignInTellsNoFamiliarAccountApart(t *testing.T) {
 	if resp := signIn("op", "right"); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("sign in before the throttle: %s", resp.Status)
 	}
+	// The failures that throttle an address are checked: their time is
+	// what an unchecked refusal waits.
+	if resp := signIn("op", "wrong"); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("a wrong password before the throttle: %s", resp.Status)
+	}
 	throttle.on.Store(true)
 	tooLong := strings.Repeat("x", identity.MaxPasswordBytes+1)
-	for _, try := range []struct{ user, password string }{
-		{"op", "wrong"}, {"nobody", "wrong"}, {"op", tooLong}, {"nobody", tooLong},
+	for _, try := range []struct {
+		user, password string
+		checked        bool
+	}{
+		{"op", "wrong", true}, {"nobody", "wrong", false}, {"op", tooLong, false}, {"nobody", tooLong, false},
 	} {
-		checked0, spent0 := accts.work()
+		checked0, pauses0 := accts.work()
 		resp := signIn(try.user, try.password)
 		if resp.StatusCode != http.StatusTooManyRequests {
 			t.Errorf("%s with a password of %d bytes at a throttled address: %s, want 429", try.user, len(try.password), resp.Status)
 		}
-		checked, spent := accts.work()
-		if len(try.password) <= identity.MaxPasswordBytes && (checked-checked0)+(spent-spent0) != 1 {
-			t.Errorf("%s at a throttled address: %d checks and %d unchecked refusals, want the work of one", try.user, checked-checked0, spent-spent0)
+		if len(try.password) > identity.MaxPasswordBytes {
+			continue
+		}
+		checked, pauses := accts.work()
+		checks, waits := checked-checked0, pauses[len(pauses0):]
+		switch {
+		case try.checked && (checks != 1 || len(waits) != 0):
+			t.Errorf("%s, familiar, at a throttled address: %d checks and %d pauses, want its password checked", try.user, checks, len(waits))
+		case !try.checked && (checks != 0 || len(waits) != 1 || waits[0] <= 0):
+			t.Errorf("%s at a throttled address: %d checks and pauses %v, want no check and one pause as long as a check", try.user, checks, waits)
 		}
 	}
 }
 
-// heldWork holds every check and unchecked refusal until released,
-// telling when one starts: a password hash that takes long.
+// heldWork holds every check until released, telling when one starts: a
+// password hash that takes long.
 type heldWork struct {
 	started, release chan struct{}
 }
@@ -117,11 +136,6 @@ func (a heldWork) SignIn(context.Context, Credentials) (Account, error) {
 	a.started <- struct{}{}
 	<-a.release
 	return Account{}, ErrRefused
-}
-
-func (a heldWork) RefuseUnchecked(context.Context, Credentials) {
-	a.started <- struct{}{}
-	<-a.release
 }
 
 func (heldWork) SignOut(context.Context, string, string) error { return nil }
@@ -138,13 +152,12 @@ func (f throttledFrom) PasswordSignInWait(client string) time.Duration {
 func (throttledFrom) FailPasswordSignIn(string)                      {}
 func (throttledFrom) ThrottlePasswordSignIn(context.Context, string) {}
 
-// A throttled address's refusals cost a hash each (above), so one guesser
-// there could keep every one of the maxSignInsAtOnce slots busy and the
-// people of every other address out ("busy"), where the throttle used to
-// answer them for nothing. A throttled address holds one slot at a time,
-// whoever signs in from it (a familiar account too, or the wait would
-// tell it apart again); the others' sign-ins still get theirs.
-func TestThrottledAddressHoldsOneSignInSlot(t *testing.T) {
+// A throttled address's refusals unchecked do none of a check's work and
+// take none of the maxSignInsAtOnce places: a guesser's flood there must
+// not keep the people of other addresses, or the familiar accounts of
+// its own, out with "busy". With every place taken by checks, a refusal
+// unchecked is still answered 429 after its pause.
+func TestUncheckedRefusalsTakeNoSignInPlace(t *testing.T) {
 	conn, err := grpc.NewClient("passthrough:///unused", grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
@@ -152,8 +165,19 @@ func TestThrottledAddressHoldsOneSignInSlot(t *testing.T) {
 	t.Cleanup(func() { _ = conn.Close() })
 	accts := heldWork{started: make(chan struct{}), release: make(chan struct{})}
 	const guesser = "203.0.113.7"
-	ts, _ := serveConsoleWith(t, Config{Conn: conn, Accounts: accts, Throttle: throttledFrom{client: guesser},
-		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}})
+	paused := make(chan time.Duration, 1)
+	c, err := New(Config{Conn: conn, Accounts: accts, Throttle: throttledFrom{client: guesser},
+		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")},
+		Clock:          clock.NewFake(time.Date(2026, 11, 28, 3, 0, 0, 0, time.UTC)),
+		Log:            slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Pause:          func(_ context.Context, d time.Duration) { paused <- d },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.noteRefusalTime(40 * time.Millisecond) // the checks that throttled the guesser
+	ts := httptest.NewServer(c.Handler())
+	t.Cleanup(ts.Close)
 	signIn := func(from string) *http.Response {
 		t.Helper()
 		jar, _ := cookiejar.New(nil)
@@ -164,41 +188,32 @@ func TestThrottledAddressHoldsOneSignInSlot(t *testing.T) {
 		req.Header.Set("X-Forwarded-For", from)
 		resp, err := client.Do(req)
 		if err != nil {
-			t.Fatal(err)
+			t.Error(err)
+			return nil
 		}
 		resp.Body.Close()
 		return resp
 	}
 	var wg sync.WaitGroup
-	released := false
 	defer func() {
-		if !released {
-			close(accts.release)
-		}
+		close(accts.release)
 		wg.Wait()
 	}()
-	wg.Go(func() { signIn(guesser) })
-	<-accts.started
-	answer := make(chan *http.Response, maxSignInsAtOnce+1) // every sign-in's but the first
-	wg.Go(func() { answer <- signIn(guesser) })
-	select {
-	case <-accts.started:
-		t.Fatal("a second sign-in of a throttled address started its hash while the first hashed")
-	case resp := <-answer:
-		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") != "1" {
-			t.Errorf("a second sign-in of a throttled address while the first hashed: %s, want 503 busy", resp.Status)
-		}
-	}
-	// Another address's sign-ins take the remaining slots.
-	for i := range maxSignInsAtOnce - 1 {
+	for i := range maxSignInsAtOnce {
 		from := "198.51.100." + string(rune('1'+i))
-		wg.Go(func() { answer <- signIn(from) })
-		select {
-		case <-accts.started:
-		case resp := <-answer:
-			t.Fatalf("a sign-in from %s while the throttled address hashed: %s, want its hash started", from, resp.Status)
-		}
+		wg.Go(func() { signIn(from) })
+		<-accts.started
 	}
-	close(accts.release)
-	released = true
+	resp := signIn(guesser)
+	if resp == nil || resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("an unchecked refusal while every place is taken: %v, want 429", resp)
+	}
+	select {
+	case d := <-paused:
+		if d != 40*time.Millisecond {
+			t.Errorf("the unchecked refusal paused %v, want the 40ms a check takes", d)
+		}
+	default:
+		t.Error("the unchecked refusal answered without pausing as long as a check")
+	}
 }

@@ -25,6 +25,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
@@ -81,12 +82,6 @@ type Account struct {
 // an adapter in the wiring.
 type Accounts interface {
 	SignIn(ctx context.Context, c Credentials) (Account, error)
-	// RefuseUnchecked costs what a refused SignIn of c does (reading the
-	// account, the password hash, the commit) and checks and records
-	// nothing: a sign-in the throttle refuses unchecked must take as long
-	// as one it lets through to be checked, or the time of the answer
-	// tells which accounts have signed in from the address.
-	RefuseUnchecked(ctx context.Context, c Credentials)
 	SignOut(ctx context.Context, tokenID, why string) error
 }
 
@@ -119,6 +114,9 @@ type Config struct {
 	// Throttle slows down an address that keeps failing to sign in;
 	// nil: only the accounts' lock-out and maxSignInsAtOnce apply.
 	Throttle SignInThrottle
+	// Pause waits d or until ctx ends: an unchecked refusal's wait
+	// (signIn). nil: a timer; tests see the wait asked for.
+	Pause func(ctx context.Context, d time.Duration)
 }
 
 // SignInThrottle counts the failed password sign-ins of each client
@@ -153,10 +151,12 @@ type Console struct {
 	static   fs.FS // the files under static/
 	catalogs catalogs
 	signIns  chan struct{} // a slot for each sign-in being checked
-	// hashingFrom holds the throttle keys of the throttled addresses that
-	// hold one of signIns' slots: one each at most (hashSlot).
-	hashingMu   sync.Mutex
-	hashingFrom map[string]bool
+	// refusalTime is how long a checked refusal took lately (a moving
+	// average, in nanoseconds): an unchecked one waits as long (signIn).
+	refusalTime atomic.Int64
+	// pausing bounds the unchecked refusals waiting at once: past it, a
+	// flood is answered at once rather than held.
+	pausing chan struct{}
 	// familiar are the accounts that signed in from each address: they
 	// still sign in from it while it is throttled (familiarSignIns).
 	familiar *familiarSignIns
@@ -213,15 +213,15 @@ func New(cfg Config) (*Console, error) {
 			audit:   pb.NewAuditServiceClient(cfg.Conn),
 			stats:   pb.NewStatisticsServiceClient(cfg.Conn),
 		},
-		sessions:    newSessionStore(cfg.Clock, IdleTimeout, MaxSessions, MaxSessionsPerUser),
-		pages:       pages,
-		static:      staticFS,
-		catalogs:    cats,
-		stopping:    make(chan struct{}),
-		signIns:     make(chan struct{}, maxSignInsAtOnce),
-		hashingFrom: map[string]bool{},
-		familiar:    newFamiliarSignIns(maxFamiliarSignIns),
-		enrolKey:    cfg.EnrolKey,
+		sessions: newSessionStore(cfg.Clock, IdleTimeout, MaxSessions, MaxSessionsPerUser),
+		pages:    pages,
+		static:   staticFS,
+		catalogs: cats,
+		stopping: make(chan struct{}),
+		signIns:  make(chan struct{}, maxSignInsAtOnce),
+		pausing:  make(chan struct{}, maxPausedRefusals),
+		familiar: newFamiliarSignIns(maxFamiliarSignIns),
+		enrolKey: cfg.EnrolKey,
 
 		repeatable: repeatableFields(),
 	}
