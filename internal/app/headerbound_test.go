@@ -62,3 +62,62 @@ func statusOfHeadersOfSize(t *testing.T, addr, path string, size int) int {
 	resp.Body.Close()
 	return resp.StatusCode
 }
+
+// A request pipelined behind another on one connection is held to the same
+// bound: Go's server counts a request's head from the connection, and the
+// bytes of the next request it took into its buffer with the one before
+// (up to 4 KiB) went uncounted, so that the second request of a pipeline
+// passed with headers of 69 KiB.
+func TestPipelinedHTTPHeadersAreBoundedAt64KiB(t *testing.T) {
+	ts := metricsServer(t, time.Date(2026, 12, 6, 9, 0, 0, 0, time.UTC))
+	for _, port := range []struct{ name, addr, path string }{
+		{"the HTTP port", ts.HTTPAddr(), "/healthz"},
+		{"the metrics address", ts.MetricsAddr(), "/metrics"},
+	} {
+		for _, size := range []int{64 << 10, 64<<10 + 1, 64<<10 + 3500} {
+			status := statusOfPipelinedHeadersOfSize(t, port.addr, port.path, size)
+			if over := size > 64<<10; over != (status == http.StatusRequestHeaderFieldsTooLarge) {
+				t.Errorf("%s: a request line and headers of %d bytes behind another request answered %d; want 431 exactly when over 64 KiB (65536 bytes)",
+					port.name, size, status)
+			}
+		}
+	}
+}
+
+// statusOfPipelinedHeadersOfSize sends a small GET and, in the same write,
+// a GET whose request line and headers are size bytes, and answers the
+// status of the second.
+func statusOfPipelinedHeadersOfSize(t *testing.T, addr, path string, size int) int {
+	t.Helper()
+	first := fmt.Sprintf("GET %s HTTP/1.1\r\nHost: %s\r\n\r\n", path, addr)
+	head := fmt.Sprintf("GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\nX-Padding: ", path, addr)
+	const end = "\r\n\r\n"
+	second := head + strings.Repeat("a", size-len(head)-len(end)) + end
+	if len(second) != size {
+		t.Fatalf("built a request of %d bytes, want %d", len(second), size)
+	}
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	written := make(chan error, 1)
+	go func() {
+		_, err := conn.Write([]byte(first + second))
+		written <- err
+	}()
+	br := bufio.NewReader(conn)
+	status := 0
+	for i := range 2 {
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("%s, response %d, with %d bytes of headers behind another request: %v", path, i+1, size, err)
+		}
+		resp.Body.Close()
+		status = resp.StatusCode
+	}
+	if err := <-written; err != nil {
+		t.Fatal(err)
+	}
+	return status
+}

@@ -134,10 +134,14 @@ func Load(ctx context.Context, cfg LoadConfig) (_ LoadManifest, err error) {
 		cfg.KeyFile = cfg.DBPath + ".key"
 	}
 	// A load that fails leaves nothing it made: a half-loaded database is
-	// no fixture, and its name must be free for the next try.
-	made := []string{cfg.DBPath, cfg.DBPath + ".reserve"}
-	if _, err := os.Lstat(cfg.KeyFile); errors.Is(err, fs.ErrNotExist) {
-		made = append(made, cfg.KeyFile)
+	// no fixture, and its name must be free for the next try. Only what
+	// it made: a key file it was given, or a reserve file that was there
+	// (beside a database removed by hand; the start takes it up), stays.
+	made := []string{cfg.DBPath}
+	for _, p := range []string{cfg.DBPath + ".reserve", cfg.KeyFile} {
+		if _, err := os.Lstat(p); errors.Is(err, fs.ErrNotExist) {
+			made = append(made, p)
+		}
 	}
 	defer func() {
 		if err != nil {

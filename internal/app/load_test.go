@@ -2,6 +2,8 @@ package app_test
 
 import (
 	"context"
+	"errors"
+	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
@@ -10,6 +12,7 @@ import (
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
 	"github.com/childcase/childcase/internal/app"
+	"github.com/childcase/childcase/internal/keys"
 )
 
 // loadSmall loads n cases with seed into a new directory and returns the
@@ -122,4 +125,42 @@ type cancelOnWrite struct{ cancel context.CancelFunc }
 func (c *cancelOnWrite) Write(p []byte) (int, error) {
 	c.cancel()
 	return len(p), nil
+}
+
+// A failed load removes only what it made: a reserve file that was there
+// before it (left by a database removed by hand, which the load's start
+// took up), and a key file it was given, stay as they were.
+func TestAFailedLoadRemovesOnlyWhatItMade(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "childcase.db")
+	key := filepath.Join(dir, "given.key")
+	if err := keys.WriteMaster(key, mustMaster(t)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(db+".reserve", nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var progress cancelOnWrite
+	progress.cancel = cancel
+	if _, err := app.Load(ctx, app.LoadConfig{DBPath: db, KeyFile: key, Cases: 40, Seed: 1, Progress: &progress}); err == nil {
+		t.Fatal("a load whose context ended part way answered no error")
+	}
+	for _, p := range []string{key, db + ".reserve"} {
+		if _, err := os.Lstat(p); err != nil {
+			t.Errorf("the failed load removed %s, which was there before it: %v", filepath.Base(p), err)
+		}
+	}
+	if _, err := os.Lstat(db); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the failed load left its database: %v", err)
+	}
+}
+
+func mustMaster(t *testing.T) keys.MasterKey {
+	t.Helper()
+	m, err := keys.GenerateMaster()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/audit"
 	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/storage/storekey"
 )
 
 var auditTests = []namedTest{
@@ -26,6 +27,7 @@ var auditTests = []namedTest{
 	{"ListPaging", testAuditListPaging},
 	{"ListBadCursor", testAuditListBadCursor},
 	{"ListByTime", testAuditListByTime},
+	{"ListByActionIsBounded", testAuditListByActionIsBounded},
 }
 
 const (
@@ -691,5 +693,51 @@ func testAuditListByTime(t *testing.T, s datastore.Store) {
 			}
 			return nil
 		})
+	}
+}
+
+// testAuditListByActionIsBounded: the action has no index of its own, so
+// a page of one action, within whichever index the other filters choose
+// (the whole log without them), passes over at most storekey.MaxSkipped
+// events of other actions and ends there, empty, with a cursor to go on;
+// paging on finds the event beyond them.
+func testAuditListByActionIsBounded(t *testing.T, s datastore.Store) {
+	at := baseTime.Add(time.Hour)
+	events := []audit.Event{sampleEvent(1, "lan.nguyen", auditCase1, at)}
+	events[0].Action = "reporter.disclose"
+	for i := range storekey.MaxSkipped + 5 {
+		events = append(events, sampleEvent(i+2, "lan.nguyen", auditCase1, at.Add(time.Duration(i+1)*time.Second)))
+	}
+	appendAudit(t, s, events...)
+	for _, q := range []datastore.AuditQuery{
+		{Action: "reporter.disclose"},
+		{Action: "reporter.disclose", Case: auditCase1},
+		{Action: "reporter.disclose", Actor: "lan.nguyen"},
+		{Action: "reporter.disclose", From: baseTime, To: baseTime.Add(24 * time.Hour)},
+	} {
+		q.Limit = 5
+		var found []audit.Event
+		pages := 0
+		for {
+			var page []audit.Event
+			var next string
+			view(t, s, func(tx datastore.ReadTx) error {
+				var err error
+				page, next, err = tx.ListAuditEvents(q)
+				return err
+			})
+			if pages == 0 && (len(page) != 0 || next == "") {
+				t.Errorf("%s: the first page holds %d events, next %q; want none, with a cursor, after %d events of other actions",
+					auditQueryName(q), len(page), next, storekey.MaxSkipped)
+			}
+			found, pages = append(found, page...), pages+1
+			if next == "" || pages > 3 {
+				break
+			}
+			q.After = next
+		}
+		if len(found) != 1 || found[0].Action != "reporter.disclose" {
+			t.Errorf("%s: %d pages found %d events, want the one disclosure", auditQueryName(q), pages, len(found))
+		}
 	}
 }
