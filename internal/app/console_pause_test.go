@@ -1,7 +1,6 @@
 package app_test
 
 import (
-	pb "github.com/childcase/childcase/api/childcase/v1"
 	"html"
 	"net/http"
 	"regexp"
@@ -9,6 +8,11 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	pb "github.com/childcase/childcase/api/childcase/v1"
+	"github.com/childcase/childcase/internal/domain/identity"
 )
 
 // optionOf matches an option of a select: its value and its text.
@@ -177,5 +181,38 @@ func TestConsoleCaseWorkerChoosesTheServiceByName(t *testing.T) {
 	d, _ := time.Parse(time.DateOnly, day)
 	if strings.Contains(sec, ">"+day+"<") || !strings.Contains(sec, ">"+d.Format("02/01/2006")+"<") {
 		t.Errorf("the plan's dates do not read as dd/mm/yyyy (%s):\n%s", d.Format("02/01/2006"), sec)
+	}
+}
+
+// The referral form offers the police units that take a new referral: not
+// one whose every covered commune a reform ended, which the API refuses
+// (TestNewReferralToAPoliceUnitWhoseCommunesEndedIsRefused), but the ward
+// police of the commune in force and the city police.
+func TestConsoleReferralFormLeavesOutAPoliceUnitWhoseCommunesEnded(t *testing.T) {
+	ts := startConsoleAt(t, hn(2025, 6, 20, 9, 0))
+	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh) // a commune about to be in force
+	ts.addPoliceUnit(t, "ca-truc-bach", pTrucBach2025)
+	ts.addPoliceUnit(t, "ca-ba-dinh", pBaDinh)
+	ts.addPoliceUnit(t, "ca-ha-noi")
+	// The console signs in through the admin's token, which must outlive
+	// the days to come.
+	tok, err := ts.admin().CreateToken(ts.as(t, "admin"), &pb.CreateTokenRequest{Parent: "users/admin", Ttl: durationpb.New(identity.MaxTokenTTL)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts.tokens.put(t, "admin", tok.GetSecret())
+	ts.setClock(t, hn(2025, 7, 2, 9, 0)) // Trúc Bạch ended on 2025-06-30
+	number := strings.TrimPrefix(openCase(t, ts, hn(2025, 7, 2, 8, 0), "00004"), "cases/")
+
+	b := newBrowser(t, ts)
+	b.signIn("bd.worker")
+	_, page := b.get("/cases/" + number)
+	form := stepForm(page, number, "ReferCaseToPolice")
+	police := choicesOf(form, "ReferCaseToPolice", "police_unit")
+	if police == nil || police["policeUnits/ca-ba-dinh"] == "" || police["policeUnits/ca-ha-noi"] == "" {
+		t.Fatalf("the referral form does not offer the ward police in force and the city police: %v\n%s", police, form)
+	}
+	if _, ok := police["policeUnits/ca-truc-bach"]; ok {
+		t.Errorf("the referral form offers the police of Trúc Bạch, which a reform ended: %v", police)
 	}
 }

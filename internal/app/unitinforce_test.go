@@ -149,3 +149,58 @@ func TestLiaisonOfAPoliceUnitWhoseCommunesEndedIsAccepted(t *testing.T) {
 		t.Errorf("the new liaison's view holds referrals %v, want their unit's", c.GetPoliceReferrals())
 	}
 }
+
+// A police unit whose every covered unit a reform ended takes no new
+// referral: the case it would get lies in a unit it no longer serves, and
+// its clocks would run in a queue that nobody in force watches. The
+// refusal, over REST, names police_unit and unit.in_force, says what took
+// the commune over, and writes nothing; a referral to the ward police of
+// the unit in force, or to the city police, goes through, and what was
+// referred to the old unit before the reform runs on
+// (TestLiaisonOfAPoliceUnitWhoseCommunesEndedIsAccepted).
+func TestNewReferralToAPoliceUnitWhoseCommunesEndedIsRefused(t *testing.T) {
+	ts := startServerAt(t, hn(2025, 6, 20, 9, 0), "")
+	ts.addPoliceUnit(t, "ca-truc-bach", pTrucBach2025)
+	ts.addPoliceUnit(t, "ca-quan-ba-dinh", pDistrictBD)
+	ts.addPoliceUnit(t, "ca-ba-dinh", pBaDinh) // registered before its ward is in force
+	ts.addPoliceUnit(t, "ca-ha-noi")
+	ts.addUser(t, "police.tb", pb.Role_ROLE_POLICE_LIAISON, "policeUnits/ca-truc-bach")
+	before := openCase(t, ts, hn(2025, 6, 20, 8, 0), "00004")
+	refer := func(name, police string) (int, []byte) {
+		t.Helper()
+		body := `{"police_unit":"` + police + `","suspected_offence":"Điều 140 BLHS","etag":"` + etagOf(t, ts, operatorID, name) + `"}`
+		return restRaw(t, ts, http.MethodPost, "/v1/"+name+":referToPolice", body,
+			map[string]string{"Content-Type": "application/json", "Authorization": "Bearer " + ts.tokens.get(operatorID)})
+	}
+	if code, body := refer(before, "policeUnits/ca-truc-bach"); code != http.StatusOK {
+		t.Fatalf("refer to Trúc Bạch's police before the reform: %d %s", code, body)
+	}
+
+	ts.setClock(t, hn(2025, 7, 2, 9, 0)) // Trúc Bạch and Quận Ba Đình ended on 2025-06-30
+	after := openCase(t, ts, hn(2025, 7, 2, 8, 0), "00004")
+	for _, tt := range []struct{ police, want string }{
+		{"policeUnits/ca-truc-bach", "went into units/00004@2025-07-01 (Phường Ba Đình)"},
+		{"policeUnits/ca-quan-ba-dinh", "districts were abolished"},
+	} {
+		code, body := refer(after, tt.police)
+		if code != http.StatusBadRequest || !strings.Contains(string(body), `"police_unit"`) || !strings.Contains(string(body), "unit.in_force") ||
+			!strings.Contains(string(body), "covers no unit in force on 2025-07-02") || !strings.Contains(string(body), tt.want) {
+			t.Errorf("refer a new case to %s after the reform: %d %s, want 400 naming police_unit, unit.in_force, the day and %q", tt.police, code, body, tt.want)
+		}
+	}
+	if c := getCase(t, ts, operatorID, after); len(c.GetPoliceReferrals()) != 0 {
+		t.Errorf("a refused referral left referrals %v", c.GetPoliceReferrals())
+	}
+	for _, police := range []string{"policeUnits/ca-ba-dinh", "policeUnits/ca-ha-noi"} {
+		if code, body := refer(after, police); code != http.StatusOK {
+			t.Errorf("refer to %s after the reform: %d %s, want 200", police, code, body)
+		}
+	}
+	// The referral made before the reform runs on with its unit's liaison.
+	code, body := restRaw(t, ts, http.MethodPost, "/v1/"+before+":acknowledgePoliceReferral",
+		`{"reference_number":"CA-TB-1","etag":"`+etagOf(t, ts, "police.tb", before)+`"}`,
+		map[string]string{"Content-Type": "application/json", "Authorization": "Bearer " + ts.tokens.get("police.tb")})
+	if code != http.StatusOK {
+		t.Errorf("the old unit's liaison acknowledges the referral made before the reform: %d %s", code, body)
+	}
+}

@@ -412,8 +412,12 @@ func (e *Engine) ReferToPolice(ctx context.Context, p access.Principal, req Requ
 		return model.Case{}, model.InvalidField("police_unit", "police_unit.name", "%q is not a police unit name like policeUnits/{id}", policeUnit)
 	}
 	return e.do(ctx, p, req, step{name: "referToPolice", apply: func(s *stepCtx) error {
-		if _, err := s.tx.PoliceUnit(policeID); err != nil {
+		pu, err := s.tx.PoliceUnit(policeID)
+		if err != nil {
 			return model.MissingReference(err, "police_unit", "police unit %s does not exist", policeUnit)
+		}
+		if err := policeUnitServes(e.units, pu, vntime.DateOf(s.now)); err != nil {
+			return err
 		}
 		if s.c.ReferredTo(policeUnit) {
 			return model.Precondition("ALREADY_REFERRED", "case %s is already referred to %s", s.c.Number, policeUnit)
@@ -432,6 +436,31 @@ func (e *Engine) ReferToPolice(ctx context.Context, p access.Principal, req Requ
 		s.letIn(policeUnit)
 		return nil
 	}})
+}
+
+// policeUnitServes refuses a new referral to a police unit every unit of
+// whose coverage a reform ended by day (a ward police of a commune gone,
+// a district's police after 2025-06-30). Such a unit serves no place in
+// force: a crime report sent there would wait, its 24 hours running, in a
+// queue that the police of the commune in force do not watch. What was
+// referred to it before runs on (its liaison still acts), so only a new
+// referral is refused, saying which commune took over, so the referrer
+// picks the police unit in force. The city police cover all of Hanoi.
+func policeUnitServes(reg *units.Registry, pu model.PoliceUnit, day vntime.Date) error {
+	if pu.IsCityPolice() {
+		return nil
+	}
+	var ended []string
+	for _, k := range pu.Covers {
+		err := access.CheckUnitInForce(reg, access.UnitName(k), day, "police_unit")
+		var fe *model.FieldError
+		if !errors.As(err, &fe) {
+			return err // in force (nil), or not yet: it serves
+		}
+		ended = append(ended, fe.Description)
+	}
+	return model.InvalidField("police_unit", "unit.in_force", "%s covers no unit in force on %s, so it takes no new referral: %s",
+		model.PoliceUnitName(pu.ID), day, strings.Join(ended, "; "))
 }
 
 // AcknowledgePoliceReferral: the police unit acknowledges the referral

@@ -330,7 +330,14 @@ func (c *Console) caseChoices(r *http.Request, s *session, lang string, cs *pb.C
 		}
 		out["to_unit"] = append(out["to_unit"], formOption{Value: u.GetName(), Label: label})
 	}
+	inForce := map[string]bool{}
+	for _, u := range units.Units {
+		inForce[u.GetName()] = true
+	}
 	for _, p := range units.Police {
+		if !servesAny(p, inForce) {
+			continue
+		}
 		label := p.GetDisplayName()
 		if label == "" {
 			label = p.GetName()
@@ -338,6 +345,24 @@ func (c *Console) caseChoices(r *http.Request, s *session, lang string, cs *pb.C
 		out["police_unit"] = append(out["police_unit"], formOption{Value: p.GetName(), Label: label})
 	}
 	return out, nil
+}
+
+// servesAny reports whether the police unit p serves a unit of inForce
+// (the units in force today), or, covering none, the whole city. The
+// referral form leaves out one whose communes a reform ended, which the
+// API refuses a new referral (police_unit, unit.in_force): offering it
+// would only lead to that refusal. One covering units not yet in force
+// is left out too, as it serves nobody today.
+func servesAny(p *pb.PoliceUnit, inForce map[string]bool) bool {
+	if len(p.GetCovers()) == 0 {
+		return true
+	}
+	for _, u := range p.GetCovers() {
+		if inForce[u] {
+			return true
+		}
+	}
+	return false
 }
 
 // headerOf is what a stale edit compares: the case's header as shown.
