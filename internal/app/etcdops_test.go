@@ -1,7 +1,9 @@
 package app_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -17,7 +19,9 @@ import (
 	"github.com/childcase/childcase/internal/domain/clock"
 	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/storage/boltstore"
+	"github.com/childcase/childcase/internal/storage/etcdstore"
 	"github.com/childcase/childcase/internal/storage/etcdstore/etcdtest"
+	"github.com/childcase/childcase/internal/storage/kv"
 )
 
 // moveInto copies the bbolt file at path into the etcd store at
@@ -270,4 +274,66 @@ func newestOutcomes(t *testing.T, db string, n uint64) string {
 		t.Fatal(err)
 	}
 	return strings.Join(out, ", ")
+}
+
+// TestOfflineEtcdBackupDoesNotMigrateItsStore: a backup --store (and a
+// migrate-store back to a file) of an etcd store of an older schema
+// version copies it as it is and says that it is not on the store's
+// trail, as a backup of a file does: taking its event would first raise
+// the store's schema version, under the servers of the older version
+// that may be running on it, which could then not start again.
+func TestOfflineEtcdBackupDoesNotMigrateItsStore(t *testing.T) {
+	cluster := etcdtest.Start(t, 1, etcdtest.WithoutFsync())
+	path := filepath.Join(t.TempDir(), "childcase.db")
+	s, err := boltstore.Open(path, boltstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	moveInto(t, path, cluster.Endpoints(), app.DefaultEtcdPrefix, app.MoveOptions{})
+	e, err := etcdstore.Open(t.Context(), etcdstore.Config{Endpoints: cluster.Endpoints(), Prefix: app.DefaultEtcdPrefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	older := binary.BigEndian.AppendUint32(nil, boltstore.SchemaVersion-1)
+	if err := e.Update(t.Context(), func(tx kv.Tx) error {
+		return tx.Bucket([]byte("meta")).Put([]byte("schema_version"), older)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	version := func() []byte {
+		var v []byte
+		if err := e.View(t.Context(), func(tx kv.Tx) error {
+			v = bytes.Clone(tx.Bucket([]byte("meta")).Get([]byte("schema_version")))
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	before, err := e.Keys(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	cfg := app.DefaultConfig()
+	cfg.Store = etcdStoreOf(cluster.Endpoints())
+	var copied bytes.Buffer
+	rec, err := app.BackupStore(t.Context(), cfg, time.Second, "backup.db", &copied)
+	if err != nil {
+		t.Fatalf("backup --store of a store of the older schema: %v", err)
+	}
+	want := fmt.Sprintf("its schema version %d is older", boltstore.SchemaVersion-1)
+	if rec.Seq != 0 || !strings.Contains(rec.Unaudited, want) {
+		t.Errorf("the backup of a store of the older schema answered %+v, want no event and %q", rec, want)
+	}
+	if v := version(); !bytes.Equal(v, older) {
+		t.Errorf("after the backup the store has schema version %x, want %x as it was", v, older)
+	}
+	if after, err := e.Keys(t.Context()); err != nil || after != before {
+		t.Errorf("after the backup the store holds %d keys (%v), want %d as before", after, err, before)
+	}
 }
