@@ -201,3 +201,23 @@ func recordFileCopyFailed(ctx context.Context, path string, wait time.Duration, 
 	e.Outcome = audit.OutcomeError
 	_ = auditlog.New(s).Record(context.WithoutCancel(ctx), e)
 }
+
+// recordEngineCopyFailed is recordFileCopyFailed for cfg's etcd store, on
+// a connection of its own, within a bounded time even once ctx ended.
+func recordEngineCopyFailed(ctx context.Context, cfg Config, command, action, dest string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	e, err := openEtcdEngine(ctx, cfg)
+	if err != nil {
+		return
+	}
+	store, err := boltstore.OpenEngine(ctx, e, boltstore.EngineOptions{})
+	if err != nil {
+		e.Close()
+		return
+	}
+	defer store.Close()
+	ev := copyEvent(command, action, dest, clock.System{}.Now())
+	ev.Outcome = audit.OutcomeError
+	_ = auditlog.New(store).Record(ctx, ev)
+}

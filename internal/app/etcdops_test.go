@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -337,3 +338,83 @@ func TestOfflineEtcdBackupDoesNotMigrateItsStore(t *testing.T) {
 		t.Errorf("after the backup the store holds %d keys (%v), want %d as before", after, err, before)
 	}
 }
+
+// TestFailedEtcdBackupIsOnTheStoresTrail: an offline backup --store whose
+// copy fails adds an event of its outcome error to the store's trail
+// after its event, as a backup --db does to its file (README, "Audit"),
+// and so does a migrate-store from etcd that fails: the trail does not
+// show a copy that never reached its file as a plain success.
+func TestFailedEtcdBackupIsOnTheStoresTrail(t *testing.T) {
+	cluster := etcdtest.Start(t, 1, etcdtest.WithoutFsync())
+	path := filepath.Join(t.TempDir(), "childcase.db")
+	s, err := boltstore.Open(path, boltstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	moveInto(t, path, cluster.Endpoints(), app.DefaultEtcdPrefix, app.MoveOptions{})
+	cfg := app.DefaultConfig()
+	cfg.Store = etcdStoreOf(cluster.Endpoints())
+	rec, err := app.BackupStore(t.Context(), cfg, time.Second, "backup.db", failingWriter{})
+	if err == nil || rec.Seq == 0 {
+		t.Fatalf("a backup --store into a writer that fails: %+v, %v; want its event and the failure", rec, err)
+	}
+
+	e, err := etcdstore.Open(t.Context(), etcdstore.Config{Endpoints: cluster.Endpoints(), Prefix: app.DefaultEtcdPrefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := boltstore.OpenEngine(t.Context(), e, boltstore.EngineOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	var got []string
+	err = store.View(t.Context(), func(tx datastore.ReadTx) error {
+		for e, err := range tx.AuditEvents(rec.Seq) {
+			if err != nil {
+				return err
+			}
+			got = append(got, e.Action+" "+string(e.Outcome))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := strings.Join(got, ", "); s != "database.backup ok, database.backup error" {
+		t.Errorf("the store's events from the backup's on: %s, want the backup and its failure", s)
+	}
+
+	// So is a migrate-store back to a file that fails (its folder is
+	// missing): the copy never reached the file.
+	to := app.DefaultConfig()
+	to.DBPath = filepath.Join(t.TempDir(), "missing", "back.db")
+	if _, err := app.MigrateStore(t.Context(), cfg, to, app.MoveOptions{}); err == nil {
+		t.Fatal("migrate-store into a missing folder succeeded")
+	}
+	got = got[:0]
+	err = store.View(t.Context(), func(tx datastore.ReadTx) error {
+		for e, err := range tx.AuditEvents(rec.Seq + 2) {
+			if err != nil {
+				return err
+			}
+			got = append(got, e.Action+" "+string(e.Outcome))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := strings.Join(got, ", "); s != "database.copy ok, database.copy error" {
+		t.Errorf("the store's events from the failed migrate-store's on: %s, want the copy and its failure", s)
+	}
+}
+
+// failingWriter fails every write, as a full disk under a backup's file
+// does.
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("no space left on device") }
