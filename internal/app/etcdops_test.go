@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -418,3 +419,41 @@ func TestFailedEtcdBackupIsOnTheStoresTrail(t *testing.T) {
 type failingWriter struct{}
 
 func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("no space left on device") }
+
+// TestOfflineEtcdBackupsWhileServersWriteKeepOneChain: backup --store
+// writes its event into a cluster that servers are writing to: two
+// writers of the audit chain, which stays one verifiable sequence (every
+// write transaction on etcd conflicts with any committed after its
+// snapshot, the CLI's as a server's), and each backup holds its event.
+func TestOfflineEtcdBackupsWhileServersWriteKeepOneChain(t *testing.T) {
+	cluster, _, _, onEtcd := etcdWithWorker(t)
+	cfg := app.DefaultConfig()
+	cfg.Store = etcdStoreOf(cluster.Endpoints())
+	done := make(chan error, 1)
+	go func() {
+		var errs []error
+		for range 5 {
+			rec, err := app.BackupStore(context.Background(), cfg, time.Second, "backup.db", io.Discard)
+			if err == nil && rec.Seq == 0 {
+				err = fmt.Errorf("a backup wrote no event: %s", rec.Unaudited)
+			}
+			errs = append(errs, err)
+		}
+		done <- errors.Join(errs...)
+	}()
+	for range 5 {
+		openCase(t, onEtcd, testNow.Add(-time.Hour), "00004")
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("backup --store while a server writes: %v", err)
+	}
+	res, err := app.CheckStore(context.Background(), cfg, app.CheckOptions{})
+	if err != nil || !res.OK() {
+		t.Fatalf("check of the store after the backups: %v, problems %v", err, res.Problems)
+	}
+	onEtcd.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
+	v, err := onEtcd.audit().VerifyAuditLog(onEtcd.as(t, "auditor"), &pb.VerifyAuditLogRequest{})
+	if err != nil || !v.GetIntact() {
+		t.Fatalf("VerifyAuditLog after the backups: %v, %v", v, err)
+	}
+}
