@@ -338,6 +338,22 @@ func TestOfflineEtcdBackupDoesNotMigrateItsStore(t *testing.T) {
 	if after, err := e.Keys(t.Context()); err != nil || after != before {
 		t.Errorf("after the backup the store holds %d keys (%v), want %d as before", after, err, before)
 	}
+
+	to := app.DefaultConfig()
+	to.DBPath = filepath.Join(t.TempDir(), "back.db")
+	// Nor does a migrate-store back to a file (as before its event was
+	// written there): its copy, of the older version, then fails the
+	// check, and a start of this version on the store migrates it.
+	res, err := app.MigrateStore(t.Context(), cfg, to, app.MoveOptions{})
+	if err != nil {
+		t.Fatalf("migrate-store of a store of the older schema back to a file: %v", err)
+	}
+	if res.Audit.Seq != 0 || !strings.Contains(res.Audit.Unaudited, want) {
+		t.Errorf("the migrate-store of a store of the older schema answered %+v, want no event and %q", res.Audit, want)
+	}
+	if v := version(); !bytes.Equal(v, older) {
+		t.Errorf("after the migrate-store the store has schema version %x, want %x as it was", v, older)
+	}
 }
 
 // TestFailedEtcdBackupIsOnTheStoresTrail: an offline backup --store whose
