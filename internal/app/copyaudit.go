@@ -88,8 +88,7 @@ func backupFile(ctx context.Context, path string, wait time.Duration, dest strin
 	if version < boltstore.SchemaVersion {
 		defer ro.Close()
 		_, err := ro.WriteBackup(ctx, w)
-		return CopyAudit{Unaudited: fmt.Sprintf("its schema version %d is older than this version's %d, and a backup does not migrate the file it copies (the first start on it does, audited)",
-			version, boltstore.SchemaVersion)}, err
+		return CopyAudit{Unaudited: olderSchema(version)}, err
 	}
 	if err := ro.Close(); err != nil {
 		return CopyAudit{}, err
@@ -131,8 +130,8 @@ func unauditedBackup(ctx context.Context, path string, wait time.Duration, w io.
 // connection of its own (a store closes its engine). A prefix that holds
 // no store is not made one to take the event: the copy refuses it
 // anyway. One the store cannot take the event of (its space quota full,
-// a copy into it unfinished) is said in Unaudited, and the copy goes on,
-// as of a file.
+// a copy into it unfinished, an older schema version, which opening it
+// would raise) is said in Unaudited, and the copy goes on, as of a file.
 func recordEngineCopy(ctx context.Context, cfg Config, command, action, dest string) (CopyAudit, error) {
 	e, err := openEtcdEngine(ctx, cfg)
 	if err != nil {
@@ -143,6 +142,20 @@ func recordEngineCopy(ctx context.Context, cfg Config, command, action, dest str
 		e.Close()
 		return CopyAudit{Unaudited: cfg.StoreName() + " holds no store"}, err
 	}
+	// Opening the store would raise an older schema version first, under
+	// the servers of that version that may run on it: a copy takes the
+	// store as it is, as of a file.
+	version, err := boltstore.EngineSchemaVersion(ctx, e)
+	if err != nil || version < boltstore.SchemaVersion {
+		e.Close()
+		if ctx.Err() != nil {
+			return CopyAudit{}, ctx.Err()
+		}
+		if err != nil {
+			return CopyAudit{Unaudited: "its schema version cannot be read: " + err.Error()}, nil
+		}
+		return CopyAudit{Unaudited: olderSchema(version)}, nil
+	}
 	store, err := boltstore.OpenEngine(ctx, e, boltstore.EngineOptions{})
 	if err != nil {
 		e.Close()
@@ -150,6 +163,13 @@ func recordEngineCopy(ctx context.Context, cfg Config, command, action, dest str
 	}
 	defer store.Close()
 	return recordCopyOr(ctx, store, copyEvent(command, action, dest, clock.System{}.Now()))
+}
+
+// olderSchema is why a copy of a store of an older schema version is not
+// on its trail.
+func olderSchema(version uint32) string {
+	return fmt.Sprintf("its schema version %d is older than this version's %d, and a copy does not migrate what it copies to take its event",
+		version, boltstore.SchemaVersion)
 }
 
 // recordCopyOr is recordCopy that turns an event the store could not
@@ -180,4 +200,24 @@ func recordFileCopyFailed(ctx context.Context, path string, wait time.Duration, 
 	e := copyEvent(command, action, dest, clock.System{}.Now())
 	e.Outcome = audit.OutcomeError
 	_ = auditlog.New(s).Record(context.WithoutCancel(ctx), e)
+}
+
+// recordEngineCopyFailed is recordFileCopyFailed for cfg's etcd store, on
+// a connection of its own, within a bounded time even once ctx ended.
+func recordEngineCopyFailed(ctx context.Context, cfg Config, command, action, dest string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	e, err := openEtcdEngine(ctx, cfg)
+	if err != nil {
+		return
+	}
+	store, err := boltstore.OpenEngine(ctx, e, boltstore.EngineOptions{})
+	if err != nil {
+		e.Close()
+		return
+	}
+	defer store.Close()
+	ev := copyEvent(command, action, dest, clock.System{}.Now())
+	ev.Outcome = audit.OutcomeError
+	_ = auditlog.New(store).Record(ctx, ev)
 }

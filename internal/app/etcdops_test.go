@@ -1,8 +1,12 @@
 package app_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,7 +21,9 @@ import (
 	"github.com/childcase/childcase/internal/domain/clock"
 	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/storage/boltstore"
+	"github.com/childcase/childcase/internal/storage/etcdstore"
 	"github.com/childcase/childcase/internal/storage/etcdstore/etcdtest"
+	"github.com/childcase/childcase/internal/storage/kv"
 )
 
 // moveInto copies the bbolt file at path into the etcd store at
@@ -270,4 +276,200 @@ func newestOutcomes(t *testing.T, db string, n uint64) string {
 		t.Fatal(err)
 	}
 	return strings.Join(out, ", ")
+}
+
+// TestOfflineEtcdBackupDoesNotMigrateItsStore: a backup --store (and a
+// migrate-store back to a file) of an etcd store of an older schema
+// version copies it as it is and says that it is not on the store's
+// trail, as a backup of a file does: taking its event would first raise
+// the store's schema version, under the servers of the older version
+// that may be running on it, which could then not start again.
+func TestOfflineEtcdBackupDoesNotMigrateItsStore(t *testing.T) {
+	cluster := etcdtest.Start(t, 1, etcdtest.WithoutFsync())
+	path := filepath.Join(t.TempDir(), "childcase.db")
+	s, err := boltstore.Open(path, boltstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	moveInto(t, path, cluster.Endpoints(), app.DefaultEtcdPrefix, app.MoveOptions{})
+	e, err := etcdstore.Open(t.Context(), etcdstore.Config{Endpoints: cluster.Endpoints(), Prefix: app.DefaultEtcdPrefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	older := binary.BigEndian.AppendUint32(nil, boltstore.SchemaVersion-1)
+	if err := e.Update(t.Context(), func(tx kv.Tx) error {
+		return tx.Bucket([]byte("meta")).Put([]byte("schema_version"), older)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	version := func() []byte {
+		var v []byte
+		if err := e.View(t.Context(), func(tx kv.Tx) error {
+			v = bytes.Clone(tx.Bucket([]byte("meta")).Get([]byte("schema_version")))
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	before, err := e.Keys(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	cfg := app.DefaultConfig()
+	cfg.Store = etcdStoreOf(cluster.Endpoints())
+	var copied bytes.Buffer
+	rec, err := app.BackupStore(t.Context(), cfg, time.Second, "backup.db", &copied)
+	if err != nil {
+		t.Fatalf("backup --store of a store of the older schema: %v", err)
+	}
+	want := fmt.Sprintf("its schema version %d is older", boltstore.SchemaVersion-1)
+	if rec.Seq != 0 || !strings.Contains(rec.Unaudited, want) {
+		t.Errorf("the backup of a store of the older schema answered %+v, want no event and %q", rec, want)
+	}
+	if v := version(); !bytes.Equal(v, older) {
+		t.Errorf("after the backup the store has schema version %x, want %x as it was", v, older)
+	}
+	if after, err := e.Keys(t.Context()); err != nil || after != before {
+		t.Errorf("after the backup the store holds %d keys (%v), want %d as before", after, err, before)
+	}
+
+	to := app.DefaultConfig()
+	to.DBPath = filepath.Join(t.TempDir(), "back.db")
+	// Nor does a migrate-store back to a file (as before its event was
+	// written there): its copy, of the older version, then fails the
+	// check, and a start of this version on the store migrates it.
+	res, err := app.MigrateStore(t.Context(), cfg, to, app.MoveOptions{})
+	if err != nil {
+		t.Fatalf("migrate-store of a store of the older schema back to a file: %v", err)
+	}
+	if res.Audit.Seq != 0 || !strings.Contains(res.Audit.Unaudited, want) {
+		t.Errorf("the migrate-store of a store of the older schema answered %+v, want no event and %q", res.Audit, want)
+	}
+	if v := version(); !bytes.Equal(v, older) {
+		t.Errorf("after the migrate-store the store has schema version %x, want %x as it was", v, older)
+	}
+}
+
+// TestFailedEtcdBackupIsOnTheStoresTrail: an offline backup --store whose
+// copy fails adds an event of its outcome error to the store's trail
+// after its event, as a backup --db does to its file (README, "Audit"),
+// and so does a migrate-store from etcd that fails: the trail does not
+// show a copy that never reached its file as a plain success.
+func TestFailedEtcdBackupIsOnTheStoresTrail(t *testing.T) {
+	cluster := etcdtest.Start(t, 1, etcdtest.WithoutFsync())
+	path := filepath.Join(t.TempDir(), "childcase.db")
+	s, err := boltstore.Open(path, boltstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	moveInto(t, path, cluster.Endpoints(), app.DefaultEtcdPrefix, app.MoveOptions{})
+	cfg := app.DefaultConfig()
+	cfg.Store = etcdStoreOf(cluster.Endpoints())
+	rec, err := app.BackupStore(t.Context(), cfg, time.Second, "backup.db", failingWriter{})
+	if err == nil || rec.Seq == 0 {
+		t.Fatalf("a backup --store into a writer that fails: %+v, %v; want its event and the failure", rec, err)
+	}
+
+	e, err := etcdstore.Open(t.Context(), etcdstore.Config{Endpoints: cluster.Endpoints(), Prefix: app.DefaultEtcdPrefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := boltstore.OpenEngine(t.Context(), e, boltstore.EngineOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	var got []string
+	err = store.View(t.Context(), func(tx datastore.ReadTx) error {
+		for e, err := range tx.AuditEvents(rec.Seq) {
+			if err != nil {
+				return err
+			}
+			got = append(got, e.Action+" "+string(e.Outcome))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := strings.Join(got, ", "); s != "database.backup ok, database.backup error" {
+		t.Errorf("the store's events from the backup's on: %s, want the backup and its failure", s)
+	}
+
+	// So is a migrate-store back to a file that fails (its folder is
+	// missing): the copy never reached the file.
+	to := app.DefaultConfig()
+	to.DBPath = filepath.Join(t.TempDir(), "missing", "back.db")
+	if _, err := app.MigrateStore(t.Context(), cfg, to, app.MoveOptions{}); err == nil {
+		t.Fatal("migrate-store into a missing folder succeeded")
+	}
+	got = got[:0]
+	err = store.View(t.Context(), func(tx datastore.ReadTx) error {
+		for e, err := range tx.AuditEvents(rec.Seq + 2) {
+			if err != nil {
+				return err
+			}
+			got = append(got, e.Action+" "+string(e.Outcome))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := strings.Join(got, ", "); s != "database.copy ok, database.copy error" {
+		t.Errorf("the store's events from the failed migrate-store's on: %s, want the copy and its failure", s)
+	}
+}
+
+// failingWriter fails every write, as a full disk under a backup's file
+// does.
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("no space left on device") }
+
+// TestOfflineEtcdBackupsWhileServersWriteKeepOneChain: backup --store
+// writes its event into a cluster that servers are writing to: two
+// writers of the audit chain, which stays one verifiable sequence (every
+// write transaction on etcd conflicts with any committed after its
+// snapshot, the CLI's as a server's), and each backup holds its event.
+func TestOfflineEtcdBackupsWhileServersWriteKeepOneChain(t *testing.T) {
+	cluster, _, _, onEtcd := etcdWithWorker(t)
+	cfg := app.DefaultConfig()
+	cfg.Store = etcdStoreOf(cluster.Endpoints())
+	done := make(chan error, 1)
+	go func() {
+		var errs []error
+		for range 5 {
+			rec, err := app.BackupStore(context.Background(), cfg, time.Second, "backup.db", io.Discard)
+			if err == nil && rec.Seq == 0 {
+				err = fmt.Errorf("a backup wrote no event: %s", rec.Unaudited)
+			}
+			errs = append(errs, err)
+		}
+		done <- errors.Join(errs...)
+	}()
+	for range 5 {
+		openCase(t, onEtcd, testNow.Add(-time.Hour), "00004")
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("backup --store while a server writes: %v", err)
+	}
+	res, err := app.CheckStore(context.Background(), cfg, app.CheckOptions{})
+	if err != nil || !res.OK() {
+		t.Fatalf("check of the store after the backups: %v, problems %v", err, res.Problems)
+	}
+	onEtcd.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
+	v, err := onEtcd.audit().VerifyAuditLog(onEtcd.as(t, "auditor"), &pb.VerifyAuditLogRequest{})
+	if err != nil || !v.GetIntact() {
+		t.Fatalf("VerifyAuditLog after the backups: %v, %v", v, err)
+	}
 }

@@ -116,13 +116,26 @@ func BackupStore(ctx context.Context, cfg Config, wait time.Duration, dest strin
 	if err != nil {
 		return CopyAudit{}, err
 	}
+	if err := copyEngine(ctx, cfg, e, w); err != nil {
+		if rec.Seq != 0 {
+			// As of a file: the trail does not show a copy that failed
+			// as a plain success.
+			recordEngineCopyFailed(ctx, cfg, "backup", "database.backup", dest)
+		}
+		return rec, err
+	}
+	return rec, nil
+}
+
+// copyEngine writes a bbolt file of one revision of cfg's store on e to w.
+func copyEngine(ctx context.Context, cfg Config, e *etcdstore.Engine, w io.Writer) error {
 	snap, _, err := boltstore.SnapshotEngine(ctx, e)
 	if err != nil {
-		return rec, fmt.Errorf("%s: %w", cfg.StoreName(), err)
+		return fmt.Errorf("%s: %w", cfg.StoreName(), err)
 	}
 	defer snap.Close()
 	_, err = io.Copy(w, snap)
-	return rec, err
+	return err
 }
 
 // BucketDigest sums up one bucket: its keys, its sequence and a SHA-256
@@ -348,6 +361,14 @@ func etcdToFile(ctx context.Context, from Config, path, dest string) (MoveResult
 	if err != nil {
 		return MoveResult{}, err
 	}
+	kept := false
+	defer func() {
+		if !kept && rec.Seq != 0 {
+			// The copy never reached path: the trail does not show it
+			// as a plain success (as of a copy onto etcd).
+			recordEngineCopyFailed(ctx, from, "migrate-store", "database.copy", dest)
+		}
+	}()
 	e, err := openEtcdEngine(ctx, from)
 	if err != nil {
 		return MoveResult{}, err
@@ -357,7 +378,6 @@ func etcdToFile(ctx context.Context, from Config, path, dest string) (MoveResult
 	if err != nil {
 		return MoveResult{}, fmt.Errorf("copy %s: %w", from.StoreName(), err)
 	}
-	kept := false
 	defer func() {
 		if !kept {
 			os.Remove(tmp)

@@ -235,3 +235,29 @@ func TestBackupAndCheckPrintTheAuditHead(t *testing.T) {
 		t.Errorf("the backup against the head noted: %q", out)
 	}
 }
+
+// TestCheckOfABackupOlderThanTheNotedHead: a backup checked against a
+// head noted after it was taken ends before that head as a cut log does,
+// and neither the check nor the chain can tell the two apart; the check
+// says both, so that an operator who checks last month's backup against
+// today's head does not read it as a log cut, nor an auditor a cut log as
+// a mere older copy without asking which the file is.
+func TestCheckOfABackupOlderThanTheNotedHead(t *testing.T) {
+	mgClearEnv(t)
+	dir := t.TempDir()
+	db := filepath.Join(dir, "cc.db")
+	mgMustRun(t, "users", "add", "--create", "--db", db, "--id", "first.user", "--name", "first.user", "--role", "AUDITOR", "--unit", "orgs/system")
+	backup := filepath.Join(dir, "backup.db")
+	mgMustRun(t, "backup", "--to", backup, "--db", db)
+	mgMustRun(t, "users", "add", "--db", db, "--id", "second.user", "--name", "second.user", "--role", "AUDITOR", "--unit", "orgs/system")
+	m := regexp.MustCompile(`--noted-head ([0-9]+:[0-9a-f]{64})\)`).FindStringSubmatch(mgMustRun(t, "audit", "verify", "--db", db))
+	if m == nil {
+		t.Fatal("audit verify printed no head to note")
+	}
+	code, stdout, stderr := mgRun(t, "check", "--db", backup, "--noted-head", m[1])
+	for _, want := range []string{"before the head noted at seq", "events were cut from its end, or the file is a copy older than that head"} {
+		if code != 1 || !strings.Contains(stdout, want) {
+			t.Errorf("check of a backup older than the noted head %s: exit %d, want 1 and %q\nstdout:\n%s\nstderr:\n%s", m[1], code, want, stdout, stderr)
+		}
+	}
+}

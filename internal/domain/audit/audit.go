@@ -249,8 +249,13 @@ func (c *Chain) Head() (seq uint64, hash []byte) {
 func NotedProblem(headSeq, notedSeq uint64, notedHash, found []byte) *Problem {
 	switch {
 	case headSeq < notedSeq:
+		// A copy taken before the head was noted (a backup checked
+		// against today's head, a database restored from one) ends
+		// there too, and nothing in it tells the two apart: both are
+		// said, for whoever knows which the file is.
 		return &Problem{Seq: headSeq + 1, Reason: fmt.Sprintf(
-			"the log ends at seq %d, before the head noted at seq %d: events were cut from its end", headSeq, notedSeq)}
+			"the log ends at seq %d, before the head noted at seq %d: events were cut from its end, "+
+				"or the file is a copy older than that head (a backup taken before it was noted, or a database restored from one)", headSeq, notedSeq)}
 	case !bytes.Equal(found, notedHash):
 		return &Problem{Seq: notedSeq, Reason: fmt.Sprintf(
 			"event seq %d does not have the hash noted for it (%x): the log was rewritten there or before", notedSeq, notedHash)}

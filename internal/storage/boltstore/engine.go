@@ -224,6 +224,25 @@ func schemaVersion(meta kv.Bucket) (uint32, error) {
 	return be.Uint32(raw), nil
 }
 
+// EngineSchemaVersion reads the schema version of the store on e without
+// writing anything: a copy that must not change the store it copies (an
+// offline backup) writes its event into it only when opening it would not
+// raise that version first (initEngine does), under servers of the older
+// version that may be running on it.
+func EngineSchemaVersion(ctx context.Context, e kv.Engine) (uint32, error) {
+	var v uint32
+	err := e.View(ctx, func(t kv.Tx) error {
+		meta := t.Bucket(bucketMeta)
+		if meta == nil {
+			return errors.New("the store is not a childcase database (no schema version)")
+		}
+		var err error
+		v, err = schemaVersion(meta)
+		return err
+	})
+	return v, err
+}
+
 // Close closes the engine.
 func (s *EngineStore) Close() error {
 	s.cancel() // a commit still waiting on the engine gives up
