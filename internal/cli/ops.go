@@ -213,7 +213,9 @@ func databaseToRead(flagName, path string) error {
 func backupOffline(ctx context.Context, cfg app.Config, to string, w io.Writer) (app.CopyAudit, error) {
 	rec, err := app.BackupStore(ctx, cfg, inUseWait, to, w)
 	if errors.Is(err, app.ErrDatabaseInUse) {
-		return rec, fmt.Errorf("%w: a server is running on it; back up through it with --addr and --token", err)
+		// A backup --db writes its audit event under the exclusive lock
+		// too, so the holder may be another command, not a server.
+		return rec, fmt.Errorf("%w: a server or another command (a backup, check or restore) holds it; if a server runs on it, back up through it with --addr and --token", err)
 	}
 	return rec, err
 }
