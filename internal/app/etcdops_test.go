@@ -258,13 +258,27 @@ func newestOutcomes(t *testing.T, db string, n uint64) string {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	var out []string
+	var head uint64
 	err = s.View(t.Context(), func(tx datastore.ReadTx) error {
-		head, _, err := tx.AuditHead()
+		head, _, err = tx.AuditHead()
 		if err != nil || head < n {
 			return fmt.Errorf("head %d: %v", head, err)
 		}
-		for e, err := range tx.AuditEvents(head - n + 1) {
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return outcomesFrom(t, s, head-n+1)
+}
+
+// outcomesFrom is the action and outcome of the events of s from seq
+// from on, oldest first.
+func outcomesFrom(t *testing.T, s datastore.Store, from uint64) string {
+	t.Helper()
+	var out []string
+	err := s.View(t.Context(), func(tx datastore.ReadTx) error {
+		for e, err := range tx.AuditEvents(from) {
 			if err != nil {
 				return err
 			}
@@ -388,20 +402,7 @@ func TestFailedEtcdBackupIsOnTheStoresTrail(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	var got []string
-	err = store.View(t.Context(), func(tx datastore.ReadTx) error {
-		for e, err := range tx.AuditEvents(rec.Seq) {
-			if err != nil {
-				return err
-			}
-			got = append(got, e.Action+" "+string(e.Outcome))
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s := strings.Join(got, ", "); s != "database.backup ok, database.backup error" {
+	if s := outcomesFrom(t, store, rec.Seq); s != "database.backup ok, database.backup error" {
 		t.Errorf("the store's events from the backup's on: %s, want the backup and its failure", s)
 	}
 
@@ -412,20 +413,7 @@ func TestFailedEtcdBackupIsOnTheStoresTrail(t *testing.T) {
 	if _, err := app.MigrateStore(t.Context(), cfg, to, app.MoveOptions{}); err == nil {
 		t.Fatal("migrate-store into a missing folder succeeded")
 	}
-	got = got[:0]
-	err = store.View(t.Context(), func(tx datastore.ReadTx) error {
-		for e, err := range tx.AuditEvents(rec.Seq + 2) {
-			if err != nil {
-				return err
-			}
-			got = append(got, e.Action+" "+string(e.Outcome))
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s := strings.Join(got, ", "); s != "database.copy ok, database.copy error" {
+	if s := outcomesFrom(t, store, rec.Seq+2); s != "database.copy ok, database.copy error" {
 		t.Errorf("the store's events from the failed migrate-store's on: %s, want the copy and its failure", s)
 	}
 }

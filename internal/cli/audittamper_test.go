@@ -88,7 +88,6 @@ func TestOfflineVerifyAndCheckFindDeletedReorderedAndCutEvents(t *testing.T) {
 // where, and a malformed one is refused naming the flag.
 func TestOfflineVerifyFindsACutTailAgainstANotedHead(t *testing.T) {
 	mgClearEnv(t)
-	key := func(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq) }
 	db := filepath.Join(t.TempDir(), "cc.db")
 	for _, id := range []string{"first.user", "second.user"} {
 		mgMustRun(t, "users", "add", "--create", "--db", db, "--id", id, "--name", id, "--role", "AUDITOR", "--unit", "orgs/system")
@@ -103,26 +102,7 @@ func TestOfflineVerifyFindsACutTailAgainstANotedHead(t *testing.T) {
 		t.Fatalf("audit verify --noted-head of the head just printed: %q", out)
 	}
 
-	bdb, err := bolt.Open(db, 0o600, &bolt.Options{Timeout: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = bdb.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket([]byte("audit"))
-		four := bytes.Clone(b.Get(key(4)))
-		e, err := audit.Decode(four)
-		if err != nil {
-			return err
-		}
-		return errors.Join(b.Delete(key(5)), b.Delete(key(6)),
-			tx.Bucket([]byte("meta")).Put([]byte("audit_head"), append(key(4), e.Hash...)))
-	})
-	if cerr := bdb.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	cutAuditTailAfter4(t, db)
 
 	if out := mgMustRun(t, "audit", "verify", "--db", db); !strings.HasPrefix(out, "OK: 4 events") {
 		t.Fatalf("audit verify without the noted head: %q; the cut this test is about is found otherwise now: revisit it", out)
@@ -157,7 +137,6 @@ func TestOfflineVerifyFindsACutTailAgainstANotedHead(t *testing.T) {
 // OK, and a malformed head is refused naming the flag.
 func TestCheckFindsACutTailAgainstANotedHead(t *testing.T) {
 	mgClearEnv(t)
-	key := func(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq) }
 	db := filepath.Join(t.TempDir(), "cc.db")
 	for _, id := range []string{"first.user", "second.user"} {
 		mgMustRun(t, "users", "add", "--create", "--db", db, "--id", id, "--name", id, "--role", "AUDITOR", "--unit", "orgs/system")
@@ -171,25 +150,7 @@ func TestCheckFindsACutTailAgainstANotedHead(t *testing.T) {
 		t.Fatalf("check --noted-head of the head it printed: %q", out)
 	}
 
-	bdb, err := bolt.Open(db, 0o600, &bolt.Options{Timeout: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = bdb.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket([]byte("audit"))
-		e, err := audit.Decode(bytes.Clone(b.Get(key(4))))
-		if err != nil {
-			return err
-		}
-		return errors.Join(b.Delete(key(5)), b.Delete(key(6)),
-			tx.Bucket([]byte("meta")).Put([]byte("audit_head"), append(key(4), e.Hash...)))
-	})
-	if cerr := bdb.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	cutAuditTailAfter4(t, db)
 	// The index entries of the events cut are left: an editor who cut
 	// the tail may as well have removed them, and the head is what this
 	// test is about.
@@ -259,5 +220,32 @@ func TestCheckOfABackupOlderThanTheNotedHead(t *testing.T) {
 		if code != 1 || !strings.Contains(stdout, want) {
 			t.Errorf("check of a backup older than the noted head %s: exit %d, want 1 and %q\nstdout:\n%s\nstderr:\n%s", m[1], code, want, stdout, stderr)
 		}
+	}
+}
+
+// cutAuditTailAfter4 cuts events 5 and 6 from the end of the audit log of
+// the file at db and sets the stored head back to event 4, as an editor
+// hiding the last events would: the chain left is whole.
+func cutAuditTailAfter4(t *testing.T, db string) {
+	t.Helper()
+	key := func(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq) }
+	bdb, err := bolt.Open(db, 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = bdb.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte("audit"))
+		e, err := audit.Decode(bytes.Clone(b.Get(key(4))))
+		if err != nil {
+			return err
+		}
+		return errors.Join(b.Delete(key(5)), b.Delete(key(6)),
+			tx.Bucket([]byte("meta")).Put([]byte("audit_head"), append(key(4), e.Hash...)))
+	})
+	if cerr := bdb.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatal(err)
 	}
 }
