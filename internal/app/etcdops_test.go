@@ -292,13 +292,10 @@ func outcomesFrom(t *testing.T, s datastore.Store, from uint64) string {
 	return strings.Join(out, ", ")
 }
 
-// TestOfflineEtcdBackupDoesNotMigrateItsStore: a backup --store (and a
-// migrate-store back to a file) of an etcd store of an older schema
-// version copies it as it is and says that it is not on the store's
-// trail, as a backup of a file does: taking its event would first raise
-// the store's schema version, under the servers of the older version
-// that may be running on it, which could then not start again.
-func TestOfflineEtcdBackupDoesNotMigrateItsStore(t *testing.T) {
+// newEtcdStore starts a one-member cluster and moves a new, empty
+// database onto it under the default prefix.
+func newEtcdStore(t *testing.T) *etcdtest.Cluster {
+	t.Helper()
 	cluster := etcdtest.Start(t, 1, etcdtest.WithoutFsync())
 	path := filepath.Join(t.TempDir(), "childcase.db")
 	s, err := boltstore.Open(path, boltstore.Options{})
@@ -309,6 +306,17 @@ func TestOfflineEtcdBackupDoesNotMigrateItsStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	moveInto(t, path, cluster.Endpoints(), app.DefaultEtcdPrefix, app.MoveOptions{})
+	return cluster
+}
+
+// TestOfflineEtcdBackupDoesNotMigrateItsStore: a backup --store (and a
+// migrate-store back to a file) of an etcd store of an older schema
+// version copies it as it is and says that it is not on the store's
+// trail, as a backup of a file does: taking its event would first raise
+// the store's schema version, under the servers of the older version
+// that may be running on it, which could then not start again.
+func TestOfflineEtcdBackupDoesNotMigrateItsStore(t *testing.T) {
+	cluster := newEtcdStore(t)
 	e, err := etcdstore.Open(t.Context(), etcdstore.Config{Endpoints: cluster.Endpoints(), Prefix: app.DefaultEtcdPrefix})
 	if err != nil {
 		t.Fatal(err)
@@ -376,16 +384,7 @@ func TestOfflineEtcdBackupDoesNotMigrateItsStore(t *testing.T) {
 // and so does a migrate-store from etcd that fails: the trail does not
 // show a copy that never reached its file as a plain success.
 func TestFailedEtcdBackupIsOnTheStoresTrail(t *testing.T) {
-	cluster := etcdtest.Start(t, 1, etcdtest.WithoutFsync())
-	path := filepath.Join(t.TempDir(), "childcase.db")
-	s, err := boltstore.Open(path, boltstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	moveInto(t, path, cluster.Endpoints(), app.DefaultEtcdPrefix, app.MoveOptions{})
+	cluster := newEtcdStore(t)
 	cfg := app.DefaultConfig()
 	cfg.Store = etcdStoreOf(cluster.Endpoints())
 	rec, err := app.BackupStore(t.Context(), cfg, time.Second, "backup.db", failingWriter{})

@@ -17,16 +17,24 @@ import (
 // it refuses, so a bound set to 64 KiB took headers of up to 68 KiB; the
 // tests of 70 and 100 KiB did not see it.
 func TestHTTPHeadersAreBoundedAt64KiB(t *testing.T) {
+	holdsHeaderBound(t, "", statusOfHeadersOfSize, 64<<10, 64<<10+1)
+}
+
+// holdsHeaderBound sends requests whose line and headers are of each size
+// through send, to the HTTP port and the metrics address, and fails
+// unless exactly those over 64 KiB are answered 431.
+func holdsHeaderBound(t *testing.T, how string, send func(t *testing.T, addr, path string, size int) int, sizes ...int) {
+	t.Helper()
 	ts := metricsServer(t, time.Date(2026, 12, 6, 9, 0, 0, 0, time.UTC))
 	for _, port := range []struct{ name, addr, path string }{
 		{"the HTTP port", ts.HTTPAddr(), "/healthz"},
 		{"the metrics address", ts.MetricsAddr(), "/metrics"},
 	} {
-		for _, size := range []int{64 << 10, 64<<10 + 1} {
-			status := statusOfHeadersOfSize(t, port.addr, port.path, size)
+		for _, size := range sizes {
+			status := send(t, port.addr, port.path, size)
 			if over := size > 64<<10; over != (status == http.StatusRequestHeaderFieldsTooLarge) {
-				t.Errorf("%s: a request line and headers of %d bytes answered %d; want 431 exactly when over 64 KiB (65536 bytes)",
-					port.name, size, status)
+				t.Errorf("%s: a request line and headers of %d bytes%s answered %d; want 431 exactly when over 64 KiB (65536 bytes)",
+					port.name, size, how, status)
 			}
 		}
 	}
@@ -69,19 +77,7 @@ func statusOfHeadersOfSize(t *testing.T, addr, path string, size int) int {
 // (up to 4 KiB) went uncounted, so that the second request of a pipeline
 // passed with headers of 69 KiB.
 func TestPipelinedHTTPHeadersAreBoundedAt64KiB(t *testing.T) {
-	ts := metricsServer(t, time.Date(2026, 12, 6, 9, 0, 0, 0, time.UTC))
-	for _, port := range []struct{ name, addr, path string }{
-		{"the HTTP port", ts.HTTPAddr(), "/healthz"},
-		{"the metrics address", ts.MetricsAddr(), "/metrics"},
-	} {
-		for _, size := range []int{64 << 10, 64<<10 + 1, 64<<10 + 3500} {
-			status := statusOfPipelinedHeadersOfSize(t, port.addr, port.path, size)
-			if over := size > 64<<10; over != (status == http.StatusRequestHeaderFieldsTooLarge) {
-				t.Errorf("%s: a request line and headers of %d bytes behind another request answered %d; want 431 exactly when over 64 KiB (65536 bytes)",
-					port.name, size, status)
-			}
-		}
-	}
+	holdsHeaderBound(t, " behind another request", statusOfPipelinedHeadersOfSize, 64<<10, 64<<10+1, 64<<10+3500)
 }
 
 // statusOfPipelinedHeadersOfSize sends a small GET and, in the same write,
