@@ -87,6 +87,13 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if unchecked {
+		// A familiar account here would find every place taken and be
+		// answered "busy" at once: so is this one, or the 429 would tell
+		// it apart. It only looks; it takes no place.
+		if len(c.signIns) == cap(c.signIns) {
+			c.busy(w, r, form)
+			return
+		}
 		c.pauseAsACheck(r.Context())
 		c.cfg.Throttle.ThrottlePasswordSignIn(r.Context(), cred.Client)
 		c.throttled(w, r, form, wait)
@@ -99,8 +106,7 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 	select {
 	case c.signIns <- struct{}{}:
 	default:
-		w.Header().Set("Retry-After", "1")
-		c.render(w, r, http.StatusServiceUnavailable, "signin", view{Title: "signin.title", Error: c.catalogs.text(lang, "signin.busy"), Data: form})
+		c.busy(w, r, form)
 		return
 	}
 	checking := time.Now()
@@ -228,6 +234,13 @@ func (c *Console) failedFrom(client string) {
 func (c *Console) throttled(w http.ResponseWriter, r *http.Request, form signInForm, wait time.Duration) {
 	w.Header().Set("Retry-After", strconv.FormatInt(max(1, int64((wait+time.Second-1)/time.Second)), 10))
 	c.render(w, r, http.StatusTooManyRequests, "signin", view{Title: "signin.title", Error: c.catalogs.text(c.language(r), "signin.throttled"), Data: form})
+}
+
+// busy answers a sign-in that finds every place of maxSignInsAtOnce
+// taken: 503, the form again, and Retry-After: 1.
+func (c *Console) busy(w http.ResponseWriter, r *http.Request, form signInForm) {
+	w.Header().Set("Retry-After", "1")
+	c.render(w, r, http.StatusServiceUnavailable, "signin", view{Title: "signin.title", Error: c.catalogs.text(c.language(r), "signin.busy"), Data: form})
 }
 
 // nextPage is where a person goes after signing in: back to the page

@@ -152,37 +152,32 @@ func (f throttledFrom) PasswordSignInWait(client string) time.Duration {
 func (throttledFrom) FailPasswordSignIn(string)                      {}
 func (throttledFrom) ThrottlePasswordSignIn(context.Context, string) {}
 
-// A throttled address's refusals unchecked do none of a check's work and
-// take none of the maxSignInsAtOnce places: a guesser's flood there must
-// not keep the people of other addresses, or the familiar accounts of
-// its own, out with "busy". With every place taken by checks, a refusal
-// unchecked is still answered 429 after its pause.
-func TestUncheckedRefusalsTakeNoSignInPlace(t *testing.T) {
+// throttledConsole serves a console over accts whose throttle refuses
+// guesser, with pause as its unchecked refusals' wait, and a signIn from
+// an address (X-Forwarded-For, from a trusted proxy) of a user with a
+// wrong password; nil if the request failed.
+func throttledConsole(t *testing.T, accts Accounts, guesser string, pause func(context.Context, time.Duration)) (*Console, func(from, user string) *http.Response) {
+	t.Helper()
 	conn, err := grpc.NewClient("passthrough:///unused", grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = conn.Close() })
-	accts := heldWork{started: make(chan struct{}), release: make(chan struct{})}
-	const guesser = "203.0.113.7"
-	paused := make(chan time.Duration, 1)
 	c, err := New(Config{Conn: conn, Accounts: accts, Throttle: throttledFrom{client: guesser},
 		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")},
 		Clock:          clock.NewFake(time.Date(2026, 11, 28, 3, 0, 0, 0, time.UTC)),
 		Log:            slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Pause:          func(_ context.Context, d time.Duration) { paused <- d },
+		Pause:          pause,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.noteRefusalTime(40 * time.Millisecond) // the checks that throttled the guesser
 	ts := httptest.NewServer(c.Handler())
 	t.Cleanup(ts.Close)
-	signIn := func(from string) *http.Response {
-		t.Helper()
+	return c, func(from, user string) *http.Response {
 		jar, _ := cookiejar.New(nil)
 		client := &http.Client{Jar: jar}
-		form := url.Values{"csrf": {formValue(t, fetch(t, client, ts.URL+"/signin", nil), "csrf")}, "user": {"someone"}, "password": {"guess"}}
+		form := url.Values{"csrf": {formValue(t, fetch(t, client, ts.URL+"/signin", nil), "csrf")}, "user": {user}, "password": {"guess"}}
 		req, _ := http.NewRequest(http.MethodPost, ts.URL+"/signin", strings.NewReader(form.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		req.Header.Set("X-Forwarded-For", from)
@@ -194,6 +189,62 @@ func TestUncheckedRefusalsTakeNoSignInPlace(t *testing.T) {
 		resp.Body.Close()
 		return resp
 	}
+}
+
+// A throttled address's refusals unchecked do none of a check's work and
+// take none of the maxSignInsAtOnce places: a guesser's flood there must
+// not keep the people of other addresses, or the familiar accounts of
+// its own, out with "busy". With a guesser's refusals waiting, every
+// place is still there for the checks of other addresses.
+func TestUncheckedRefusalsTakeNoSignInPlace(t *testing.T) {
+	accts := heldWork{started: make(chan struct{}), release: make(chan struct{})}
+	const guesser = "203.0.113.7"
+	paused, resume := make(chan time.Duration), make(chan struct{})
+	c, signIn := throttledConsole(t, accts, guesser, func(_ context.Context, d time.Duration) {
+		paused <- d
+		<-resume
+	})
+	c.noteRefusalTime(40 * time.Millisecond) // the checks that throttled the guesser
+	var wg sync.WaitGroup
+	defer func() {
+		close(resume)
+		close(accts.release)
+		wg.Wait()
+	}()
+	for range maxSignInsAtOnce + 1 {
+		wg.Go(func() {
+			if resp := signIn(guesser, "someone"); resp != nil && resp.StatusCode != http.StatusTooManyRequests {
+				t.Errorf("an unchecked refusal: %s, want 429", resp.Status)
+			}
+		})
+		if d := <-paused; d != 40*time.Millisecond {
+			t.Errorf("the unchecked refusal paused %v, want the 40ms a check takes", d)
+		}
+	}
+	// Every place is free for the others, the refusals still waiting.
+	for i := range maxSignInsAtOnce {
+		from := "198.51.100." + string(rune('1'+i))
+		answer := make(chan *http.Response, 1)
+		wg.Go(func() { answer <- signIn(from, "someone") })
+		select {
+		case <-accts.started:
+		case resp := <-answer:
+			t.Fatalf("a sign-in from %s while a guesser's refusals waited: %v, want its check started", from, resp)
+		}
+	}
+}
+
+// With every place taken by checks, a familiar account at a throttled
+// address is answered "busy" (it would be checked), and so must every
+// other account there be: a 429 for the others alone would tell whoever
+// shares the address, having filled the places from elsewhere, which
+// user ids sign in from it.
+func TestThrottledSignInIsBusyAlikeForEveryAccount(t *testing.T) {
+	accts := heldWork{started: make(chan struct{}), release: make(chan struct{})}
+	const guesser = "203.0.113.7"
+	c, signIn := throttledConsole(t, accts, guesser, func(context.Context, time.Duration) {})
+	c.noteRefusalTime(40 * time.Millisecond)
+	c.familiar.add(guesser, "familiar")
 	var wg sync.WaitGroup
 	defer func() {
 		close(accts.release)
@@ -201,19 +252,18 @@ func TestUncheckedRefusalsTakeNoSignInPlace(t *testing.T) {
 	}()
 	for i := range maxSignInsAtOnce {
 		from := "198.51.100." + string(rune('1'+i))
-		wg.Go(func() { signIn(from) })
+		wg.Go(func() { signIn(from, "someone") })
 		<-accts.started
 	}
-	resp := signIn(guesser)
-	if resp == nil || resp.StatusCode != http.StatusTooManyRequests {
-		t.Fatalf("an unchecked refusal while every place is taken: %v, want 429", resp)
-	}
-	select {
-	case d := <-paused:
-		if d != 40*time.Millisecond {
-			t.Errorf("the unchecked refusal paused %v, want the 40ms a check takes", d)
+	var answers []string
+	for _, user := range []string{"familiar", "stranger"} {
+		resp := signIn(guesser, user)
+		if resp == nil {
+			return
 		}
-	default:
-		t.Error("the unchecked refusal answered without pausing as long as a check")
+		answers = append(answers, resp.Status+" Retry-After "+resp.Header.Get("Retry-After"))
+	}
+	if answers[0] != answers[1] || !strings.HasPrefix(answers[0], "503") {
+		t.Errorf("every place taken, at a throttled address: a familiar account %q, another %q; want both 503 busy", answers[0], answers[1])
 	}
 }
