@@ -165,11 +165,6 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, nextPage(form.Next, acct.User), http.StatusSeeOther)
 }
 
-// maxPausedRefusals bounds the unchecked refusals waiting at once
-// (pauseAsACheck): each holds a goroutine and a connection, and past the
-// bound a flood is answered at once.
-const maxPausedRefusals = 256
-
 // noteRefusalTime adds a checked refusal's time to the moving average an
 // unchecked refusal waits.
 func (c *Console) noteRefusalTime(d time.Duration) {
@@ -188,16 +183,13 @@ func (c *Console) noteRefusalTime(d time.Duration) {
 // pauseAsACheck waits as long as a checked refusal takes lately, so that
 // an unchecked refusal's answer comes when a checked one's would. It does
 // none of the check's work: an address is throttled only after checked
-// failures, so there is a time to wait by then.
+// failures, so there is a time to wait by then. However many wait at
+// once, each waits: its goroutine and connection are the request's own,
+// held anyway, and one answered at once past a bound would tell its
+// account from a familiar one, which is checked.
 func (c *Console) pauseAsACheck(ctx context.Context) {
 	d := time.Duration(c.refusalTime.Load())
 	if d <= 0 {
-		return
-	}
-	select {
-	case c.pausing <- struct{}{}:
-		defer func() { <-c.pausing }()
-	default:
 		return
 	}
 	if c.cfg.Pause != nil {

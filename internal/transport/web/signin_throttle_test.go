@@ -267,3 +267,36 @@ func TestThrottledSignInIsBusyAlikeForEveryAccount(t *testing.T) {
 		t.Errorf("every place taken, at a throttled address: a familiar account %q, another %q; want both 503 busy", answers[0], answers[1])
 	}
 }
+
+// However many of a throttled address's refusals wait at once, one more
+// waits too: answered at once past a bound, a guesser holding that many
+// waiting would tell an unfamiliar account's refusal (at once) from a
+// familiar one's (checked, as long as a check takes).
+func TestManyUncheckedRefusalsWaitingStillWaitAsACheck(t *testing.T) {
+	const guesser, waiting = "203.0.113.7", 256 // the bound there was
+	paused, resume := make(chan time.Duration), make(chan struct{})
+	c, signIn := throttledConsole(t, heldWork{}, guesser, func(_ context.Context, d time.Duration) {
+		paused <- d
+		<-resume
+	})
+	c.noteRefusalTime(40 * time.Millisecond)
+	var wg sync.WaitGroup
+	defer func() {
+		close(resume)
+		wg.Wait()
+	}()
+	for range waiting {
+		wg.Go(func() { signIn(guesser, "someone") })
+		<-paused
+	}
+	answer := make(chan *http.Response, 1)
+	wg.Go(func() { answer <- signIn(guesser, "stranger") })
+	select {
+	case d := <-paused:
+		if d != 40*time.Millisecond {
+			t.Errorf("refusal %d waited %v, want the 40ms a check takes", waiting+1, d)
+		}
+	case resp := <-answer:
+		t.Errorf("refusal %d while %d waited: %v at once, want it to wait as a check would", waiting+1, waiting, resp)
+	}
+}
