@@ -27,6 +27,19 @@ func (a consoleAccounts) SignIn(ctx context.Context, c web.Credentials) (web.Acc
 	return web.Account{User: s.User, Bearer: s.Token.Secret, TokenID: s.Token.Token.ID, Expires: s.Token.Token.ExpireTime}, nil
 }
 
+// The console spends a refused check's work on an unchecked refusal
+// before it has timed a checked one (web's spendAsACheck) only if its
+// accounts can: the wiring's must.
+var _ interface {
+	RefuseUnchecked(context.Context, web.Credentials)
+} = consoleAccounts{}
+
+// RefuseUnchecked spends a refused sign-in's work on nothing: the
+// console's unchecked refusal before it has timed a checked one.
+func (a consoleAccounts) RefuseUnchecked(ctx context.Context, c web.Credentials) {
+	a.ids.SpendRefusedSignIn(ctx, identity.PasswordSignIn{UserID: c.UserID, Password: c.Password, TOTPCode: c.Code, Client: c.Client})
+}
+
 func (a consoleAccounts) SignOut(ctx context.Context, tokenID, why string) error {
 	return a.ids.EndSession(ctx, tokenID, why)
 }

@@ -94,7 +94,10 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 			c.busy(w, r, form)
 			return
 		}
-		c.pauseAsACheck(r.Context())
+		if !c.pauseAsACheck(r.Context()) && !c.spendAsACheck(r.Context(), cred) {
+			c.busy(w, r, form)
+			return
+		}
 		c.cfg.Throttle.ThrottlePasswordSignIn(r.Context(), cred.Client)
 		c.throttled(w, r, form, wait)
 		return
@@ -168,6 +171,7 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 // noteRefusalTime adds a checked refusal's time to the moving average an
 // unchecked refusal waits.
 func (c *Console) noteRefusalTime(d time.Duration) {
+	d = max(d, 1) // timed, however short: 0 is "none timed yet"
 	for {
 		old := c.refusalTime.Load()
 		avg := int64(d)
@@ -181,20 +185,20 @@ func (c *Console) noteRefusalTime(d time.Duration) {
 }
 
 // pauseAsACheck waits as long as a checked refusal takes lately, so that
-// an unchecked refusal's answer comes when a checked one's would. It does
-// none of the check's work: an address is throttled only after checked
-// failures, so there is a time to wait by then. However many wait at
-// once, each waits: its goroutine and connection are the request's own,
-// held anyway, and one answered at once past a bound would tell its
-// account from a familiar one, which is checked.
-func (c *Console) pauseAsACheck(ctx context.Context) {
+// an unchecked refusal's answer comes when a checked one's would, and
+// reports true; false if no checked refusal was timed yet. It does none
+// of the check's work. However many wait at once, each waits: its
+// goroutine and connection are the request's own, held anyway, and one
+// answered at once past a bound would tell its account from a familiar
+// one, which is checked.
+func (c *Console) pauseAsACheck(ctx context.Context) bool {
 	d := time.Duration(c.refusalTime.Load())
 	if d <= 0 {
-		return
+		return false
 	}
 	if c.cfg.Pause != nil {
 		c.cfg.Pause(ctx, d)
-		return
+		return true
 	}
 	t := time.NewTimer(d)
 	defer t.Stop()
@@ -202,6 +206,38 @@ func (c *Console) pauseAsACheck(ctx context.Context) {
 	case <-t.C:
 	case <-ctx.Done():
 	}
+	return true
+}
+
+// refusalSpender is Accounts that can spend the work of a refused SignIn
+// of c (reading the account, the password hash, the commit) checking,
+// counting and recording nothing.
+type refusalSpender interface {
+	RefuseUnchecked(ctx context.Context, c Credentials)
+}
+
+// spendAsACheck costs an unchecked refusal what a checked one does, in
+// one of the places of maxSignInsAtOnce, and times it for pauseAsACheck;
+// false if no place was free ("busy", as a check would be answered). It
+// serves until a refusal was timed: an address is throttled by the API's
+// failed tokens too, and the average starts empty at each start, so a
+// throttled address may meet no time to wait, and a refusal answered at
+// once would stand apart from a familiar account's, which is checked.
+func (c *Console) spendAsACheck(ctx context.Context, cred Credentials) bool {
+	spender, ok := c.cfg.Accounts.(refusalSpender)
+	if !ok {
+		return true // nothing to spend: the accounts check nothing costly
+	}
+	select {
+	case c.signIns <- struct{}{}:
+	default:
+		return false
+	}
+	defer func() { <-c.signIns }()
+	spending := time.Now()
+	spender.RefuseUnchecked(ctx, cred)
+	c.noteRefusalTime(time.Since(spending))
+	return true
 }
 
 // throttleWait is how long client must wait before its passwords are

@@ -300,3 +300,44 @@ func TestManyUncheckedRefusalsWaitingStillWaitAsACheck(t *testing.T) {
 		t.Errorf("refusal %d while %d waited: %v at once, want it to wait as a check would", waiting+1, waiting, resp)
 	}
 }
+
+// spendAccounts is workAccounts that can spend a refused check's work on
+// nothing, as the identity service does (refusalSpender).
+type spendAccounts struct {
+	workAccounts
+	spent atomic.Int32
+}
+
+func (a *spendAccounts) RefuseUnchecked(context.Context, Credentials) {
+	time.Sleep(time.Millisecond) // a hash, however short
+	a.spent.Add(1)
+}
+
+// An address is throttled by the API's failed tokens too (one allowance
+// per address, whichever door), and the throttle outlives no restart but
+// the moving average starts empty with it: so an address may be
+// throttled before any checked refusal was timed. A familiar account's
+// refusal there still costs a check; an unchecked one must not be
+// answered at once, or it tells the familiar accounts apart. It spends
+// a refusal's work once, and that time is what the next ones wait.
+func TestUncheckedRefusalBeforeAnyCheckWasTimedCostsACheck(t *testing.T) {
+	const guesser = "203.0.113.7"
+	accts := &spendAccounts{}
+	c, signIn := throttledConsole(t, accts, guesser, accts.pause)
+	c.familiar.add(guesser, "op")
+	for i := range 2 {
+		if resp := signIn(guesser, "nobody"); resp == nil || resp.StatusCode != http.StatusTooManyRequests {
+			t.Fatalf("an unchecked refusal: %v, want 429", resp)
+		}
+		checked, pauses := accts.work()
+		spent := int(accts.spent.Load())
+		switch {
+		case checked != 0:
+			t.Errorf("refusal %d checked a password", i+1)
+		case i == 0 && (spent != 1 || len(pauses) != 0):
+			t.Errorf("the first unchecked refusal, nothing timed yet: %d spent, pauses %v; want a check's work spent", spent, pauses)
+		case i == 1 && (spent != 1 || len(pauses) != 1 || pauses[0] <= 0):
+			t.Errorf("the second unchecked refusal: %d spent in all, pauses %v; want a pause as long as the first took", spent, pauses)
+		}
+	}
+}
