@@ -28,11 +28,17 @@ func (a consoleAccounts) SignIn(ctx context.Context, c web.Credentials) (web.Acc
 }
 
 // The console spends a refused check's work on an unchecked refusal
-// before it has timed a checked one (web's spendAsACheck) only if its
-// accounts can: the wiring's must.
+// before it has timed a checked one (web's spendAsACheck), and answers
+// one while the database is full as a check is, only if its accounts
+// can: the wiring's must.
 var _ interface {
 	RefuseUnchecked(context.Context, web.Credentials)
+	Full() bool
 } = consoleAccounts{}
+
+// Full reports whether the database is full past its reserve: the
+// console answers an unchecked refusal then as every check is answered.
+func (a consoleAccounts) Full() bool { return a.ids.SignInsFull() }
 
 // RefuseUnchecked spends a refused sign-in's work on nothing: the
 // console's unchecked refusal before it has timed a checked one.

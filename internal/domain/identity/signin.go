@@ -371,6 +371,10 @@ func (s *Service) fail(ctx context.Context, userID, why, client string) error {
 	return s.refuse(ctx, model.UserName(userID), model.UserName(userID), why, client)
 }
 
+// SignInsFull reports whether the sign-ins are answered model.ErrFull
+// now: the last sign-in write found the database full past its reserve.
+func (s *Service) SignInsFull() bool { return s.full.Load() }
+
 // noteFull records what a sign-in's write says of the database: full
 // (model.ErrFull), or not any more (it went through). Another error says
 // nothing of it.

@@ -99,6 +99,13 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		c.cfg.Throttle.ThrottlePasswordSignIn(r.Context(), cred.Client)
+		// While the database is full every check is answered so, a
+		// familiar account's here too: this one is, or the 429 would
+		// tell it apart.
+		if f, ok := c.cfg.Accounts.(fullness); ok && f.Full() {
+			c.databaseFull(w, r, form)
+			return
+		}
 		c.throttled(w, r, form, wait)
 		return
 	}
@@ -142,8 +149,7 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 		// session: say so, as the API does (503 here: the person did
 		// nothing wrong, and an operator must free space).
 		c.cfg.Log.ErrorContext(r.Context(), "console: sign in", "err", err)
-		w.Header().Set("Retry-After", "60")
-		c.render(w, r, http.StatusServiceUnavailable, "signin", view{Title: "signin.title", Error: c.catalogs.text(lang, "refusal.DATABASE_FULL"), Data: form})
+		c.databaseFull(w, r, form)
 		return
 	case err != nil:
 		c.cfg.Log.ErrorContext(r.Context(), "console: sign in", "err", err)
@@ -269,6 +275,19 @@ func (c *Console) throttled(w http.ResponseWriter, r *http.Request, form signInF
 func (c *Console) busy(w http.ResponseWriter, r *http.Request, form signInForm) {
 	w.Header().Set("Retry-After", "1")
 	c.render(w, r, http.StatusServiceUnavailable, "signin", view{Title: "signin.title", Error: c.catalogs.text(c.language(r), "signin.busy"), Data: form})
+}
+
+// databaseFull answers a sign-in the database, full past its reserve,
+// cannot record: 503, the form again, and Retry-After: 60.
+func (c *Console) databaseFull(w http.ResponseWriter, r *http.Request, form signInForm) {
+	w.Header().Set("Retry-After", "60")
+	c.render(w, r, http.StatusServiceUnavailable, "signin", view{Title: "signin.title", Error: c.catalogs.text(c.language(r), "refusal.DATABASE_FULL"), Data: form})
+}
+
+// fullness is Accounts that can tell whether the database is full past
+// its reserve, when every check is answered model.ErrFull.
+type fullness interface {
+	Full() bool
 }
 
 // nextPage is where a person goes after signing in: back to the page

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -339,5 +340,39 @@ func TestUncheckedRefusalBeforeAnyCheckWasTimedCostsACheck(t *testing.T) {
 		case i == 1 && (spent != 1 || len(pauses) != 1 || pauses[0] <= 0):
 			t.Errorf("the second unchecked refusal: %d spent in all, pauses %v; want a pause as long as the first took", spent, pauses)
 		}
+	}
+}
+
+// fullAccounts answers every check as a database full past its reserve
+// does (model.ErrFull, for a refusal too) and says so (fullness).
+type fullAccounts struct{ workAccounts }
+
+func (a *fullAccounts) SignIn(ctx context.Context, c Credentials) (Account, error) {
+	_, _ = a.workAccounts.SignIn(ctx, c)
+	return Account{}, fmt.Errorf("sign-in: %w (refused)", model.ErrFull)
+}
+
+func (*fullAccounts) Full() bool { return true }
+
+// While the database is full, a familiar account's check at a throttled
+// address is answered 503 "database full", as every check is: an
+// unchecked refusal there must be too, or its 429 tells the familiar
+// accounts apart.
+func TestThrottledSignInWhileTheDatabaseIsFullTellsNoFamiliarAccountApart(t *testing.T) {
+	const guesser = "203.0.113.7"
+	accts := &fullAccounts{}
+	c, signIn := throttledConsole(t, accts, guesser, accts.pause)
+	c.noteRefusalTime(40 * time.Millisecond)
+	c.familiar.add(guesser, "familiar")
+	var answers []string
+	for _, user := range []string{"familiar", "stranger"} {
+		resp := signIn(guesser, user)
+		if resp == nil {
+			return
+		}
+		answers = append(answers, resp.Status+" Retry-After "+resp.Header.Get("Retry-After"))
+	}
+	if answers[0] != answers[1] || !strings.HasPrefix(answers[0], "503") {
+		t.Errorf("the database full, at a throttled address: a familiar account %q, another %q; want both 503 database full", answers[0], answers[1])
 	}
 }
