@@ -27,6 +27,25 @@ func (a consoleAccounts) SignIn(ctx context.Context, c web.Credentials) (web.Acc
 	return web.Account{User: s.User, Bearer: s.Token.Secret, TokenID: s.Token.Token.ID, Expires: s.Token.Token.ExpireTime}, nil
 }
 
+// The console spends a refused check's work on an unchecked refusal
+// before it has timed a checked one (web's spendAsACheck), and answers
+// one while the database is full as a check is, only if its accounts
+// can: the wiring's must.
+var _ interface {
+	RefuseUnchecked(context.Context, web.Credentials)
+	Full() bool
+} = consoleAccounts{}
+
+// Full reports whether the database is full past its reserve: the
+// console answers an unchecked refusal then as every check is answered.
+func (a consoleAccounts) Full() bool { return a.ids.SignInsFull() }
+
+// RefuseUnchecked spends a refused sign-in's work on nothing: the
+// console's unchecked refusal before it has timed a checked one.
+func (a consoleAccounts) RefuseUnchecked(ctx context.Context, c web.Credentials) {
+	a.ids.SpendRefusedSignIn(ctx, identity.PasswordSignIn{UserID: c.UserID, Password: c.Password, TOTPCode: c.Code, Client: c.Client})
+}
+
 func (a consoleAccounts) SignOut(ctx context.Context, tokenID, why string) error {
 	return a.ids.EndSession(ctx, tokenID, why)
 }

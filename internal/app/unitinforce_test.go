@@ -204,3 +204,32 @@ func TestNewReferralToAPoliceUnitWhoseCommunesEndedIsRefused(t *testing.T) {
 		t.Errorf("the old unit's liaison acknowledges the referral made before the reform: %d %s", code, body)
 	}
 }
+
+// A referral accepted before the reform, retried with its request_id
+// after it, answers its first answer, not the refusal a new referral to
+// that unit now gets; and a police unit covering an ended commune and
+// one in force still takes new referrals.
+func TestReferralRetriedAcrossTheReformAnswersTheFirst(t *testing.T) {
+	ts := startServerAt(t, hn(2025, 6, 20, 9, 0), "")
+	ts.addPoliceUnit(t, "ca-truc-bach", pTrucBach2025)
+	ts.addPoliceUnit(t, "ca-mixed", pTrucBach2025, pBaDinh)
+	before := openCase(t, ts, hn(2025, 6, 20, 8, 0), "00004")
+	body := `{"police_unit":"policeUnits/ca-truc-bach","suspected_offence":"Điều 140 BLHS","request_id":"refer-once-1","etag":"` + etagOf(t, ts, operatorID, before) + `"}`
+	refer := func(name, body string) (int, []byte) {
+		t.Helper()
+		return restRaw(t, ts, http.MethodPost, "/v1/"+name+":referToPolice", body,
+			map[string]string{"Content-Type": "application/json", "Authorization": "Bearer " + ts.tokens.get(operatorID)})
+	}
+	code, first := refer(before, body)
+	if code != http.StatusOK {
+		t.Fatalf("refer before the reform: %d %s", code, first)
+	}
+	ts.setClock(t, hn(2025, 7, 2, 9, 0))
+	if code, again := refer(before, body); code != http.StatusOK || !strings.Contains(string(again), "ca-truc-bach") {
+		t.Errorf("the same referral retried after the reform: %d %s, want its first answer", code, again)
+	}
+	after := openCase(t, ts, hn(2025, 7, 2, 8, 0), "00004")
+	if code, b := refer(after, `{"police_unit":"policeUnits/ca-mixed","suspected_offence":"Điều 140 BLHS","etag":"`+etagOf(t, ts, operatorID, after)+`"}`); code != http.StatusOK {
+		t.Errorf("refer to a police unit covering an ended commune and one in force: %d %s, want 200", code, b)
+	}
+}

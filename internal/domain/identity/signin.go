@@ -129,6 +129,26 @@ func (s *Service) SignInWithPassword(ctx context.Context, in PasswordSignIn) (Se
 	return ses, err
 }
 
+// SpendRefusedSignIn does the work a refused SignInWithPassword does,
+// reading the account, an argon2 hash and a commit (refuseUncounted's),
+// and checks, counts and audits nothing. The console calls it for a
+// sign-in its throttle refuses unchecked before it has timed a checked
+// refusal to wait as long as (web's spendAsACheck): answered at once,
+// such a refusal would stand apart from the checked ones of the accounts
+// that signed in from the address before, and tell whoever shares it
+// which user ids those are.
+func (s *Service) SpendRefusedSignIn(ctx context.Context, in PasswordSignIn) {
+	_ = s.store.View(ctx, func(tx datastore.ReadTx) error {
+		_, err := tx.User(in.UserID)
+		return err
+	})
+	verifyPassword(dummyHash, in.Password)
+	_ = s.store.Batch(ctx, func(tx datastore.Tx) error {
+		_, _ = tx.User(in.UserID)
+		return nil
+	})
+}
+
 // signInWithPassword is SignInWithPassword but for a full database's
 // answers.
 func (s *Service) signInWithPassword(ctx context.Context, in PasswordSignIn) (Session, error) {
@@ -350,6 +370,10 @@ func (s *Service) fail(ctx context.Context, userID, why, client string) error {
 	}
 	return s.refuse(ctx, model.UserName(userID), model.UserName(userID), why, client)
 }
+
+// SignInsFull reports whether the sign-ins are answered model.ErrFull
+// now: the last sign-in write found the database full past its reserve.
+func (s *Service) SignInsFull() bool { return s.full.Load() }
 
 // noteFull records what a sign-in's write says of the database: full
 // (model.ErrFull), or not any more (it went through). Another error says

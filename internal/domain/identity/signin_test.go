@@ -554,10 +554,17 @@ func TestSignInOnAFullDatabaseTellsNoPasswordRight(t *testing.T) {
 	if _, err := e.signIn("no.such.user", "not the password", ""); !errors.Is(err, model.ErrFull) {
 		t.Errorf("an unknown user id on a full database: %v, want ErrFull as for a known one", err)
 	}
+	// The console answers its unchecked refusals by it, as the checks.
+	if !e.svc.SignInsFull() {
+		t.Error("SignInsFull on a full database: false, want true")
+	}
 
 	fs.full.Store(false)
 	if _, err := e.signIn("lan.nguyen", "not the password", ""); !errors.Is(err, identity.ErrSignInRefused) {
 		t.Errorf("a wrong password once writes go through: %v, want refused", err)
+	}
+	if e.svc.SignInsFull() {
+		t.Error("SignInsFull once writes go through: true, want false")
 	}
 	if u := e.storedUser(t, "lan.nguyen"); u.SignIn.Failures != 1 {
 		t.Errorf("failures counted once writes go through: %d, want 1", u.SignIn.Failures)

@@ -108,3 +108,36 @@ func TestARightPasswordWithoutTheSecondFactorEnrolledCostsAWrongOnesCommit(t *te
 		t.Errorf("failures counted: %d, %v; want 2, the wrong password and the right one alone", failures, err)
 	}
 }
+
+// The console's throttle refuses an unfamiliar account's sign-in
+// unchecked with SpendRefusedSignIn: it costs a wrong password's commits,
+// as a checked refusal at the same address does, and counts nothing
+// against the account, known or not.
+func TestRefusalUncheckedCostsAWrongPasswordsCommits(t *testing.T) {
+	s := &commitCounter{Store: memstore.New()}
+	t.Cleanup(func() { s.Close() })
+	e := withVault(t, newEnvOn(s, ""))
+	e.addPerson(t, "lan.nguyen", model.RoleCommuneWorker, communeUnit, "")
+	before := s.commits.Load()
+	if _, err := e.signIn("lan.nguyen", "wrong password!", ""); !errors.Is(err, identity.ErrSignInRefused) {
+		t.Fatalf("wrong password: %v", err)
+	}
+	want := s.commits.Load() - before
+	for _, user := range []string{"lan.nguyen", "nobody.here"} {
+		before := s.commits.Load()
+		e.svc.SpendRefusedSignIn(ctx, identity.PasswordSignIn{UserID: user, Password: "wrong password!", Client: "192.0.2.1"})
+		if got := s.commits.Load() - before; got != want {
+			t.Errorf("an unchecked refusal of %s: %d commits, a wrong password %d", user, got, want)
+		}
+	}
+	// Nothing counted: four more wrong passwords do not lock the account
+	// that one failure and two unchecked refusals preceded.
+	for range identity.MaxSignInFailures - 2 {
+		if _, err := e.signIn("lan.nguyen", "wrong password!", ""); !errors.Is(err, identity.ErrSignInRefused) {
+			t.Fatalf("wrong password: %v", err)
+		}
+	}
+	if _, err := e.signIn("lan.nguyen", goodPassword, ""); err != nil {
+		t.Errorf("the right password after %d failures and the unchecked refusals: %v, want signed in", identity.MaxSignInFailures-1, err)
+	}
+}

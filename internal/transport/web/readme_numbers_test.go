@@ -38,7 +38,6 @@ func TestREADMENumbersOfSignIn(t *testing.T) {
 		{"MaxSessions", MaxSessions, 10000, "The server holds at most 10,000 sessions"},
 		{"MaxSessions/MaxSessionsPerUser", MaxSessions / MaxSessionsPerUser, 2000, "would take 2,000 accounts signing in"},
 		{"maxSignInsAtOnce", maxSignInsAtOnce, 4, "At most 4 sign-ins are checked at once"},
-		{"maxPausedRefusals", maxPausedRefusals, 256, "past 256 such refusals"},
 		{"maxSavesPerSession", maxSavesPerSession, 20, "the session keeps its last 20"},
 		// Under the 60 s a reverse proxy waits by default (nginx's
 		// proxy_read_timeout), as the production section says.

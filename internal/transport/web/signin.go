@@ -87,8 +87,25 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if unchecked {
-		c.pauseAsACheck(r.Context())
+		// A familiar account here would find every place taken and be
+		// answered "busy" at once: so is this one, or the 429 would tell
+		// it apart. It only looks; it takes no place.
+		if len(c.signIns) == cap(c.signIns) {
+			c.busy(w, r, form)
+			return
+		}
+		if !c.pauseAsACheck(r.Context()) && !c.spendAsACheck(r.Context(), cred) {
+			c.busy(w, r, form)
+			return
+		}
 		c.cfg.Throttle.ThrottlePasswordSignIn(r.Context(), cred.Client)
+		// While the database is full every check is answered so, a
+		// familiar account's here too: this one is, or the 429 would
+		// tell it apart.
+		if f, ok := c.cfg.Accounts.(fullness); ok && f.Full() {
+			c.databaseFull(w, r, form)
+			return
+		}
 		c.throttled(w, r, form, wait)
 		return
 	}
@@ -99,8 +116,7 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 	select {
 	case c.signIns <- struct{}{}:
 	default:
-		w.Header().Set("Retry-After", "1")
-		c.render(w, r, http.StatusServiceUnavailable, "signin", view{Title: "signin.title", Error: c.catalogs.text(lang, "signin.busy"), Data: form})
+		c.busy(w, r, form)
 		return
 	}
 	checking := time.Now()
@@ -133,8 +149,7 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 		// session: say so, as the API does (503 here: the person did
 		// nothing wrong, and an operator must free space).
 		c.cfg.Log.ErrorContext(r.Context(), "console: sign in", "err", err)
-		w.Header().Set("Retry-After", "60")
-		c.render(w, r, http.StatusServiceUnavailable, "signin", view{Title: "signin.title", Error: c.catalogs.text(lang, "refusal.DATABASE_FULL"), Data: form})
+		c.databaseFull(w, r, form)
 		return
 	case err != nil:
 		c.cfg.Log.ErrorContext(r.Context(), "console: sign in", "err", err)
@@ -159,14 +174,10 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, nextPage(form.Next, acct.User), http.StatusSeeOther)
 }
 
-// maxPausedRefusals bounds the unchecked refusals waiting at once
-// (pauseAsACheck): each holds a goroutine and a connection, and past the
-// bound a flood is answered at once.
-const maxPausedRefusals = 256
-
 // noteRefusalTime adds a checked refusal's time to the moving average an
 // unchecked refusal waits.
 func (c *Console) noteRefusalTime(d time.Duration) {
+	d = max(d, 1) // timed, however short: 0 is "none timed yet"
 	for {
 		old := c.refusalTime.Load()
 		avg := int64(d)
@@ -180,23 +191,20 @@ func (c *Console) noteRefusalTime(d time.Duration) {
 }
 
 // pauseAsACheck waits as long as a checked refusal takes lately, so that
-// an unchecked refusal's answer comes when a checked one's would. It does
-// none of the check's work: an address is throttled only after checked
-// failures, so there is a time to wait by then.
-func (c *Console) pauseAsACheck(ctx context.Context) {
+// an unchecked refusal's answer comes when a checked one's would, and
+// reports true; false if no checked refusal was timed yet. It does none
+// of the check's work. However many wait at once, each waits: its
+// goroutine and connection are the request's own, held anyway, and one
+// answered at once past a bound would tell its account from a familiar
+// one, which is checked.
+func (c *Console) pauseAsACheck(ctx context.Context) bool {
 	d := time.Duration(c.refusalTime.Load())
 	if d <= 0 {
-		return
-	}
-	select {
-	case c.pausing <- struct{}{}:
-		defer func() { <-c.pausing }()
-	default:
-		return
+		return false
 	}
 	if c.cfg.Pause != nil {
 		c.cfg.Pause(ctx, d)
-		return
+		return true
 	}
 	t := time.NewTimer(d)
 	defer t.Stop()
@@ -204,6 +212,38 @@ func (c *Console) pauseAsACheck(ctx context.Context) {
 	case <-t.C:
 	case <-ctx.Done():
 	}
+	return true
+}
+
+// refusalSpender is Accounts that can spend the work of a refused SignIn
+// of c (reading the account, the password hash, the commit) checking,
+// counting and recording nothing.
+type refusalSpender interface {
+	RefuseUnchecked(ctx context.Context, c Credentials)
+}
+
+// spendAsACheck costs an unchecked refusal what a checked one does, in
+// one of the places of maxSignInsAtOnce, and times it for pauseAsACheck;
+// false if no place was free ("busy", as a check would be answered). It
+// serves until a refusal was timed: an address is throttled by the API's
+// failed tokens too, and the average starts empty at each start, so a
+// throttled address may meet no time to wait, and a refusal answered at
+// once would stand apart from a familiar account's, which is checked.
+func (c *Console) spendAsACheck(ctx context.Context, cred Credentials) bool {
+	spender, ok := c.cfg.Accounts.(refusalSpender)
+	if !ok {
+		return true // nothing to spend: the accounts check nothing costly
+	}
+	select {
+	case c.signIns <- struct{}{}:
+	default:
+		return false
+	}
+	defer func() { <-c.signIns }()
+	spending := time.Now()
+	spender.RefuseUnchecked(ctx, cred)
+	c.noteRefusalTime(time.Since(spending))
+	return true
 }
 
 // throttleWait is how long client must wait before its passwords are
@@ -228,6 +268,26 @@ func (c *Console) failedFrom(client string) {
 func (c *Console) throttled(w http.ResponseWriter, r *http.Request, form signInForm, wait time.Duration) {
 	w.Header().Set("Retry-After", strconv.FormatInt(max(1, int64((wait+time.Second-1)/time.Second)), 10))
 	c.render(w, r, http.StatusTooManyRequests, "signin", view{Title: "signin.title", Error: c.catalogs.text(c.language(r), "signin.throttled"), Data: form})
+}
+
+// busy answers a sign-in that finds every place of maxSignInsAtOnce
+// taken: 503, the form again, and Retry-After: 1.
+func (c *Console) busy(w http.ResponseWriter, r *http.Request, form signInForm) {
+	w.Header().Set("Retry-After", "1")
+	c.render(w, r, http.StatusServiceUnavailable, "signin", view{Title: "signin.title", Error: c.catalogs.text(c.language(r), "signin.busy"), Data: form})
+}
+
+// databaseFull answers a sign-in the database, full past its reserve,
+// cannot record: 503, the form again, and Retry-After: 60.
+func (c *Console) databaseFull(w http.ResponseWriter, r *http.Request, form signInForm) {
+	w.Header().Set("Retry-After", "60")
+	c.render(w, r, http.StatusServiceUnavailable, "signin", view{Title: "signin.title", Error: c.catalogs.text(c.language(r), "refusal.DATABASE_FULL"), Data: form})
+}
+
+// fullness is Accounts that can tell whether the database is full past
+// its reserve, when every check is answered model.ErrFull.
+type fullness interface {
+	Full() bool
 }
 
 // nextPage is where a person goes after signing in: back to the page

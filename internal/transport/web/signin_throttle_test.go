@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -152,37 +153,32 @@ func (f throttledFrom) PasswordSignInWait(client string) time.Duration {
 func (throttledFrom) FailPasswordSignIn(string)                      {}
 func (throttledFrom) ThrottlePasswordSignIn(context.Context, string) {}
 
-// A throttled address's refusals unchecked do none of a check's work and
-// take none of the maxSignInsAtOnce places: a guesser's flood there must
-// not keep the people of other addresses, or the familiar accounts of
-// its own, out with "busy". With every place taken by checks, a refusal
-// unchecked is still answered 429 after its pause.
-func TestUncheckedRefusalsTakeNoSignInPlace(t *testing.T) {
+// throttledConsole serves a console over accts whose throttle refuses
+// guesser, with pause as its unchecked refusals' wait, and a signIn from
+// an address (X-Forwarded-For, from a trusted proxy) of a user with a
+// wrong password; nil if the request failed.
+func throttledConsole(t *testing.T, accts Accounts, guesser string, pause func(context.Context, time.Duration)) (*Console, func(from, user string) *http.Response) {
+	t.Helper()
 	conn, err := grpc.NewClient("passthrough:///unused", grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = conn.Close() })
-	accts := heldWork{started: make(chan struct{}), release: make(chan struct{})}
-	const guesser = "203.0.113.7"
-	paused := make(chan time.Duration, 1)
 	c, err := New(Config{Conn: conn, Accounts: accts, Throttle: throttledFrom{client: guesser},
 		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")},
 		Clock:          clock.NewFake(time.Date(2026, 11, 28, 3, 0, 0, 0, time.UTC)),
 		Log:            slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Pause:          func(_ context.Context, d time.Duration) { paused <- d },
+		Pause:          pause,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.noteRefusalTime(40 * time.Millisecond) // the checks that throttled the guesser
 	ts := httptest.NewServer(c.Handler())
 	t.Cleanup(ts.Close)
-	signIn := func(from string) *http.Response {
-		t.Helper()
+	return c, func(from, user string) *http.Response {
 		jar, _ := cookiejar.New(nil)
 		client := &http.Client{Jar: jar}
-		form := url.Values{"csrf": {formValue(t, fetch(t, client, ts.URL+"/signin", nil), "csrf")}, "user": {"someone"}, "password": {"guess"}}
+		form := url.Values{"csrf": {formValue(t, fetch(t, client, ts.URL+"/signin", nil), "csrf")}, "user": {user}, "password": {"guess"}}
 		req, _ := http.NewRequest(http.MethodPost, ts.URL+"/signin", strings.NewReader(form.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		req.Header.Set("X-Forwarded-For", from)
@@ -194,6 +190,62 @@ func TestUncheckedRefusalsTakeNoSignInPlace(t *testing.T) {
 		resp.Body.Close()
 		return resp
 	}
+}
+
+// A throttled address's refusals unchecked do none of a check's work and
+// take none of the maxSignInsAtOnce places: a guesser's flood there must
+// not keep the people of other addresses, or the familiar accounts of
+// its own, out with "busy". With a guesser's refusals waiting, every
+// place is still there for the checks of other addresses.
+func TestUncheckedRefusalsTakeNoSignInPlace(t *testing.T) {
+	accts := heldWork{started: make(chan struct{}), release: make(chan struct{})}
+	const guesser = "203.0.113.7"
+	paused, resume := make(chan time.Duration), make(chan struct{})
+	c, signIn := throttledConsole(t, accts, guesser, func(_ context.Context, d time.Duration) {
+		paused <- d
+		<-resume
+	})
+	c.noteRefusalTime(40 * time.Millisecond) // the checks that throttled the guesser
+	var wg sync.WaitGroup
+	defer func() {
+		close(resume)
+		close(accts.release)
+		wg.Wait()
+	}()
+	for range maxSignInsAtOnce + 1 {
+		wg.Go(func() {
+			if resp := signIn(guesser, "someone"); resp != nil && resp.StatusCode != http.StatusTooManyRequests {
+				t.Errorf("an unchecked refusal: %s, want 429", resp.Status)
+			}
+		})
+		if d := <-paused; d != 40*time.Millisecond {
+			t.Errorf("the unchecked refusal paused %v, want the 40ms a check takes", d)
+		}
+	}
+	// Every place is free for the others, the refusals still waiting.
+	for i := range maxSignInsAtOnce {
+		from := "198.51.100." + string(rune('1'+i))
+		answer := make(chan *http.Response, 1)
+		wg.Go(func() { answer <- signIn(from, "someone") })
+		select {
+		case <-accts.started:
+		case resp := <-answer:
+			t.Fatalf("a sign-in from %s while a guesser's refusals waited: %v, want its check started", from, resp)
+		}
+	}
+}
+
+// With every place taken by checks, a familiar account at a throttled
+// address is answered "busy" (it would be checked), and so must every
+// other account there be: a 429 for the others alone would tell whoever
+// shares the address, having filled the places from elsewhere, which
+// user ids sign in from it.
+func TestThrottledSignInIsBusyAlikeForEveryAccount(t *testing.T) {
+	accts := heldWork{started: make(chan struct{}), release: make(chan struct{})}
+	const guesser = "203.0.113.7"
+	c, signIn := throttledConsole(t, accts, guesser, func(context.Context, time.Duration) {})
+	c.noteRefusalTime(40 * time.Millisecond)
+	c.familiar.add(guesser, "familiar")
 	var wg sync.WaitGroup
 	defer func() {
 		close(accts.release)
@@ -201,19 +253,126 @@ func TestUncheckedRefusalsTakeNoSignInPlace(t *testing.T) {
 	}()
 	for i := range maxSignInsAtOnce {
 		from := "198.51.100." + string(rune('1'+i))
-		wg.Go(func() { signIn(from) })
+		wg.Go(func() { signIn(from, "someone") })
 		<-accts.started
 	}
-	resp := signIn(guesser)
-	if resp == nil || resp.StatusCode != http.StatusTooManyRequests {
-		t.Fatalf("an unchecked refusal while every place is taken: %v, want 429", resp)
+	var answers []string
+	for _, user := range []string{"familiar", "stranger"} {
+		resp := signIn(guesser, user)
+		if resp == nil {
+			return
+		}
+		answers = append(answers, resp.Status+" Retry-After "+resp.Header.Get("Retry-After"))
 	}
+	if answers[0] != answers[1] || !strings.HasPrefix(answers[0], "503") {
+		t.Errorf("every place taken, at a throttled address: a familiar account %q, another %q; want both 503 busy", answers[0], answers[1])
+	}
+}
+
+// However many of a throttled address's refusals wait at once, one more
+// waits too: answered at once past a bound, a guesser holding that many
+// waiting would tell an unfamiliar account's refusal (at once) from a
+// familiar one's (checked, as long as a check takes).
+func TestManyUncheckedRefusalsWaitingStillWaitAsACheck(t *testing.T) {
+	const guesser, waiting = "203.0.113.7", 256 // the bound there was
+	paused, resume := make(chan time.Duration), make(chan struct{})
+	c, signIn := throttledConsole(t, heldWork{}, guesser, func(_ context.Context, d time.Duration) {
+		paused <- d
+		<-resume
+	})
+	c.noteRefusalTime(40 * time.Millisecond)
+	var wg sync.WaitGroup
+	defer func() {
+		close(resume)
+		wg.Wait()
+	}()
+	for range waiting {
+		wg.Go(func() { signIn(guesser, "someone") })
+		<-paused
+	}
+	answer := make(chan *http.Response, 1)
+	wg.Go(func() { answer <- signIn(guesser, "stranger") })
 	select {
 	case d := <-paused:
 		if d != 40*time.Millisecond {
-			t.Errorf("the unchecked refusal paused %v, want the 40ms a check takes", d)
+			t.Errorf("refusal %d waited %v, want the 40ms a check takes", waiting+1, d)
 		}
-	default:
-		t.Error("the unchecked refusal answered without pausing as long as a check")
+	case resp := <-answer:
+		t.Errorf("refusal %d while %d waited: %v at once, want it to wait as a check would", waiting+1, waiting, resp)
+	}
+}
+
+// spendAccounts is workAccounts that can spend a refused check's work on
+// nothing, as the identity service does (refusalSpender).
+type spendAccounts struct {
+	workAccounts
+	spent atomic.Int32
+}
+
+func (a *spendAccounts) RefuseUnchecked(context.Context, Credentials) {
+	time.Sleep(time.Millisecond) // a hash, however short
+	a.spent.Add(1)
+}
+
+// An address is throttled by the API's failed tokens too (one allowance
+// per address, whichever door), and the throttle outlives no restart but
+// the moving average starts empty with it: so an address may be
+// throttled before any checked refusal was timed. A familiar account's
+// refusal there still costs a check; an unchecked one must not be
+// answered at once, or it tells the familiar accounts apart. It spends
+// a refusal's work once, and that time is what the next ones wait.
+func TestUncheckedRefusalBeforeAnyCheckWasTimedCostsACheck(t *testing.T) {
+	const guesser = "203.0.113.7"
+	accts := &spendAccounts{}
+	c, signIn := throttledConsole(t, accts, guesser, accts.pause)
+	c.familiar.add(guesser, "op")
+	for i := range 2 {
+		if resp := signIn(guesser, "nobody"); resp == nil || resp.StatusCode != http.StatusTooManyRequests {
+			t.Fatalf("an unchecked refusal: %v, want 429", resp)
+		}
+		checked, pauses := accts.work()
+		spent := int(accts.spent.Load())
+		switch {
+		case checked != 0:
+			t.Errorf("refusal %d checked a password", i+1)
+		case i == 0 && (spent != 1 || len(pauses) != 0):
+			t.Errorf("the first unchecked refusal, nothing timed yet: %d spent, pauses %v; want a check's work spent", spent, pauses)
+		case i == 1 && (spent != 1 || len(pauses) != 1 || pauses[0] <= 0):
+			t.Errorf("the second unchecked refusal: %d spent in all, pauses %v; want a pause as long as the first took", spent, pauses)
+		}
+	}
+}
+
+// fullAccounts answers every check as a database full past its reserve
+// does (model.ErrFull, for a refusal too) and says so (fullness).
+type fullAccounts struct{ workAccounts }
+
+func (a *fullAccounts) SignIn(ctx context.Context, c Credentials) (Account, error) {
+	_, _ = a.workAccounts.SignIn(ctx, c)
+	return Account{}, fmt.Errorf("sign-in: %w (refused)", model.ErrFull)
+}
+
+func (*fullAccounts) Full() bool { return true }
+
+// While the database is full, a familiar account's check at a throttled
+// address is answered 503 "database full", as every check is: an
+// unchecked refusal there must be too, or its 429 tells the familiar
+// accounts apart.
+func TestThrottledSignInWhileTheDatabaseIsFullTellsNoFamiliarAccountApart(t *testing.T) {
+	const guesser = "203.0.113.7"
+	accts := &fullAccounts{}
+	c, signIn := throttledConsole(t, accts, guesser, accts.pause)
+	c.noteRefusalTime(40 * time.Millisecond)
+	c.familiar.add(guesser, "familiar")
+	var answers []string
+	for _, user := range []string{"familiar", "stranger"} {
+		resp := signIn(guesser, user)
+		if resp == nil {
+			return
+		}
+		answers = append(answers, resp.Status+" Retry-After "+resp.Header.Get("Retry-After"))
+	}
+	if answers[0] != answers[1] || !strings.HasPrefix(answers[0], "503") {
+		t.Errorf("the database full, at a throttled address: a familiar account %q, another %q; want both 503 database full", answers[0], answers[1])
 	}
 }

@@ -154,9 +154,6 @@ type Console struct {
 	// refusalTime is how long a checked refusal took lately (a moving
 	// average, in nanoseconds): an unchecked one waits as long (signIn).
 	refusalTime atomic.Int64
-	// pausing bounds the unchecked refusals waiting at once: past it, a
-	// flood is answered at once rather than held.
-	pausing chan struct{}
 	// familiar are the accounts that signed in from each address: they
 	// still sign in from it while it is throttled (familiarSignIns).
 	familiar *familiarSignIns
@@ -219,7 +216,6 @@ func New(cfg Config) (*Console, error) {
 		catalogs: cats,
 		stopping: make(chan struct{}),
 		signIns:  make(chan struct{}, maxSignInsAtOnce),
-		pausing:  make(chan struct{}, maxPausedRefusals),
 		familiar: newFamiliarSignIns(maxFamiliarSignIns),
 		enrolKey: cfg.EnrolKey,
 
