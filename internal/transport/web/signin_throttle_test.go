@@ -256,6 +256,15 @@ func TestThrottledSignInIsBusyAlikeForEveryAccount(t *testing.T) {
 		wg.Go(func() { signIn(from, "someone") })
 		<-accts.started
 	}
+	sameAnswerForEveryAccount(t, signIn, guesser, "every place taken", "503 busy")
+}
+
+// sameAnswerForEveryAccount signs in at the throttled address guesser as
+// "familiar" (an account that signed in from there before) and as
+// "stranger", and fails unless both get the same status and Retry-After,
+// a 503 (want says which).
+func sameAnswerForEveryAccount(t *testing.T, signIn func(from, user string) *http.Response, guesser, when, want string) {
+	t.Helper()
 	var answers []string
 	for _, user := range []string{"familiar", "stranger"} {
 		resp := signIn(guesser, user)
@@ -265,7 +274,7 @@ func TestThrottledSignInIsBusyAlikeForEveryAccount(t *testing.T) {
 		answers = append(answers, resp.Status+" Retry-After "+resp.Header.Get("Retry-After"))
 	}
 	if answers[0] != answers[1] || !strings.HasPrefix(answers[0], "503") {
-		t.Errorf("every place taken, at a throttled address: a familiar account %q, another %q; want both 503 busy", answers[0], answers[1])
+		t.Errorf("%s, at a throttled address: a familiar account %q, another %q; want both %s", when, answers[0], answers[1], want)
 	}
 }
 
@@ -364,15 +373,5 @@ func TestThrottledSignInWhileTheDatabaseIsFullTellsNoFamiliarAccountApart(t *tes
 	c, signIn := throttledConsole(t, accts, guesser, accts.pause)
 	c.noteRefusalTime(40 * time.Millisecond)
 	c.familiar.add(guesser, "familiar")
-	var answers []string
-	for _, user := range []string{"familiar", "stranger"} {
-		resp := signIn(guesser, user)
-		if resp == nil {
-			return
-		}
-		answers = append(answers, resp.Status+" Retry-After "+resp.Header.Get("Retry-After"))
-	}
-	if answers[0] != answers[1] || !strings.HasPrefix(answers[0], "503") {
-		t.Errorf("the database full, at a throttled address: a familiar account %q, another %q; want both 503 database full", answers[0], answers[1])
-	}
+	sameAnswerForEveryAccount(t, signIn, guesser, "the database full", "503 database full")
 }
