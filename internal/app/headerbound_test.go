@@ -45,30 +45,7 @@ func holdsHeaderBound(t *testing.T, how string, send func(t *testing.T, addr, pa
 // and answers the status.
 func statusOfHeadersOfSize(t *testing.T, addr, path string, size int) int {
 	t.Helper()
-	head := fmt.Sprintf("GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\nX-Padding: ", path, addr)
-	const end = "\r\n\r\n"
-	pad := size - len(head) - len(end)
-	if pad < 1 {
-		t.Fatalf("%d bytes is too short for a request", size)
-	}
-	req := head + strings.Repeat("a", pad) + end
-	if len(req) != size {
-		t.Fatalf("built a request of %d bytes, want %d", len(req), size)
-	}
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if _, err := conn.Write([]byte(req)); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
-	if err != nil {
-		t.Fatalf("%s with %d bytes of headers: %v", path, size, err)
-	}
-	resp.Body.Close()
-	return resp.StatusCode
+	return statusOfHeadersBehind(t, addr, path, size, 0)
 }
 
 // A request pipelined behind another on one connection is held to the same
@@ -85,10 +62,22 @@ func TestPipelinedHTTPHeadersAreBoundedAt64KiB(t *testing.T) {
 // status of the second.
 func statusOfPipelinedHeadersOfSize(t *testing.T, addr, path string, size int) int {
 	t.Helper()
-	first := fmt.Sprintf("GET %s HTTP/1.1\r\nHost: %s\r\n\r\n", path, addr)
+	return statusOfHeadersBehind(t, addr, path, size, 1)
+}
+
+// statusOfHeadersBehind sends, in one write on one connection, ahead
+// small GETs and then a GET whose request line and headers are size
+// bytes, and answers the status of the last.
+func statusOfHeadersBehind(t *testing.T, addr, path string, size, ahead int) int {
+	t.Helper()
+	first := strings.Repeat(fmt.Sprintf("GET %s HTTP/1.1\r\nHost: %s\r\n\r\n", path, addr), ahead)
 	head := fmt.Sprintf("GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\nX-Padding: ", path, addr)
 	const end = "\r\n\r\n"
-	second := head + strings.Repeat("a", size-len(head)-len(end)) + end
+	pad := size - len(head) - len(end)
+	if pad < 1 {
+		t.Fatalf("%d bytes is too short for a request", size)
+	}
+	second := head + strings.Repeat("a", pad) + end
 	if len(second) != size {
 		t.Fatalf("built a request of %d bytes, want %d", len(second), size)
 	}
@@ -104,10 +93,10 @@ func statusOfPipelinedHeadersOfSize(t *testing.T, addr, path string, size int) i
 	}()
 	br := bufio.NewReader(conn)
 	status := 0
-	for i := range 2 {
+	for i := range ahead + 1 {
 		resp, err := http.ReadResponse(br, nil)
 		if err != nil {
-			t.Fatalf("%s, response %d, with %d bytes of headers behind another request: %v", path, i+1, size, err)
+			t.Fatalf("%s, response %d, with %d bytes of headers behind %d requests: %v", path, i+1, size, ahead, err)
 		}
 		resp.Body.Close()
 		status = resp.StatusCode
