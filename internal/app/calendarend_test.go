@@ -60,7 +60,7 @@ func TestStartWarnsWhenProvisionalHolidayDataComeWithinAYear(t *testing.T) {
 		warn bool
 	}{
 		{"more than a year before 2027", time.Date(2025, 12, 31, 16, 0, 0, 0, time.UTC), false}, // 23:00 on 31 Dec 2025 in Hanoi
-		{"a year before 2027", time.Date(2025, 12, 31, 17, 0, 0, 0, time.UTC), true},             // 00:00 on 1 Jan 2026 in Hanoi
+		{"a year before 2027", time.Date(2025, 12, 31, 17, 0, 0, 0, time.UTC), true},            // 00:00 on 1 Jan 2026 in Hanoi
 		{"weeks before 2027", time.Date(2026, 12, 7, 2, 0, 0, 0, time.UTC), true},
 	}
 	for _, tt := range tests {
