@@ -1241,7 +1241,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 	})
 
 	if mets != nil {
-		if err := s.serveMetrics(ctx, mlis, opts.RequestReadTimeout, mets, metricsSources(opened, engine, auditLog, signIns, pol.Webhooks, opts.Logger)); err != nil {
+		if err := s.serveMetrics(ctx, mlis, opts.RequestReadTimeout, mets, metricsSources(opened, engine, auditLog, signIns, pol.Webhooks, cal, opts.Clock.Now, opts.Logger)); err != nil {
 			return nil, err
 		}
 	}
@@ -1279,7 +1279,7 @@ func servingStore(cfg Config) slog.Attr {
 // metricsSources are where the metrics are read at each scrape: the
 // domain services' counts and the store's gauges.
 func metricsSources(store *serverStore, engine *process.Engine, auditLog *auditlog.Log, signIns *grpcapi.SignInGuard,
-	hooks []policy.Webhook, log *slog.Logger) metrics.Sources {
+	hooks []policy.Webhook, cal *calendar.Calendar, now func() time.Time, log *slog.Logger) metrics.Sources {
 	ob := outbox.New(store)
 	names := make([]string, 0, len(hooks))
 	for _, h := range hooks {
@@ -1296,8 +1296,23 @@ func metricsSources(store *serverStore, engine *process.Engine, auditLog *auditl
 			c := signIns.Counts()
 			return metrics.SignIns{Failed: c.Failed, Throttled: c.Throttled}
 		},
-		Log: log,
+		HolidayData: func() metrics.HolidayData { return holidayDataLeft(cal, now()) },
+		Log:         log,
 	}
+}
+
+// holidayDataLeft says how many days are left, from today in Hanoi, to
+// the end of the holiday data's announced years and of all their years:
+// a count of working days that reaches past the first is on estimates,
+// past the second on weekends and fixed-date holidays alone.
+func holidayDataLeft(cal *calendar.Calendar, now time.Time) metrics.HolidayData {
+	today := vntime.DateOf(now)
+	_, last := cal.Years()
+	left := func(year int) int {
+		end := vntime.Date{Year: year, Month: time.December, Day: 31}
+		return int(end.Start().Sub(today.Start()).Hours() / 24)
+	}
+	return metrics.HolidayData{AnnouncedDaysLeft: left(cal.Announced()), DaysLeft: left(last)}
 }
 
 // serveMetrics serves /metrics, and nothing else, on the metrics address:
@@ -1582,6 +1597,17 @@ func MissingFolder(what, dir string) error {
 func warnCalendarEnd(log *slog.Logger, cal *calendar.Calendar, now time.Time) {
 	_, last := cal.Years()
 	end := vntime.Date{Year: last + 1, Month: time.January, Day: 1}.Start()
+	if announced := cal.Announced(); announced < last {
+		// The years before the data end may be estimates: a count into
+		// them is marked so (README, Deadlines), but only the yearly
+		// notice, out in the autumn before, makes it right.
+		provisional := announced + 1
+		if start := (vntime.Date{Year: provisional, Month: time.January, Day: 1}).Start(); !start.After(now.AddDate(1, 0, 0)) {
+			log.Warn("the holiday data for "+strconv.Itoa(provisional)+" are provisional: a deadline counted into "+strconv.Itoa(provisional)+
+				" is counted on estimated days off, without the swaps and make-up Saturdays its notice adds; replace them with the year's notice in internal/domain/calendar/data",
+				"provisional_year", provisional, "start", start)
+		}
+	}
 	if end.After(now.AddDate(1, 0, 0)) {
 		return
 	}

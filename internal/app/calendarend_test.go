@@ -46,3 +46,39 @@ func TestStartWarnsWhenTheHolidayDataEndWithinAYear(t *testing.T) {
 		})
 	}
 }
+
+// The holiday data for 2027 to 2030 are estimates (README, Deadlines).
+// Whoever runs the server is told at start when the first of those years
+// begins within a year, naming it, so that its notice replaces them
+// before working-day counts reach it; a count made on 7 December 2026
+// already may.
+func TestStartWarnsWhenProvisionalHolidayDataComeWithinAYear(t *testing.T) {
+	const warning = "the holiday data for 2027 are provisional"
+	tests := []struct {
+		name string
+		now  time.Time
+		warn bool
+	}{
+		{"more than a year before 2027", time.Date(2025, 12, 31, 16, 0, 0, 0, time.UTC), false}, // 23:00 on 31 Dec 2025 in Hanoi
+		{"a year before 2027", time.Date(2025, 12, 31, 17, 0, 0, 0, time.UTC), true},            // 00:00 on 1 Jan 2026 in Hanoi
+		{"weeks before 2027", time.Date(2026, 12, 7, 2, 0, 0, 0, time.UTC), true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var logs logLines
+			launch(t, testConfig(t, ""), app.Options{Clock: clock.NewFake(tt.now), Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+			var found map[string]any
+			for _, l := range logs.take(t) {
+				if msg, _ := l["msg"].(string); len(msg) >= len(warning) && msg[:len(warning)] == warning {
+					found = l
+				}
+			}
+			if (found != nil) != tt.warn {
+				t.Fatalf("at %s, the start-up warning %v; want one: %v", tt.now, found, tt.warn)
+			}
+			if found != nil && (found["level"] != "WARN" || found["provisional_year"] != float64(2027)) {
+				t.Errorf("the warning %v, want WARN naming provisional_year 2027", found)
+			}
+		})
+	}
+}

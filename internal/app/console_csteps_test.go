@@ -200,6 +200,9 @@ func TestConsoleStepsOnlyThoseTheCaseLetsBeTaken(t *testing.T) {
 	if resp, body := b.post("/cases/"+number+"/steps/AcceptTransfer", formValues(t, stepForm(page, number, "AcceptTransfer"))); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("accept from the page: %s\n%s", resp.Status, stepForm(body, number, "AcceptTransfer"))
 	}
+	// The acceptance forwards the case anew: the sender's paused clock
+	// is cancelled, and the receiver's own runs, so it pauses, and
+	// there is nothing to resume.
 	_, page = casePageOf(t, ts, "hk.worker", number)
-	expectForms(t, "the receiver, now responsible", page, number, []string{"AcknowledgeCase", "ResumeDeadline", "ProposeTransfer"}, []string{"AcceptTransfer", "DeclineTransfer"})
+	expectForms(t, "the receiver, now responsible", page, number, []string{"AcknowledgeCase", "PauseDeadline", "ProposeTransfer"}, []string{"AcceptTransfer", "DeclineTransfer", "ResumeDeadline"})
 }

@@ -391,3 +391,20 @@ func TestMetricsPortBoundsHeaders(t *testing.T) {
 	}
 	scrape(t, ts) // a scrape within the bound is still served
 }
+
+// The metrics say how long the holiday data last, for an alert before
+// working-day counts reach estimated or missing years: on 7 December
+// 2026 the announced data end in 24 days (2027 is provisional), all of
+// them with 2030.
+func TestMetricsSayHowLongTheHolidayDataLast(t *testing.T) {
+	ts := metricsServer(t, hn(2026, 12, 7, 9, 0))
+	families := scrape(t, ts)
+	for name, want := range map[string]float64{
+		"childcase_holiday_data_announced_days_left": 24,
+		"childcase_holiday_data_days_left":           1485,
+	} {
+		if got, ok := sample(families, name, nil); !ok || got != want {
+			t.Errorf("%s = %v (served: %v), want %v", name, got, ok, want)
+		}
+	}
+}

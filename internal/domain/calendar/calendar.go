@@ -236,6 +236,20 @@ func (c *Calendar) Years() (first, last int) { return c.first, c.last }
 // year may end earlier or later than the notice will make it.
 func (c *Calendar) Provisional(y int) bool { return c.provisional[y] }
 
+// Announced returns the last year up to which the data hold only
+// announced days: the year before the first provisional one (2026 for
+// the embedded data), or the last covered year if none is provisional.
+// A count of days that reaches past it rests on estimates or on no data
+// at all, so the year's notice must be added before counts reach it.
+func (c *Calendar) Announced() int {
+	for y := c.first; y <= c.last; y++ {
+		if c.provisional[y] {
+			return y - 1
+		}
+	}
+	return c.last
+}
+
 // IsWorkingDay reports whether state agencies work on d.
 //
 // In the covered years (see [Calendar.Covers]) the working days are Monday

@@ -493,3 +493,10 @@ func TestParseRejects(t *testing.T) {
 		})
 	}
 }
+
+// The embedded data are announced up to 2026: 2027 to 2030 are estimates.
+func TestAnnouncedYearsOfEmbeddedData(t *testing.T) {
+	if got := load(t).Announced(); got != 2026 {
+		t.Errorf("Announced() = %d, want 2026 (2027 to 2030 provisional)", got)
+	}
+}

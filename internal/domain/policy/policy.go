@@ -142,9 +142,17 @@ func Load(path string) (Policy, error) {
 	return Parse(data, os.Getenv)
 }
 
-// emergencyHours is D3, the law's 12 hours for an emergency's measures,
-// which bounds acknowledge_emergency.
-const emergencyHours = 12
+// The legal clocks that bound the policy's limits serving them: D3, the
+// law's 12 hours for an emergency's measures, bounds acknowledge_emergency;
+// D13, the police's 24 hours to forward a crime report (Circular 43/2021
+// Art. 5, 48 in a remote commune), bounds police_acknowledge, which must
+// come first; D6, the 5 working days to draft the plan (Decree 56 Art.
+// 28), bounds plan_resubmit, the time to draft a returned plan again.
+const (
+	emergencyHours     = 12
+	policeForwardHours = 24
+	planDraftDays      = 5
+)
 
 var (
 	communeCode = regexp.MustCompile(`^[0-9]{5}$`)
@@ -438,6 +446,19 @@ func (p *Policy) check(getenv func(string) string) error {
 	// out. Days and working days are longer by nature.
 	if _, length, _ := p.AcknowledgeEmergency.Clock(); length == 0 || length > emergencyHours*time.Hour {
 		return fmt.Errorf("policy: acknowledge_emergency: an emergency's measures are due %d hours after the report was received (D3); give at most %d hours, in seconds or hours", emergencyHours, emergencyHours)
+	}
+	// Likewise the police forward a crime report to the investigators
+	// within 24 hours of its referral (D13), after acknowledging it: a
+	// longer time to acknowledge would warn and breach after the law's
+	// own time ran out, and tell nobody anything D13 did not.
+	if _, length, _ := p.PoliceAcknowledge.Clock(); length == 0 || length > policeForwardHours*time.Hour {
+		return fmt.Errorf("policy: police_acknowledge: the police forward a crime report to the investigators within %d hours of its referral (D13), after acknowledging it; give at most %d hours, in seconds or hours", policeForwardHours, policeForwardHours)
+	}
+	// A returned plan is drafted again: the law gives a draft 5 working
+	// days (D6), and a return may not give it longer. Calendar days and
+	// hours within as many never end later.
+	if l := p.PlanResubmit; l.WorkingDays > planDraftDays || l.Days > planDraftDays || l.Hours > planDraftDays*24 || l.Seconds > planDraftDays*24*3600 {
+		return fmt.Errorf("policy: plan_resubmit: the law gives a plan's draft %d working days (D6), and a returned plan no longer; give at most %d working days (or %d days, %d hours)", planDraftDays, planDraftDays, planDraftDays, planDraftDays*24)
 	}
 	for i, w := range p.Warnings {
 		if w <= 0 || w >= 1 {

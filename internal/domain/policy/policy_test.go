@@ -132,12 +132,23 @@ func TestParseOverrides(t *testing.T) {
 			func(p *policy.Policy) { p.Warnings = []float64{0.9} }},
 		{"no warnings", `{"warnings": []}`,
 			func(p *policy.Policy) { p.Warnings = nil }},
-		{"upper bounds", `{"acknowledge": {"hours": 2160}, "transfer_accept": {"working_days": 250}, "police_acknowledge": {"seconds": 7776000}, "escalation_step": {"days": 365}}`,
+		{"upper bounds", `{"acknowledge": {"hours": 2160}, "transfer_accept": {"working_days": 250}, "late_recording": {"seconds": 7776000}, "escalation_step": {"days": 365}}`,
 			func(p *policy.Policy) {
 				p.Acknowledge = policy.Limit{Hours: 2160}
 				p.TransferAccept = policy.Limit{WorkingDays: 250}
-				p.PoliceAcknowledge = policy.Limit{Seconds: 7776000}
+				p.LateRecording = policy.Limit{Seconds: 7776000}
 				p.EscalationStep = policy.Limit{Days: 365}
+			}},
+		// The limits that serve a legal clock reach it, no further.
+		{"the legal bounds", `{"police_acknowledge": {"seconds": 86400}, "plan_resubmit": {"working_days": 5}}`,
+			func(p *policy.Policy) {
+				p.PoliceAcknowledge = policy.Limit{Seconds: 86400}
+				p.PlanResubmit = policy.Limit{WorkingDays: 5}
+			}},
+		{"the legal bounds, other units", `{"police_acknowledge": {"hours": 24}, "plan_resubmit": {"days": 5}}`,
+			func(p *policy.Policy) {
+				p.PoliceAcknowledge = policy.Limit{Hours: 24}
+				p.PlanResubmit = policy.Limit{Days: 5}
 			}},
 		{"emergency acknowledge and late recording", `{"acknowledge_emergency": {"seconds": 600}, "late_recording": {"working_days": 1}}`,
 			func(p *policy.Policy) {
@@ -202,7 +213,17 @@ func TestParseErrors(t *testing.T) {
 		{"too many hours", `{"acknowledge": {"hours": 2161}}`, []string{"acknowledge", "not a deadline"}},
 		{"too many days", `{"escalation_step": {"days": 366}}`, []string{"escalation_step", "not a deadline"}},
 		{"too many working days", `{"transfer_accept": {"working_days": 251}}`, []string{"transfer_accept", "not a deadline"}},
-		{"too many seconds", `{"police_acknowledge": {"seconds": 7776001}}`, []string{"police_acknowledge", "not a deadline"}},
+		{"too many seconds", `{"late_recording": {"seconds": 7776001}}`, []string{"late_recording", "not a deadline"}},
+		// The police acknowledge a referral before they forward it, which
+		// D13 wants within 24 hours of it; a returned plan is drafted
+		// again, which D6 wants within 5 working days.
+		{"police acknowledge past D13", `{"police_acknowledge": {"hours": 25}}`, []string{"police_acknowledge", "D13", "at most 24 hours"}},
+		{"police acknowledge past D13 in seconds", `{"police_acknowledge": {"seconds": 86401}}`, []string{"police_acknowledge", "D13"}},
+		{"police acknowledge in days", `{"police_acknowledge": {"days": 1}}`, []string{"police_acknowledge", "D13", "in seconds or hours"}},
+		{"police acknowledge in working days", `{"police_acknowledge": {"working_days": 1}}`, []string{"police_acknowledge", "D13"}},
+		{"plan resubmit past D6", `{"plan_resubmit": {"working_days": 6}}`, []string{"plan_resubmit", "D6", "at most 5 working days"}},
+		{"plan resubmit past D6 in days", `{"plan_resubmit": {"days": 6}}`, []string{"plan_resubmit", "D6"}},
+		{"plan resubmit past D6 in hours", `{"plan_resubmit": {"hours": 121}}`, []string{"plan_resubmit", "D6"}},
 		{"warning zero", `{"warnings": [0, 0.5]}`, []string{"warnings[0]"}},
 		{"warning one", `{"warnings": [0.5, 1]}`, []string{"warnings[1]"}},
 		{"warning negative", `{"warnings": [-0.5]}`, []string{"warnings[0]"}},

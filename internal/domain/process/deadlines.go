@@ -339,7 +339,29 @@ func (e *Engine) nextFire(tx datastore.ReadTx, d *model.Deadline) time.Time {
 	if e.nextLevel(tx, last.To, last.Time) == "" {
 		return time.Time{}
 	}
-	return breachFire(e.due(last.Time, fromPolicy(e.policy.EscalationStep)))
+	step := breachFire(e.due(last.Time, fromPolicy(e.policy.EscalationStep)))
+	// A level that ends before its step does (a district on 2025-06-30)
+	// passes the deadline on as it ends (tick): nobody is left there to
+	// act on it.
+	if end := e.levelEnd(last.To); !end.IsZero() && end.Before(step) {
+		return end
+	}
+	return step
+}
+
+// levelEnd returns the instant the unit named level goes out of force
+// (00:00 of the day after its last day), or zero if it has no last day
+// or is no unit of the reference data (a police unit).
+func (e *Engine) levelEnd(level string) time.Time {
+	k, ok := unitKey(level)
+	if !ok {
+		return time.Time{}
+	}
+	u, found := e.units.Get(k)
+	if !found || u.ValidTo.IsZero() {
+		return time.Time{}
+	}
+	return u.ValidTo.AddDays(1).Start()
 }
 
 // overdueAt reports whether a limit due at due is overdue at now. The due

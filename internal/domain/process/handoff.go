@@ -322,6 +322,7 @@ func (e *Engine) AcceptTransfer(ctx context.Context, p access.Principal, req Req
 		t := s.c.PendingTransfer() // to the caller's unit (its gate's Ready)
 		t.State, t.DecidedBy, t.DecideTime = model.TransferAccepted, s.p.UserID, s.now
 		s.meet(model.DeadlineTransferAccept, transferRef(t.ID))
+		s.forwardAcknowledgement(t.From, t.To)
 		k, _ := unitKey(t.To)
 		s.c.ResponsibleUnit = k
 		s.c.ResponsibleOfficer = s.p.UserID
@@ -338,6 +339,34 @@ func (e *Engine) AcceptTransfer(ctx context.Context, p access.Principal, req Req
 		s.event("TRANSFER_ACCEPTED", fmt.Sprintf("%s is now responsible", t.To), 0, t.From, t.To)
 		return nil
 	}})
+}
+
+// forwardAcknowledgement gives the unit to, which accepts a case not yet
+// acknowledged, its own time to acknowledge it from now: the hand-over
+// forwards the case to it anew, and a clock that may have breached
+// before it held the case, its escalation naming the sender, would count
+// the sender's delay as its own. The sender's clock closes as it stands:
+// missed if overdue (its breach and escalations stay on it), else
+// cancelled. An emergency's time is acknowledge_emergency, not paused.
+func (s *stepCtx) forwardAcknowledgement(from, to string) {
+	ack := s.c.OpenDeadline(model.DeadlineAcknowledge, "")
+	if ack == nil {
+		return
+	}
+	ack.DoneTime = s.now
+	if ack.PausedAt.IsZero() && overdueAt(ack.Due, s.now) {
+		ack.State = model.DeadlineMissed
+		ack.MinutesLate = int64(s.now.Sub(ack.Due) / time.Minute)
+		s.event("DEADLINE_MISSED", fmt.Sprintf("%s: %s handed the case over %d minutes late, not acknowledged", ack.Kind, from, ack.MinutesLate), ack.ID)
+	} else {
+		ack.State = model.DeadlineCancelled
+		s.event("DEADLINE_CANCELLED", fmt.Sprintf("%s: %s handed the case over before acknowledging it", ack.Kind, from), ack.ID)
+	}
+	spec := fromPolicy(s.e.policy.Acknowledge)
+	if s.c.Emergency {
+		spec = fromPolicy(s.e.policy.AcknowledgeEmergency)
+	}
+	s.startDeadline(model.DeadlineAcknowledge, "", to, s.now, spec).Pausable = !s.c.Emergency
 }
 
 // DeclineTransfer: the receiving unit declines with a reason; the sender

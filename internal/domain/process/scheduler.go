@@ -162,6 +162,13 @@ func (s *stepCtx) tick(d *model.Deadline) {
 	}
 	if d.Breached && len(d.Escalations) > 0 {
 		last := d.Escalations[len(d.Escalations)-1]
+		if end := s.e.levelEnd(last.To); !end.IsZero() && !s.now.Before(end) {
+			// The level escalated to is no longer in force: it never
+			// had its step, and nobody is there to take it, so the
+			// deadline goes on to the level above in force now.
+			s.escalateFrom(d, last.To, last.To+" is no longer in force")
+			return
+		}
 		if next := s.e.due(last.Time, fromPolicy(s.e.policy.EscalationStep)); overdueAt(next, s.now) {
 			// The level escalated to did not get the step done in time: a
 			// breach at that level, escalated once more.
@@ -175,6 +182,12 @@ func (s *stepCtx) tick(d *model.Deadline) {
 // how late the step is. The level escalated to can see the case from then
 // on.
 func (s *stepCtx) escalate(d *model.Deadline, from string) {
+	s.escalateFrom(d, from, "")
+}
+
+// escalateFrom is escalate, the timeline's line saying why when why is
+// not "". A level no longer in force is not notified: nobody reads there.
+func (s *stepCtx) escalateFrom(d *model.Deadline, from, why string) {
 	to := s.e.nextLevel(s.tx, from, s.now)
 	if to == "" {
 		return
@@ -185,7 +198,13 @@ func (s *stepCtx) escalate(d *model.Deadline, from string) {
 		s.c.Handlers = append(s.c.Handlers, k)
 	}
 	s.alertPolice(to)
-	s.event("ESCALATED", fmt.Sprintf("%s overdue by %d minutes, escalated from %s to %s", d.Kind, late, from, to), d.ID, from, to)
+	detail := fmt.Sprintf("%s overdue by %d minutes, escalated from %s to %s", d.Kind, late, from, to)
+	notify := []string{from, to}
+	if why != "" {
+		detail += ": " + why
+		notify = notify[1:]
+	}
+	s.event("ESCALATED", detail, d.ID, notify...)
 	s.letIn(to)
 }
 

@@ -147,7 +147,7 @@ var processTable = []TableRow{
 			{Method: "CaseProcessService/AcceptTransfer"},
 			{Method: "CaseProcessService/DeclineTransfer"},
 		},
-		Notes: "the responsible unit proposes, the receiving unit decides; the sender stays responsible until it accepts. TRANSFER_ACCEPT (policy); once it is overdue, a level it escalated to may `:declineTransfer` on the receiving unit's behalf, so that a transfer nobody answers does not hold the case (closure and any other hand-over wait while one is pending)",
+		Notes: "the responsible unit proposes, the receiving unit decides; the sender stays responsible until it accepts. TRANSFER_ACCEPT (policy); a case not yet acknowledged is forwarded anew by the acceptance: the sender's ACKNOWLEDGE closes, missed (its breach and escalations kept) if overdue, else cancelled, and the receiving unit's own runs from then (ACKNOWLEDGE, policy; `TestOverdueAcknowledgementHandedOverStaysTheSenders`); once it is overdue, a level it escalated to may `:declineTransfer` on the receiving unit's behalf, so that a transfer nobody answers does not hold the case (closure and any other hand-over wait while one is pending)",
 	},
 	{
 		Step: "reassignment",

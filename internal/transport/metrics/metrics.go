@@ -45,6 +45,12 @@ type StoreGauges struct {
 // SignIns are the refused sign-ins since start.
 type SignIns struct{ Failed, Throttled uint64 }
 
+// HolidayData are the days left, from today in Hanoi, to the last day of
+// the holiday data's announced years, and of all their years (negative
+// once past): a working-day count past the first rests on estimates,
+// past the second on no data.
+type HolidayData struct{ AnnouncedDaysLeft, DaysLeft int }
+
 // Sources are where the metrics are read at each scrape. A nil function
 // leaves its metrics out.
 type Sources struct {
@@ -63,7 +69,9 @@ type Sources struct {
 	// AuditHead returns the seq of the newest audit event.
 	AuditHead func(context.Context) (uint64, error)
 	SignIns   func() SignIns
-	Log       *slog.Logger
+	// HolidayData says how long the working-day calendar's data last.
+	HolidayData func() HolidayData
+	Log         *slog.Logger
 	// DeadlineTTL is how long a count of the open deadlines is served
 	// before the next scrape counts again; zero: DefaultDeadlineTTL.
 	DeadlineTTL time.Duration
@@ -249,6 +257,10 @@ var (
 		"Refused sign-ins since start: no token, or one that did not authenticate.", nil, nil)
 	descSignInThrottled = prometheus.NewDesc("childcase_signin_throttled_total",
 		"Calls the sign-in throttle refused since start.", nil, nil)
+	descHolidayAnnounced = prometheus.NewDesc("childcase_holiday_data_announced_days_left",
+		"Days from today (Hanoi) to the last day of the holiday data's announced years: past it, working days are counted on estimates.", nil, nil)
+	descHolidayEnd = prometheus.NewDesc("childcase_holiday_data_days_left",
+		"Days from today (Hanoi) to the last day the holiday data cover: past it, only weekends and fixed-date holidays are days off.", nil, nil)
 	descScrapeErrors = prometheus.NewDesc("childcase_metrics_source_errors_total",
 		"Scrapes where a source of the metrics failed, by source.", []string{"source"}, nil)
 	descNotified = func() map[string]*prometheus.Desc {
@@ -274,7 +286,8 @@ type collector struct {
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descDeadlines, descOverdue, descLag, descHead, descCommits, descFsyncs,
-		descSize, descReserve, descReserveFree, descAudit, descSignInFailed, descSignInThrottled, descScrapeErrors} {
+		descSize, descReserve, descReserveFree, descAudit, descSignInFailed, descSignInThrottled,
+		descHolidayAnnounced, descHolidayEnd, descScrapeErrors} {
 		ch <- d
 	}
 	for _, d := range descNotified {
@@ -317,6 +330,11 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		s := c.src.SignIns()
 		gauge(ch, descSignInFailed, prometheus.CounterValue, float64(s.Failed))
 		gauge(ch, descSignInThrottled, prometheus.CounterValue, float64(s.Throttled))
+	}
+	if c.src.HolidayData != nil {
+		h := c.src.HolidayData()
+		gauge(ch, descHolidayAnnounced, prometheus.GaugeValue, float64(h.AnnouncedDaysLeft))
+		gauge(ch, descHolidayEnd, prometheus.GaugeValue, float64(h.DaysLeft))
 	}
 	for source, n := range c.errors {
 		ch <- prometheus.MustNewConstMetric(descScrapeErrors, prometheus.CounterValue, n, source)

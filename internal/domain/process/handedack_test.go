@@ -1,0 +1,56 @@
+package process_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/domain/process"
+)
+
+// A case Ba Đình never acknowledged is handed to the commune where the
+// child lives. Ba Đình's acknowledgement breached and went to the city:
+// that miss stays Ba Đình's, closed as missed when the other commune
+// takes the case, and that commune, to which the case is forwarded by
+// its acceptance, gets its own time to acknowledge it from then, rather
+// than a clock that was overdue before it ever held the case, whose
+// escalation named Ba Đình.
+func TestOverdueAcknowledgementHandedOverStaysTheSenders(t *testing.T) {
+	w := newWorld(t, loadEnv(t))
+	defer w.close()
+	worker, other, step := principal("worker.badinh"), principal("worker.other"), stepOK(t)
+	c := w.openCaseAt(t, start, false, model.AbuseNeglect)
+	req := func() process.Request { return process.Request{Case: "cases/" + c.Number, Etag: c.Etag()} }
+	ack := openDeadline(t, c, model.DeadlineAcknowledge)
+	w.clk.Set(ack.Due.Add(time.Hour))
+	if _, err := w.eng.FireDue(w.ctx); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	if c, err = stored(t, w.store, c.Number); err != nil {
+		t.Fatal(err)
+	}
+	if esc := c.Deadline(ack.ID).Escalations; len(esc) != 1 || esc[0].To != unitCity {
+		t.Fatalf("ACKNOWLEDGE escalations %+v, want one to the city", esc)
+	}
+	c = step(w.eng.ProposeTransfer(w.ctx, worker, req(), unitOther, "trẻ sống ở phường khác"))
+	w.clk.Set(ack.Due.Add(2 * time.Hour))
+	c = step(w.eng.AcceptTransfer(w.ctx, other, req()))
+
+	old := c.Deadline(ack.ID)
+	if old.Unit != unitBaDinh || old.State != model.DeadlineMissed || old.MinutesLate != 120 || !old.Breached || len(old.Escalations) != 1 {
+		t.Errorf("Ba Đình's ACKNOWLEDGE after the hand-over: unit %s, %s, %d minutes late, breached %v, escalations %+v; want Ba Đình's, missed by 120, breached, its one escalation kept",
+			old.Unit, old.State, old.MinutesLate, old.Breached, old.Escalations)
+	}
+	fresh := openDeadline(t, c, model.DeadlineAcknowledge)
+	if fresh.Unit != unitOther || !fresh.Start.Equal(w.clk.Now()) || !fresh.Due.Equal(w.clk.Now().Add(24*time.Hour)) || fresh.Breached || len(fresh.Escalations) != 0 {
+		t.Errorf("the receiving commune's ACKNOWLEDGE: unit %s, start %s, due %s, breached %v, escalations %+v; want its own, 24 hours from the acceptance, not overdue",
+			fresh.Unit, fresh.Start, fresh.Due, fresh.Breached, fresh.Escalations)
+	}
+	c = step(w.eng.Acknowledge(w.ctx, other, req()))
+	if d := c.Deadline(fresh.ID); d.State != model.DeadlineMet {
+		t.Errorf("the receiving commune's ACKNOWLEDGE after it acknowledged: %s, want met", d.State)
+	}
+	w.cases = append(w.cases, c.Number)
+	w.checkInvariants(t, w.refresh(t), false)
+}
