@@ -137,7 +137,7 @@ func (c Config) validateStore() error {
 // etcdFlagOf names the flag of each etcdstore.Config field an operator
 // sets (the endpoints are --store's).
 var etcdFlagOf = map[string]string{
-	"Prefix": "etcd-prefix", "CAFile": "etcd-ca", "CertFile, KeyFile": "etcd-cert, etcd-key",
+	"Prefix": "etcd-prefix", "CAFile": "etcd-ca", "CertFile": "etcd-cert", "CertFile, KeyFile": "etcd-cert, etcd-key",
 	"MaxTxnOps": "etcd-max-txn-ops", "MaxRequestBytes": "etcd-max-request-bytes",
 }
 
