@@ -132,7 +132,8 @@ func TestStoreConfigValidation(t *testing.T) {
 		wantInErr string
 	}{
 		{"unknown store", func(c *app.Config) { c.Store = "postgres://db:5432" }, "config: store:"},
-		{"etcd without endpoints", func(c *app.Config) { c.Store = "etcd://" }, "config: store:"},
+		{"etcd without endpoints", func(c *app.Config) { c.Store = "etcd://" }, `config: store: "etcd://": at least one endpoint is required`},
+		{"etcd with an empty endpoint", func(c *app.Config) { c.Store = "etcd://db1:2379,,db2:2379" }, `config: store: "etcd://db1:2379,,db2:2379": endpoint 2 is empty`},
 		{"etcd endpoint without port", func(c *app.Config) { c.Store = "etcd://db1,db2:2379" }, "config: store:"},
 		{"etcd endpoint with a path", func(c *app.Config) { c.Store = "etcd://db1:2379/x" }, "config: store:"},
 		{"etcd endpoint without host", func(c *app.Config) { c.Store = "etcd://:2379" }, "config: store:"},

@@ -73,6 +73,9 @@ func (c Config) etcdEndpoints() ([]string, bool) {
 	if !ok {
 		return nil, false
 	}
+	if strings.TrimSpace(rest) == "" {
+		return nil, true // refused by Validate: at least one endpoint is required
+	}
 	scheme := "http://"
 	if c.EtcdCAFile != "" || c.EtcdCertFile != "" {
 		scheme = "https://"

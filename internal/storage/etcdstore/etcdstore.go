@@ -184,6 +184,10 @@ func (c Config) Validate() error {
 		return &ConfigError{"Endpoints", "at least one endpoint is required"}
 	}
 	for i, ep := range c.Endpoints {
+		if strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(ep, "https://"), "http://"), "/") == "" {
+			// Two commas in a row, or one at an end, of a list.
+			return &ConfigError{fmt.Sprintf("Endpoints[%d]", i), fmt.Sprintf("endpoint %d is empty", i+1)}
+		}
 		if rule := endpointRule(ep); rule != "" {
 			return &ConfigError{fmt.Sprintf("Endpoints[%d]", i), rule}
 		}
