@@ -450,6 +450,9 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 			if problem := tlsProblem(cfg.Endpoints, tc, cfg); problem != nil {
 				return nil, problem
 			}
+			if problem := noEtcdMember(cfg.Endpoints, err); problem != nil {
+				return nil, problem
+			}
 		}
 		return nil, fmt.Errorf("etcd %v does not answer: %w", cfg.Endpoints, err)
 	}

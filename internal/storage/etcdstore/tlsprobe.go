@@ -9,6 +9,9 @@ import (
 	"net"
 	"strings"
 	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // probeTimeout bounds each step (connect, handshake, the wait for a
@@ -146,4 +149,26 @@ func orSystemRoots(caFile string) string {
 		return "the system's CA certificates"
 	}
 	return caFile
+}
+
+// noEtcdMember says why the check of Open failed when what answered is a
+// gRPC server without etcd's services (a childcase instance's own gRPC
+// port given as the store, or another program's): err, the check's
+// error, is then Unimplemented, which the client passes on as "does not
+// answer". It returns a *ConfigError of the endpoints, or nil for any
+// other error.
+func noEtcdMember(endpoints []string, err error) error {
+	if status.Code(err) != codes.Unimplemented {
+		return nil
+	}
+	hosts := make([]string, len(endpoints))
+	for i, ep := range endpoints {
+		hosts[i] = strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(ep, "https://"), "http://"), "/")
+	}
+	which := hosts[0]
+	if len(hosts) > 1 {
+		which = "one of " + strings.Join(hosts, ", ")
+	}
+	return &ConfigError{"Endpoints", fmt.Sprintf("%s is no etcd member: it answers gRPC without etcd's services (%v); "+
+		"give the members' client URLs (port 2379 by default)", which, status.Convert(err).Message())}
 }
