@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -255,6 +257,25 @@ func TestOpenSaysAnEndpointIsNoEtcdMember(t *testing.T) {
 	var ce *etcdstore.ConfigError
 	if !errors.As(err, &ce) || ce.Field != "Endpoints" || !strings.Contains(ce.Rule, l.Addr().String()+" is no etcd member") {
 		t.Fatalf("Open = %v, want a ConfigError of Endpoints saying that %s is no etcd member", err, l.Addr())
+	}
+}
+
+// TestOpenSaysAWebServerIsNoEtcdMember: an endpoint that is a web server
+// (a childcase instance's --http-addr given to --store) was refused only
+// as a cluster that "does not answer: context deadline exceeded"; it is
+// refused as a setting of the endpoints, saying it is no etcd member.
+func TestOpenSaysAWebServerIsNoEtcdMember(t *testing.T) {
+	web := httptest.NewServer(http.NotFoundHandler())
+	defer web.Close()
+	addr := strings.TrimPrefix(web.URL, "http://")
+	e, err := etcdstore.Open(t.Context(), etcdstore.Config{Endpoints: []string{web.URL}, DialTimeout: 300 * time.Millisecond})
+	if err == nil {
+		_ = e.Close()
+		t.Fatal("Open of a web server succeeded")
+	}
+	var ce *etcdstore.ConfigError
+	if !errors.As(err, &ce) || ce.Field != "Endpoints" || !strings.Contains(ce.Rule, addr+" is no etcd member") {
+		t.Fatalf("Open = %v, want a ConfigError of Endpoints saying that %s is no etcd member", err, addr)
 	}
 }
 

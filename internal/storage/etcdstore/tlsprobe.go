@@ -125,21 +125,29 @@ func probeTLS(hostPort string, tc *tls.Config, cfg Config) error {
 // otherwise. A member under TLS closes the plain request unanswered (an
 // HTTPS server of Go's would answer 400, which does not count).
 func speaksPlainHTTP(hostPort string) bool {
+	code, ok := plainHTTPStatus(hostPort)
+	return ok && strings.HasPrefix(code, "200 ")
+}
+
+// plainHTTPStatus asks the server at hostPort, over a plain connection,
+// for etcd's /version, and returns the status of its HTTP/1 answer (as
+// "404 Not Found"); ok is false when it gives none.
+func plainHTTPStatus(hostPort string) (code string, ok bool) {
 	conn, err := net.DialTimeout("tcp", hostPort, probeTimeout)
 	if err != nil {
-		return false
+		return "", false
 	}
 	defer conn.Close()
 	_ = conn.SetDeadline(time.Now().Add(2 * probeTimeout))
 	if _, err := io.WriteString(conn, "GET /version HTTP/1.0\r\nHost: "+hostPort+"\r\n\r\n"); err != nil {
-		return false
+		return "", false
 	}
 	status, err := bufio.NewReader(io.LimitReader(conn, 256)).ReadString('\n')
 	if err != nil {
-		return false
+		return "", false
 	}
 	proto, code, _ := strings.Cut(status, " ")
-	return strings.HasPrefix(proto, "HTTP/1.") && strings.HasPrefix(code, "200 ")
+	return strings.TrimSpace(code), strings.HasPrefix(proto, "HTTP/1.")
 }
 
 // orSystemRoots names the CA file, or the system's roots when none is
@@ -158,12 +166,24 @@ func orSystemRoots(caFile string) string {
 // answer". It returns a *ConfigError of the endpoints, or nil for any
 // other error.
 func noEtcdMember(endpoints []string, err error) error {
-	if status.Code(err) != codes.Unimplemented {
-		return nil
-	}
 	hosts := make([]string, len(endpoints))
 	for i, ep := range endpoints {
 		hosts[i] = strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(ep, "https://"), "http://"), "/")
+	}
+	if status.Code(err) != codes.Unimplemented {
+		// A web server (a childcase instance's --http-addr) keeps the
+		// client waiting its whole dial timeout; etcd's client port
+		// answers /version with 200 over plain HTTP/1.
+		for i, ep := range endpoints {
+			if !strings.HasPrefix(ep, "http://") {
+				continue
+			}
+			if code, ok := plainHTTPStatus(hosts[i]); ok && !strings.HasPrefix(code, "200 ") {
+				return &ConfigError{"Endpoints", fmt.Sprintf("%s is no etcd member: it answers HTTP/1 (%s for etcd's /version), "+
+					"not etcd's gRPC; give the members' client URLs (port 2379 by default)", hosts[i], code)}
+			}
+		}
+		return nil
 	}
 	which := hosts[0]
 	if len(hosts) > 1 {
