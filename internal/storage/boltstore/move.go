@@ -139,8 +139,9 @@ func removeStaleSnapshots(tmp string) {
 		if err != nil || !fi.IsDir() || time.Since(fi.ModTime()) < staleSnapshotAge {
 			continue
 		}
-		db, err := bolt.Open(filepath.Join(dir, "childcase.db"), 0o600,
-			&bolt.Options{ReadOnly: true, Timeout: 10 * time.Millisecond})
+		// Not read-only: the exclusive lock waits for a reader too (the
+		// check of a copy holds it shared).
+		db, err := bolt.Open(filepath.Join(dir, "childcase.db"), 0o600, &bolt.Options{Timeout: 10 * time.Millisecond})
 		if errors.Is(err, berrors.ErrTimeout) {
 			continue // its writer runs
 		}
@@ -151,17 +152,29 @@ func removeStaleSnapshots(tmp string) {
 	}
 }
 
+// SnapshotPath makes a new temporary directory (mode 0700) for a bbolt
+// file of one revision of a store on an engine, and returns the file's
+// path in it, after removing what killed processes left of such copies
+// (removeStaleSnapshots). The caller removes the directory.
+func SnapshotPath() (string, error) {
+	removeStaleSnapshots(os.TempDir())
+	dir, err := os.MkdirTemp("", snapshotDirPrefix)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, "childcase.db"), nil
+}
+
 // SnapshotEngine writes a bbolt file of the store on e (WriteEngineFile)
 // into a temporary directory, and returns it open at its start with its
 // size: a backup that Check and restore accept, and that restores onto a
 // file or an engine. Closing it removes the file.
 func SnapshotEngine(ctx context.Context, e kv.Engine) (io.ReadCloser, int64, error) {
-	removeStaleSnapshots(os.TempDir())
-	dir, err := os.MkdirTemp("", snapshotDirPrefix)
+	path, err := SnapshotPath()
 	if err != nil {
 		return nil, 0, fmt.Errorf("backup: %w", err)
 	}
-	path := filepath.Join(dir, "childcase.db")
+	dir := filepath.Dir(path)
 	_, err = WriteEngineFile(ctx, e, path)
 	var f *os.File
 	if err == nil {
