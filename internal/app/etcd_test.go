@@ -132,6 +132,7 @@ func TestStoreConfigValidation(t *testing.T) {
 		wantInErr string
 	}{
 		{"unknown store", func(c *app.Config) { c.Store = "postgres://db:5432" }, "config: store:"},
+		{"a file's path as the store", func(c *app.Config) { c.Store = "/var/lib/childcase/childcase.db" }, "a file's path goes to --db"},
 		{"etcd without endpoints", func(c *app.Config) { c.Store = "etcd://" }, `config: store: "etcd://": at least one endpoint is required`},
 		{"etcd with an empty endpoint", func(c *app.Config) { c.Store = "etcd://db1:2379,,db2:2379" }, `config: store: "etcd://db1:2379,,db2:2379": endpoint 2 is empty`},
 		{"etcd endpoint without port", func(c *app.Config) { c.Store = "etcd://db1,db2:2379" }, "config: store:"},

@@ -116,7 +116,13 @@ func (c Config) validateStore() error {
 		return nil
 	}
 	if !c.IsEtcd() {
-		return fmt.Errorf("config: store: %q is neither %q nor %shost:port[,host:port...]", c.Store, StoreBolt, storeEtcdScheme)
+		// A file's path is the likely mistake of one who read --store as
+		// "where the data is stored".
+		hint := ""
+		if !strings.Contains(c.Store, "://") {
+			hint = " (a file's path goes to --db, with --store bbolt or left out)"
+		}
+		return fmt.Errorf("config: store: %q is neither %q nor %shost:port[,host:port...]%s", c.Store, StoreBolt, storeEtcdScheme, hint)
 	}
 	if c.MaxDBSize != 0 {
 		return errors.New("config: max-db-size: applies to a bbolt file only; on etcd the cluster's --quota-backend-bytes caps the database")
