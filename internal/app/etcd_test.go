@@ -3,6 +3,7 @@ package app_test
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"io"
 	"log/slog"
 	"net/http"
@@ -28,6 +29,7 @@ import (
 	"github.com/childcase/childcase/internal/storage/boltstore"
 	"github.com/childcase/childcase/internal/storage/etcdstore"
 	"github.com/childcase/childcase/internal/storage/etcdstore/etcdtest"
+	"github.com/childcase/childcase/internal/testpki"
 )
 
 // startOnEtcd starts an instance on the etcd store at endpoints, with the
@@ -130,7 +132,9 @@ func TestStoreConfigValidation(t *testing.T) {
 		wantInErr string
 	}{
 		{"unknown store", func(c *app.Config) { c.Store = "postgres://db:5432" }, "config: store:"},
-		{"etcd without endpoints", func(c *app.Config) { c.Store = "etcd://" }, "config: store:"},
+		{"a file's path as the store", func(c *app.Config) { c.Store = "/var/lib/childcase/childcase.db" }, "a file's path goes to --db"},
+		{"etcd without endpoints", func(c *app.Config) { c.Store = "etcd://" }, `config: store: "etcd://": at least one endpoint is required`},
+		{"etcd with an empty endpoint", func(c *app.Config) { c.Store = "etcd://db1:2379,,db2:2379" }, `config: store: "etcd://db1:2379,,db2:2379": endpoint 2 is empty`},
 		{"etcd endpoint without port", func(c *app.Config) { c.Store = "etcd://db1,db2:2379" }, "config: store:"},
 		{"etcd endpoint with a path", func(c *app.Config) { c.Store = "etcd://db1:2379/x" }, "config: store:"},
 		{"etcd endpoint without host", func(c *app.Config) { c.Store = "etcd://:2379" }, "config: store:"},
@@ -145,6 +149,10 @@ func TestStoreConfigValidation(t *testing.T) {
 		{"negative commit limit", func(c *app.Config) { c.Store, c.EtcdMaxTxnOps = "etcd://db1:2379", -1 }, "etcd-max-txn-ops"},
 		{"file cap on etcd", func(c *app.Config) { c.Store, c.MaxDBSize = "etcd://db1:2379", 1<<20 }, "max-db-size"},
 		{"bbolt without a path", func(c *app.Config) { c.Store, c.DBPath = "bbolt", "" }, "config: db:"},
+		{"expired client certificate", func(c *app.Config) {
+			expired := testpki.NewCA(t, t.TempDir(), "ca").IssueExpired(t, t.TempDir(), "etcd-client", x509.ExtKeyUsageClientAuth)
+			c.Store, c.EtcdCertFile, c.EtcdKeyFile = "etcd://db1:2379", expired.CertFile, expired.KeyFile
+		}, "config: etcd-cert: the client certificate "},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

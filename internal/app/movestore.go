@@ -81,12 +81,11 @@ func CheckStore(ctx context.Context, cfg Config, opts CheckOptions) (CheckResult
 // checkEngineCopy checks a bbolt file of one revision of e and returns
 // the digest of that revision.
 func checkEngineCopy(ctx context.Context, e *etcdstore.Engine, opts CheckOptions) (CheckResult, []boltstore.BucketDigest, error) {
-	dir, err := os.MkdirTemp("", "childcase-check-")
+	path, err := boltstore.SnapshotPath()
 	if err != nil {
 		return CheckResult{}, nil, err
 	}
-	defer os.RemoveAll(dir)
-	path := filepath.Join(dir, "childcase.db")
+	defer os.RemoveAll(filepath.Dir(path))
 	digests, err := boltstore.WriteEngineFile(ctx, e, path)
 	if err != nil {
 		return CheckResult{}, nil, err

@@ -73,6 +73,9 @@ func (c Config) etcdEndpoints() ([]string, bool) {
 	if !ok {
 		return nil, false
 	}
+	if strings.TrimSpace(rest) == "" {
+		return nil, true // refused by Validate: at least one endpoint is required
+	}
 	scheme := "http://"
 	if c.EtcdCAFile != "" || c.EtcdCertFile != "" {
 		scheme = "https://"
@@ -113,7 +116,13 @@ func (c Config) validateStore() error {
 		return nil
 	}
 	if !c.IsEtcd() {
-		return fmt.Errorf("config: store: %q is neither %q nor %shost:port[,host:port...]", c.Store, StoreBolt, storeEtcdScheme)
+		// A file's path is the likely mistake of one who read --store as
+		// "where the data is stored".
+		hint := ""
+		if !strings.Contains(c.Store, "://") {
+			hint = " (a file's path goes to --db, with --store bbolt or left out)"
+		}
+		return fmt.Errorf("config: store: %q is neither %q nor %shost:port[,host:port...]%s", c.Store, StoreBolt, storeEtcdScheme, hint)
 	}
 	if c.MaxDBSize != 0 {
 		return errors.New("config: max-db-size: applies to a bbolt file only; on etcd the cluster's --quota-backend-bytes caps the database")
@@ -137,7 +146,7 @@ func (c Config) validateStore() error {
 // etcdFlagOf names the flag of each etcdstore.Config field an operator
 // sets (the endpoints are --store's).
 var etcdFlagOf = map[string]string{
-	"Prefix": "etcd-prefix", "CAFile": "etcd-ca", "CertFile, KeyFile": "etcd-cert, etcd-key",
+	"Prefix": "etcd-prefix", "CAFile": "etcd-ca", "CertFile": "etcd-cert", "CertFile, KeyFile": "etcd-cert, etcd-key",
 	"MaxTxnOps": "etcd-max-txn-ops", "MaxRequestBytes": "etcd-max-request-bytes",
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"regexp"
@@ -432,5 +433,97 @@ func TestCopyOntoEtcdInterruptedLeavesThePrefixEmpty(t *testing.T) {
 		if code, stdout, stderr := mgRun(t, args...); code != 0 || !strings.Contains(stdout, "every bucket the same as the source's") {
 			t.Errorf("%s again after the interruption: exit %d\nstdout:\n%s\nstderr:\n%s", tt.args[0], code, stdout, stderr)
 		}
+	}
+}
+
+// TestCopyOntoEtcdKilledIsRefusedEverywhere: a migrate-store onto etcd
+// killed outright (SIGKILL, a power cut) in the middle of its copy
+// cannot remove what it copied. The part copied holds the meta key
+// migrating, so nothing takes it for a database: a server refuses to
+// start on it, check, backup, users and a move back to a file refuse it
+// saying the copy has not finished, and the same migrate-store is refused
+// as a target that is not empty, until the prefix is emptied (the
+// README's etcdctl del --prefix), after which it runs to the end.
+func TestCopyOntoEtcdKilledIsRefusedEverywhere(t *testing.T) {
+	mvClearEnv(t)
+	cluster, store := mvEtcd(t)
+	dir := t.TempDir()
+	db := filepath.Join(dir, "cc.db")
+	mgMustRun(t, "load", "--db", db, "--cases", "30", "--seed", "3")
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := cluster.Client(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	started := client.Watch(ctx, "/killed/", clientv3.WithPrefix())
+	move := []string{"migrate-store", "--from", db, "--to", store, "--etcd-prefix", "/killed/", "--etcd-max-txn-ops", "24"}
+	cmd := exec.Command(exe, move...)
+	cmd.Env = append(os.Environ(), readmeMainEnv+"=1")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := <-started; !ok {
+		t.Fatal("the watch of the prefix ended before the copy began")
+	}
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+	cancel()
+	resp, err := client.Get(t.Context(), "/killed/", clientv3.WithPrefix(), clientv3.WithCountOnly())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Count == 0 {
+		t.Fatal("the killed copy left nothing: it was killed before its first commit")
+	}
+	t.Logf("the killed copy left %d keys", resp.Count)
+
+	etcd := []string{"--store", store, "--etcd-prefix", "/killed/"}
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{append([]string{"serve", "--key-file", filepath.Join(dir, "cc.key"), "--grpc-addr", mgAddr(t), "--http-addr", mgAddr(t)}, etcd...), "has not finished"},
+		{append([]string{"check"}, etcd...), "has not finished"},
+		{append([]string{"backup", "--to", filepath.Join(dir, "b.db")}, etcd...), "has not finished"},
+		{append([]string{"users", "add", "--id", "x.admin", "--name", "X", "--role", "ADMIN", "--unit", "orgs/system"}, etcd...), "has not finished"},
+		{[]string{"migrate-store", "--from", store, "--to", filepath.Join(dir, "back.db"), "--etcd-prefix", "/killed/"}, "has not finished"},
+		{move, "is not empty"},
+	} {
+		code, stdout, stderr := mgRun(t, tt.args...)
+		if code != 1 || !strings.Contains(stderr, tt.want) {
+			t.Errorf("%s on the part a killed copy left: exit %d, want 1 saying %q\nstdout:\n%s\nstderr:\n%s", tt.args[0], code, tt.want, stdout, stderr)
+		}
+	}
+	if _, err := client.Delete(t.Context(), "/killed/", clientv3.WithPrefix()); err != nil {
+		t.Fatal(err)
+	}
+	if out := mgMustRun(t, move...); !strings.Contains(out, "every bucket the same as the source's") {
+		t.Errorf("migrate-store again on the emptied prefix:\n%s", out)
+	}
+}
+
+// TestStatsRebuildOfAnEtcdStore follows the README's way to rebuild the
+// statistics counters of a store on etcd, where stats rebuild does not
+// reach: migrate-store out of etcd, stats rebuild --db the copy,
+// migrate-store it back under a new --etcd-prefix; the store there
+// passes the check.
+func TestStatsRebuildOfAnEtcdStore(t *testing.T) {
+	mvClearEnv(t)
+	_, store := mvEtcd(t)
+	dir := t.TempDir()
+	db := filepath.Join(dir, "cc.db")
+	mgMustRun(t, "load", "--db", db, "--cases", "5", "--seed", "3")
+	mgMustRun(t, "migrate-store", "--from", db, "--to", store)
+
+	copied := filepath.Join(dir, "copy.db")
+	mgMustRun(t, "migrate-store", "--from", store, "--to", copied)
+	if out := mgMustRun(t, "stats", "rebuild", "--db", copied); out == "" {
+		t.Error("stats rebuild printed nothing")
+	}
+	mgMustRun(t, "migrate-store", "--from", copied, "--to", store, "--etcd-prefix", "/rebuilt/")
+	if out := mgMustRun(t, "check", "--store", store, "--etcd-prefix", "/rebuilt/"); !strings.Contains(out, "OK: ") || !strings.Contains(out, "5 cases") {
+		t.Errorf("check of the rebuilt store: %s", out)
 	}
 }

@@ -67,11 +67,22 @@ type Leaf struct {
 // its key into dir as name.pem and name-key.pem.
 func (ca CA) Issue(t testing.TB, dir, name string, usage x509.ExtKeyUsage) Leaf {
 	t.Helper()
+	return ca.issue(t, dir, name, usage, time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
+}
+
+// IssueExpired is Issue of a certificate that expired a minute ago.
+func (ca CA) IssueExpired(t testing.TB, dir, name string, usage x509.ExtKeyUsage) Leaf {
+	t.Helper()
+	return ca.issue(t, dir, name, usage, time.Now().Add(-time.Hour), time.Now().Add(-time.Minute))
+}
+
+func (ca CA) issue(t testing.TB, dir, name string, usage x509.ExtKeyUsage, notBefore, notAfter time.Time) Leaf {
+	t.Helper()
 	key := newKey(t)
 	tmpl := &x509.Certificate{
 		SerialNumber: serial(t), Subject: pkix.Name{CommonName: name},
 		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		NotBefore: notBefore, NotAfter: notAfter,
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage},
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, &key.PublicKey, ca.Key)

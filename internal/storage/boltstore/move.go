@@ -13,6 +13,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/childcase/childcase/internal/storage/kv"
 )
@@ -115,16 +116,65 @@ func WriteEngineFile(ctx context.Context, e kv.Engine, path string) ([]BucketDig
 	return digests, nil
 }
 
+// snapshotDirPrefix begins the name of each temporary directory of
+// SnapshotEngine.
+const snapshotDirPrefix = "childcase-snapshot-"
+
+// staleSnapshotAge is how old a snapshot's directory must be before
+// removeStaleSnapshots takes it for a leftover: its writer holds the
+// file's lock from a moment after it made the directory.
+const staleSnapshotAge = time.Minute
+
+// removeStaleSnapshots removes from tmp the snapshots whose writer was
+// killed (kill -9, a power cut) before it could remove them: each is a
+// copy of every child's record, which nothing else would ever delete.
+// bbolt holds a lock on the file while it is written, so one no process
+// holds, in a directory older than staleSnapshotAge, is a leftover;
+// another process's snapshot under way is left alone. Failures are
+// ignored: the leftover waits for the next snapshot.
+func removeStaleSnapshots(tmp string) {
+	dirs, _ := filepath.Glob(filepath.Join(tmp, snapshotDirPrefix+"*"))
+	for _, dir := range dirs {
+		fi, err := os.Lstat(dir)
+		if err != nil || !fi.IsDir() || time.Since(fi.ModTime()) < staleSnapshotAge {
+			continue
+		}
+		// Not read-only: the exclusive lock waits for a reader too (the
+		// check of a copy holds it shared).
+		db, err := bolt.Open(filepath.Join(dir, "childcase.db"), 0o600, &bolt.Options{Timeout: 10 * time.Millisecond})
+		if errors.Is(err, berrors.ErrTimeout) {
+			continue // its writer runs
+		}
+		if err == nil {
+			_ = db.Close()
+		}
+		_ = os.RemoveAll(dir)
+	}
+}
+
+// SnapshotPath makes a new temporary directory (mode 0700) for a bbolt
+// file of one revision of a store on an engine, and returns the file's
+// path in it, after removing what killed processes left of such copies
+// (removeStaleSnapshots). The caller removes the directory.
+func SnapshotPath() (string, error) {
+	removeStaleSnapshots(os.TempDir())
+	dir, err := os.MkdirTemp("", snapshotDirPrefix)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, "childcase.db"), nil
+}
+
 // SnapshotEngine writes a bbolt file of the store on e (WriteEngineFile)
 // into a temporary directory, and returns it open at its start with its
 // size: a backup that Check and restore accept, and that restores onto a
 // file or an engine. Closing it removes the file.
 func SnapshotEngine(ctx context.Context, e kv.Engine) (io.ReadCloser, int64, error) {
-	dir, err := os.MkdirTemp("", "childcase-snapshot-")
+	path, err := SnapshotPath()
 	if err != nil {
 		return nil, 0, fmt.Errorf("backup: %w", err)
 	}
-	path := filepath.Join(dir, "childcase.db")
+	dir := filepath.Dir(path)
 	_, err = WriteEngineFile(ctx, e, path)
 	var f *os.File
 	if err == nil {

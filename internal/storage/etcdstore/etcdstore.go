@@ -184,6 +184,10 @@ func (c Config) Validate() error {
 		return &ConfigError{"Endpoints", "at least one endpoint is required"}
 	}
 	for i, ep := range c.Endpoints {
+		if strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(ep, "https://"), "http://"), "/") == "" {
+			// Two commas in a row, or one at an end, of a list.
+			return &ConfigError{fmt.Sprintf("Endpoints[%d]", i), fmt.Sprintf("endpoint %d is empty", i+1)}
+		}
 		if rule := endpointRule(ep); rule != "" {
 			return &ConfigError{fmt.Sprintf("Endpoints[%d]", i), rule}
 		}
@@ -285,7 +289,38 @@ func (c Config) TLS() (*tls.Config, error) {
 	if err != nil {
 		return nil, &ConfigError{"CertFile, KeyFile", fmt.Sprintf("%s, %s: %v", c.CertFile, c.KeyFile, err)}
 	}
+	if err := c.certificateInForce(time.Now()); err != nil {
+		return nil, err
+	}
 	return tc, nil
+}
+
+// certificateInForce refuses a client certificate that has expired or is
+// not yet valid at now. A member refuses it only once a connection is
+// tried, after the whole dial timeout, and its refusal cannot tell an
+// expired certificate from one another CA signed; the file itself says
+// when it holds.
+func (c Config) certificateInForce(now time.Time) error {
+	if c.CertFile == "" {
+		return nil
+	}
+	pair, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
+	if err != nil || len(pair.Certificate) == 0 {
+		return nil // ClientConfig has read them: nothing more to say
+	}
+	leaf, err := x509.ParseCertificate(pair.Certificate[0])
+	if err != nil {
+		return nil
+	}
+	switch {
+	case now.After(leaf.NotAfter):
+		return &ConfigError{"CertFile", fmt.Sprintf("the client certificate %s expired at %s: the members refuse it; renew it",
+			c.CertFile, leaf.NotAfter.UTC().Format(time.RFC3339))}
+	case now.Before(leaf.NotBefore):
+		return &ConfigError{"CertFile", fmt.Sprintf("the client certificate %s is valid from %s only (is this machine's clock right?)",
+			c.CertFile, leaf.NotBefore.UTC().Format(time.RFC3339))}
+	}
+	return nil
 }
 
 // Engine is a kv.Engine over an etcd cluster.
@@ -413,6 +448,9 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 				return nil, problem
 			}
 			if problem := tlsProblem(cfg.Endpoints, tc, cfg); problem != nil {
+				return nil, problem
+			}
+			if problem := noEtcdMember(cfg.Endpoints, err); problem != nil {
 				return nil, problem
 			}
 		}

@@ -6,11 +6,17 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/childcase/childcase/internal/storage/etcdstore"
 	"github.com/childcase/childcase/internal/storage/etcdstore/etcdtest"
@@ -226,6 +232,50 @@ func TestOpenSaysNoMemberAcceptsAConnection(t *testing.T) {
 	if !errors.As(err, &ce) || ce.Field != "Endpoints" || !strings.Contains(ce.Rule, "no member accepts a connection") ||
 		!strings.Contains(ce.Rule, closed) || !strings.Contains(ce.Rule, "connection refused") {
 		t.Fatalf("Open = %v, want a ConfigError of Endpoints saying that no member at %s accepts a connection, and why", err, closed)
+	}
+}
+
+// TestOpenSaysAnEndpointIsNoEtcdMember: an endpoint that answers gRPC
+// without etcd's services (a childcase instance's own gRPC port given to
+// --store, or another service's) is refused as a setting of the
+// endpoints, saying it is no etcd member, not as a cluster that "does not
+// answer: ... Unimplemented desc = no such method".
+func TestOpenSaysAnEndpointIsNoEtcdMember(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := grpc.NewServer()
+	healthpb.RegisterHealthServer(other, health.NewServer())
+	go func() { _ = other.Serve(l) }()
+	defer other.Stop()
+	e, err := etcdstore.Open(t.Context(), etcdstore.Config{Endpoints: []string{"http://" + l.Addr().String()}, DialTimeout: 3 * time.Second})
+	if err == nil {
+		_ = e.Close()
+		t.Fatal("Open of a gRPC server that is no etcd member succeeded")
+	}
+	var ce *etcdstore.ConfigError
+	if !errors.As(err, &ce) || ce.Field != "Endpoints" || !strings.Contains(ce.Rule, l.Addr().String()+" is no etcd member") {
+		t.Fatalf("Open = %v, want a ConfigError of Endpoints saying that %s is no etcd member", err, l.Addr())
+	}
+}
+
+// TestOpenSaysAWebServerIsNoEtcdMember: an endpoint that is a web server
+// (a childcase instance's --http-addr given to --store) was refused only
+// as a cluster that "does not answer: context deadline exceeded"; it is
+// refused as a setting of the endpoints, saying it is no etcd member.
+func TestOpenSaysAWebServerIsNoEtcdMember(t *testing.T) {
+	web := httptest.NewServer(http.NotFoundHandler())
+	defer web.Close()
+	addr := strings.TrimPrefix(web.URL, "http://")
+	e, err := etcdstore.Open(t.Context(), etcdstore.Config{Endpoints: []string{web.URL}, DialTimeout: 300 * time.Millisecond})
+	if err == nil {
+		_ = e.Close()
+		t.Fatal("Open of a web server succeeded")
+	}
+	var ce *etcdstore.ConfigError
+	if !errors.As(err, &ce) || ce.Field != "Endpoints" || !strings.Contains(ce.Rule, addr+" is no etcd member") {
+		t.Fatalf("Open = %v, want a ConfigError of Endpoints saying that %s is no etcd member", err, addr)
 	}
 }
 

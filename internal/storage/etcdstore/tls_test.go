@@ -110,3 +110,50 @@ func TestTLSToAPlainMemberNamesTheCAFile(t *testing.T) {
 		}
 	}
 }
+
+// TestTLSExpiredCertificates: an expired client certificate is refused
+// before any connection is tried, naming its file and when it expired
+// (the member refused it only after the dial timeout, and the refusal
+// said to take one its --trusted-ca-file signed, which it was); a member
+// whose certificate expired is refused saying so.
+func TestTLSExpiredCertificates(t *testing.T) {
+	dir := t.TempDir()
+	ca := testpki.NewCA(t, dir, "ca")
+	server := ca.Issue(t, dir, "member", x509.ExtKeyUsageServerAuth)
+	client := ca.Issue(t, dir, "childcase", x509.ExtKeyUsageClientAuth)
+	expired := ca.IssueExpired(t, dir, "expired", x509.ExtKeyUsageClientAuth)
+	cluster := etcdtest.Start(t, 1, etcdtest.WithoutFsync(), etcdtest.WithClientTLS(etcdtest.TLSFiles{
+		CertFile: server.CertFile, KeyFile: server.KeyFile, ClientCAFile: ca.File}))
+
+	cfg := etcdstore.Config{Endpoints: cluster.Endpoints(), CAFile: ca.File, CertFile: expired.CertFile, KeyFile: expired.KeyFile,
+		DialTimeout: 3 * time.Second}
+	_, err := cfg.TLS()
+	var ce *etcdstore.ConfigError
+	if !errors.As(err, &ce) || ce.Field != "CertFile" || !strings.Contains(ce.Rule, expired.CertFile) || !strings.Contains(ce.Rule, "expired") {
+		t.Errorf("TLS() of an expired client certificate = %v, want a ConfigError of CertFile naming the file and saying it expired", err)
+	}
+	start := time.Now()
+	if e, err := etcdstore.Open(context.Background(), cfg); err == nil {
+		e.Close()
+		t.Error("Open with an expired client certificate succeeded")
+	} else if !errors.As(err, &ce) || ce.Field != "CertFile" {
+		t.Errorf("Open with an expired client certificate = %v, want a ConfigError of CertFile", err)
+	}
+	if took := time.Since(start); took >= cfg.DialTimeout {
+		t.Errorf("Open with an expired client certificate took %v, the dial timeout: it should not try the cluster", took)
+	}
+
+	old := ca.IssueExpired(t, dir, "old-member", x509.ExtKeyUsageServerAuth)
+	stale := etcdtest.Start(t, 1, etcdtest.WithoutFsync(), etcdtest.WithClientTLS(etcdtest.TLSFiles{
+		CertFile: old.CertFile, KeyFile: old.KeyFile, ClientCAFile: ca.File}))
+	e, err := etcdstore.Open(context.Background(), etcdstore.Config{Endpoints: stale.Endpoints(), CAFile: ca.File,
+		CertFile: client.CertFile, KeyFile: client.KeyFile, DialTimeout: time.Second})
+	if err == nil {
+		e.Close()
+		t.Fatal("Open of a member whose certificate expired succeeded")
+	}
+	if !errors.As(err, &ce) || !strings.Contains(ce.Rule, "expired") {
+		t.Errorf("Open of a member whose certificate expired = %v, want a ConfigError saying it expired", err)
+	}
+	t.Logf("a member's expired certificate: %v", err)
+}

@@ -9,6 +9,9 @@ import (
 	"net"
 	"strings"
 	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // probeTimeout bounds each step (connect, handshake, the wait for a
@@ -122,21 +125,29 @@ func probeTLS(hostPort string, tc *tls.Config, cfg Config) error {
 // otherwise. A member under TLS closes the plain request unanswered (an
 // HTTPS server of Go's would answer 400, which does not count).
 func speaksPlainHTTP(hostPort string) bool {
+	code, ok := plainHTTPStatus(hostPort)
+	return ok && strings.HasPrefix(code, "200 ")
+}
+
+// plainHTTPStatus asks the server at hostPort, over a plain connection,
+// for etcd's /version, and returns the status of its HTTP/1 answer (as
+// "404 Not Found"); ok is false when it gives none.
+func plainHTTPStatus(hostPort string) (code string, ok bool) {
 	conn, err := net.DialTimeout("tcp", hostPort, probeTimeout)
 	if err != nil {
-		return false
+		return "", false
 	}
 	defer conn.Close()
 	_ = conn.SetDeadline(time.Now().Add(2 * probeTimeout))
 	if _, err := io.WriteString(conn, "GET /version HTTP/1.0\r\nHost: "+hostPort+"\r\n\r\n"); err != nil {
-		return false
+		return "", false
 	}
 	status, err := bufio.NewReader(io.LimitReader(conn, 256)).ReadString('\n')
 	if err != nil {
-		return false
+		return "", false
 	}
 	proto, code, _ := strings.Cut(status, " ")
-	return strings.HasPrefix(proto, "HTTP/1.") && strings.HasPrefix(code, "200 ")
+	return strings.TrimSpace(code), strings.HasPrefix(proto, "HTTP/1.")
 }
 
 // orSystemRoots names the CA file, or the system's roots when none is
@@ -146,4 +157,38 @@ func orSystemRoots(caFile string) string {
 		return "the system's CA certificates"
 	}
 	return caFile
+}
+
+// noEtcdMember says why the check of Open failed when what answered is a
+// gRPC server without etcd's services (a childcase instance's own gRPC
+// port given as the store, or another program's): err, the check's
+// error, is then Unimplemented, which the client passes on as "does not
+// answer". It returns a *ConfigError of the endpoints, or nil for any
+// other error.
+func noEtcdMember(endpoints []string, err error) error {
+	hosts := make([]string, len(endpoints))
+	for i, ep := range endpoints {
+		hosts[i] = strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(ep, "https://"), "http://"), "/")
+	}
+	if status.Code(err) != codes.Unimplemented {
+		// A web server (a childcase instance's --http-addr) keeps the
+		// client waiting its whole dial timeout; etcd's client port
+		// answers /version with 200 over plain HTTP/1.
+		for i, ep := range endpoints {
+			if !strings.HasPrefix(ep, "http://") {
+				continue
+			}
+			if code, ok := plainHTTPStatus(hosts[i]); ok && !strings.HasPrefix(code, "200 ") {
+				return &ConfigError{"Endpoints", fmt.Sprintf("%s is no etcd member: it answers HTTP/1 (%s for etcd's /version), "+
+					"not etcd's gRPC; give the members' client URLs (port 2379 by default)", hosts[i], code)}
+			}
+		}
+		return nil
+	}
+	which := hosts[0]
+	if len(hosts) > 1 {
+		which = "one of " + strings.Join(hosts, ", ")
+	}
+	return &ConfigError{"Endpoints", fmt.Sprintf("%s is no etcd member: it answers gRPC without etcd's services (%v); "+
+		"give the members' client URLs (port 2379 by default)", which, status.Convert(err).Message())}
 }

@@ -1,0 +1,79 @@
+package boltstore_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/childcase/childcase/internal/storage/boltstore"
+)
+
+// TestSnapshotRemovesWhatAKilledOneLeft: a backup of a store on an engine
+// (etcd) is written into $TMPDIR before it is sent. A process killed
+// while it wrote one (kill -9, a power cut) left that copy of every
+// child's record there, for good (and so did check --store, which
+// checks such a copy). The next snapshot removes such a leftover (no
+// process holds its lock, and it is older than a minute), and leaves
+// alone the one another process is writing or checking (it holds the
+// file's lock) and one just begun.
+func TestSnapshotRemovesWhatAKilledOneLeft(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	leftover := func(name string, age time.Duration) string {
+		dir := filepath.Join(tmp, "childcase-snapshot-"+name)
+		if err := os.Mkdir(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		db, err := bolt.Open(filepath.Join(dir, "childcase.db"), 0o600, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Close(); err != nil {
+			t.Fatal(err)
+		}
+		then := time.Now().Add(-age)
+		for _, p := range []string{filepath.Join(dir, "childcase.db"), dir} {
+			if err := os.Chtimes(p, then, then); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return dir
+	}
+	killed := leftover("killed", time.Hour)
+	recent := leftover("recent", 0)
+	writing := leftover("writing", time.Hour)
+	checking := leftover("checking", time.Hour) // check --store reads its copy read-only
+	for dir, readOnly := range map[string]bool{writing: false, checking: true} {
+		held, err := bolt.Open(filepath.Join(dir, "childcase.db"), 0o600, &bolt.Options{ReadOnly: readOnly})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer held.Close()
+		then := time.Now().Add(-time.Hour)
+		if err := os.Chtimes(dir, then, then); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	e := openBoltEngine(t, filepath.Join(t.TempDir(), "childcase.db"))
+	openEngineStore(t, e)
+	snap, _, err := boltstore.SnapshotEngine(context.Background(), e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := snap.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(killed); !os.IsNotExist(err) {
+		t.Errorf("the snapshot a killed process left is still there (%v)", err)
+	}
+	for _, dir := range []string{recent, writing, checking} {
+		if _, err := os.Stat(dir); err != nil {
+			t.Errorf("a snapshot under way was removed: %v", err)
+		}
+	}
+}
