@@ -322,15 +322,16 @@ func (e *Engine) Run(ctx context.Context, poll time.Duration) error {
 			sweepLog.report(ctx, e, "idempotency sweep", err)
 			e.lastSweep = now
 		}
-		e.passes.end(pass)
 		if !caughtUp {
 			// Once per start (or lead): what fell due while no scheduler
 			// ran has fired. An operator reads from it that the backlog
 			// is done; a test that stops the server after its start-time
-			// writes waits for it.
+			// writes waits for it. It is logged before the pass ends, so
+			// that whoever settles the scheduler finds it in the log.
 			caughtUp = true
 			e.log.InfoContext(ctx, "deadline scheduler: caught up on what fell due before it ran", "fired", fired)
 		}
+		e.passes.end(pass)
 		var next model.Timer
 		var found bool
 		err := e.store.View(ctx, func(tx datastore.ReadTx) error {
