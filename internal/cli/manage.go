@@ -295,8 +295,8 @@ func keysCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		// named here as well would be silently ignored, and the operator
 		// would believe they had rotated that one.
 		a := addrSource(fs)
-		return fmt.Errorf("%s, --%s: %s rotates the master key of the server at %s, in its own key file; give %s, or --db and --key-file to rotate a stopped server's, not both",
-			a, strings.Join(named, ", --"), a, addr, a)
+		return usageError{fmt.Errorf("%s, --%s: %s rotates the master key of the server at %s, in its own key file; give %s, or --db and --key-file to rotate a stopped server's, not both",
+			a, strings.Join(named, ", --"), a, addr, a)}
 	}
 	if addr != "" && token == "" {
 		fmt.Fprintf(stderr, "keys rotate: --token is required with --addr (an admin's token; on a server, in CHILDCASE_TOKEN)\n\n%s", manageUsage)
