@@ -346,6 +346,10 @@ func TestManageUsers(t *testing.T) {
 		{"name of punctuation", []string{"--id", "dash.name", "--name", "--", "--role", "ADMIN", "--unit", "orgs/system"}, regexp.MustCompile(`--name needs a letter or digit`)},
 		{"control in name", []string{"--id", "esc.name", "--name", "A\x1b[2J", "--role", "ADMIN", "--unit", "orgs/system"}, regexp.MustCompile(`--name: must not contain a control character`)},
 		{"long phone", []string{"--id", "long.phone", "--name", "X", "--role", "ADMIN", "--unit", "orgs/system", "--phone", strings.Repeat("1", 41)}, regexp.MustCompile(`--phone: a work phone is at most 40 characters`)},
+		// The police call the number: one that is none is refused as
+		// intake refuses a caller's, by the same rule.
+		{"phone that is a word", []string{"--id", "word.phone", "--name", "X", "--role", "ADMIN", "--unit", "orgs/system", "--phone", "call me maybe"}, regexp.MustCompile(`--phone: a work phone is a phone number: .*\[phone\.number\]|--phone: a work phone is a phone number`)},
+		{"phone short of digits", []string{"--id", "short.phone", "--name", "X", "--role", "ADMIN", "--unit", "orgs/system", "--phone", "024 0000 8"}, regexp.MustCompile(`--phone: a work phone is a phone number`)},
 		{"short ttl", []string{"--id", "short.ttl", "--name", "X", "--role", "ADMIN", "--unit", "orgs/system", "--ttl", "1s"}, regexp.MustCompile(`--ttl: a token lives between 1 minute and`)},
 		// 0s is refused as the API refuses a ttl of "0s": it is no
 		// lifetime, and the domain reads 0 as "left out", 90 days.
