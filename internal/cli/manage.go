@@ -76,7 +76,7 @@ func users(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "add":
 		fs.StringVar(&u.ID, "id", "", "user id, e.g. lan.nguyen")
 		fs.StringVar(&u.DisplayName, "name", "", "display name")
-		fs.StringVar(&role, "role", "", "one of HOTLINE_OPERATOR, HOTLINE_SUPERVISOR, COMMUNE_WORKER, COMMUNE_CHAIR, DISTRICT_OFFICER, CITY_OFFICER, POLICE_LIAISON, AUDITOR, ADMIN")
+		fs.StringVar(&role, "role", "", "one of "+roleNames)
 		fs.StringVar(&u.Unit, "unit", "", "unit: units/{code}@{valid_from}, policeUnits/{id}, orgs/hotline-111, orgs/social-work-centre or orgs/system")
 		fs.StringVar(&u.Phone, "phone", "", "work phone (shown to police as the officer's contact)")
 		fs.DurationVar(&ttl, "ttl", ttl, "lifetime of the first token")
@@ -112,9 +112,10 @@ func users(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if sub == "add" {
 		// Checked before the database is opened (and perhaps created).
-		r, ok := model.ParseRole(role)
+		// As typed: in any case, and as the API spells it (ROLE_...).
+		r, ok := model.ParseRole(strings.ToUpper(strings.TrimSpace(role)))
 		if !ok {
-			return fmt.Errorf("--role: %q is not a role", role)
+			return usageError{fmt.Errorf("--role: %q is not a role: one of %s", role, roleNames)}
 		}
 		u.Role = r
 		// The domain reads a ttl of 0 as one left out (90 days); here
@@ -413,6 +414,16 @@ func openOfflineCmdWith(name, dbUsage string, args []string, stderr io.Writer, m
 	off, err := app.OpenOffline(db, name, slog.New(slog.NewTextHandler(stderr, nil)), stderr)
 	return off, db, err
 }
+
+// roleNames are the roles users add takes, as --role -h and a refusal
+// list them.
+var roleNames = func() string {
+	names := make([]string, 0, len(model.Roles))
+	for _, r := range model.Roles {
+		names = append(names, r.String())
+	}
+	return strings.Join(names, ", ")
+}()
 
 // existingDatabase refuses a --db that does not exist for a command that
 // reads a database: opening it would create an empty one, and the command

@@ -863,3 +863,22 @@ func TestOfflineCommandsOnAHeldDatabaseSayWhatToDoInstead(t *testing.T) {
 		}
 	}
 }
+
+// TestUsersAddTakesTheRoleAsTyped: --role in lower case, or as the API
+// spells it (ROLE_COMMUNE_WORKER), names the role; one that is none is a
+// usage error (exit 2), as a flag's bad value is, naming the flag and the
+// roles it takes, which the refusal left to -h.
+func TestUsersAddTakesTheRoleAsTyped(t *testing.T) {
+	mgClearEnv(t)
+	db := filepath.Join(t.TempDir(), "cc.db")
+	mgMustRun(t, "users", "add", "--create", "--db", db, "--id", "first.admin", "--name", "Admin", "--role", "ADMIN", "--unit", "orgs/system")
+	for id, role := range map[string]string{"lower.case": "hotline_operator", "api.name": "ROLE_HOTLINE_OPERATOR", "mixed.case": " Hotline_Operator "} {
+		if out := mgMustRun(t, "users", "add", "--db", db, "--id", id, "--name", "X", "--role", role, "--unit", "orgs/hotline-111"); !strings.Contains(out, "(HOTLINE_OPERATOR, orgs/hotline-111)") {
+			t.Errorf("users add --role %q: %s", role, out)
+		}
+	}
+	code, _, stderr := mgRun(t, "users", "add", "--db", db, "--id", "bad.role", "--name", "X", "--role", "sheriff", "--unit", "orgs/system")
+	if code != 2 || !strings.Contains(stderr, `--role: "sheriff" is not a role: one of HOTLINE_OPERATOR, HOTLINE_SUPERVISOR, `) || !strings.Contains(stderr, "ADMIN") {
+		t.Errorf("users add --role sheriff: exit %d, want 2 naming --role and the roles:\n%s", code, stderr)
+	}
+}
