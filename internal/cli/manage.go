@@ -129,7 +129,7 @@ func users(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if !create && !cfg.IsEtcd() {
 		// A mistyped --db would otherwise become a new database holding
 		// only this user, which the server on the real file never sees.
-		if err := existingDatabase(db); err != nil {
+		if err := existingDatabase("users "+sub, db); err != nil {
 			if sub == "add" {
 				return fmt.Errorf("%w; to start a new database run childcase serve (which creates it and its admin user), or add --create to make it with this user as its first", err)
 			}
@@ -323,7 +323,7 @@ func keysCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
 func rotateOffline(ctx context.Context, cfg app.Config, stderr io.Writer) (id, retired string, n int, err error) {
-	if err := existingDatabase(cfg.DBPath); err != nil {
+	if err := existingDatabase("keys rotate", cfg.DBPath); err != nil {
 		return "", "", 0, err
 	}
 	off, err := app.OpenOffline(cfg.DBPath, "keys rotate", slog.New(slog.NewTextHandler(stderr, nil)), stderr)
@@ -408,7 +408,7 @@ func openOfflineCmdWith(name, dbUsage string, args []string, stderr io.Writer, m
 		fmt.Fprintln(stderr, err)
 		return nil, "", errUsage
 	}
-	if err := existingDatabase(db); err != nil {
+	if err := existingDatabase(name, db); err != nil {
 		return nil, "", err
 	}
 	off, err := app.OpenOffline(db, name, slog.New(slog.NewTextHandler(stderr, nil)), stderr)
@@ -436,11 +436,25 @@ var roleNames = func() string {
 // then wrote a database into the file they were given and reported on
 // it, and users add printed a live token for it), and a folder or a
 // device, which the open would refuse in words that name no flag.
-func existingDatabase(db string) error {
+func existingDatabase(command, db string) error {
 	if _, err := os.Stat(db); errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("--db: %s does not exist: these commands read an existing bbolt file (on etcd, users take --store etcd://... and the servers' etcd flags)", db)
+		hint := etcdInstead[command]
+		if strings.HasPrefix(command, "users ") {
+			hint = etcdInstead["users"]
+		}
+		return fmt.Errorf("--db: %s does not exist: %s reads an existing bbolt file%s", db, command, hint)
 	}
 	return databaseKind("db", db)
+}
+
+// etcdInstead says, after a --db that does not exist, how a command
+// reaches a store on etcd, where the path may have been a mistake for it:
+// each its own way (the refusal said "users take --store" to keys rotate
+// and audit verify too).
+var etcdInstead = map[string]string{
+	"users":        " (on etcd, users take --store etcd://... and the servers' etcd flags)",
+	"keys rotate":  " (on etcd, or while the server runs, rotate through it: keys rotate --addr HOST:PORT --token ...)",
+	"audit verify": " (on etcd, or while the server runs, an auditor verifies through the API: POST /v1/auditEvents:verify)",
 }
 
 // databaseKind refuses, naming its flag, a path that exists but cannot be

@@ -738,6 +738,12 @@ func TestManageRefusesAMissingDatabase(t *testing.T) {
 		if args[1] == "add" && (!strings.Contains(stderr, "childcase serve") || !strings.Contains(stderr, "--create")) {
 			t.Errorf("users add on a missing --db does not say how to create one (serve, --create):\n%s", stderr)
 		}
+		// Each names itself, and only the users commands are told of
+		// users' etcd flags: keys rotate and audit verify were too.
+		command := strings.Join(args[:2], " ")
+		if !strings.Contains(stderr, command+" reads an existing bbolt file") || (args[0] != "users") == strings.Contains(stderr, "users take") {
+			t.Errorf("%s on a missing --db: the refusal speaks of another command:\n%s", command, stderr)
+		}
 	}
 	if names := opsFiles(t, dir); len(names) != 0 {
 		t.Errorf("the refusals left files: %v", names)
