@@ -405,6 +405,14 @@ func FileKind(m os.FileMode) string {
 // MinMaxDBSize is the smallest --max-db-size a server starts on.
 const MinMaxDBSize = 1 << 20
 
+// MinMaxSendMsgSize is the smallest --max-send-msg-size a server starts
+// with: twice process.MaxCaseTextBytes, so that a case at its bound of free
+// text is still answered whole, with room for the rest of it. Under it
+// the service could not give its own answers: at 4 KiB gRPC reflection's
+// descriptors were RESOURCE_EXHAUSTED, and a case's dossier could grow
+// past what anyone can read.
+const MinMaxSendMsgSize = 2 * process.MaxCaseTextBytes
+
 // validateLimits refuses negative limits and those gRPC cannot take,
 // naming the flag.
 func (c Config) validateLimits() error {
@@ -429,6 +437,10 @@ func (c Config) validateLimits() error {
 	if c.MaxDBSize != 0 && c.MaxDBSize < MinMaxDBSize {
 		return fmt.Errorf("config: max-db-size: %d is below %d (1 MiB), the least a database starts and works in (0 means no cap)", c.MaxDBSize, MinMaxDBSize)
 	}
+	if c.MaxSendMsgSize != 0 && c.MaxSendMsgSize < MinMaxSendMsgSize {
+		return fmt.Errorf("config: max-send-msg-size: %d is below %d (%s), the least that answers a case at its bound of free text (%s) and gRPC reflection (0 means the default, %s)",
+			c.MaxSendMsgSize, MinMaxSendMsgSize, mib(MinMaxSendMsgSize), mib(process.MaxCaseTextBytes), mib(DefaultMaxSendMsgSize))
+	}
 	for _, l := range []struct {
 		name string
 		v    int
@@ -443,6 +455,9 @@ func (c Config) validateLimits() error {
 	}
 	return nil
 }
+
+// mib writes a whole number of MiB as the flags take it, "8 MiB".
+func mib(n int) string { return fmt.Sprintf("%d MiB", n>>20) }
 
 // namedLimit is a limit's value under the name of its flag.
 type namedLimit struct {

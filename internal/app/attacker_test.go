@@ -247,9 +247,9 @@ func TestRESTMalformedNameNamesThePathParameter(t *testing.T) {
 	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
 	headers := map[string]string{"Content-Type": "application/json", "Authorization": "Bearer " + ts.tokens.get("bd.worker")}
 	for _, tc := range []struct{ method, path, body, field, rule string }{
-		{"GET", "/v1/cases/HN-2026-1", "", "case", "case.name"},
-		{"GET", "/v1/cases/HN-2026-1/events", "", "case", "case.name"},
-		{"POST", "/v1/cases/HN-2026-1:addNote", `{"etag": "1", "text": "x"}`, "case", "case.name"},
+		{"GET", "/v1/cases/HN-26-1", "", "case", "case.name"},
+		{"GET", "/v1/cases/HN-26-1/events", "", "case", "case.name"},
+		{"POST", "/v1/cases/HN-26-1:addNote", `{"etag": "1", "text": "x"}`, "case", "case.name"},
 		{"GET", "/v1/reports/not-a-uuid", "", "report", "report.name"},
 		{"POST", "/v1/reports/not-a-uuid:link", `{"case": "cases/HN-2026-00001"}`, "report", "report.name"},
 	} {

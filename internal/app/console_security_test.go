@@ -255,7 +255,7 @@ func xssCase(t *testing.T) (ts *testServer, number, report string) {
 	ts.addPoliceUnit(t, "ca-ba-dinh", pBaDinh)
 	ts.addUser(t, "police.bd", pb.Role_ROLE_POLICE_LIAISON, "policeUnits/ca-ba-dinh")
 	evil, err := ts.admin().CreateUser(ts.as(t, "admin"), &pb.CreateUserRequest{
-		UserId: "bd.evil", User: &pb.User{DisplayName: xssAttr + xssScript, Role: pb.Role_ROLE_COMMUNE_WORKER, Unit: pBaDinh, Phone: "024 0000 9"},
+		UserId: "bd.evil", User: &pb.User{DisplayName: xssAttr + xssScript, Role: pb.Role_ROLE_COMMUNE_WORKER, Unit: pBaDinh, Phone: "024 3825 0009"},
 	})
 	if err != nil {
 		t.Fatal(err)

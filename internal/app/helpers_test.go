@@ -170,7 +170,7 @@ func (ts *testServer) addUser(t testing.TB, id string, role pb.Role, unit string
 	t.Helper()
 	resp, err := ts.admin().CreateUser(ts.as(t, "admin"), &pb.CreateUserRequest{
 		UserId: id,
-		User:   &pb.User{DisplayName: "Test " + id, Role: role, Unit: unit, Phone: "024 0000 " + fmt.Sprint(len(id))},
+		User:   &pb.User{DisplayName: "Test " + id, Role: role, Unit: unit, Phone: fmt.Sprintf("024 3825 %04d", len(id))},
 	})
 	if err != nil {
 		t.Fatalf("create user %s: %v", id, err)

@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/binary"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -13,10 +15,12 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/protobuf/proto"
+	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
 	"github.com/childcase/childcase/internal/app"
+	"github.com/childcase/childcase/internal/domain/clock"
+	"github.com/childcase/childcase/internal/domain/process"
 )
 
 // A request message over --max-recv-msg-size (4 MiB by default) is refused
@@ -41,31 +45,78 @@ func TestLimitOversizeRequest(t *testing.T) {
 }
 
 // An answer over --max-send-msg-size is not sent: the caller gets
-// RESOURCE_EXHAUSTED instead of a truncated answer.
+// RESOURCE_EXHAUSTED instead of a truncated answer. The limit is at its
+// least (app.MinMaxSendMsgSize), and a page of reports with the longest
+// narratives is over it.
 func TestLimitOversizeResponse(t *testing.T) {
-	ts := startServer(t, "")
-	for range 5 {
-		if _, err := ts.reports().CreateReport(context.Background(), &pb.CreateReportRequest{Report: validReport()}); err != nil {
+	ts := startServerWith(t, "", func(c *app.Config) { c.MaxSendMsgSize = app.MinMaxSendMsgSize })
+	r := validReport()
+	r.Narrative = strings.Repeat("ệ", 20000) // the schema's longest, 60,000 bytes
+	for range app.MinMaxSendMsgSize/60000 + 2 {
+		if _, err := ts.reports().CreateReport(context.Background(), &pb.CreateReportRequest{Report: r}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	one, err := ts.reports().ListReports(context.Background(), &pb.ListReportsRequest{PageSize: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	five, err := ts.reports().ListReports(context.Background(), &pb.ListReportsRequest{PageSize: 5})
-	if err != nil {
-		t.Fatal(err)
-	}
-	limit := (proto.Size(one) + proto.Size(five)) / 2
-	dbPath := ts.cfg.DBPath
-	ts.stop()
-	ts = startServerWith(t, dbPath, func(c *app.Config) { c.MaxSendMsgSize = limit })
 	if _, err := ts.reports().ListReports(context.Background(), &pb.ListReportsRequest{PageSize: 1}); err != nil {
 		t.Fatalf("an answer under the limit: %v", err)
 	}
-	_, err = ts.reports().ListReports(context.Background(), &pb.ListReportsRequest{PageSize: 5})
+	_, err := ts.reports().ListReports(context.Background(), &pb.ListReportsRequest{PageSize: 500})
 	wantCode(t, err, codes.ResourceExhausted)
+}
+
+// TestMaxSendMsgSizeHasAFloor: under --max-send-msg-size the service
+// cannot give its own answers: at 4 KiB gRPC reflection's descriptors
+// (grpcurl list) were RESOURCE_EXHAUSTED, and under twice
+// process.MaxCaseTextBytes a case filled to its bound of free text could
+// no longer be read by anyone. A smaller value is refused at start,
+// naming the flag and the least it takes, before anything is made; at the
+// least, reflection answers every service's file.
+func TestMaxSendMsgSizeHasAFloor(t *testing.T) {
+	if app.MinMaxSendMsgSize < 2*process.MaxCaseTextBytes {
+		t.Errorf("app.MinMaxSendMsgSize is %d, under twice process.MaxCaseTextBytes (%d)", app.MinMaxSendMsgSize, process.MaxCaseTextBytes)
+	}
+	for _, size := range []int{4 << 10, app.MinMaxSendMsgSize - 1} {
+		cfg := testConfig(t, "")
+		cfg.MaxSendMsgSize = size
+		srv, err := app.Start(context.Background(), cfg, app.Options{Clock: clock.NewFake(testNow), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		if err == nil {
+			srv.Stop()
+		}
+		if err == nil || !strings.Contains(err.Error(), "max-send-msg-size: ") || !strings.Contains(err.Error(), "8 MiB") {
+			t.Errorf("--max-send-msg-size %d: %v, want a refusal naming the flag and its least, 8 MiB", size, err)
+		}
+		if _, statErr := os.Stat(cfg.DBPath); statErr == nil {
+			t.Errorf("--max-send-msg-size %d: the refused start made %s", size, cfg.DBPath)
+		}
+	}
+
+	ts := startServerWith(t, "", func(c *app.Config) { c.MaxSendMsgSize = app.MinMaxSendMsgSize })
+	stream, err := reflectionpb.NewServerReflectionClient(ts.conn).ServerReflectionInfo(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ask := func(req *reflectionpb.ServerReflectionRequest) *reflectionpb.ServerReflectionResponse {
+		t.Helper()
+		if err := stream.Send(req); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := stream.Recv()
+		if err != nil {
+			t.Fatalf("reflection at --max-send-msg-size %d: %v", app.MinMaxSendMsgSize, err)
+		}
+		return resp
+	}
+	services := ask(&reflectionpb.ServerReflectionRequest{MessageRequest: &reflectionpb.ServerReflectionRequest_ListServices{ListServices: ""}}).
+		GetListServicesResponse().GetService()
+	if len(services) == 0 {
+		t.Fatal("reflection lists no service")
+	}
+	for _, svc := range services {
+		resp := ask(&reflectionpb.ServerReflectionRequest{MessageRequest: &reflectionpb.ServerReflectionRequest_FileContainingSymbol{FileContainingSymbol: svc.GetName()}})
+		if len(resp.GetFileDescriptorResponse().GetFileDescriptorProto()) == 0 {
+			t.Errorf("the file of %s: %v", svc.GetName(), resp.GetErrorResponse())
+		}
+	}
 }
 
 // Each user may hold --max-streams-per-user server streams open at once

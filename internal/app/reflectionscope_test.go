@@ -4,7 +4,13 @@ import (
 	"context"
 	"testing"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
+
+	pb "github.com/childcase/childcase/api/childcase/v1"
 )
 
 // Reflection, which needs no token, describes the API and nothing else:
@@ -58,4 +64,35 @@ func TestReflectionShowsOnlyTheAPI(t *testing.T) {
 	if resp := ask(&reflectionpb.ServerReflectionRequest{MessageRequest: &reflectionpb.ServerReflectionRequest_FileByFilename{FileByFilename: "childcase/v1/case.proto"}}); resp.GetErrorResponse() != nil {
 		t.Errorf("file childcase/v1/case.proto: %v, want it", resp.GetErrorResponse())
 	}
+}
+
+// TestReflectionAndHealthNeedNoToken holds the README's grpcurl lines
+// ("grpcurl -plaintext localhost:9111 list", the health check), which
+// send no token: on a connection that never carries one, reflection lists
+// the services and the health check answers, while a call of the API is
+// UNAUTHENTICATED. The other reflection tests ran on a connection that
+// adds a token to every call.
+func TestReflectionAndHealthNeedNoToken(t *testing.T) {
+	ts := startServer(t, "")
+	conn, err := grpc.NewClient(ts.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	stream, err := reflectionpb.NewServerReflectionClient(conn).ServerReflectionInfo(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stream.Send(&reflectionpb.ServerReflectionRequest{MessageRequest: &reflectionpb.ServerReflectionRequest_ListServices{}}); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := stream.Recv()
+	if err != nil || len(resp.GetListServicesResponse().GetService()) == 0 {
+		t.Errorf("reflection without a token: %v, %v; want the services", resp, err)
+	}
+	if h, err := healthpb.NewHealthClient(conn).Check(context.Background(), &healthpb.HealthCheckRequest{}); err != nil || h.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+		t.Errorf("health check without a token: %v, %v; want SERVING", h, err)
+	}
+	_, err = pb.NewCaseServiceClient(conn).GetCase(context.Background(), &pb.GetCaseRequest{Name: "cases/HN-2026-00001"})
+	wantCode(t, err, codes.Unauthenticated)
 }

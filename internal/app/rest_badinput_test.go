@@ -469,6 +469,10 @@ func TestRESTCaseNumberTypedWithSpacesNamesTheCase(t *testing.T) {
 		strings.ReplaceAll(number, "-", " "),
 		strings.ToLower(strings.ReplaceAll(number, "-", " - ")),
 		" " + strings.Replace(number, "-", "  ", 1) + " ",
+		// Pasted from a letter whose editor made its dashes en dashes,
+		// and its sequence said aloud without the leading zeros.
+		strings.ReplaceAll(number, "-", "\u2013"),
+		strings.ToLower(number[:len("HN-2026-")]) + strings.TrimLeft(number[len("HN-2026-"):], "0"),
 	} {
 		code, raw := restRaw(t, ts, "GET", "/v1/cases/"+url.PathEscape(typed), "", auth)
 		var got struct{ Name string }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
+	"net/url"
 	"regexp"
 	"slices"
 	"sort"
@@ -569,5 +570,50 @@ func TestRESTPathsTakeTheDocumentedMethodsOnly(t *testing.T) {
 	}
 	if paths < 50 {
 		t.Errorf("%d paths in the document; it has more than 50", paths)
+	}
+}
+
+// TestOpenAPISaysHowNamesRetriesAndEtagsWork: a client written from the
+// OpenAPI document alone learned no case number's form (its {case}
+// parameter is a bare string: the generator drops the field's comment
+// when it expands cases/* into the path), nor what request_id and etag
+// do, nor that fields are snake_case and enums names. The document's
+// description says so, and what it says holds: the enum it names is
+// one, the fields it names are the document's, and a case number typed
+// as it says names the case.
+func TestOpenAPISaysHowNamesRetriesAndEtagsWork(t *testing.T) {
+	contract := readContract(t)
+	desc, _ := contract.doc["info"].(map[string]any)["description"].(string)
+	for _, want := range []string{
+		"cases/{case_number}", "HN-{year}-{sequence}", "HN-2026-00123", "hn 2026 123", "rule case.name",
+		"request_id", "REQUEST_ID_REUSED", "etag", "ETAG_MISMATCH", "next_page_token",
+		"receive_time", "page_size", "CASE_STATUS_AWAITING_ACKNOWLEDGEMENT", "64-bit integers as strings", "RFC 3339",
+	} {
+		if !strings.Contains(desc, want) {
+			t.Errorf("the OpenAPI document's description does not say %q:\n%s", want, desc)
+		}
+	}
+	status := contract.resolve(contract.definitions["Case"].(map[string]any)["properties"].(map[string]any)["status"].(map[string]any))
+	if status["type"] != "string" || !slices.Contains(status["enum"].([]any), any("CASE_STATUS_AWAITING_ACKNOWLEDGEMENT")) {
+		t.Errorf("the case's status is documented as %v, want a string enum holding CASE_STATUS_AWAITING_ACKNOWLEDGEMENT", status)
+	}
+	if _, ok := contract.definitions["Report"].(map[string]any)["properties"].(map[string]any)["receive_time"]; !ok {
+		t.Error("the document's Report has no receive_time, which its description names")
+	}
+
+	ts := startServer(t, "")
+	created, err := ts.reports().CreateReport(context.Background(), &pb.CreateReportRequest{Report: validReport()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	number := strings.TrimPrefix(created.GetCase(), "cases/") // HN-2026-00001
+	typed := "hn 2026 " + strings.TrimLeft(number[len("HN-2026-"):], "0")
+	auth := map[string]string{"Authorization": "Bearer " + ts.tokens.get(operatorID)}
+	code, raw := restRaw(t, ts, "GET", "/v1/cases/"+url.PathEscape(typed), "", auth)
+	if code != 200 || !strings.Contains(string(raw), `"name":"`+created.GetCase()+`"`) && !strings.Contains(string(raw), `"name": "`+created.GetCase()+`"`) {
+		t.Errorf("GET /v1/cases/%s, typed as the document says: %d %.300s, want %s", typed, code, raw, created.GetCase())
+	}
+	if code, raw := restRaw(t, ts, "GET", "/v1/cases/HN-26-1", "", auth); code != 400 || !strings.Contains(string(raw), "case.name") {
+		t.Errorf("GET /v1/cases/HN-26-1: %d %.300s, want 400 naming case.name", code, raw)
 	}
 }

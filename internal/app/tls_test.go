@@ -81,7 +81,7 @@ func newOperator(t *testing.T, conn *grpc.ClientConn, adminToken string) string 
 	t.Helper()
 	resp, err := pb.NewAdminServiceClient(conn).CreateUser(withToken(context.Background(), adminToken), &pb.CreateUserRequest{
 		UserId: operatorID,
-		User:   &pb.User{DisplayName: "Test operator", Role: pb.Role_ROLE_HOTLINE_OPERATOR, Unit: "orgs/hotline-111", Phone: "024 0000 8"},
+		User:   &pb.User{DisplayName: "Test operator", Role: pb.Role_ROLE_HOTLINE_OPERATOR, Unit: "orgs/hotline-111", Phone: "024 3825 0008"},
 	})
 	if err != nil {
 		t.Fatalf("create operator: %v", err)

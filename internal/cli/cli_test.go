@@ -19,6 +19,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -434,4 +435,84 @@ func TestFlagValuesRefusedInTheProductsWords(t *testing.T) {
 func firstLines(s string, n int) string {
 	lines := strings.SplitN(s, "\n", n+1)
 	return strings.Join(lines[:min(n, len(lines))], "\n")
+}
+
+// TestARefusedFirstStartMakesNothing: a first start refused after it
+// opened the new database (a key file others can read, or that is no key
+// file; a reserve that cannot be made) leaves the folder as it found it.
+// It left a new, empty childcase.db behind, which "users add" then took
+// for an existing database and the next start for a new one, beside the
+// mistake the operator was mending. A refused start on an existing
+// database keeps it, every byte.
+func TestARefusedFirstStartMakesNothing(t *testing.T) {
+	mgClearEnv(t)
+	for _, tc := range []struct {
+		name  string
+		setup func(t *testing.T, dir string) // what the operator left there
+		want  string
+	}{
+		{"key file others can read", func(t *testing.T, dir string) {
+			writeFileMode(t, filepath.Join(dir, "cc.key"), "x\n", 0o644)
+		}, "lets group or others access it"},
+		{"key file that is none", func(t *testing.T, dir string) {
+			writeFileMode(t, filepath.Join(dir, "cc.key"), "short\n", 0o600)
+		}, "malformed key file"},
+		{"reserve that is a folder", func(t *testing.T, dir string) {
+			if err := os.Mkdir(filepath.Join(dir, "cc.db.reserve"), 0o700); err != nil {
+				t.Fatal(err)
+			}
+		}, "reserve"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			tc.setup(t, dir)
+			before := dirNames(t, dir)
+			code, _, stderr := mgRun(t, "serve", "--db", filepath.Join(dir, "cc.db"), "--key-file", filepath.Join(dir, "cc.key"),
+				"--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0")
+			if code != 1 || !strings.Contains(stderr, tc.want) {
+				t.Fatalf("exit %d, want 1 saying %q:\n%s", code, tc.want, stderr)
+			}
+			if after := dirNames(t, dir); !slices.Equal(after, before) {
+				t.Errorf("the refused first start left %v in the folder, which held %v", after, before)
+			}
+		})
+	}
+
+	// On an existing database the same refusal keeps the file.
+	dir := t.TempDir()
+	db := filepath.Join(dir, "cc.db")
+	mgMustRun(t, "users", "add", "--create", "--db", db, "--id", "lan.nguyen", "--name", "Lan", "--role", "ADMIN", "--unit", "orgs/system")
+	writeFileMode(t, filepath.Join(dir, "cc.key"), "x\n", 0o644)
+	if code, _, stderr := mgRun(t, "serve", "--db", db, "--key-file", filepath.Join(dir, "cc.key"),
+		"--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"); code != 1 {
+		t.Fatalf("a start with a key file others can read: exit %d, want 1:\n%s", code, stderr)
+	}
+	if out := mgMustRun(t, "users", "list", "--db", db); !strings.Contains(out, "lan.nguyen") {
+		t.Errorf("after a refused start the existing database lists no lan.nguyen:\n%s", out)
+	}
+}
+
+// writeFileMode writes a file with exactly mode perm, whatever the umask.
+func writeFileMode(t *testing.T, path, content string, perm os.FileMode) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), perm); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, perm); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// dirNames lists a folder's entries by name, sorted.
+func dirNames(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names
 }

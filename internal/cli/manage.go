@@ -76,7 +76,7 @@ func users(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "add":
 		fs.StringVar(&u.ID, "id", "", "user id, e.g. lan.nguyen")
 		fs.StringVar(&u.DisplayName, "name", "", "display name")
-		fs.StringVar(&role, "role", "", "one of HOTLINE_OPERATOR, HOTLINE_SUPERVISOR, COMMUNE_WORKER, COMMUNE_CHAIR, DISTRICT_OFFICER, CITY_OFFICER, POLICE_LIAISON, AUDITOR, ADMIN")
+		fs.StringVar(&role, "role", "", "one of "+roleNames)
 		fs.StringVar(&u.Unit, "unit", "", "unit: units/{code}@{valid_from}, policeUnits/{id}, orgs/hotline-111, orgs/social-work-centre or orgs/system")
 		fs.StringVar(&u.Phone, "phone", "", "work phone (shown to police as the officer's contact)")
 		fs.DurationVar(&ttl, "ttl", ttl, "lifetime of the first token")
@@ -112,9 +112,10 @@ func users(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if sub == "add" {
 		// Checked before the database is opened (and perhaps created).
-		r, ok := model.ParseRole(role)
+		// As typed: in any case, and as the API spells it (ROLE_...).
+		r, ok := model.ParseRole(strings.ToUpper(strings.TrimSpace(role)))
 		if !ok {
-			return fmt.Errorf("--role: %q is not a role", role)
+			return usageError{fmt.Errorf("--role: %q is not a role: one of %s", role, roleNames)}
 		}
 		u.Role = r
 		// The domain reads a ttl of 0 as one left out (90 days); here
@@ -128,7 +129,7 @@ func users(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if !create && !cfg.IsEtcd() {
 		// A mistyped --db would otherwise become a new database holding
 		// only this user, which the server on the real file never sees.
-		if err := existingDatabase(db); err != nil {
+		if err := existingDatabase("users "+sub, db); err != nil {
 			if sub == "add" {
 				return fmt.Errorf("%w; to start a new database run childcase serve (which creates it and its admin user), or add --create to make it with this user as its first", err)
 			}
@@ -295,8 +296,8 @@ func keysCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		// named here as well would be silently ignored, and the operator
 		// would believe they had rotated that one.
 		a := addrSource(fs)
-		return fmt.Errorf("%s, --%s: %s rotates the master key of the server at %s, in its own key file; give %s, or --db and --key-file to rotate a stopped server's, not both",
-			a, strings.Join(named, ", --"), a, addr, a)
+		return usageError{fmt.Errorf("%s, --%s: %s rotates the master key of the server at %s, in its own key file; give %s, or --db and --key-file to rotate a stopped server's, not both",
+			a, strings.Join(named, ", --"), a, addr, a)}
 	}
 	if addr != "" && token == "" {
 		fmt.Fprintf(stderr, "keys rotate: --token is required with --addr (an admin's token; on a server, in CHILDCASE_TOKEN)\n\n%s", manageUsage)
@@ -322,7 +323,7 @@ func keysCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
 func rotateOffline(ctx context.Context, cfg app.Config, stderr io.Writer) (id, retired string, n int, err error) {
-	if err := existingDatabase(cfg.DBPath); err != nil {
+	if err := existingDatabase("keys rotate", cfg.DBPath); err != nil {
 		return "", "", 0, err
 	}
 	off, err := app.OpenOffline(cfg.DBPath, "keys rotate", slog.New(slog.NewTextHandler(stderr, nil)), stderr)
@@ -407,12 +408,22 @@ func openOfflineCmdWith(name, dbUsage string, args []string, stderr io.Writer, m
 		fmt.Fprintln(stderr, err)
 		return nil, "", errUsage
 	}
-	if err := existingDatabase(db); err != nil {
+	if err := existingDatabase(name, db); err != nil {
 		return nil, "", err
 	}
 	off, err := app.OpenOffline(db, name, slog.New(slog.NewTextHandler(stderr, nil)), stderr)
 	return off, db, err
 }
+
+// roleNames are the roles users add takes, as --role -h and a refusal
+// list them.
+var roleNames = func() string {
+	names := make([]string, 0, len(model.Roles))
+	for _, r := range model.Roles {
+		names = append(names, r.String())
+	}
+	return strings.Join(names, ", ")
+}()
 
 // existingDatabase refuses a --db that does not exist for a command that
 // reads a database: opening it would create an empty one, and the command
@@ -425,11 +436,25 @@ func openOfflineCmdWith(name, dbUsage string, args []string, stderr io.Writer, m
 // then wrote a database into the file they were given and reported on
 // it, and users add printed a live token for it), and a folder or a
 // device, which the open would refuse in words that name no flag.
-func existingDatabase(db string) error {
+func existingDatabase(command, db string) error {
 	if _, err := os.Stat(db); errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("--db: %s does not exist: these commands read an existing bbolt file (on etcd, users take --store etcd://... and the servers' etcd flags)", db)
+		hint := etcdInstead[command]
+		if strings.HasPrefix(command, "users ") {
+			hint = etcdInstead["users"]
+		}
+		return fmt.Errorf("--db: %s does not exist: %s reads an existing bbolt file%s", db, command, hint)
 	}
 	return databaseKind("db", db)
+}
+
+// etcdInstead says, after a --db that does not exist, how a command
+// reaches a store on etcd, where the path may have been a mistake for it:
+// each its own way (the refusal said "users take --store" to keys rotate
+// and audit verify too).
+var etcdInstead = map[string]string{
+	"users":        " (on etcd, users take --store etcd://... and the servers' etcd flags)",
+	"keys rotate":  " (on etcd, or while the server runs, rotate through it: keys rotate --addr HOST:PORT --token ...)",
+	"audit verify": " (on etcd, or while the server runs, an auditor verifies through the API: POST /v1/auditEvents:verify)",
 }
 
 // databaseKind refuses, naming its flag, a path that exists but cannot be

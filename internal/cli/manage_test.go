@@ -346,6 +346,10 @@ func TestManageUsers(t *testing.T) {
 		{"name of punctuation", []string{"--id", "dash.name", "--name", "--", "--role", "ADMIN", "--unit", "orgs/system"}, regexp.MustCompile(`--name needs a letter or digit`)},
 		{"control in name", []string{"--id", "esc.name", "--name", "A\x1b[2J", "--role", "ADMIN", "--unit", "orgs/system"}, regexp.MustCompile(`--name: must not contain a control character`)},
 		{"long phone", []string{"--id", "long.phone", "--name", "X", "--role", "ADMIN", "--unit", "orgs/system", "--phone", strings.Repeat("1", 41)}, regexp.MustCompile(`--phone: a work phone is at most 40 characters`)},
+		// The police call the number: one that is none is refused as
+		// intake refuses a caller's, by the same rule.
+		{"phone that is a word", []string{"--id", "word.phone", "--name", "X", "--role", "ADMIN", "--unit", "orgs/system", "--phone", "call me maybe"}, regexp.MustCompile(`--phone: a work phone is a phone number: .*\[phone\.number\]|--phone: a work phone is a phone number`)},
+		{"phone short of digits", []string{"--id", "short.phone", "--name", "X", "--role", "ADMIN", "--unit", "orgs/system", "--phone", "024 0000 8"}, regexp.MustCompile(`--phone: a work phone is a phone number`)},
 		{"short ttl", []string{"--id", "short.ttl", "--name", "X", "--role", "ADMIN", "--unit", "orgs/system", "--ttl", "1s"}, regexp.MustCompile(`--ttl: a token lives between 1 minute and`)},
 		// 0s is refused as the API refuses a ttl of "0s": it is no
 		// lifetime, and the domain reads 0 as "left out", 90 days.
@@ -734,6 +738,12 @@ func TestManageRefusesAMissingDatabase(t *testing.T) {
 		if args[1] == "add" && (!strings.Contains(stderr, "childcase serve") || !strings.Contains(stderr, "--create")) {
 			t.Errorf("users add on a missing --db does not say how to create one (serve, --create):\n%s", stderr)
 		}
+		// Each names itself, and only the users commands are told of
+		// users' etcd flags: keys rotate and audit verify were too.
+		command := strings.Join(args[:2], " ")
+		if !strings.Contains(stderr, command+" reads an existing bbolt file") || (args[0] != "users") == strings.Contains(stderr, "users take") {
+			t.Errorf("%s on a missing --db: the refusal speaks of another command:\n%s", command, stderr)
+		}
 	}
 	if names := opsFiles(t, dir); len(names) != 0 {
 		t.Errorf("the refusals left files: %v", names)
@@ -857,5 +867,24 @@ func TestOfflineCommandsOnAHeldDatabaseSayWhatToDoInstead(t *testing.T) {
 		if code != 1 || !strings.Contains(stderr, "in use by another process") || !strings.Contains(stderr, tt.want) || strings.Contains(stderr, "AdminService API") {
 			t.Errorf("%s on a held database: exit %d, stderr %q; want 1 saying %q", strings.Join(tt.args[:2], " "), code, stderr, tt.want)
 		}
+	}
+}
+
+// TestUsersAddTakesTheRoleAsTyped: --role in lower case, or as the API
+// spells it (ROLE_COMMUNE_WORKER), names the role; one that is none is a
+// usage error (exit 2), as a flag's bad value is, naming the flag and the
+// roles it takes, which the refusal left to -h.
+func TestUsersAddTakesTheRoleAsTyped(t *testing.T) {
+	mgClearEnv(t)
+	db := filepath.Join(t.TempDir(), "cc.db")
+	mgMustRun(t, "users", "add", "--create", "--db", db, "--id", "first.admin", "--name", "Admin", "--role", "ADMIN", "--unit", "orgs/system")
+	for id, role := range map[string]string{"lower.case": "hotline_operator", "api.name": "ROLE_HOTLINE_OPERATOR", "mixed.case": " Hotline_Operator "} {
+		if out := mgMustRun(t, "users", "add", "--db", db, "--id", id, "--name", "X", "--role", role, "--unit", "orgs/hotline-111"); !strings.Contains(out, "(HOTLINE_OPERATOR, orgs/hotline-111)") {
+			t.Errorf("users add --role %q: %s", role, out)
+		}
+	}
+	code, _, stderr := mgRun(t, "users", "add", "--db", db, "--id", "bad.role", "--name", "X", "--role", "sheriff", "--unit", "orgs/system")
+	if code != 2 || !strings.Contains(stderr, `--role: "sheriff" is not a role: one of HOTLINE_OPERATOR, HOTLINE_SUPERVISOR, `) || !strings.Contains(stderr, "ADMIN") {
+		t.Errorf("users add --role sheriff: exit %d, want 2 naming --role and the roles:\n%s", code, stderr)
 	}
 }

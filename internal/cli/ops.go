@@ -81,8 +81,8 @@ func backupCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		// would be silently ignored, and the operator would believe they
 		// had backed up that one.
 		a := addrSource(fs)
-		return fmt.Errorf("%s, --%s: %s backs up the store of the server at %s; give %s, or --%s to back up a store directly, not both",
-			a, strings.Join(named, ", --"), a, addr, a, strings.Join(named, " and --"))
+		return usageError{fmt.Errorf("%s, --%s: %s backs up the store of the server at %s; give %s, or --%s to back up a store directly, not both",
+			a, strings.Join(named, ", --"), a, addr, a, strings.Join(named, " and --"))}
 	}
 	if addr != "" && token == "" {
 		fmt.Fprintf(stderr, "backup: --token is required with --addr (an admin's token; on a server, in CHILDCASE_TOKEN)\n\n%s", opsUsage)

@@ -208,7 +208,7 @@ func TestOpsHotBackupAndRestore(t *testing.T) {
 	for _, named := range [][]string{{"--db", db}, {"--store", "etcd://127.0.0.1:1"}, {"--store", "bbolt"}} {
 		to := filepath.Join(dir, "both.db")
 		args := append([]string{"backup", "--to", to, "--addr", grpcAddr, "--token", admin}, named...)
-		if code, _, stderr := mgRun(t, args...); code != 1 || !strings.Contains(stderr, "--addr, "+named[0]) {
+		if code, _, stderr := mgRun(t, args...); code != 2 || !strings.Contains(stderr, "--addr, "+named[0]) {
 			t.Errorf("backup %v: exit %d, stderr %q", named, code, stderr)
 		}
 		if _, err := os.Stat(to); !errors.Is(err, os.ErrNotExist) {

@@ -66,7 +66,9 @@ func remoteOnlyFlags(fs *flag.FlagSet, command, offline string) error {
 	if len(named) == 0 {
 		return nil
 	}
-	return fmt.Errorf("--%s: with --addr only (%s through a running server); without --addr %s %s", strings.Join(named, ", --"), command, command, offline)
+	// How the command was given, as a flag of the other store is: a
+	// usage error (exit 2), which a script tells from a failed run.
+	return usageError{fmt.Errorf("--%s: with --addr only (%s through a running server); without --addr %s %s", strings.Join(named, ", --"), command, command, offline)}
 }
 
 // addrSource names where the server's address came from: --addr, or its

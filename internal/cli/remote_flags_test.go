@@ -36,10 +36,15 @@ func TestRemoteAndOfflineFlagsAreNotMixed(t *testing.T) {
 		{[]string{"keys", "rotate", "--db", db, "--key-file", key, "--client-cert", "c.pem", "--client-key", "k.pem"}, "--client-cert, --client-key: with --addr only"},
 		{[]string{"keys", "rotate", "--addr", unreachable, "--token", "cc_x", "--key-file", key}, "--addr, --key-file: "},
 		{[]string{"keys", "rotate", "--addr", unreachable, "--token", "cc_x", "--db", db, "--key-file", key}, "--addr, --db, --key-file: "},
+		{[]string{"backup", "--to", to, "--addr", unreachable, "--token", "cc_x", "--db", db}, "--addr, --db: "},
+		{[]string{"backup", "--to", to, "--addr", unreachable, "--token", "cc_x", "--store", "etcd://" + unreachable}, "--addr, --store: "},
 	} {
+		// How the command was given, as a flag of the other store is
+		// (TestAFlagOfTheOtherStoreIsRefused): a usage error, exit 2,
+		// which a script tells from a backup that failed (exit 1).
 		code, _, stderr := mgRun(t, c.args...)
-		if code != 1 || !strings.Contains(stderr, c.want) || strings.Contains(stderr, "connection refused") {
-			t.Errorf("%s: exit %d, want 1 and %q before anything is done:\n%s", strings.Join(c.args, " "), code, c.want, stderr)
+		if code != 2 || !strings.Contains(stderr, c.want) || strings.Contains(stderr, "connection refused") {
+			t.Errorf("%s: exit %d, want 2 and %q before anything is done:\n%s", strings.Join(c.args, " "), code, c.want, stderr)
 		}
 	}
 	if _, err := os.Stat(to); err == nil {
@@ -56,8 +61,8 @@ func TestRemoteAndOfflineFlagsAreNotMixed(t *testing.T) {
 		{"keys", "rotate", "--db", db, "--key-file", key},
 		{"backup", "--to", to, "--db", db, "--token", "cc_x"},
 	} {
-		if code, _, stderr := mgRun(t, args...); code != 1 || !strings.Contains(stderr, "CHILDCASE_ADDR (--addr), --") {
-			t.Errorf("%s with CHILDCASE_ADDR set: exit %d, want 1 naming CHILDCASE_ADDR:\n%s", strings.Join(args, " "), code, stderr)
+		if code, _, stderr := mgRun(t, args...); code != 2 || !strings.Contains(stderr, "CHILDCASE_ADDR (--addr), --") {
+			t.Errorf("%s with CHILDCASE_ADDR set: exit %d, want 2 naming CHILDCASE_ADDR:\n%s", strings.Join(args, " "), code, stderr)
 		}
 	}
 	t.Setenv(EnvPrefix+"ADDR", "")

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -25,6 +26,11 @@ func totpCmd(args []string, stdout, stderr io.Writer) error {
 		return errUsage
 	}
 	code, err := identity.TOTPCode(args[0], time.Now())
+	if errors.Is(err, identity.ErrNotATOTPSecret) {
+		// A mistyped argument, as a flag's bad value is: exit 2. The
+		// secret is not repeated: it may be a real one.
+		return usageError{fmt.Errorf("SECRET: %w", err)}
+	}
 	if err != nil {
 		return err
 	}

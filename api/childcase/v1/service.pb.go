@@ -1223,8 +1223,15 @@ const file_childcase_v1_service_proto_rawDesc = "" +
 	"\r\x9a\x02\x01\a\xa2\x02\x06binary\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/cases:export0\x012\xc7\x01\n" +
 	"\vUnitService\x12_\n" +
 	"\tListUnits\x12\x1e.childcase.v1.ListUnitsRequest\x1a\x1f.childcase.v1.ListUnitsResponse\"\x11\x82\xd3\xe4\x93\x02\v\x12\t/v1/units\x12W\n" +
-	"\aGetUnit\x12\x1c.childcase.v1.GetUnitRequest\x1a\x12.childcase.v1.Unit\"\x1a\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/{name=units/*}B\x9a\x19\x92A\xd9\x18\x12\xdf\x01\n" +
-	"\tchildcase\x12\xbf\x01Case management for child-protection reports in Hanoi: intake from the 111 hotline and the social work service centre, cases handed between commune, district and police, with legal deadlines.*\f\n" +
+	"\aGetUnit\x12\x1c.childcase.v1.GetUnitRequest\x1a\x12.childcase.v1.Unit\"\x1a\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/{name=units/*}B\xd3\"\x92A\x92\"\x12\x98\v\n" +
+	"\tchildcase\x12\xf8\n" +
+	"Case management for child-protection reports in Hanoi: intake from the 111 hotline and the social work service centre, cases handed between commune, district and police, with legal deadlines.\n" +
+	"\n" +
+	"Resources are named by paths: reports/{uuid}, cases/{case_number}, units/{code}@{valid_from}, users/{user}. A case number is HN-{year}-{sequence}, the sequence of at least five digits (HN-2026-00123, HN-2026-123456), read aloud over the phone; typed otherwise (in lower case, with spaces or another dash for its dashes, without cases/, without the sequence's leading zeros: hn 2026 123) it names the same case, and a {case} path parameter that is no case number is 400 naming case, rule case.name.\n" +
+	"\n" +
+	"JSON fields are the schema's names (receive_time, page_size), enums are written by name (CASE_STATUS_AWAITING_ACKNOWLEDGEMENT), 64-bit integers as strings, times in RFC 3339 (answered in UTC).\n" +
+	"\n" +
+	"Every creating or state-changing method takes a request_id (at most 64 of A-Za-z0-9_.-): a retry with the same id returns the first answer; the same id with another request is 409 ALREADY_EXISTS, reason REQUEST_ID_REUSED, and does nothing. Every step of a case requires the case's etag as last read: a stale one, or one of another case, is 409 ABORTED, reason ETAG_MISMATCH, and does nothing; read the case again and decide anew. Lists page with page_size and page_token; only an empty next_page_token ends a list.*\f\n" +
 	"\n" +
 	"Apache-2.02\x02v12\x10application/json:\x10application/jsonR\xaa\x03\n" +
 	"\x03400\x12\xa2\x03\n" +

@@ -37,6 +37,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/idempotency"
 	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/domain/search"
 	"github.com/childcase/childcase/internal/domain/units"
 	"github.com/childcase/childcase/internal/domain/vault"
 	"github.com/childcase/childcase/internal/domain/vntime"
@@ -292,6 +293,24 @@ func (s *Service) SeedUser(ctx context.Context, p access.Principal, u model.User
 	return s.createUser(ctx, p, u, ttl, idempotency.Request{}, false)
 }
 
+// checkWorkPhone refuses a work phone that is no phone number, by the rule
+// intake applies to a caller's (search.PhoneNumber): the police call the
+// responsible officer on it, and "call the office" or a number short of a
+// digit reaches no one. It is kept as typed, as intake keeps a caller's,
+// with full-width digits and no-break spaces in ASCII. None is allowed.
+func checkWorkPhone(phone *string) error {
+	if *phone == "" {
+		return nil
+	}
+	if _, ok := search.PhoneNumber(*phone); !ok {
+		return model.InvalidField("user.phone", "phone.number", "a work phone is a phone number: digits (9 or 10 after 0 or +84 for a Vietnamese number, "+
+			"024 3825 0000 or 0912 345 678; 10 to 15 with its + and code for another country), "+
+			"with spaces, dots, dashes, slashes or parentheses between them and a + before them")
+	}
+	*phone = strings.TrimSpace(norm.NFKC.String(*phone))
+	return nil
+}
+
 func (s *Service) createUser(ctx context.Context, p access.Principal, u model.User, ttl time.Duration, req idempotency.Request, inForce bool) (model.User, IssuedToken, PasswordLink, error) {
 	u.DisplayName = strings.TrimSpace(norm.NFC.String(u.DisplayName))
 	u.Phone = strings.TrimSpace(u.Phone)
@@ -311,6 +330,9 @@ func (s *Service) createUser(ctx context.Context, p access.Principal, u model.Us
 	}
 	if strings.ContainsFunc(u.Phone, model.IsRefusedControl) {
 		return model.User{}, IssuedToken{}, PasswordLink{}, noControl("user.phone")
+	}
+	if err := checkWorkPhone(&u.Phone); err != nil {
+		return model.User{}, IssuedToken{}, PasswordLink{}, err
 	}
 	if _, ok := model.ParseRole(u.Role.String()); !ok {
 		return model.User{}, IssuedToken{}, PasswordLink{}, model.InvalidField("user.role", "user.role", "role is required")

@@ -199,7 +199,7 @@ func TestCreateUser(t *testing.T) {
 		wantTTL  time.Duration
 		wantName string
 	}{
-		{"hotline operator, default ttl", model.User{ID: "op.lan", DisplayName: "Nguyễn Thị Lan", Role: model.RoleHotlineOperator, Unit: model.OrgHotline111, Phone: " 0241234567 "},
+		{"hotline operator, default ttl", model.User{ID: "op.lan", DisplayName: "Nguyễn Thị Lan", Role: model.RoleHotlineOperator, Unit: model.OrgHotline111, Phone: " 024 1234 5678 "},
 			0, identity.DefaultTokenTTL, "Nguyễn Thị Lan"},
 		{"supervisor of the centre, shortest ttl", model.User{ID: "sup.hoa", DisplayName: "Hoa", Role: model.RoleHotlineSupervisor, Unit: model.OrgSocialWorkCentre},
 			time.Minute, time.Minute, "Hoa"},
@@ -298,6 +298,12 @@ func TestCreateUserInvalid(t *testing.T) {
 		{"display name with an escape sequence", with(func(u *model.User) { u.DisplayName = "Lan\x1b[31m" }), 0, "user.display_name", "string.no_control"},
 		{"display name with a bidirectional override", with(func(u *model.User) { u.DisplayName = "Lan\u202e" }), 0, "user.display_name", "string.no_control"},
 		{"phone with a NUL", with(func(u *model.User) { u.Phone = "0912\x00345" }), 0, "user.phone", "string.no_control"},
+		// The police call the officer on it: a phone that is no number
+		// is refused by intake's rule (search.PhoneNumber), naming it.
+		{"phone that is a word", with(func(u *model.User) { u.Phone = "call the office" }), 0, "user.phone", "phone.number"},
+		{"phone short of a digit", with(func(u *model.User) { u.Phone = "024 3825 000" }), 0, "user.phone", "phone.number"},
+		{"mobile with a digit too many", with(func(u *model.User) { u.Phone = "0912 345 6789" }), 0, "user.phone", "phone.number"},
+		{"phone with a note", with(func(u *model.User) { u.Phone = "0912 345 678 (giờ hành chính)" }), 0, "user.phone", "phone.number"},
 		{"no role", with(func(u *model.User) { u.Role = 0 }), 0, "user.role", "user.role"},
 		{"unknown role", with(func(u *model.User) { u.Role = 42 }), 0, "user.role", "user.role"},
 		{"operator in a commune", with(func(u *model.User) { u.Unit = communeUnit }), 0, "user.unit", "user.unit_for_role"},

@@ -48,10 +48,18 @@ func CheckPassword(userID, password string) error {
 		return model.InvalidField("password", "password.max_length", "a password is at most %d bytes", MaxPasswordBytes)
 	case utf8.RuneCountInString(pw) < MinPasswordLen:
 		return model.InvalidField("password", "password.min_length", "a password is at least %d characters", MinPasswordLen)
-	case strings.EqualFold(pw, userID):
-		return model.InvalidField("password", "password.not_user_id", "a password must not be the user id")
+	case isUserID(pw, userID):
+		return model.InvalidField("password", "password.not_user_id", "a password must not be the user id, in any case, with spaces around it or in full width")
 	}
 	return nil
+}
+
+// isUserID reports whether a password is the user id as a guesser would
+// try it: in any case, with spaces around it (the one to twelve more
+// characters that let " lan.nguyen " pass the length rule), or typed in
+// full width by a Vietnamese input method (NFKC folds it to ASCII).
+func isUserID(password, userID string) bool {
+	return strings.EqualFold(strings.TrimSpace(norm.NFKC.String(password)), userID)
 }
 
 // hashPassword returns the PHC string of an argon2id hash of password

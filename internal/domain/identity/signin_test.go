@@ -150,6 +150,10 @@ func TestPasswordPolicy(t *testing.T) {
 		{"eleven runes", "Mật khẩu ng", "password.min_length"},
 		{"eleven runes, more in NFD", norm.NFD.String("Mật khẩu ng"), "password.min_length"},
 		{"the user id", "NGUYEN.THI.LAN", "password.not_user_id"},
+		// Spaces around it, or the id typed in full width, are no
+		// other password to a guesser who tries the user id.
+		{"the user id with spaces around it", "  nguyen.thi.lan\u00a0 ", "password.not_user_id"},
+		{"the user id in full width", "ｎｇｕｙｅｎ．ｔｈｉ．ｌａｎ", "password.not_user_id"},
 		{"too long", strings.Repeat("ư", identity.MaxPasswordBytes), "password.max_length"},
 	}
 	for _, tt := range tests {

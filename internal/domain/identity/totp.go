@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/subtle"
 	"encoding/base32"
+	"errors"
 	"fmt"
 	"image/png"
 	"net/url"
@@ -87,10 +88,19 @@ func qrCode(k *otp.Key) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// ErrNotATOTPSecret is TOTPCode's refusal of a secret that is not base32,
+// in words a person who mistyped it can act on (the library says only
+// "Decoding of secret as base32 failed.").
+var ErrNotATOTPSecret = errors.New("not a base32 secret: letters A to Z and digits 2 to 7, as serve --demo prints it (spaces and lower case are read alike)")
+
 // TOTPCode returns the code of secret at t, for the demo's "childcase
 // totp" (a newcomer without an authenticator app).
 func TOTPCode(secret string, t time.Time) (string, error) {
-	c, err := totp.GenerateCodeCustom(normalizeTOTPSecret(secret), t, totpOpts)
+	s := normalizeTOTPSecret(secret)
+	if b, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(s); err != nil || len(b) == 0 {
+		return "", ErrNotATOTPSecret
+	}
+	c, err := totp.GenerateCodeCustom(s, t, totpOpts)
 	if err != nil {
 		return "", fmt.Errorf("TOTP code: %w", err)
 	}

@@ -3,19 +3,29 @@ package intake
 import (
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/google/uuid"
 	"golang.org/x/text/width"
 )
 
-var caseNumberPattern = regexp.MustCompile(`^HN-([0-9]{4})-([0-9]{5,})$`)
+// typedCaseNumber is a case number once its separators are dashes: the
+// sequence in any number of digits, its leading zeros read as nothing.
+var typedCaseNumber = regexp.MustCompile(`^HN-([0-9]{4})-0*([0-9]{1,10})$`)
 
 // typedSeparator is what stands between a case number's parts as people
 // type it: a dash with spaces around it, or spaces alone where the dash
 // is ("HN 2026 00123", as it is read out over the phone); a no-break
 // space, which text pasted from a document carries, is a space.
 var typedSeparator = regexp.MustCompile(`[\s\p{Zs}]*-[\s\p{Zs}]*|[\s\p{Zs}]+`)
+
+// typedDash reads as "-" every dash a keyboard or a word processor puts
+// where the number has one: the en and em dashes an editor makes of "-"
+// (a number pasted from a letter), a hyphen, a non-breaking hyphen, and
+// the minus sign; full-width dashes are folded before it.
+var typedDash = strings.NewReplacer("\u2010", "-", "\u2011", "-", "\u2012", "-", "\u2013", "-", "\u2014", "-", "\u2015", "-",
+	"\u2212", "-", "\ufe58", "-", "\ufe63", "-")
 
 // FormatCaseNumber makes the number of the seq-th case of a year, e.g.
 // HN-2026-00123: short to read aloud, digits only after the prefix so it
@@ -27,17 +37,25 @@ func FormatCaseNumber(year int, seq uint64) string {
 // ParseCaseName accepts "cases/HN-2026-00123" or a bare case number, in any
 // case, with surrounding spaces and with spaces for or around its dashes
 // (police and hotline staff type them by hand, as read out), and returns
-// the canonical case number. A doubled dash is no typing of one. Full-width
-// letters, digits and dashes, which a Vietnamese input method types, are
-// read as their ASCII.
+// the canonical case number. A dash may be any a keyboard types (an en or
+// em dash, a hyphen, a minus sign); a doubled dash is no typing of one.
+// The sequence is a number, read as it is said: "HN-2026-123" and
+// "HN-2026-000123" are HN-2026-00123. Full-width letters, digits and
+// dashes, which a Vietnamese input method types, are read as their ASCII.
 func ParseCaseName(name string) (string, error) {
-	n := width.Narrow.String(name)
+	n := typedDash.Replace(width.Narrow.String(name))
 	n = strings.ToUpper(strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(n), "cases/")))
 	n = typedSeparator.ReplaceAllString(n, "-")
-	if !caseNumberPattern.MatchString(n) {
+	m := typedCaseNumber.FindStringSubmatch(n)
+	if m == nil {
 		return "", fmt.Errorf("%q is not a case name like cases/HN-2026-00123", name)
 	}
-	return n, nil
+	seq, err := strconv.ParseUint(m[2], 10, 64)
+	if err != nil {
+		return "", fmt.Errorf("%q is not a case name like cases/HN-2026-00123: %w", name, err)
+	}
+	year, _ := strconv.Atoi(m[1])
+	return FormatCaseNumber(year, seq), nil
 }
 
 // ParseReportName accepts "reports/{uuid}" and returns the id.

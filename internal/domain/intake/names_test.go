@@ -1,6 +1,9 @@
 package intake
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestCaseNames(t *testing.T) {
 	if got := FormatCaseNumber(2026, 123); got != "HN-2026-00123" {
@@ -26,10 +29,26 @@ func TestCaseNames(t *testing.T) {
 		{"ＨＮ－２０２６－００１２３", "HN-2026-00123", true},
 		{"hn ２０２６ ００１２３", "HN-2026-00123", true},
 		{"cases/ＨＮ-2026-００１２３", "HN-2026-00123", true},
+		// A dash as a word processor or a phone's keyboard types it: an
+		// en dash, an em dash, a hyphen, a non-breaking hyphen, a minus.
+		{"HN\u20132026\u201300123", "HN-2026-00123", true},
+		{"hn \u2014 2026 \u2014 00123", "HN-2026-00123", true},
+		{"HN\u20102026\u201100123", "HN-2026-00123", true},
+		{"HN\u22122026\u221200123", "HN-2026-00123", true},
+		// The sequence as it is read out, "case one two three": its
+		// leading zeros left out, or one too many, name the same case.
+		{"HN-2026-123", "HN-2026-00123", true},
+		{"hn 2026 0123", "HN-2026-00123", true},
+		{"HN-2026-1", "HN-2026-00001", true},
+		{"HN-2026-000123", "HN-2026-00123", true},
+		{"HN-2026-0000123456", "HN-2026-123456", true},
 		{"HN--2026-00123", "", false},
+		{"HN\u2013\u20132026-00123", "", false},
 		{"HN 2026 - - 00123", "", false},
 		{"HN2026 00123", "", false},
-		{"HN-2026-0123", "", false},
+		{"HN-2026-", "", false},
+		{"HN-2026-12a", "", false},
+		{"HN-2026-" + strings.Repeat("9", 20), "", false},
 		{"HN-26-00123", "", false},
 		{"HCM-2026-00123", "", false},
 		{"cases/", "", false},

@@ -278,8 +278,9 @@ type Store struct {
 	// each runs with the MaxSize of its kind and may use the reserve.
 	writeMu  sync.Mutex
 	reserve  *reserve
-	maxSize  int // the cap of Batch (Options.MaxSize), 0 for none
-	ordinary int // the cap of Update: maxSize less the reserve
+	created  bool // this Open made the file, which CloseRefused removes
+	maxSize  int  // the cap of Batch (Options.MaxSize), 0 for none
+	ordinary int  // the cap of Update: maxSize less the reserve
 
 	// fill replaces appendFill when set, so that a test can measure what
 	// appendFill saves in one run.
@@ -325,6 +326,8 @@ func ReserveFor(reserve, maxSize int64) int64 {
 // schema version; an existing file must have a version this code knows,
 // and meta pages that agree with its size (see inspectFile).
 func Open(path string, opts Options) (*Store, error) {
+	_, statErr := os.Lstat(path)
+	created := errors.Is(statErr, os.ErrNotExist)
 	db, err := openBolt(path, opts)
 	if err != nil {
 		return nil, err
@@ -341,7 +344,7 @@ func Open(path string, opts Options) (*Store, error) {
 		}
 		return initSchema(btx, opts.Migrated)
 	}); err != nil {
-		db.Close()
+		discardCreated(db, path, created)
 		if errors.Is(err, model.ErrDamaged) {
 			return nil, fileDamaged(opts.Logger, path, "opening it", err)
 		}
@@ -359,10 +362,10 @@ func Open(path string, opts Options) (*Store, error) {
 	size := ReserveFor(opts.Reserve, opts.MaxSize)
 	res, err := openReserve(path, size)
 	if err != nil {
-		db.Close()
+		discardCreated(db, path, created)
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	s := &Store{db: db, path: path, log: opts.Logger, reserve: res, maxSize: int(opts.MaxSize), ordinary: int(max(opts.MaxSize-size, 0)),
+	s := &Store{db: db, path: path, log: opts.Logger, reserve: res, created: created, maxSize: int(opts.MaxSize), ordinary: int(max(opts.MaxSize-size, 0)),
 		noSync: opts.NoSync, committed: opts.Committed}
 	if opts.MaxSize > 0 && size > 0 {
 		// bbolt refuses a page when the high-water mark plus AllocSize
@@ -498,15 +501,31 @@ func (s *Store) Close() error {
 
 // CloseRefused closes the store of a start that was refused after it
 // opened the database (a wrong key file): as Close, and it removes the
-// reserve file when this Open made it, so that the refused start leaves
-// the folder as it found it. The file goes before the database's lock is
-// let go, so no other server has opened it meanwhile.
+// reserve file and the database when this Open made them, so that the
+// refused start leaves the folder as it found it. The files go before the
+// database's lock is let go, so no other server has opened them meanwhile.
 func (s *Store) CloseRefused() error {
 	var err error
 	if s.reserve != nil {
 		err = s.reserve.discard()
 	}
+	if s.created {
+		if rmErr := os.Remove(s.path); rmErr != nil && !errors.Is(rmErr, os.ErrNotExist) {
+			err = errors.Join(err, fmt.Errorf("remove the database %s a refused start made: %w", s.path, rmErr))
+		}
+	}
 	return errors.Join(err, s.Close())
+}
+
+// discardCreated closes db, which an Open could not finish, after removing
+// its file when that Open made it (under the lock, as CloseRefused does):
+// a refused first start leaves no new, empty database behind, which the
+// next start or "users add" would take for one that was made.
+func discardCreated(db *bolt.DB, path string, created bool) {
+	if created {
+		_ = os.Remove(path) // best effort: the Open's own error is the one to tell
+	}
+	db.Close()
 }
 
 // View implements datastore.Store.
