@@ -300,6 +300,10 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, opts ...Option) (htt
 			runtime.HTTPError(r.Context(), gw, jsonpb, w, r, grpcapi.QueryNotRead(r.Method == http.MethodPost, read, unread...))
 			return
 		}
+		if bodyOnGet(r) {
+			runtime.HTTPError(r.Context(), gw, jsonpb, w, r, grpcapi.BodyNotRead())
+			return
+		}
 		if id := r.Header.Get(grpcapi.RequestIDHeader); id != "" && !grpcapi.WellFormedRequestID(id) {
 			// The API would make an id of its own for it anyway, as the
 			// console leaves it out (grpcapi.WellFormedRequestID).
@@ -459,6 +463,19 @@ func encodedBody(r *http.Request) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// bodyOnGet says whether r is a GET that carries a body, sent with a
+// Content-Length or chunked: the gateway reads none for a GET. Its first
+// byte is read to tell a chunked body from an empty one; nothing else
+// reads a GET's body.
+func bodyOnGet(r *http.Request) bool {
+	if r.Method != http.MethodGet || r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
+		return false
+	}
+	var first [1]byte
+	n, _ := io.ReadFull(r.Body, first[:])
+	return n > 0
 }
 
 // quotableLen bounds what a refusal quotes of a header's value: enough
