@@ -1271,6 +1271,11 @@ func (m oneValueJSON) NewDecoder(r io.Reader) runtime.Decoder {
 		if len(bytes.TrimSpace(raw)) == 0 {
 			return io.EOF // an empty body, as the gateway expects
 		}
+		if bytes.HasPrefix(raw, byteOrderMark) {
+			// Refused as strictly as any body that is no JSON, but in
+			// words: protojson's quote the invisible mark.
+			return fmt.Errorf("%sbegins with a byte order mark (U+FEFF), which JSON sent over a network must not (RFC 8259 8.1): send the body without it", bodyRefusalPrefix)
+		}
 		msg, ok := messageTarget(v)
 		if !ok {
 			return fmt.Errorf("httpapi: cannot decode a request body into %T", v)
@@ -1291,6 +1296,10 @@ func (m oneValueJSON) NewDecoder(r io.Reader) runtime.Decoder {
 		return nil
 	})
 }
+
+// byteOrderMark is U+FEFF in UTF-8, as an editor saving "UTF-8 with BOM"
+// puts it before a file's text.
+var byteOrderMark = []byte("\ufeff")
 
 // messageTarget returns the message a gateway decodes a body into: v
 // itself, or *v (allocated) when v points to a message field of the
