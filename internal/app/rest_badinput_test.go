@@ -575,3 +575,23 @@ func TestRESTWithoutATokenIsASignInRefusalWhateverTheInput(t *testing.T) {
 		t.Errorf("the audit accounts for %d refused sign-ins, want the 13 calls without a token: %v", refused-refusedBefore, events)
 	}
 }
+
+// A body that begins with a byte order mark (as an editor saving "UTF-8
+// with BOM", or a script reading such a file, sends it) is no JSON sent
+// over a network (RFC 8259 8.1), and is read as strictly as any other
+// body: refused naming body with the rule body.parse, and nothing is
+// written. The answer says what is wrong, which protojson's words,
+// "invalid value" and the invisible mark itself, did not.
+func TestRESTBodyWithAByteOrderMarkSaysSo(t *testing.T) {
+	ts := startServer(t, "")
+	code, raw := restRaw(t, ts, "POST", "/v1/reports", "\ufeff"+restReport, map[string]string{
+		"Content-Type": "application/json", "Authorization": "Bearer " + ts.tokens.get(operatorID)})
+	grpcCode, named := restViolations(t, raw)
+	if code != http.StatusBadRequest || grpcCode != 3 || !slices.Equal(named, []string{"body"}) ||
+		!strings.Contains(string(raw), "byte order mark") || strings.Contains(string(raw), "\ufeff") {
+		t.Errorf("a body with a byte order mark: %d %s, want 400 naming body and saying it begins with a byte order mark", code, raw)
+	}
+	if code, list := restCall(t, ts, "GET", "/v1/reports", ""); code != http.StatusOK || list["reports"] != nil {
+		t.Errorf("after the refusal: %d %v, want no report", code, list)
+	}
+}

@@ -173,3 +173,28 @@ func TestOtherRequestValidation(t *testing.T) {
 		})
 	}
 }
+
+// A caregiver that says nothing (no name, relation, phone or address,
+// and not said to be the suspected abuser; or only spaces, which are
+// trimmed away) is refused naming it, as the console leaves out a blank
+// caregiver block: it was stored as an empty caregiver on the report and
+// its case. A caregiver known only as the suspected abuser says
+// something: the case is an emergency from intake.
+func TestCaregiverThatSaysNothingIsRefused(t *testing.T) {
+	ts := startServer(t, "")
+	for _, g := range []*pb.Caregiver{{}, {FullName: "  ", Relation: "\u3000", Address: " "}} {
+		r := validReport()
+		r.Caregivers = append(r.Caregivers, g)
+		_, err := ts.reports().CreateReport(ts.as(t, operatorID), &pb.CreateReportRequest{Report: r})
+		wantBadField(t, err, "report.caregivers[1]")
+	}
+	list, err := ts.reports().ListReports(ts.as(t, operatorID), &pb.ListReportsRequest{})
+	if err != nil || len(list.GetReports()) != 0 {
+		t.Fatalf("the refused reports left %v (%v)", list.GetReports(), err)
+	}
+	r := validReport()
+	r.Caregivers = []*pb.Caregiver{{SuspectedAbuser: true}}
+	if _, err := ts.reports().CreateReport(ts.as(t, operatorID), &pb.CreateReportRequest{Report: r}); err != nil {
+		t.Errorf("a caregiver known only as the suspected abuser: %v", err)
+	}
+}

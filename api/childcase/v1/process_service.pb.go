@@ -2452,10 +2452,11 @@ type PlanServiceInput struct {
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// Who provides it.
 	Owner string `protobuf:"bytes,2,opt,name=owner,proto3" json:"owner,omitempty"`
-	// When it starts, "YYYY-MM-DD".
+	// When it starts, "YYYY-MM-DD": at most 18 years before today (rule
+	// plan.dates_within).
 	StartDate string `protobuf:"bytes,3,opt,name=start_date,json=startDate,proto3" json:"start_date,omitempty"`
 	// When it is expected to end, "YYYY-MM-DD": not before start_date, not
-	// before today.
+	// before today, at most 18 years after today (rule plan.dates_within).
 	ExpectedEndDate string `protobuf:"bytes,4,opt,name=expected_end_date,json=expectedEndDate,proto3" json:"expected_end_date,omitempty"`
 	// Its estimated cost, in Vietnamese đồng.
 	CostEstimateVnd int64 `protobuf:"varint,5,opt,name=cost_estimate_vnd,json=costEstimateVnd,proto3" json:"cost_estimate_vnd,omitempty"`

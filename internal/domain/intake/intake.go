@@ -903,6 +903,15 @@ func (s *Service) checkReport(r *model.Report, communeCode string, now time.Time
 	if err := normalizePhones(r); err != nil {
 		return err
 	}
+	for i, g := range r.Caregivers {
+		if g.FullName == "" && g.Relation == "" && g.Phone == "" && g.Address == "" && !g.SuspectedAbuser {
+			// Stored, it showed on the report and its case as a caregiver
+			// of whom nothing is known; the console leaves out such a
+			// blank block rather than send it.
+			return model.InvalidField("report.caregivers["+strconv.Itoa(i)+"]", "caregiver.says_something",
+				"a caregiver needs a name, relation, phone or address, or to be the suspected abuser: leave out one of whom nothing is known")
+		}
+	}
 	for i, c := range r.Children {
 		if err := s.checkResidence(c.ResidenceUnit, day, "report.children["+strconv.Itoa(i)+"].residence_unit"); err != nil {
 			return err

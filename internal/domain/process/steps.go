@@ -487,8 +487,12 @@ func (e *Engine) SubmitPlan(ctx context.Context, p access.Principal, req Request
 		if err1 != nil || err2 != nil || end.Before(start) {
 			return model.Case{}, model.InvalidField(field+".expected_end_date", "plan.dates", "start_date and expected_end_date must be dates, the end not before the start")
 		}
-		if end.Before(vntime.DateOf(e.clock.Now())) {
+		today := vntime.DateOf(e.clock.Now())
+		if end.Before(today) {
 			return model.Case{}, model.InvalidField(field+".expected_end_date", "plan.dates_ahead", "expected_end_date lies before today")
+		}
+		if err := withinAChildhood(field, today, start, end); err != nil {
+			return model.Case{}, err
 		}
 		if sv.CostEstimateVND < 0 {
 			return model.Case{}, model.InvalidField(field+".cost_estimate_vnd", "plan.cost", "a cost estimate cannot be negative")
@@ -529,6 +533,27 @@ func (e *Engine) SubmitPlan(ctx context.Context, p access.Principal, req Request
 type Approval struct {
 	DecisionNumber string
 	DecisionDate   string // YYYY-MM-DD, Vietnam time
+}
+
+// childhoodMonths is how far from today a service of a child's plan may
+// start or end, either way: 18 years, longer than anyone is a child
+// (Child Law Art. 1: under 16; victims' protections reach under 18).
+const childhoodMonths = 18 * 12
+
+// withinAChildhood refuses a service of a plan (the field services[i])
+// that starts or ends more than childhoodMonths from today. Without the
+// bound a date such as 9999-12-31 was taken: its D8 deadline, stored as
+// Unix nanoseconds, which end in 2262, came back due in 1816, and the
+// case read as overdue since then.
+func withinAChildhood(field string, today, start, end vntime.Date) error {
+	first, last := today.AddMonths(-childhoodMonths), today.AddMonths(childhoodMonths)
+	switch {
+	case start.Before(first):
+		return model.InvalidField(field+".start_date", "plan.dates_within", "start_date must be on or after %s: a service of a child's plan starts at most 18 years before today", first)
+	case end.After(last):
+		return model.InvalidField(field+".expected_end_date", "plan.dates_within", "expected_end_date must be on or before %s: a service of a child's plan ends at most 18 years after today", last)
+	}
+	return nil
 }
 
 // ApprovePlan: the chair approves the plan by a decision, numbered and

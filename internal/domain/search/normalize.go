@@ -21,7 +21,7 @@ func Fold(s string) string {
 	// letter from its marks so the marks can be dropped.
 	for _, r := range norm.NFD.String(norm.NFC.String(s)) {
 		switch {
-		case unicode.Is(unicode.Mn, r):
+		case unicode.Is(unicode.Mn, r) || unicode.Is(unicode.Cf, r):
 			continue
 		case strings.ContainsRune(dLikes, r):
 			r = 'd'

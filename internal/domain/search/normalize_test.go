@@ -34,6 +34,25 @@ func TestFold(t *testing.T) {
 	}
 }
 
+// A name pasted from a web page or a chat can carry characters nobody
+// sees (a zero-width space, a soft hyphen, a byte order mark, a word
+// joiner, a left-to-right mark): the name reads as typed, so it folds as
+// typed. Folded as a break, "Tr\u200bương Thị Lan" was "tr uong thi lan",
+// and a search for the child, "truong thi lan", missed her case.
+func TestFoldIgnoresInvisibleCharacters(t *testing.T) {
+	for _, in := range []string{
+		"Tr\u200bương Thị Lan",
+		"Trương\u00ad Thị Lan",
+		"\ufeffTrương Thị Lan",
+		"Trư\u2060ơng Thị \u200eLan",
+		"Trương \u200fThị\u061c Lan",
+	} {
+		if got := Fold(in); got != "truong thi lan" {
+			t.Errorf("Fold(%+q) = %q, want %q", in, got, "truong thi lan")
+		}
+	}
+}
+
 func TestPhone(t *testing.T) {
 	for _, tt := range []struct{ in, want string }{
 		{"0912 345 678", "+84912345678"},

@@ -143,8 +143,10 @@ func (s *Service) entryOf(tx datastore.ReadTx, c model.Case) (datastore.SearchEn
 // start CatchUp indexes every case again (Rebuild), as after a rotation.
 // Format 2 puts the reporter's names and phones under kinds of their own;
 // before it they shared a caregiver's, and matched anyone's search.
-// Format 3 folds Đ's look-alikes (ð, ɖ) to d, as Fold does đ.
-const indexFormat = "/3"
+// Format 3 folds Đ's look-alikes (ð, ɖ) to d, as Fold does đ. Format 4
+// drops format characters (a zero-width space, a word joiner) inside a
+// name, where format 3 broke the syllable at them.
+const indexFormat = "/4"
 
 // reporterKindsSince is the first format whose entries keep the
 // reporter's names and phones under kinds of their own: an entry of it or

@@ -81,7 +81,10 @@ func toStatus(ctx context.Context, log *slog.Logger, err error) error {
 		// reach must look exactly like one that does not exist.
 		return withInfo(codes.NotFound, "not found", ReasonNotFound, nil)
 	case errors.Is(err, model.ErrIdempotencyMismatch):
-		return withInfo(codes.AlreadyExists, "request_id was already used for a different request; use a new request_id", ReasonRequestIDReused, nil)
+		// The metadata names the field, as an INVALID_FIELD's does: the
+		// client is to change the id it sent, and nothing else.
+		return withInfo(codes.AlreadyExists, "request_id was already used for a different request; use a new request_id", ReasonRequestIDReused,
+			map[string]string{"field": "request_id"})
 	case errors.Is(err, model.ErrAlreadyExists):
 		return withInfo(codes.AlreadyExists, "already exists", ReasonAlreadyExists, nil)
 	case errors.Is(err, model.ErrPermissionDenied):

@@ -177,3 +177,24 @@ func TestStatisticsQueryNamesEveryBadField(t *testing.T) {
 		}
 	}
 }
+
+// A request_id sent again with another request is refused naming the
+// field, as every refusal of a request's input does: its ErrorInfo's
+// metadata says "field": "request_id", as an INVALID_FIELD's names its
+// field, so that a client can point at the id it must change, not only
+// read it in the message.
+func TestRequestIDReusedNamesTheField(t *testing.T) {
+	st := status.Convert(toStatus(context.Background(), slog.New(slog.DiscardHandler), fmt.Errorf("create report: %w", model.ErrIdempotencyMismatch)))
+	if st.Code() != codes.AlreadyExists {
+		t.Fatalf("code %s, want ALREADY_EXISTS", st.Code())
+	}
+	for _, d := range st.Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok {
+			if info.GetReason() != ReasonRequestIDReused || info.GetMetadata()["field"] != "request_id" {
+				t.Errorf("ErrorInfo %v, want reason %s naming the field request_id", info, ReasonRequestIDReused)
+			}
+			return
+		}
+	}
+	t.Errorf("no ErrorInfo in %v", st.Details())
+}

@@ -352,6 +352,15 @@ func QueryNotRead(body bool, read []string, params ...string) error {
 	return invalidArgument(violations)
 }
 
+// BodyNotRead is INVALID_ARGUMENT naming the body of a REST GET, which
+// reads its request from its path and query only: the gateway would drop
+// the body without a word, and a filter written in it would be answered
+// as if it had been applied.
+func BodyNotRead() error {
+	return invalidArgument([]*errdetails.BadRequest_FieldViolation{fieldViolation("body",
+		"is sent with a GET, which reads its request from the path and the query only: send the filters as query parameters", "body.unexpected")})
+}
+
 // BadQueryParameter is INVALID_ARGUMENT naming a REST query parameter that
 // the gateway could not read into its field (a number out of range, an
 // enum value that does not exist, a repeated singular field): the gateway

@@ -17,6 +17,8 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/childcase/childcase/internal/domain/model"
 )
@@ -100,6 +102,9 @@ func (v *validator) check(ctx context.Context, msg any) error {
 	}
 	// Lists are within their limits now: the walk is bounded.
 	if viols := controlViolations(m.ProtoReflect()); len(viols) > 0 {
+		return invalidArgument(viols)
+	}
+	if viols := timeViolations(m.ProtoReflect(), ""); len(viols) > 0 {
 		return invalidArgument(viols)
 	}
 	composeStrings(m.ProtoReflect())
@@ -309,6 +314,65 @@ func eachControlString(m protoreflect.Message, path string, found func(field str
 		}
 		return true
 	})
+}
+
+// timeViolations names the timestamps and durations of m, and of the
+// messages in it, that are no valid google.protobuf.Timestamp or Duration:
+// nanos outside their range, a duration's seconds and nanos of opposite
+// signs, a time before year 1 or after 9999. No REST body can write one
+// (the gateway refuses it as it reads the body), but a gRPC client can
+// send it, and read as it is it named another instant than it says: a
+// receive_time a second later than its seconds, or a year that no answer
+// can write. Its walk is bounded by the lists' limits, checked before.
+func timeViolations(m protoreflect.Message, path string) []*errdetails.BadRequest_FieldViolation {
+	var out []*errdetails.BadRequest_FieldViolation
+	m.Range(func(fd protoreflect.FieldDescriptor, val protoreflect.Value) bool {
+		if fd.Message() == nil || fd.IsMap() { // no request carries a map (TestRequestListsHaveLimits)
+			return true
+		}
+		name := string(fd.Name())
+		if path != "" {
+			name = path + "." + name
+		}
+		check := func(name string, v protoreflect.Message) {
+			if viol := invalidTime(name, v); viol != nil {
+				out = append(out, viol)
+				return
+			}
+			out = append(out, timeViolations(v, name)...)
+		}
+		if fd.IsList() {
+			for i := range val.List().Len() {
+				check(indexed(name, i), val.List().Get(i).Message())
+			}
+		} else {
+			check(name, val.Message())
+		}
+		return len(out) < maxViolations
+	})
+	return out
+}
+
+// invalidTime is the violation of v, the field named name, when it is a
+// Timestamp or a Duration that is no valid one; nil otherwise.
+func invalidTime(name string, v protoreflect.Message) *errdetails.BadRequest_FieldViolation {
+	fields := v.Descriptor().Fields()
+	seconds, nanos := fields.ByName("seconds"), fields.ByName("nanos")
+	if seconds == nil || nanos == nil {
+		return nil
+	}
+	s, n := v.Get(seconds).Int(), int32(v.Get(nanos).Int())
+	switch v.Descriptor().FullName() {
+	case "google.protobuf.Timestamp":
+		if (&timestamppb.Timestamp{Seconds: s, Nanos: n}).CheckValid() != nil {
+			return fieldViolation(name, "is not a valid timestamp: a time from 0001-01-01 to 9999-12-31 (UTC), its nanos from 0 to 999999999", "timestamp.valid")
+		}
+	case "google.protobuf.Duration":
+		if (&durationpb.Duration{Seconds: s, Nanos: n}).CheckValid() != nil {
+			return fieldViolation(name, "is not a valid duration: its nanos from -999999999 to 999999999, of the sign of its seconds, and at most 10,000 years", "duration.valid")
+		}
+	}
+	return nil
 }
 
 // numberFields are the string fields that hold a number, a code or a

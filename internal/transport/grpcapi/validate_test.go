@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
@@ -424,5 +425,51 @@ func TestEmptyRequiredStringSaysAValueIsRequired(t *testing.T) {
 	_, viols = violationsOf(t, v.check(context.Background(), &pb.DiscloseReporterRequest{Name: "reports/01a24a39-4195-78f5-b4b7-07e50c6f77a1", Reason: "short"}))
 	if len(viols) != 1 || viols[0].GetField() != "reason" || viols[0].GetDescription() != "must be at least 10 characters" {
 		t.Errorf("a disclosure with a short reason: %v, want reason: must be at least 10 characters [string.min_len]", viols)
+	}
+}
+
+// A google.protobuf.Timestamp or Duration that is no valid one (nanos out
+// of their range, a Duration's seconds and nanos of opposite signs, a time
+// after 9999 or before year 1) can be sent over gRPC, though no REST body
+// can write it: it is refused naming the field, as the gateway refuses
+// what it cannot read, rather than read as some other instant (a
+// receive_time of 1.999999999 seconds past a second was stored a second
+// later, and a retry of the same instant written validly was another
+// request) or as a date of the year 146138514283 in the answer.
+func TestInvalidTimestampsAndDurationsAreRefusedNamingTheField(t *testing.T) {
+	v, err := newValidator(slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 11, 28, 2, 0, 0, 0, time.UTC).Unix()
+	report := func(ts *timestamppb.Timestamp) proto.Message {
+		req := validCreateReport()
+		req.Report.ReceiveTime = ts
+		return req
+	}
+	for _, tc := range []struct {
+		name       string
+		req        proto.Message
+		field, rul string
+	}{
+		{"nanos over a second", report(&timestamppb.Timestamp{Seconds: at, Nanos: 1_999_999_999}), "report.receive_time", "timestamp.valid"},
+		{"negative nanos", report(&timestamppb.Timestamp{Seconds: at, Nanos: -5}), "report.receive_time", "timestamp.valid"},
+		{"after 9999", report(&timestamppb.Timestamp{Seconds: 1 << 62}), "report.receive_time", "timestamp.valid"},
+		{"before year 1", &pb.ListAuditEventsRequest{StartTime: &timestamppb.Timestamp{Seconds: -(1 << 62)}}, "start_time", "timestamp.valid"},
+		{"signs apart", &pb.CreateTokenRequest{Parent: "users/lan", Ttl: &durationpb.Duration{Seconds: 3600, Nanos: -999_999_999}}, "ttl", "duration.valid"},
+		{"nanos over a second of a duration", &pb.CreateTokenRequest{Parent: "users/lan", Ttl: &durationpb.Duration{Seconds: 3600, Nanos: 2_000_000_000}}, "ttl", "duration.valid"},
+	} {
+		_, viols := violationsOf(t, v.check(context.Background(), tc.req))
+		if len(viols) != 1 || viols[0].GetField() != tc.field || viols[0].GetReason() != tc.rul {
+			t.Errorf("%s: violations %v, want %s [%s]", tc.name, viols, tc.field, tc.rul)
+		}
+	}
+	for _, ok := range []proto.Message{
+		report(&timestamppb.Timestamp{Seconds: at, Nanos: 999_999_999}),
+		&pb.CreateTokenRequest{Parent: "users/lan", Ttl: &durationpb.Duration{Seconds: -3600, Nanos: -5}},
+	} {
+		if err := v.check(context.Background(), ok); err != nil {
+			t.Errorf("%v: %v", ok, err)
+		}
 	}
 }

@@ -300,6 +300,10 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, opts ...Option) (htt
 			runtime.HTTPError(r.Context(), gw, jsonpb, w, r, grpcapi.QueryNotRead(r.Method == http.MethodPost, read, unread...))
 			return
 		}
+		if bodyOnGet(r) {
+			runtime.HTTPError(r.Context(), gw, jsonpb, w, r, grpcapi.BodyNotRead())
+			return
+		}
 		if id := r.Header.Get(grpcapi.RequestIDHeader); id != "" && !grpcapi.WellFormedRequestID(id) {
 			// The API would make an id of its own for it anyway, as the
 			// console leaves it out (grpcapi.WellFormedRequestID).
@@ -459,6 +463,25 @@ func encodedBody(r *http.Request) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// bodyOnGet says whether r is a GET whose body says something, sent with
+// a Content-Length or chunked: the gateway reads none for a GET, so a
+// filter written in it would be dropped unseen. A body that says nothing
+// (empty, spaces, or an empty JSON object {}, which some clients send
+// with every request) drops nothing and passes. Nothing else reads a
+// GET's body; it is capped as every body is (limitBody).
+func bodyOnGet(r *http.Request) bool {
+	if r.Method != http.MethodGet || r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
+		return false
+	}
+	raw, err := io.ReadAll(r.Body)
+	if err != nil {
+		return true // over the cap: it says something
+	}
+	raw = bytes.TrimSpace(raw)
+	var members map[string]json.RawMessage
+	return len(raw) > 0 && (json.Unmarshal(raw, &members) != nil || len(members) > 0)
 }
 
 // quotableLen bounds what a refusal quotes of a header's value: enough
@@ -1254,6 +1277,11 @@ func (m oneValueJSON) NewDecoder(r io.Reader) runtime.Decoder {
 		if len(bytes.TrimSpace(raw)) == 0 {
 			return io.EOF // an empty body, as the gateway expects
 		}
+		if bytes.HasPrefix(raw, byteOrderMark) {
+			// Refused as strictly as any body that is no JSON, but in
+			// words: protojson's quote the invisible mark.
+			return fmt.Errorf("%sbegins with a byte order mark (U+FEFF), which JSON sent over a network must not (RFC 8259 8.1): send the body without it", bodyRefusalPrefix)
+		}
 		msg, ok := messageTarget(v)
 		if !ok {
 			return fmt.Errorf("httpapi: cannot decode a request body into %T", v)
@@ -1274,6 +1302,10 @@ func (m oneValueJSON) NewDecoder(r io.Reader) runtime.Decoder {
 		return nil
 	})
 }
+
+// byteOrderMark is U+FEFF in UTF-8, as an editor saving "UTF-8 with BOM"
+// puts it before a file's text.
+var byteOrderMark = []byte("\ufeff")
 
 // messageTarget returns the message a gateway decodes a body into: v
 // itself, or *v (allocated) when v points to a message field of the
