@@ -1,11 +1,16 @@
 package app_test
 
 import (
+	"cmp"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
 	"github.com/childcase/childcase/internal/app"
@@ -62,5 +67,123 @@ func TestRESTRefusalsNeverQuoteTheValueSent(t *testing.T) {
 	}
 	if log := lines.text(); strings.Contains(log, name) {
 		t.Errorf("the log holds the value sent: %s", lineOf(log, name))
+	}
+}
+
+// TestRefusedNamesAreNotQuotedBack: a name that is no record's name (a
+// case, a report, a unit, a user, a token, a police unit), a date, a
+// dimension or a format that is none is refused naming the field and
+// what it takes, without quoting what was sent. A case's number is where
+// a worker types what the caller says, and a child's name typed there
+// ("cases/Nguyễn Văn An is not a case name") was sent back in the answer
+// and written to the service's log with the call's error.
+func TestRefusedNamesAreNotQuotedBack(t *testing.T) {
+	var lines logLines
+	ts := launch(t, testConfig(t, ""), app.Options{Clock: clock.NewFake(testNow),
+		Logger: slog.New(slog.NewJSONHandler(&lines, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	ts.addUser(t, "city", pb.Role_ROLE_CITY_OFFICER, pCity)
+	ts.addUser(t, "bd.chair", pb.Role_ROLE_COMMUNE_CHAIR, pBaDinh)
+	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
+	created, err := ts.reports().CreateReport(ts.as(t, operatorID), &pb.CreateReportRequest{Report: validReport()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := created.GetCase()
+	if _, err := ts.process().AcknowledgeCase(ts.as(t, "bd.worker"), &pb.AcknowledgeCaseRequest{Name: c, Etag: etagOf(t, ts, "bd.worker", c)}); err != nil {
+		t.Fatal(err)
+	}
+	const name = "Quarkname"
+	typed := "Nguyễn " + name
+	city, chair, worker, auditor, admin := ts.as(t, "city"), ts.as(t, "bd.chair"), ts.as(t, "bd.worker"), ts.as(t, "auditor"), ts.as(t, "admin")
+	period := func(r *pb.GetStatisticsRequest) *pb.GetStatisticsRequest {
+		r.StartDate = cmp.Or(r.StartDate, "2026-01-01")
+		r.EndDate = cmp.Or(r.EndDate, "2026-06-30")
+		return r
+	}
+	for _, tc := range []struct {
+		what string
+		call func() error
+	}{
+		{"a case", func() error {
+			_, err := ts.cases().GetCase(city, &pb.GetCaseRequest{Name: "cases/" + typed})
+			return err
+		}},
+		{"a bare case number", func() error { _, err := ts.cases().GetCase(city, &pb.GetCaseRequest{Name: typed}); return err }},
+		{"a report", func() error {
+			_, err := ts.reports().GetReport(city, &pb.GetReportRequest{Name: "reports/" + typed})
+			return err
+		}},
+		{"a case's events", func() error {
+			_, err := ts.process().ListCaseEvents(city, &pb.ListCaseEventsRequest{Parent: "cases/" + typed})
+			return err
+		}},
+		{"a case to merge", func() error {
+			_, err := ts.process().MergeCase(chair, &pb.MergeCaseRequest{Name: c, Etag: etagOf(t, ts, "bd.chair", c), AbsorbedCase: "cases/" + typed})
+			return err
+		}},
+		{"the officer", func() error {
+			_, err := ts.process().AssignCase(chair, &pb.AssignCaseRequest{Name: c, Etag: etagOf(t, ts, "bd.chair", c), Officer: "users/" + typed})
+			return err
+		}},
+		{"the unit of a transfer", func() error {
+			_, err := ts.process().ProposeTransfer(worker, &pb.ProposeTransferRequest{Name: c, Etag: etagOf(t, ts, "bd.worker", c), ToUnit: "units/" + typed, Reason: "gia đình chuyển nhà"})
+			return err
+		}},
+		{"the police unit", func() error {
+			_, err := ts.process().ReferCaseToPolice(worker, &pb.ReferCaseToPoliceRequest{Name: c, Etag: etagOf(t, ts, "bd.worker", c), PoliceUnit: "policeUnits/" + typed})
+			return err
+		}},
+		{"the responsible unit", func() error {
+			_, err := ts.cases().ListCases(city, &pb.ListCasesRequest{ResponsibleUnit: "units/" + typed})
+			return err
+		}},
+		{"a unit", func() error {
+			_, err := ts.units().GetUnit(city, &pb.GetUnitRequest{Name: "units/" + typed})
+			return err
+		}},
+		{"the audit's case", func() error {
+			_, err := ts.audit().ListAuditEvents(auditor, &pb.ListAuditEventsRequest{Case: "cases/" + typed})
+			return err
+		}},
+		{"the audit's actor", func() error {
+			_, err := ts.audit().ListAuditEvents(auditor, &pb.ListAuditEventsRequest{Actor: "users/" + typed})
+			return err
+		}},
+		{"the statistics' unit", func() error {
+			_, err := pb.NewStatisticsServiceClient(ts.conn).GetStatistics(city, period(&pb.GetStatisticsRequest{Unit: "units/" + typed}))
+			return err
+		}},
+		{"the statistics' start", func() error {
+			_, err := pb.NewStatisticsServiceClient(ts.conn).GetStatistics(city, period(&pb.GetStatisticsRequest{StartDate: typed}))
+			return err
+		}},
+		{"the statistics' grouping", func() error {
+			_, err := pb.NewStatisticsServiceClient(ts.conn).GetStatistics(city, period(&pb.GetStatisticsRequest{GroupBy: []string{typed}}))
+			return err
+		}},
+		{"a user", func() error {
+			_, err := ts.admin().GetUser(admin, &pb.GetUserRequest{Name: "users/" + typed})
+			return err
+		}},
+		{"a token", func() error {
+			_, err := ts.admin().RevokeToken(admin, &pb.RevokeTokenRequest{Name: "users/" + operatorID + "/tokens/" + typed})
+			return err
+		}},
+	} {
+		// A unit, a user or a token of a name that cannot be one is not
+		// found, as any other: refused all the same.
+		err := tc.call()
+		st, _ := status.FromError(err)
+		if code := st.Code(); code != codes.InvalidArgument && code != codes.NotFound {
+			t.Errorf("%s: %v, want INVALID_ARGUMENT or NOT_FOUND", tc.what, err)
+			continue
+		}
+		if said := fmt.Sprint(st.Proto()); strings.Contains(said, name) {
+			t.Errorf("%s: the refusal quotes what was sent: %s", tc.what, st.Message())
+		}
+	}
+	if log := lines.text(); strings.Contains(log, name) {
+		t.Errorf("the log holds what was sent: %s", lineOf(log, name))
 	}
 }
