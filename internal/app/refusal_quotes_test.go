@@ -1,11 +1,14 @@
 package app_test
 
 import (
+	"bytes"
 	"cmp"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -185,5 +188,61 @@ func TestRefusedNamesAreNotQuotedBack(t *testing.T) {
 	}
 	if log := lines.text(); strings.Contains(log, name) {
 		t.Errorf("the log holds what was sent: %s", lineOf(log, name))
+	}
+}
+
+// TestANameThatCanBeNoRecordsIsNotKeptOnTheTrail: a refused call is on
+// the audit trail on the record it named, but a name that can be no
+// record's (a child's name typed where a case's number belongs) was kept
+// there as typed, in the clear, on disk and in every backup, and shown to
+// the auditors, who see no case content. The method stands in for it,
+// whether the call was refused for its input (over gRPC, or by the REST
+// gateway) or for the caller's role; the refusal is on the trail all the
+// same.
+func TestANameThatCanBeNoRecordsIsNotKeptOnTheTrail(t *testing.T) {
+	ts := startServer(t, "")
+	ts.addUser(t, "city", pb.Role_ROLE_CITY_OFFICER, pCity)
+	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
+	const name = "Quarkname"
+	typed := "cases/Nguyễn " + name
+	if _, err := ts.cases().GetCase(ts.as(t, "city"), &pb.GetCaseRequest{Name: typed}); status.Code(err) != codes.InvalidArgument {
+		t.Fatalf("GetCase %q: %v, want INVALID_ARGUMENT", typed, err)
+	}
+	if _, err := ts.cases().GetCase(ts.as(t, "auditor"), &pb.GetCaseRequest{Name: typed}); status.Code(err) != codes.PermissionDenied {
+		t.Fatalf("an auditor's GetCase: %v, want PERMISSION_DENIED", err)
+	}
+	path := "/v1/cases/" + url.PathEscape("Nguyễn "+name)
+	if code, raw := restRaw(t, ts, "GET", path+"?bogus=1", "", map[string]string{"Authorization": "Bearer " + ts.tokens.get("city")}); code != http.StatusBadRequest {
+		t.Fatalf("GET %s?bogus=1: %d %s", path, code, raw)
+	}
+	if code, raw := restRaw(t, ts, "POST", path+":addNote", "{bad", map[string]string{"Authorization": "Bearer " + ts.tokens.get("bd.worker")}); code != http.StatusBadRequest {
+		t.Fatalf("POST %s:addNote: %d %s", path, code, raw)
+	}
+	for _, want := range []struct{ user, action, resource, reason string }{
+		{"city", "case.read", "/childcase.v1.CaseService/GetCase", "name case.name"},
+		{"auditor", "auth.denied", "/childcase.v1.CaseService/GetCase", ""},
+		{"city", "case.read", "/childcase.v1.CaseService/GetCase", "bogus query.unexpected"},
+		{"bd.worker", "case.addNote", "/childcase.v1.CaseProcessService/AddCaseNote", "body body.parse"},
+	} {
+		events := auditedBy(t, ts, "auditor", want.user)
+		if !slices.ContainsFunc(events, func(e *pb.AuditEvent) bool {
+			return e.GetAction() == want.action && e.GetResource() == want.resource && e.GetReason() == want.reason
+		}) {
+			t.Errorf("no %s on %s (%q) by %s: %v", want.action, want.resource, want.reason, want.user, events)
+		}
+		for _, e := range events {
+			if strings.Contains(fmt.Sprint(e), name) {
+				t.Errorf("the trail keeps what %s typed: %v", want.user, e)
+			}
+		}
+	}
+	ts.stop()
+	raw, err := os.ReadFile(ts.cfg.DBPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(raw, []byte(name)) {
+		t.Errorf("the database holds %q in the clear", name)
 	}
 }
