@@ -246,3 +246,65 @@ func TestANameThatCanBeNoRecordsIsNotKeptOnTheTrail(t *testing.T) {
 		t.Errorf("the database holds %q in the clear", name)
 	}
 }
+
+// TestAPathIsLoggedAndAuditedWithoutWhatCanBeNoRecords: the log line of a
+// REST request the gateway refuses, and the audit event of one no route
+// takes, named the path as sent: a client that put what the caller said
+// where a case's number belongs (/v1/cases/Nguyễn%20Văn%20An), or in a
+// path that routes nowhere, left a child's name in the log and in the
+// audit trail, which is in the clear. Such a segment is written "*"; the
+// path's other segments, a case's number among them, are kept.
+func TestAPathIsLoggedAndAuditedWithoutWhatCanBeNoRecords(t *testing.T) {
+	var lines logLines
+	ts := launch(t, testConfig(t, ""), app.Options{Clock: clock.NewFake(testNow),
+		Logger: slog.New(slog.NewJSONHandler(&lines, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	ts.addUser(t, "city", pb.Role_ROLE_CITY_OFFICER, pCity)
+	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
+	const name = "Quarkname"
+	typed := url.PathEscape("Nguyễn " + name)
+	auth := map[string]string{"Authorization": "Bearer " + ts.tokens.get("city")}
+	for _, tc := range []struct {
+		path    string
+		headers map[string]string
+		status  int
+	}{
+		{"/v1/cases/" + typed + "?bogus=1", auth, http.StatusBadRequest},
+		{"/v1/casess/" + typed, auth, http.StatusNotFound},
+		{"/v1/cases/HN-2026-00001/" + typed, auth, http.StatusNotFound},
+		{"/v1/casess/" + typed, nil, http.StatusNotFound},
+	} {
+		if code, raw := restRaw(t, ts, "GET", tc.path, "", tc.headers); code != tc.status {
+			t.Fatalf("GET %s: %d %s, want %d", tc.path, code, raw, tc.status)
+		}
+	}
+	log := lines.text()
+	for _, want := range []string{`"http.path":"/v1/cases/*"`, `"http.path":"/v1/casess/*"`, `"http.path":"/v1/cases/HN-2026-00001/*"`} {
+		if !strings.Contains(log, want) {
+			t.Errorf("no log line with %s:\n%s", want, log)
+		}
+	}
+	if strings.Contains(log, name) {
+		t.Errorf("the log holds the path as sent: %s", lineOf(log, name))
+	}
+	events := allAuditEvents(t, ts, "auditor", &pb.ListAuditEventsRequest{})
+	for _, want := range []string{"/v1/casess/*", "/v1/cases/HN-2026-00001/*"} {
+		if !slices.ContainsFunc(events, func(e *pb.AuditEvent) bool {
+			return e.GetAction() == "http.no_route" && e.GetResource() == want
+		}) {
+			t.Errorf("no http.no_route on %s: %v", want, events)
+		}
+	}
+	for _, e := range events {
+		if strings.Contains(fmt.Sprint(e), name) {
+			t.Errorf("the trail keeps the path as sent: %v", e)
+		}
+	}
+	ts.stop()
+	raw, err := os.ReadFile(ts.cfg.DBPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(raw, []byte(name)) {
+		t.Errorf("the database holds %q in the clear", name)
+	}
+}
