@@ -58,6 +58,10 @@ func TestRESTRefusalsNeverQuoteTheValueSent(t *testing.T) {
 		{"a name as the status", "city", "GET", "/v1/cases?status=" + name, ""},
 		{"a name as the due time", "city", "GET", "/v1/cases?due_before=" + name, ""},
 		{"a name as a time", "auditor", "GET", "/v1/auditEvents?start_time=" + name, ""},
+		// A name where a parameter's or a member's name belongs: the
+		// refusal names the field it refuses, and no field is called so.
+		{"a query of a name alone", "sup.111", "GET", "/v1/cases:search?" + url.PathEscape("Nguyễn "+name), ""},
+		{"a body keyed by a name", operatorID, "POST", "/v1/reports", withValue(`"CALL_TYPE_INTERVENTION"`, `"CALL_TYPE_INTERVENTION", "Nguyễn `+name+`": 1`)},
 	} {
 		code, raw := restRaw(t, ts, tc.method, tc.path, tc.body, map[string]string{"Authorization": "Bearer " + ts.tokens.get(tc.user)})
 		if code != http.StatusBadRequest || len(restFieldViolations(raw)) == 0 {
@@ -70,6 +74,15 @@ func TestRESTRefusalsNeverQuoteTheValueSent(t *testing.T) {
 	}
 	if log := lines.text(); strings.Contains(log, name) {
 		t.Errorf("the log holds the value sent: %s", lineOf(log, name))
+	}
+	// Nor does the audit trail, in the clear, which names each refusal's
+	// field and rule.
+	for _, user := range []string{operatorID, "sup.111", "city", "auditor"} {
+		for _, e := range auditedBy(t, ts, "auditor", user) {
+			if strings.Contains(fmt.Sprint(e), name) {
+				t.Errorf("the trail holds the value sent: %v", e)
+			}
+		}
 	}
 }
 

@@ -289,7 +289,7 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, opts ...Option) (htt
 			return
 		}
 		if bad := notUTF8Params(routes, r); len(bad) > 0 {
-			runtime.HTTPError(r.Context(), gw, jsonpb, w, r, grpcapi.NotUTF8(bad...))
+			runtime.HTTPError(r.Context(), gw, jsonpb, w, r, grpcapi.NotUTF8(parameterNames(bad)...))
 			return
 		}
 		if bad := escapedSlashParams(routes, r); len(bad) > 0 {
@@ -297,7 +297,7 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, opts ...Option) (htt
 			return
 		}
 		if unread, read := unreadQuery(routes, r); len(unread) > 0 {
-			runtime.HTTPError(r.Context(), gw, jsonpb, w, r, grpcapi.QueryNotRead(r.Method == http.MethodPost, read, unread...))
+			runtime.HTTPError(r.Context(), gw, jsonpb, w, r, grpcapi.QueryNotRead(r.Method == http.MethodPost, read, parameterNames(unread)...))
 			return
 		}
 		if id := r.Header.Get(grpcapi.RequestIDHeader); id != "" && !grpcapi.WellFormedRequestID(id) {
@@ -919,6 +919,29 @@ var decoderQuotes = []struct {
 	{regexp.MustCompile(`(?s)(unexpected token|invalid value) .*$`), "$1"},
 	{regexp.MustCompile(`(?s)unexpected character .*, (missing ":" after field name)$`), "$1"},
 	{regexp.MustCompile(`(?s)invalid (escape code|character) .* (in string|at start of string)$`), "invalid $1 $2"},
+	// A member's name is quoted as the field it names, unless no field
+	// could be called so (a name sent as a key).
+	{regexp.MustCompile(`(?s)(unknown field|duplicate field) "[^"]*[^A-Za-z0-9_"][^"]*"`), "$1"},
+}
+
+// fieldShaped matches what a field of the schema, or a parameter named
+// after one, may be called.
+var fieldShaped = regexp.MustCompile(`^[A-Za-z0-9_.\[\]]+$`)
+
+// parameterNames returns the names of query parameters as a refusal names
+// them: one that no field could be called ("Nguyễn Văn An", a query
+// written ?Nguyễn%20Văn%20An without its child_name=) is "*". The
+// refusal's field goes into the answer, and its field and rule onto the
+// audit trail, which is in the clear.
+func parameterNames(names []string) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = n
+		if !fieldShaped.MatchString(n) {
+			out[i] = "*"
+		}
+	}
+	return out
 }
 
 // withoutValue returns a decoder's refusal without the value it quotes
