@@ -462,8 +462,9 @@ func TestClocksClosureOnTurned16(t *testing.T) {
 			map[string]string{"Authorization": "Bearer " + ts.tokens.get("bd.chair")})
 		return code, string(raw)
 	}
-	if code, raw := rest("TURNED_16"); code != http.StatusBadRequest || !strings.Contains(raw, `invalid value for enum field ground: \"TURNED_16\"`) {
-		t.Errorf(`REST closure on "ground":"TURNED_16": %d %s, want 400 naming the enum value`, code, raw)
+	if code, raw := rest("TURNED_16"); code != http.StatusBadRequest || !strings.Contains(raw, `"field":"ground"`) ||
+		!strings.Contains(raw, `invalid value for enum field ground`) || strings.Contains(raw, `"TURNED_16`) {
+		t.Errorf(`REST closure on "ground":"TURNED_16": %d %s, want 400 naming the field and what it takes, not the value sent`, code, raw)
 	}
 	if code, raw := rest("CLOSURE_GROUND_TURNED_16"); code != http.StatusBadRequest || !strings.Contains(raw, `"reason":"CHILD_UNDER_16"`) {
 		t.Errorf(`REST closure on "ground":"CLOSURE_GROUND_TURNED_16" before the 16th birthday: %d %s, want 400, CHILD_UNDER_16`, code, raw)

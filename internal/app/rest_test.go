@@ -145,7 +145,8 @@ func TestRESTInvalidBodyNamesField(t *testing.T) {
 	}{
 		{"bad commune code", strings.Replace(restReport, `"00004"`, `"4"`, 1), "report.incident_commune_code"},
 		{"unknown commune", strings.Replace(restReport, `"00004"`, `"99999"`, 1), "report.incident_commune_code"},
-		{"unknown enum name", strings.Replace(restReport, "CHANNEL_HOTLINE_111", "CHANNEL_CARRIER_PIGEON", 1), "CHANNEL_CARRIER_PIGEON"},
+		// The field, not the value sent (TestRESTRefusalsNeverQuoteTheValueSent).
+		{"unknown enum name", strings.Replace(restReport, "CHANNEL_HOTLINE_111", "CHANNEL_CARRIER_PIGEON", 1), "report.channel: takes one of the names"},
 		{"wrong type", strings.Replace(restReport, `"estimated_age_years": 7`, `"estimated_age_years": "seven"`, 1), "estimatedAgeYears"},
 		{"not JSON", `{"channel":`, "unexpected"},
 		{"no reporter", strings.Replace(restReport, `"reporter": {"anonymous": true}`, `"narrative": ""`, 1), "report.reporter"},

@@ -71,6 +71,14 @@ func TestWebhookReceivesSignedNotifications(t *testing.T) {
 	if !webhook.Verify([]byte(secret), first.timestamp, first.body, first.signature) {
 		t.Errorf("signature %q does not verify", first.signature)
 	}
+	// The timestamp is the attempt's, on the service's clock, so that a
+	// receiver refusing one far from its own refuses a replay.
+	if first.timestamp != ts.clock.Now().Unix() {
+		t.Errorf("%s %d, want the time of the attempt, %d", webhook.HeaderTimestamp, first.timestamp, ts.clock.Now().Unix())
+	}
+	if webhook.Verify([]byte(secret), first.timestamp+1, first.body, first.signature) {
+		t.Errorf("signature %q verifies with another timestamp", first.signature)
+	}
 	var n struct {
 		Kind  string   `json:"kind"`
 		Case  string   `json:"case"`

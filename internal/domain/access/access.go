@@ -487,7 +487,7 @@ func CheckUserUnit(reg *units.Registry, role model.Role, unit, field string) err
 		if name := role.String(); name != "" && strings.ContainsRune("AEIOU", rune(name[0])) {
 			article = "an" // an ADMIN, an AUDITOR
 		}
-		return model.InvalidField(field, "user.unit_for_role", "%s %s belongs to %s, not %q", article, role, want, unit)
+		return model.InvalidField(field, "user.unit_for_role", "%s %s belongs to %s", article, role, want)
 	}
 	switch role {
 	case model.RoleHotlineOperator, model.RoleHotlineSupervisor:

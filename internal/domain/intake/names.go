@@ -1,6 +1,7 @@
 package intake
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -34,6 +35,15 @@ func FormatCaseNumber(year int, seq uint64) string {
 	return fmt.Sprintf("HN-%04d-%05d", year, seq)
 }
 
+// The refusals of a name say what a name is like, not what was sent: a
+// worker types a case's number as the caller says it, and a child's name
+// typed there must not go back in the answer, or into the log with the
+// call's error.
+var (
+	errNotACaseName   = errors.New("is not a case name like cases/HN-2026-00123")
+	errNotAReportName = errors.New("is not a report name like reports/{id}")
+)
+
 // ParseCaseName accepts "cases/HN-2026-00123" or a bare case number, in any
 // case, with surrounding spaces and with spaces for or around its dashes
 // (police and hotline staff type them by hand, as read out), and returns
@@ -48,11 +58,13 @@ func ParseCaseName(name string) (string, error) {
 	n = typedSeparator.ReplaceAllString(n, "-")
 	m := typedCaseNumber.FindStringSubmatch(n)
 	if m == nil {
-		return "", fmt.Errorf("%q is not a case name like cases/HN-2026-00123", name)
+		return "", errNotACaseName
 	}
 	seq, err := strconv.ParseUint(m[2], 10, 64)
 	if err != nil {
-		return "", fmt.Errorf("%q is not a case name like cases/HN-2026-00123: %w", name, err)
+		// More digits than a number holds: no case's, and not quoted
+		// back, as nothing a caller typed is.
+		return "", errNotACaseName
 	}
 	year, _ := strconv.Atoi(m[1])
 	return FormatCaseNumber(year, seq), nil
@@ -62,11 +74,11 @@ func ParseCaseName(name string) (string, error) {
 func ParseReportName(name string) (string, error) {
 	id, ok := strings.CutPrefix(name, "reports/")
 	if !ok {
-		return "", fmt.Errorf("%q is not a report name like reports/{id}", name)
+		return "", errNotAReportName
 	}
 	u, err := uuid.Parse(id)
 	if err != nil || u.String() != id {
-		return "", fmt.Errorf("%q is not a report name like reports/{id}", name)
+		return "", errNotAReportName
 	}
 	return id, nil
 }

@@ -44,7 +44,7 @@ func (e *Engine) handOver(to, reason string) (units.Unit, string, error) {
 	}
 	toKey, ok := unitKey(to)
 	if !ok {
-		return units.Unit{}, "", model.InvalidField("to_unit", "unit.name", "%q is not a unit name like units/{code}@{valid_from}", to)
+		return units.Unit{}, "", model.InvalidField("to_unit", "unit.name", "is not a unit name like units/{code}@{valid_from}")
 	}
 	target, ok := e.units.Get(toKey)
 	if !ok || !target.InForce(vntime.DateOf(e.clock.Now())) {
@@ -85,7 +85,7 @@ func (e *Engine) ReassignCase(ctx context.Context, p access.Principal, req Reque
 	}
 	toKey, ok := unitKey(to)
 	if !ok {
-		return model.Case{}, model.InvalidField("to_unit", "unit.name", "%q is not a unit name like units/{code}@{valid_from}", to)
+		return model.Case{}, model.InvalidField("to_unit", "unit.name", "is not a unit name like units/{code}@{valid_from}")
 	}
 	// A unit that does not exist, is not in force, is not a commune or
 	// is not the caller's to reassign to gets one answer: what lies
@@ -143,14 +143,14 @@ func (e *Engine) checkBelow(p access.Principal, target units.Unit, notTarget err
 func (e *Engine) AssignOfficer(ctx context.Context, p access.Principal, req Request, officer string) (model.Case, error) {
 	id, ok := strings.CutPrefix(officer, "users/")
 	if !ok || id == "" {
-		return model.Case{}, model.InvalidField("officer", "user.name", "%q is not a user name like users/{user}", officer)
+		return model.Case{}, model.InvalidField("officer", "user.name", "is not a user name like users/{user}")
 	}
 	return e.do(ctx, p, req, step{name: "assign", apply: func(s *stepCtx) error {
 		unit := access.UnitName(s.c.ResponsibleUnit)
 		// A user who does not exist, is disabled or works elsewhere gets
 		// one answer: a chair must not learn who exists, or was
 		// disabled, outside their unit.
-		notOfficer := model.InvalidField("officer", "officer.of_unit", "%s is not an active worker of %s", officer, unit)
+		notOfficer := model.InvalidField("officer", "officer.of_unit", "is not an active worker of %s", unit)
 		u, err := s.tx.User(id)
 		if errors.Is(err, model.ErrNotFound) {
 			return notOfficer
@@ -438,7 +438,7 @@ func (e *Engine) ReferToPolice(ctx context.Context, p access.Principal, req Requ
 	}
 	policeID, ok := strings.CutPrefix(policeUnit, "policeUnits/")
 	if !ok || policeID == "" {
-		return model.Case{}, model.InvalidField("police_unit", "police_unit.name", "%q is not a police unit name like policeUnits/{id}", policeUnit)
+		return model.Case{}, model.InvalidField("police_unit", "police_unit.name", "is not a police unit name like policeUnits/{id}")
 	}
 	return e.do(ctx, p, req, step{name: "referToPolice", apply: func(s *stepCtx) error {
 		pu, err := s.tx.PoliceUnit(policeID)

@@ -289,7 +289,7 @@ func (s *Service) CheckFields(unit units.Key, groupBy []Dimension) error {
 	for _, d := range groupBy {
 		switch {
 		case !slices.Contains(Dimensions, d):
-			bad = append(bad, model.InvalidField("group_by", "group_by.known", "%q is not a dimension; one of %v", d, Dimensions))
+			bad = append(bad, model.InvalidField("group_by", "group_by.known", "names no dimension; one of %v", Dimensions))
 		case seen[d]:
 			bad = append(bad, model.InvalidField("group_by", "group_by.unique", "%q is named twice", d))
 		}

@@ -148,7 +148,7 @@ func (s *adminServer) RevokeToken(ctx context.Context, req *pb.RevokeTokenReques
 	userPart, tokenID, ok := strings.Cut(req.GetName(), "/tokens/")
 	userID, err := parseUserName(userPart, "name")
 	if !ok || err != nil || tokenID == "" || strings.Contains(tokenID, "/") {
-		return nil, toStatus(ctx, s.log, model.InvalidField("name", "token.name", "%q is not a token name like users/{user}/tokens/{token}", req.GetName()))
+		return nil, toStatus(ctx, s.log, model.InvalidField("name", "token.name", "is not a token name like users/{user}/tokens/{token}"))
 	}
 	t, err := s.identity.RevokeToken(ctx, principalFrom(ctx), userID, tokenID, retryOf(req))
 	if err != nil {
@@ -286,7 +286,7 @@ func (s *policeUnitServer) ListPoliceUnits(ctx context.Context, req *pb.ListPoli
 func (s *policeUnitServer) GetPoliceUnit(ctx context.Context, req *pb.GetPoliceUnitRequest) (*pb.PoliceUnit, error) {
 	id, ok := strings.CutPrefix(req.GetName(), "policeUnits/")
 	if !ok || id == "" || strings.Contains(id, "/") {
-		return nil, toStatus(ctx, s.log, model.InvalidField("name", "police_unit.name", "%q is not a police unit name like policeUnits/{id}", req.GetName()))
+		return nil, toStatus(ctx, s.log, model.InvalidField("name", "police_unit.name", "is not a police unit name like policeUnits/{id}"))
 	}
 	p, err := s.identity.GetPoliceUnit(ctx, id)
 	if err != nil {
@@ -312,7 +312,7 @@ func retryOf(req requestWithID) idempotency.Request {
 func parseUserName(name, field string) (string, error) {
 	id, ok := strings.CutPrefix(name, "users/")
 	if !ok || id == "" || strings.Contains(id, "/") {
-		return "", model.InvalidField(field, "user.name", "%q is not a user name like users/{user}", name)
+		return "", model.InvalidField(field, "user.name", "is not a user name like users/{user}")
 	}
 	return id, nil
 }

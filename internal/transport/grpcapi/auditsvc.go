@@ -44,7 +44,7 @@ func (s *auditServer) ListAuditEvents(ctx context.Context, req *pb.ListAuditEven
 		// for a user who did nothing: no user id is upper case.
 		if !identity.ValidUserID(id) {
 			return nil, toStatus(ctx, s.logger, model.InvalidField("actor", "user.id",
-				"%q names no user: a user id is 2-63 characters of a-z, 0-9, '.', '_' and '-', starting with a letter", a))
+				"names no user: a user id is 2-63 characters of a-z, 0-9, '.', '_' and '-', starting with a letter"))
 		}
 		// Nor would users/nobody: every actor of the log is a user
 		// (never deleted, only disabled) or the service itself.

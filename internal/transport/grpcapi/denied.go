@@ -11,6 +11,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/access"
 	"github.com/childcase/childcase/internal/domain/audit"
 	"github.com/childcase/childcase/internal/domain/auditlog"
+	"github.com/childcase/childcase/internal/domain/intake"
 )
 
 // CaseResolver names the case ("cases/{number}") of a record a call named,
@@ -83,7 +84,32 @@ func targetName(req any) string {
 
 // screenedName reports whether a name taken from a request before it was
 // validated may go into an audit event: at most maxAuditedName bytes of
-// UTF-8 without a character isControl refuses.
+// UTF-8 without a character isControl refuses, that could name a record
+// (recordShaped).
 func screenedName(v string) bool {
-	return len(v) <= maxAuditedName && utf8.ValidString(v) && !strings.ContainsFunc(v, isControl)
+	return len(v) <= maxAuditedName && utf8.ValidString(v) && !strings.ContainsFunc(v, isControl) && recordShaped(v)
+}
+
+// recordShaped reports whether v could name a record: a case as
+// intake.ParseCaseName reads one (typed in lower case or with spaces
+// too), a report, or a name of ASCII letters, digits and "/._-@:~" (a
+// user, a unit, a token, a police unit, a bare case number). The audit
+// log is in the clear, on disk and in every backup, and shown to the
+// auditors, who see no case content: a child's name typed where a case's
+// number belongs ("cases/Nguyễn Văn An") must not be kept there, and the
+// method stands in for it, as for a name the validator would refuse.
+func recordShaped(v string) bool {
+	if _, err := intake.ParseCaseName(v); err == nil {
+		return true
+	}
+	switch {
+	case strings.HasPrefix(v, "cases/"):
+		return false
+	case strings.HasPrefix(v, "reports/"):
+		_, err := intake.ParseReportName(v)
+		return err == nil
+	}
+	return !strings.ContainsFunc(v, func(r rune) bool {
+		return !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || strings.ContainsRune("/._-@:~", r))
+	})
 }

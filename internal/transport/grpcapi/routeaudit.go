@@ -87,11 +87,33 @@ func auditedMethod(m string) string {
 }
 
 // auditedPath is an escaped path as its event names it: at most
-// maxAuditedName bytes, cut with "…"; escaped, it holds no control
-// character, no space and nothing that is not ASCII.
+// maxAuditedName bytes, cut with "…", with what can be no record's name
+// masked (LoggedPath); escaped, it holds no control character, no space
+// and nothing that is not ASCII.
 func auditedPath(p string) string {
+	p = LoggedPath(p)
 	if len(p) <= maxAuditedName {
 		return p
 	}
 	return p[:maxAuditedName] + "…"
+}
+
+// LoggedPath is an escaped request path as the log and the audit trail
+// name it: each segment that holds more than ASCII letters, digits and
+// "._-@:~" (a space, a letter with a diacritic, any escape) is written
+// "*". A path is where a client puts a case's number, and one that put
+// there what the caller said (/v1/cases/Nguyễn%20Văn%20An, or a path
+// that routes nowhere) would leave a child's name in the log, or in the
+// audit trail, which is in the clear; an API path of record names keeps
+// every segment.
+func LoggedPath(escaped string) string {
+	segments := strings.Split(escaped, "/")
+	for i, s := range segments {
+		if strings.ContainsFunc(s, func(r rune) bool {
+			return !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || strings.ContainsRune("._-@:~", r))
+		}) {
+			segments[i] = "*"
+		}
+	}
+	return strings.Join(segments, "/")
 }

@@ -151,7 +151,7 @@ func (s *statisticsServer) reportTarget(unit string, mapped, external bool, form
 	}
 	f, ok := reportfile.ParseFormat(format)
 	if !ok {
-		bad = append(bad, model.InvalidField("format", "report.format", "format %q is not one of xlsx, csv, html", format))
+		bad = append(bad, model.InvalidField("format", "report.format", "is not one of xlsx, csv, html"))
 	}
 	return o, f, errors.Join(bad...)
 }

@@ -2,7 +2,7 @@ package grpcapi
 
 import (
 	"context"
-	"fmt"
+	"errors"
 	"log/slog"
 	"slices"
 	"strconv"
@@ -23,15 +23,19 @@ type unitServer struct {
 	log   *slog.Logger
 }
 
+// errNotAUnitName says what a unit's name is like, not what was sent (see
+// intake.ParseCaseName).
+var errNotAUnitName = errors.New("is not a unit name like units/00004@2025-07-01")
+
 // parseUnitName accepts "units/{code}@{valid_from}".
 func parseUnitName(name string) (units.Key, error) {
 	rest, ok := strings.CutPrefix(name, "units/")
 	if !ok {
-		return units.Key{}, fmt.Errorf("%q is not a unit name like units/00004@2025-07-01", name)
+		return units.Key{}, errNotAUnitName
 	}
 	k, err := units.ParseKey(rest)
 	if err != nil {
-		return units.Key{}, fmt.Errorf("%q is not a unit name like units/00004@2025-07-01", name)
+		return units.Key{}, errNotAUnitName
 	}
 	return k, nil
 }

@@ -289,7 +289,7 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, opts ...Option) (htt
 			return
 		}
 		if bad := notUTF8Params(routes, r); len(bad) > 0 {
-			runtime.HTTPError(r.Context(), gw, jsonpb, w, r, grpcapi.NotUTF8(bad...))
+			runtime.HTTPError(r.Context(), gw, jsonpb, w, r, grpcapi.NotUTF8(parameterNames(bad)...))
 			return
 		}
 		if bad := escapedSlashParams(routes, r); len(bad) > 0 {
@@ -297,7 +297,7 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, opts ...Option) (htt
 			return
 		}
 		if unread, read := unreadQuery(routes, r); len(unread) > 0 {
-			runtime.HTTPError(r.Context(), gw, jsonpb, w, r, grpcapi.QueryNotRead(r.Method == http.MethodPost, read, unread...))
+			runtime.HTTPError(r.Context(), gw, jsonpb, w, r, grpcapi.QueryNotRead(r.Method == http.MethodPost, read, parameterNames(unread)...))
 			return
 		}
 		if bodyOnGet(r) {
@@ -715,8 +715,9 @@ func queryParameterNamed(err error) error {
 		return grpcapi.BadQueryParameter(m[1], "is given twice, under its name and its JSON name: send it once")
 	}
 	if m := queryParameterRepeated.FindStringSubmatch(st.Message()); m != nil {
-		// The values come last: a long one is cut, not what it says.
-		return grpcapi.BadQueryParameter(m[1], "is given more than once: send it once; it came as "+m[2])
+		// Not the values it came as: a search's are a child's name and
+		// phone (see queryValueWords).
+		return grpcapi.BadQueryParameter(m[1], "is given more than once: send it once")
 	}
 	m := queryParameterRefusal.FindStringSubmatch(st.Message())
 	if m == nil {
@@ -729,32 +730,43 @@ func queryParameterNamed(err error) error {
 const goQuoted = `"(?:[^"\\]|\\.)*"`
 
 var (
-	numberRefusal = regexp.MustCompile(`^strconv\.Parse(Int|Uint|Float|Bool): parsing (` + goQuoted + `): (invalid syntax|value out of range)$`)
-	timeRefusal   = regexp.MustCompile(`^parsing time (` + goQuoted + `)`)
+	numberRefusal  = regexp.MustCompile(`^strconv\.Parse(Int|Uint|Float|Bool): parsing ` + goQuoted + `: (invalid syntax|value out of range)$`)
+	timeRefusal    = regexp.MustCompile(`^parsing time ` + goQuoted + `|before 0001-01-01$`)
+	quotedValue    = regexp.MustCompile(goQuoted)
+	leadingValue   = regexp.MustCompile(`^` + goQuoted + ` `)
+	valueFreeWords = "cannot be read as the value of this field"
 )
 
 // queryValueWords says why the gateway could not read a query value in
-// the product's words, what the field takes ("\"lots\" is not a whole
-// number"), rather than in Go's ("strconv.ParseInt: parsing \"lots\":
-// invalid syntax"). A refusal in other words (an enum's "is not a valid
-// value") is kept.
+// the product's words, what the field takes ("is not a whole number"),
+// rather than in Go's ("strconv.ParseInt: parsing \"lots\": invalid
+// syntax"), and never quotes the value: a search's query parameters are
+// a child's name, birth date and phone, and an answer ends up in the
+// client's logs and in proxies' (a name typed into birth_year or sent
+// twice would be there). A refusal in other words (an enum's "is not a
+// valid value") is kept without the value it quotes.
 func queryValueWords(refusal string) string {
 	if m := numberRefusal.FindStringSubmatch(refusal); m != nil {
-		value, kind := m[2], m[1]
-		switch {
-		case m[3] == "value out of range":
-			return value + " is too large or too small a number"
+		switch kind := m[1]; {
+		case m[2] == "value out of range":
+			return "is too large or too small a number"
 		case kind == "Int":
-			return value + " is not a whole number"
+			return "is not a whole number"
 		case kind == "Uint":
-			return value + " is not a whole number of 0 or more"
+			return "is not a whole number of 0 or more"
 		case kind == "Float":
-			return value + " is not a number"
+			return "is not a number"
 		}
-		return value + " is not true or false"
+		return "is not true or false"
 	}
-	if m := timeRefusal.FindStringSubmatch(refusal); m != nil {
-		return m[1] + " is not a time such as 2026-11-28T09:00:00+07:00 (RFC 3339)"
+	if timeRefusal.MatchString(refusal) {
+		return "is not a time such as 2026-11-28T09:00:00+07:00 (RFC 3339)"
+	}
+	if leadingValue.MatchString(refusal) {
+		return leadingValue.ReplaceAllString(refusal, "")
+	}
+	if quotedValue.MatchString(refusal) {
+		return valueFreeWords
 	}
 	return refusal
 }
@@ -910,7 +922,60 @@ func bodyFieldNamed(ctx context.Context, err error) error {
 	}
 	// The decoder may quote the body's bytes, which need not be UTF-8; a
 	// detail that is not cannot be marshalled.
-	return grpcapi.BadBody(field, strings.ToValidUTF8(description, "\uFFFD"))
+	return grpcapi.BadBody(field, strings.ToValidUTF8(withoutValue(description), "\uFFFD"))
+}
+
+// decoderQuotes match protojson's refusals that quote the value they
+// could not read, each with what is kept of it: the field, the place and
+// what was wrong. The value may be a child's or a reporter's name sent
+// in the wrong field (a name where the reporter's object belongs, a
+// word where an age does), and an answer ends up in the client's logs
+// and in proxies': a refusal names the field, what it takes and the
+// place in the body, never the value. The first that matches applies.
+var decoderQuotes = []struct {
+	quote *regexp.Regexp
+	kept  string
+}{
+	{regexp.MustCompile(`(?s)(invalid value for [A-Za-z0-9_.]+ (?:field [A-Za-z0-9_]+|key)): .*$`), "$1"},
+	{regexp.MustCompile(`(?s)(google\.protobuf\.[A-Za-z]+ value out of range): .*$`), "$1"},
+	{regexp.MustCompile(`(?s)(invalid google\.protobuf\.[A-Za-z]+ value|@type field value is not a string|invalid google\.protobuf\.Value|contains invalid path|unable to resolve)[: ].*$`), "$1"},
+	{regexp.MustCompile(`(?s)(unexpected token|invalid value) .*$`), "$1"},
+	{regexp.MustCompile(`(?s)unexpected character .*, (missing ":" after field name)$`), "$1"},
+	{regexp.MustCompile(`(?s)invalid (escape code|character) .* (in string|at start of string)$`), "invalid $1 $2"},
+	// A member's name is quoted as the field it names, unless no field
+	// could be called so (a name sent as a key).
+	{regexp.MustCompile(`(?s)(unknown field|duplicate field) "[^"]*[^A-Za-z0-9_"][^"]*"`), "$1"},
+}
+
+// fieldShaped matches what a field of the schema, or a parameter named
+// after one, may be called.
+var fieldShaped = regexp.MustCompile(`^[A-Za-z0-9_.\[\]]+$`)
+
+// parameterNames returns the names of query parameters as a refusal names
+// them: one that no field could be called ("Nguyễn Văn An", a query
+// written ?Nguyễn%20Văn%20An without its child_name=) is "*". The
+// refusal's field goes into the answer, and its field and rule onto the
+// audit trail, which is in the clear.
+func parameterNames(names []string) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = n
+		if !fieldShaped.MatchString(n) {
+			out[i] = "*"
+		}
+	}
+	return out
+}
+
+// withoutValue returns a decoder's refusal without the value it quotes
+// (decoderQuotes).
+func withoutValue(refusal string) string {
+	for _, q := range decoderQuotes {
+		if q.quote.MatchString(refusal) {
+			return q.quote.ReplaceAllString(refusal, q.kept)
+		}
+	}
+	return refusal
 }
 
 // listIndex matches the index of a list's item at the end of a path

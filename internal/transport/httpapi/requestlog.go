@@ -71,7 +71,7 @@ func logRefused(log *slog.Logger, write func(http.ResponseWriter), w http.Respon
 	}
 	attrs := []any{
 		"request_id", id, "protocol", "http",
-		"http.method", r.Method, "http.path", r.URL.EscapedPath(), "http.status", rec.status,
+		"http.method", r.Method, "http.path", grpcapi.LoggedPath(r.URL.EscapedPath()), "http.status", rec.status,
 		"grpc.code", status.Code(err).String(), "peer.address", r.RemoteAddr, "client.address", clientHost(r, trusted),
 	}
 	if start, ok := r.Context().Value(startKey{}).(time.Time); ok {

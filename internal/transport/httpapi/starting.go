@@ -32,7 +32,7 @@ func StartingHandler(hsts bool, log *slog.Logger, trusted []netip.Prefix) http.H
 			// Before the answer, which a client may have read before a
 			// line written after it.
 			log.Warn("finished call", "request_id", id, "protocol", "http",
-				"http.method", r.Method, "http.path", p, "http.status", http.StatusServiceUnavailable,
+				"http.method", r.Method, "http.path", grpcapi.LoggedPath(p), "http.status", http.StatusServiceUnavailable,
 				"grpc.code", codes.Unavailable.String(), "peer.address", r.RemoteAddr, "client.address", clientHost(r, trusted))
 		}
 		writeReadiness(w, m, Starting)
