@@ -275,7 +275,7 @@ func (v *Vault) newDataKey(tx datastore.KeyTx, id string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	w, err := v.Keyring().Current().Wrap(dk, []byte(id))
+	w, err := v.Keyring().Wrap(dk, []byte(id))
 	if err != nil {
 		return nil, err
 	}
