@@ -42,17 +42,11 @@ func NewDataKey() ([]byte, error) {
 // changed to make the data be read as another format. Sealing the same
 // plaintext twice gives different output because the nonce is random.
 func Seal(dataKey, plaintext, aad []byte) ([]byte, error) {
-	aead, err := newGCM(dataKey)
+	s, err := NewSealer(dataKey)
 	if err != nil {
 		return nil, fmt.Errorf("seal: %w", err)
 	}
-	out := make([]byte, headerSize, sealOverhead+len(plaintext))
-	out[0] = sealVersion
-	nonce := out[1:headerSize]
-	if _, err := rand.Read(nonce); err != nil {
-		return nil, fmt.Errorf("seal: nonce: %w", err)
-	}
-	return aead.Seal(out, nonce, plaintext, additionalData(sealVersion, aad)), nil
+	return s.Seal(plaintext, aad)
 }
 
 // Open checks and decrypts a value made by Seal with the same dataKey and aad.
@@ -61,10 +55,44 @@ func Seal(dataKey, plaintext, aad []byte) ([]byte, error) {
 // bytes long gives another error, since that is a bug in the caller rather
 // than a property of the data.
 func Open(dataKey, sealed, aad []byte) ([]byte, error) {
-	aead, err := newGCM(dataKey)
+	s, err := NewSealer(dataKey)
 	if err != nil {
 		return nil, fmt.Errorf("open: %w", err)
 	}
+	return s.Open(sealed, aad)
+}
+
+// A Sealer is Seal and Open under one key, with the key's cipher made once:
+// making an AES-GCM cipher (its key schedule and tables) costs about as much
+// as sealing a short record, and a master key seals or opens a data key for
+// nearly every request. It is safe for concurrent use. It holds the key's
+// schedule, so it must be dropped with the key.
+type Sealer struct {
+	aead cipher.AEAD
+}
+
+// NewSealer returns the Sealer of a 32-byte key.
+func NewSealer(key []byte) (*Sealer, error) {
+	aead, err := newGCM(key)
+	if err != nil {
+		return nil, err
+	}
+	return &Sealer{aead: aead}, nil
+}
+
+// Seal is the package's Seal under s's key.
+func (s *Sealer) Seal(plaintext, aad []byte) ([]byte, error) {
+	out := make([]byte, headerSize, sealOverhead+len(plaintext))
+	out[0] = sealVersion
+	nonce := out[1:headerSize]
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, fmt.Errorf("seal: nonce: %w", err)
+	}
+	return s.aead.Seal(out, nonce, plaintext, additionalData(sealVersion, aad)), nil
+}
+
+// Open is the package's Open under s's key.
+func (s *Sealer) Open(sealed, aad []byte) ([]byte, error) {
 	if len(sealed) < sealOverhead {
 		return nil, fmt.Errorf("open: %d bytes is shorter than the %d-byte minimum: %w",
 			len(sealed), sealOverhead, ErrDecrypt)
@@ -73,7 +101,7 @@ func Open(dataKey, sealed, aad []byte) ([]byte, error) {
 		return nil, fmt.Errorf("open: unknown format version 0x%02x: %w", sealed[0], ErrDecrypt)
 	}
 	nonce, ciphertext := sealed[1:headerSize], sealed[headerSize:]
-	plaintext, err := aead.Open(nil, nonce, ciphertext, additionalData(sealed[0], aad))
+	plaintext, err := s.aead.Open(nil, nonce, ciphertext, additionalData(sealed[0], aad))
 	if err != nil {
 		// The GCM error carries nothing more useful than "authentication
 		// failed"; ErrDecrypt says that in the package's own terms.

@@ -27,14 +27,31 @@ func (m MasterKey) Wrap(dataKey, aad []byte) (WrappedKey, error) {
 	if m.isZero() {
 		return WrappedKey{}, errors.New("wrap data key: the zero MasterKey holds no key")
 	}
+	return m.wrapWith(nil, dataKey, aad)
+}
+
+// wrapWith is Wrap with m's Sealer, made here when s is nil.
+func (m MasterKey) wrapWith(s *Sealer, dataKey, aad []byte) (WrappedKey, error) {
 	if len(dataKey) != keySize {
 		return WrappedKey{}, fmt.Errorf("wrap data key: data key is %d bytes, want %d", len(dataKey), keySize)
 	}
-	sealed, err := Seal(m.key[:], dataKey, aad)
+	s, err := m.sealer(s)
+	if err != nil {
+		return WrappedKey{}, fmt.Errorf("wrap data key under master %s: %w", m.id, err)
+	}
+	sealed, err := s.Seal(dataKey, aad)
 	if err != nil {
 		return WrappedKey{}, fmt.Errorf("wrap data key under master %s: %w", m.id, err)
 	}
 	return WrappedKey{MasterID: m.id, Sealed: sealed}, nil
+}
+
+// sealer returns s, or m's Sealer made now when s is nil.
+func (m MasterKey) sealer(s *Sealer) (*Sealer, error) {
+	if s != nil {
+		return s, nil
+	}
+	return NewSealer(m.key[:])
 }
 
 // Unwrap decrypts a data key wrapped by Wrap. If w was wrapped under another
@@ -50,7 +67,17 @@ func (m MasterKey) Unwrap(w WrappedKey, aad []byte) ([]byte, error) {
 		return nil, fmt.Errorf("unwrap data key: wrapped under master %q, have master %q: %w",
 			w.MasterID, m.id, ErrWrongKey)
 	}
-	dataKey, err := Open(m.key[:], w.Sealed, aad)
+	return m.unwrapWith(nil, w, aad)
+}
+
+// unwrapWith is Unwrap, once w is known to be wrapped under m, with m's
+// Sealer, made here when s is nil.
+func (m MasterKey) unwrapWith(s *Sealer, w WrappedKey, aad []byte) ([]byte, error) {
+	s, err := m.sealer(s)
+	if err != nil {
+		return nil, fmt.Errorf("unwrap data key under master %s: %w", m.id, err)
+	}
+	dataKey, err := s.Open(w.Sealed, aad)
 	if err != nil {
 		// Open's only non-ErrDecrypt error is a bad key size, impossible for
 		// a master key, so this is always an authentication failure.
@@ -98,6 +125,10 @@ func Rewrap(oldMaster, newMaster MasterKey, w WrappedKey, aad []byte) (WrappedKe
 type Keyring struct {
 	current MasterKey
 	byID    map[string]MasterKey
+	// sealers holds each master's Sealer, made once with the keyring
+	// rather than for every data key wrapped or unwrapped; a rotation's new
+	// keyring drops the retired master's with it.
+	sealers map[string]*Sealer
 }
 
 // NewKeyring returns a keyring that wraps under current and unwraps under
@@ -113,7 +144,23 @@ func NewKeyring(current MasterKey, previous ...MasterKey) *Keyring {
 			k.byID[m.id] = m
 		}
 	}
+	k.sealers = make(map[string]*Sealer, len(k.byID))
+	for id, m := range k.byID {
+		// A master's key is always 32 bytes, so this cannot fail; were it
+		// to, Wrap and Unwrap would make the Sealer and report the error.
+		if s, err := NewSealer(m.key[:]); err == nil {
+			k.sealers[id] = s
+		}
+	}
 	return k
+}
+
+// Wrap wraps dataKey under the current master, as Current().Wrap does.
+func (k *Keyring) Wrap(dataKey, aad []byte) (WrappedKey, error) {
+	if k.current.isZero() {
+		return k.current.Wrap(dataKey, aad)
+	}
+	return k.current.wrapWith(k.sealers[k.current.id], dataKey, aad)
 }
 
 // Current returns the master key that new data keys are wrapped under.
@@ -152,5 +199,5 @@ func (k *Keyring) Unwrap(w WrappedKey, aad []byte) ([]byte, error) {
 		return nil, fmt.Errorf("unwrap data key: wrapped under master %q, keyring has [%s]: %w",
 			w.MasterID, strings.Join(ids, " "), ErrWrongKey)
 	}
-	return m.Unwrap(w, aad)
+	return m.unwrapWith(k.sealers[m.id], w, aad)
 }

@@ -258,3 +258,53 @@ func TestKeyring(t *testing.T) {
 		}
 	})
 }
+
+// A keyring makes each master's cipher once: wrapping and unwrapping a data
+// key, done for nearly every request, allocate only the wrapped key or the
+// data key and the additional data, not an AES key schedule and a GCM each.
+func TestKeyringMakesEachCipherOnce(t *testing.T) {
+	m := mustMaster(t)
+	kr := NewKeyring(m)
+	aad := []byte("reports/1")
+	dk := mustDataKey(t)
+	w, err := kr.Wrap(dk, aad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := kr.Unwrap(w, aad); err != nil || !bytes.Equal(got, dk) {
+		t.Fatalf("Unwrap of Wrap = %x, %v; want %x", got, err, dk)
+	}
+	if w.MasterID != m.ID() {
+		t.Fatalf("wrapped under %s, want the current master %s", w.MasterID, m.ID())
+	}
+	wraps := testing.AllocsPerRun(100, func() {
+		if _, err := kr.Wrap(dk, aad); err != nil {
+			t.Fatal(err)
+		}
+	})
+	unwraps := testing.AllocsPerRun(100, func() {
+		if _, err := kr.Unwrap(w, aad); err != nil {
+			t.Fatal(err)
+		}
+	})
+	// Wrap: the sealed bytes and the additional data; Unwrap: the data
+	// key and the additional data.
+	if wraps > 2 || unwraps > 2 {
+		t.Errorf("Wrap allocates %v times, Unwrap %v; want at most 2 each (no cipher made per call)", wraps, unwraps)
+	}
+}
+
+func BenchmarkKeyringUnwrap(b *testing.B) {
+	kr := NewKeyring(mustMaster(b))
+	aad := []byte("cases/HN-2026-00001")
+	w, err := kr.Current().Wrap(mustDataKey(b), aad)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := kr.Unwrap(w, aad); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

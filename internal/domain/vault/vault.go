@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/childcase/childcase/internal/domain/access"
@@ -29,21 +30,80 @@ import (
 // Vault seals and opens reports with data keys kept in storage. It is safe
 // for concurrent use; the keyring can be replaced during a rotation.
 type Vault struct {
-	ring atomic.Pointer[keys.Keyring]
+	keyed atomic.Pointer[keyed]
+}
+
+// keyed is a keyring and the Sealers of the data keys it unwrapped, replaced
+// together: a Sealer unwrapped under a keyring is never used under another,
+// so a master retired by a rotation opens nothing from the cache either.
+type keyed struct {
+	ring    *keys.Keyring
+	sealers sealerCache
 }
 
 // New returns a vault using ring.
 func New(ring *keys.Keyring) *Vault {
 	v := &Vault{}
-	v.ring.Store(ring)
+	v.SetKeyring(ring)
 	return v
 }
 
 // Keyring returns the keyring in use.
-func (v *Vault) Keyring() *keys.Keyring { return v.ring.Load() }
+func (v *Vault) Keyring() *keys.Keyring { return v.keyed.Load().ring }
 
-// SetKeyring replaces the keyring, for a rotation.
-func (v *Vault) SetKeyring(ring *keys.Keyring) { v.ring.Store(ring) }
+// SetKeyring replaces the keyring, for a rotation, and drops every data
+// key's Sealer unwrapped under the one before.
+func (v *Vault) SetKeyring(ring *keys.Keyring) { v.keyed.Store(&keyed{ring: ring}) }
+
+// maxSealers bounds the data keys' Sealers a vault keeps (some 1.3 KB each):
+// the keys in use at a moment are those of the few reports and cases being
+// written and read, and a shared few (the audit log's).
+const maxSealers = 1024
+
+// sealerCache keeps the Sealers of data keys, so that a data key sealed
+// or opened again (a report's case key and reporter key, read back for its
+// search entry right after its write; the audit log's keys, for every
+// search) is neither unwrapped nor given a new AES-GCM cipher each time.
+// An entry is found only by the wrapped key as stored now, read in the
+// caller's transaction: a key re-wrapped by a rotation or replaced has other
+// bytes and misses, a key no longer stored is not found before the cache is
+// asked. When full it is emptied, which keeps it bounded at no
+// bookkeeping cost.
+type sealerCache struct {
+	mu sync.Mutex
+	m  map[sealerKey]*keys.Sealer
+}
+
+// sealerKey is a data key's id (its additional data when wrapped) and its
+// wrapped form, whole: the same key is the same unwrapping.
+type sealerKey struct {
+	id, master, sealed string
+}
+
+func keyOf(id string, w keys.WrappedKey) sealerKey {
+	return sealerKey{id: id, master: w.MasterID, sealed: string(w.Sealed)}
+}
+
+func (c *sealerCache) get(k sealerKey) *keys.Sealer {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.m[k]
+}
+
+func (c *sealerCache) put(k sealerKey, s *keys.Sealer) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= maxSealers {
+		c.m = make(map[sealerKey]*keys.Sealer)
+	}
+	c.m[k] = s
+}
+
+func (c *sealerCache) len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.m)
+}
 
 // Data key ids. A case's key seals the private part of all its reports; a
 // report that belongs to no case has a key of its own until it joins one;
@@ -232,14 +292,14 @@ func (v *Vault) MoveToCase(tx datastore.KeyTx, s model.StoredReport) (model.Stor
 // seal encrypts plaintext under the data key keyID, creating the key if it
 // does not exist yet.
 func (v *Vault) seal(tx datastore.KeyTx, keyID string, plaintext, aad []byte) (model.Sealed, error) {
-	dk, err := v.dataKey(tx, keyID)
+	s, err := v.sealer(tx, keyID)
 	if errors.Is(err, model.ErrNotFound) {
-		dk, err = v.newDataKey(tx, keyID)
+		s, err = v.newDataKey(tx, keyID)
 	}
 	if err != nil {
 		return model.Sealed{}, err
 	}
-	data, err := keys.Seal(dk, plaintext, aad)
+	data, err := s.Seal(plaintext, aad)
 	if err != nil {
 		return model.Sealed{}, fmt.Errorf("seal under %s: %w", keyID, err)
 	}
@@ -247,42 +307,65 @@ func (v *Vault) seal(tx datastore.KeyTx, keyID string, plaintext, aad []byte) (m
 }
 
 func (v *Vault) open(tx datastore.KeyReader, s model.Sealed, aad []byte) ([]byte, error) {
-	dk, err := v.dataKey(tx, s.KeyID)
+	sl, err := v.sealer(tx, s.KeyID)
 	if err != nil {
 		return nil, err
 	}
-	b, err := keys.Open(dk, s.Data, aad)
+	b, err := sl.Open(s.Data, aad)
 	if err != nil {
 		return nil, fmt.Errorf("open data sealed under %s: %w", s.KeyID, err)
 	}
 	return b, nil
 }
 
-func (v *Vault) dataKey(tx datastore.KeyReader, id string) ([]byte, error) {
+// sealer returns the Sealer of the data key id as tx stores it, from the
+// cache when that wrapped key was unwrapped before under this keyring.
+func (v *Vault) sealer(tx datastore.KeyReader, id string) (*keys.Sealer, error) {
 	w, err := tx.DataKey(id)
 	if err != nil {
 		return nil, err
 	}
-	dk, err := v.Keyring().Unwrap(w, []byte(id))
+	kd := v.keyed.Load()
+	k := keyOf(id, w)
+	if s := kd.sealers.get(k); s != nil {
+		return s, nil
+	}
+	dk, err := kd.ring.Unwrap(w, []byte(id))
 	if err != nil {
 		return nil, fmt.Errorf("data key %s: %w", id, err)
 	}
-	return dk, nil
+	defer clear(dk)
+	s, err := keys.NewSealer(dk)
+	if err != nil {
+		return nil, fmt.Errorf("data key %s: %w", id, err)
+	}
+	kd.sealers.put(k, s)
+	return s, nil
 }
 
-func (v *Vault) newDataKey(tx datastore.KeyTx, id string) ([]byte, error) {
+// newDataKey makes and stores the data key id, and returns its Sealer,
+// kept for the reads that follow (a report's search entry opens what its
+// write sealed). Were tx rolled back, the entry would match no stored key.
+func (v *Vault) newDataKey(tx datastore.KeyTx, id string) (*keys.Sealer, error) {
 	dk, err := keys.NewDataKey()
 	if err != nil {
 		return nil, err
 	}
-	w, err := v.Keyring().Current().Wrap(dk, []byte(id))
+	defer clear(dk)
+	kd := v.keyed.Load()
+	w, err := kd.ring.Wrap(dk, []byte(id))
 	if err != nil {
 		return nil, err
+	}
+	s, err := keys.NewSealer(dk)
+	if err != nil {
+		return nil, fmt.Errorf("data key %s: %w", id, err)
 	}
 	if err := tx.PutDataKey(id, w); err != nil {
 		return nil, fmt.Errorf("store data key %s: %w", id, err)
 	}
-	return dk, nil
+	kd.sealers.put(keyOf(id, w), s)
+	return s, nil
 }
 
 // Check proves at start that the keyring opens the stored data: it
