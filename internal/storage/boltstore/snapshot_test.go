@@ -77,3 +77,61 @@ func TestSnapshotRemovesWhatAKilledOneLeft(t *testing.T) {
 		}
 	}
 }
+
+// TestSnapshotLeavesAloneWhatAnotherUserPlanted: $TMPDIR is often /tmp,
+// shared by every local user. One of them can make a directory named as a
+// leftover snapshot, dated an hour back, holding a childcase.db that is a
+// symbolic link to a file of the service's user. The next snapshot opened
+// that link for writing as a bbolt file: it made the file the link named,
+// or wrote a database's pages into an empty one, with the service's
+// rights. Only a directory this user made as a snapshot's (its own, mode
+// 0700) is a leftover, and its file is opened only when it is a regular
+// file: a link is never followed.
+func TestSnapshotLeavesAloneWhatAnotherUserPlanted(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	victims := t.TempDir()
+	empty := filepath.Join(victims, "empty.log")
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	absent := filepath.Join(victims, "absent")
+	then := time.Now().Add(-time.Hour)
+	plant := func(name string, mode os.FileMode, target string) string {
+		dir := filepath.Join(tmp, "childcase-snapshot-"+name)
+		if err := os.Mkdir(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(target, filepath.Join(dir, "childcase.db")); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(dir, mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(dir, then, then); err != nil {
+			t.Fatal(err)
+		}
+		return dir
+	}
+	open := plant("open", 0o777, absent) // anyone may write it: another user's
+	plant("own", 0o700, empty)           // as this user's, its file a link
+
+	e := openBoltEngine(t, filepath.Join(t.TempDir(), "childcase.db"))
+	openEngineStore(t, e)
+	snap, _, err := boltstore.SnapshotEngine(context.Background(), e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := snap.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(absent); !os.IsNotExist(err) {
+		t.Errorf("the snapshot made the file a planted link named (%v)", err)
+	}
+	if fi, err := os.Stat(empty); err != nil || fi.Size() != 0 {
+		t.Errorf("the snapshot wrote into the empty file a link named: %v, %v bytes", err, fi.Size())
+	}
+	if _, err := os.Lstat(open); err != nil {
+		t.Errorf("the snapshot removed a directory anyone may write, which is not its own: %v", err)
+	}
+}
