@@ -129,8 +129,9 @@ const staleSnapshotAge = time.Minute
 // killed (kill -9, a power cut) before it could remove them: each is a
 // copy of every child's record, which nothing else would ever delete.
 // bbolt holds a lock on the file while it is written, so one no process
-// holds, in a directory older than staleSnapshotAge, is a leftover;
-// another process's snapshot under way is left alone. Failures are
+// holds, in a directory older than staleSnapshotAge and not written to
+// for as long, is a leftover; another process's snapshot under way is
+// left alone. Failures are
 // ignored: the leftover waits for the next snapshot.
 //
 // tmp is often /tmp, where any local user may make a directory of that
@@ -152,6 +153,11 @@ func removeStaleSnapshots(tmp string) {
 			// Killed before its copy began.
 		case err != nil || !file.Mode().IsRegular():
 			continue // no copy of ours
+		case time.Since(file.ModTime()) < staleSnapshotAge:
+			// Written within the minute: a copy that took longer than
+			// that to write, its lock let go a moment before its writer
+			// opens it again to send or check it.
+			continue
 		default:
 			// Not read-only: the exclusive lock waits for a reader too
 			// (the check of a copy holds it shared).

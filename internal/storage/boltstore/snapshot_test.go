@@ -135,3 +135,43 @@ func TestSnapshotLeavesAloneWhatAnotherUserPlanted(t *testing.T) {
 		t.Errorf("the snapshot removed a directory anyone may write, which is not its own: %v", err)
 	}
 }
+
+// TestSnapshotLeavesAloneACopyJustWritten: a copy's writer lets go of its
+// lock when the copy is written, and opens it again at once to send it
+// (a backup) or check it (check --store). A copy that took more than a
+// minute to write was then, in that moment, in a folder older than a
+// minute with no lock held: another snapshot beginning then removed it,
+// and the backup or check failed for a file gone. A file written within
+// the minute is no leftover, whatever its folder's age.
+func TestSnapshotLeavesAloneACopyJustWritten(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	dir := filepath.Join(tmp, "childcase-snapshot-long")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	db, err := bolt.Open(filepath.Join(dir, "childcase.db"), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil { // written just now, its lock let go
+		t.Fatal(err)
+	}
+	then := time.Now().Add(-time.Hour) // begun long ago
+	if err := os.Chtimes(dir, then, then); err != nil {
+		t.Fatal(err)
+	}
+
+	e := openBoltEngine(t, filepath.Join(t.TempDir(), "childcase.db"))
+	openEngineStore(t, e)
+	snap, _, err := boltstore.SnapshotEngine(context.Background(), e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := snap.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "childcase.db")); err != nil {
+		t.Errorf("a copy written within the minute was removed: %v", err)
+	}
+}
