@@ -13,7 +13,6 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
-	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/childcase/childcase/internal/storage/kv"
 )
@@ -158,16 +157,8 @@ func removeStaleSnapshots(tmp string) {
 			// that to write, its lock let go a moment before its writer
 			// opens it again to send or check it.
 			continue
-		default:
-			// Not read-only: the exclusive lock waits for a reader too
-			// (the check of a copy holds it shared).
-			db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 10 * time.Millisecond})
-			if errors.Is(err, berrors.ErrTimeout) {
-				continue // its writer runs
-			}
-			if err == nil {
-				_ = db.Close()
-			}
+		case !unlocked(path):
+			continue // its writer, or a check of it, runs
 		}
 		_ = os.RemoveAll(dir)
 	}
