@@ -278,7 +278,7 @@ type Store struct {
 	// each runs with the MaxSize of its kind and may use the reserve.
 	writeMu  sync.Mutex
 	reserve  *reserve
-	created  bool // this Open made the file, which CloseRefused removes
+	created  bool // this Open made the file and found it empty under the lock; CloseRefused removes it
 	maxSize  int  // the cap of Batch (Options.MaxSize), 0 for none
 	ordinary int  // the cap of Update: maxSize less the reserve
 
@@ -326,16 +326,32 @@ func ReserveFor(reserve, maxSize int64) int64 {
 // schema version; an existing file must have a version this code knows,
 // and meta pages that agree with its size (see inspectFile).
 func Open(path string, opts Options) (*Store, error) {
-	_, statErr := os.Lstat(path)
-	created := errors.Is(statErr, os.ErrNotExist)
+	if opts.MaxSize < 0 || int64(int(opts.MaxSize)) != opts.MaxSize {
+		return nil, fmt.Errorf("open %s: maximum size %d is out of range", path, opts.MaxSize)
+	}
+	made, before := makeFile(path)
+	if lockHooks.before != nil {
+		lockHooks.before(path)
+	}
 	db, err := openBolt(path, opts)
 	if err != nil {
+		return nil, err
+	}
+	if lockHooks.after != nil {
+		lockHooks.after(path)
+	}
+	if err := stillNamed(path, before); err != nil {
+		db.Close()
 		return nil, err
 	}
 	// The schema is written under the full cap: a server must start on a
 	// full database, to answer reads.
 	var from uint32 // the version of an older file, migrated here
+	created := false
 	if err := update(db, func(btx *bolt.Tx) error {
+		// Whose file it is is known only under the lock: another start
+		// may have opened the file this one made, and used it, first.
+		created = made && btx.Bucket(bucketMeta) == nil
 		from = 0
 		if meta := btx.Bucket(bucketMeta); meta != nil {
 			if v, err := schemaVersion(boltBucket{meta}); err == nil && v < SchemaVersion {
@@ -376,15 +392,46 @@ func Open(path string, opts Options) (*Store, error) {
 	return s, nil
 }
 
+// lockHooks, set by tests only, run in Open just before the file is
+// opened and locked, and just after: where another process's start may
+// make, open or remove the file meanwhile.
+var lockHooks struct{ before, after func(path string) }
+
+// makeFile makes the empty file of a new database at path, for bbolt to
+// fill, and reports whether this call made it (no other start can have:
+// O_EXCL), with what path names once it exists (nil when it cannot be
+// looked at, and openBolt will say why).
+func makeFile(path string) (made bool, named os.FileInfo) {
+	if f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600); err == nil {
+		made = f.Close() == nil
+	}
+	named, err := os.Stat(path)
+	if err != nil {
+		return made, nil
+	}
+	return made, named
+}
+
+// stillNamed refuses a database whose file path no longer names once its
+// lock is held: another start, refused, removed the database it had made
+// (CloseRefused) while this one waited for its lock, and this one would
+// serve a file no name leads to, and lose all it wrote at its stop.
+func stillNamed(path string, before os.FileInfo) error {
+	if before == nil {
+		return nil
+	}
+	if now, err := os.Stat(path); err != nil || !os.SameFile(before, now) {
+		return fmt.Errorf("open %s: the file was removed or replaced while this waited for its lock (another start, refused, removed the database it made): start again", path)
+	}
+	return nil
+}
+
 // openBolt opens or creates the bbolt file at path, inspecting an
 // existing one first.
 func openBolt(path string, opts Options) (*bolt.DB, error) {
 	timeout := opts.Timeout
 	if timeout == 0 {
 		timeout = time.Second
-	}
-	if opts.MaxSize < 0 || int64(int(opts.MaxSize)) != opts.MaxSize {
-		return nil, fmt.Errorf("open %s: maximum size %d is out of range", path, opts.MaxSize)
 	}
 	// bbolt maps a file and reads its freelist as it opens it for writing,
 	// so an existing file is inspected first (under a shared lock, which a

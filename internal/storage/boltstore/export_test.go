@@ -155,3 +155,11 @@ func CheckInChunks(ctx context.Context, path string, n int) (CheckResult, error)
 func BucketRoot(t datastore.ReadTx, bucket string) uint64 {
 	return uint64(boltOf(t).Bucket([]byte(bucket)).Root())
 }
+
+// SetLockHooks runs before and after (either may be nil) in Open just
+// before the file is opened and locked, and just after, until the test
+// ends: what another process's start does meanwhile.
+func SetLockHooks(t interface{ Cleanup(func()) }, before, after func(path string)) {
+	lockHooks.before, lockHooks.after = before, after
+	t.Cleanup(func() { lockHooks.before, lockHooks.after = nil, nil })
+}

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
-	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/childcase/childcase/internal/storage/kv"
 )
@@ -129,24 +128,37 @@ const staleSnapshotAge = time.Minute
 // killed (kill -9, a power cut) before it could remove them: each is a
 // copy of every child's record, which nothing else would ever delete.
 // bbolt holds a lock on the file while it is written, so one no process
-// holds, in a directory older than staleSnapshotAge, is a leftover;
-// another process's snapshot under way is left alone. Failures are
+// holds, in a directory older than staleSnapshotAge and not written to
+// for as long, is a leftover; another process's snapshot under way is
+// left alone. Failures are
 // ignored: the leftover waits for the next snapshot.
+//
+// tmp is often /tmp, where any local user may make a directory of that
+// name, dated as they like, holding a link to a file of ours: only a
+// directory as SnapshotPath makes it (this user's, mode 0700, which no one
+// else can change the entries of) is looked into, and its file is opened
+// only when it is a regular file, never through a link.
 func removeStaleSnapshots(tmp string) {
 	dirs, _ := filepath.Glob(filepath.Join(tmp, snapshotDirPrefix+"*"))
 	for _, dir := range dirs {
 		fi, err := os.Lstat(dir)
-		if err != nil || !fi.IsDir() || time.Since(fi.ModTime()) < staleSnapshotAge {
+		if err != nil || !fi.IsDir() || fi.Mode().Perm() != 0o700 || !ownedByUs(fi) || time.Since(fi.ModTime()) < staleSnapshotAge {
 			continue
 		}
-		// Not read-only: the exclusive lock waits for a reader too (the
-		// check of a copy holds it shared).
-		db, err := bolt.Open(filepath.Join(dir, "childcase.db"), 0o600, &bolt.Options{Timeout: 10 * time.Millisecond})
-		if errors.Is(err, berrors.ErrTimeout) {
-			continue // its writer runs
-		}
-		if err == nil {
-			_ = db.Close()
+		path := filepath.Join(dir, "childcase.db")
+		file, err := os.Lstat(path)
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+			// Killed before its copy began.
+		case err != nil || !file.Mode().IsRegular():
+			continue // no copy of ours
+		case time.Since(file.ModTime()) < staleSnapshotAge:
+			// Written within the minute: a copy that took longer than
+			// that to write, its lock let go a moment before its writer
+			// opens it again to send or check it.
+			continue
+		case !unlocked(path):
+			continue // its writer, or a check of it, runs
 		}
 		_ = os.RemoveAll(dir)
 	}
