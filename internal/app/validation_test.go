@@ -182,7 +182,11 @@ func TestOtherRequestValidation(t *testing.T) {
 // something: the case is an emergency from intake.
 func TestCaregiverThatSaysNothingIsRefused(t *testing.T) {
 	ts := startServer(t, "")
-	for _, g := range []*pb.Caregiver{{}, {FullName: "  ", Relation: "\u3000", Address: " "}} {
+	// Characters nobody sees (a zero-width space, a soft hyphen, a byte
+	// order mark pasted with a name) and punctuation alone say nothing
+	// either: search drops them (search.Fold), and the caregiver would
+	// show as one of whom nothing is known.
+	for _, g := range []*pb.Caregiver{{}, {FullName: "  ", Relation: "\u3000", Address: " "}, {FullName: "\u200b", Relation: "\u00ad", Address: "\ufeff \u2060"}, {FullName: "-", Address: "..."}} {
 		r := validReport()
 		r.Caregivers = append(r.Caregivers, g)
 		_, err := ts.reports().CreateReport(ts.as(t, operatorID), &pb.CreateReportRequest{Report: r})

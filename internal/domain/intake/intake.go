@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/google/uuid"
 	"golang.org/x/text/unicode/norm"
@@ -904,7 +905,7 @@ func (s *Service) checkReport(r *model.Report, communeCode string, now time.Time
 		return err
 	}
 	for i, g := range r.Caregivers {
-		if g.FullName == "" && g.Relation == "" && g.Phone == "" && g.Address == "" && !g.SuspectedAbuser {
+		if blank(g.FullName) && blank(g.Relation) && blank(g.Phone) && blank(g.Address) && !g.SuspectedAbuser {
 			// Stored, it showed on the report and its case as a caregiver
 			// of whom nothing is known; the console leaves out such a
 			// blank block rather than send it.
@@ -1031,6 +1032,17 @@ func normalizePhones(r *model.Report) error {
 		*p.phone = strings.TrimSpace(norm.NFKC.String(*p.phone))
 	}
 	return nil
+}
+
+// blank reports whether s says nothing: it has no letter or digit, only
+// spaces, punctuation or format characters (a zero-width space, a soft
+// hyphen, a byte order mark), which a name pasted from a web page or a
+// chat can carry alone. Search drops them (search.Fold), so a caregiver
+// of such a name would be one of whom nothing is known, though it looked
+// filled in. It is the rule a step's required text follows
+// (text.letter_or_digit).
+func blank(s string) bool {
+	return !strings.ContainsFunc(s, func(r rune) bool { return unicode.IsLetter(r) || unicode.IsNumber(r) })
 }
 
 // NormalizeText puts free text into NFC and trims surrounding space, so that

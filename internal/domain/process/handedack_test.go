@@ -1,6 +1,7 @@
 package process_test
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -53,4 +54,50 @@ func TestOverdueAcknowledgementHandedOverStaysTheSenders(t *testing.T) {
 	}
 	w.cases = append(w.cases, c.Number)
 	w.checkInvariants(t, w.refresh(t), false)
+}
+
+// The case was acknowledged when the receiving commune acknowledged it,
+// not when the sender's overdue clock closed at the hand-over: a meeting
+// held between the two lies before the acknowledgement and is refused,
+// as it would be on a case never handed over.
+func TestAcknowledgedWhenTheReceiverAcknowledgesAHandedOverCase(t *testing.T) {
+	w := newWorld(t, loadEnv(t))
+	defer w.close()
+	worker, other, step := principal("worker.badinh"), principal("worker.other"), stepOK(t)
+	c := w.openCaseAt(t, start, false, model.AbuseNeglect)
+	req := func() process.Request { return process.Request{Case: "cases/" + c.Number, Etag: c.Etag()} }
+	ack := openDeadline(t, c, model.DeadlineAcknowledge)
+	w.clk.Set(ack.Due.Add(time.Hour))
+	if _, err := w.eng.FireDue(w.ctx); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	if c, err = stored(t, w.store, c.Number); err != nil {
+		t.Fatal(err)
+	}
+	c = step(w.eng.ProposeTransfer(w.ctx, worker, req(), unitOther, "trẻ sống ở phường khác"))
+	accepted := ack.Due.Add(2 * time.Hour)
+	w.clk.Set(accepted)
+	c = step(w.eng.AcceptTransfer(w.ctx, other, req()))
+	acknowledged := accepted.Add(3 * time.Hour)
+	w.clk.Set(acknowledged)
+	c = step(w.eng.Acknowledge(w.ctx, other, req()))
+	c = step(w.eng.RecordInitialAssessment(w.ctx, other, req(), process.InitialAssessment{
+		HarmSeverity: model.LevelMedium, AbuserAccess: model.LevelLow, SafetyObstacles: model.LevelLow,
+	}))
+	meeting := func(at time.Time) process.SpecificAssessment {
+		return process.SpecificAssessment{
+			Needs: "hỗ trợ tâm lý", ChildViews: "muốn đi học", MeetingRecord: "biên bản họp",
+			MeetingTime: at, MeetingChair: model.Attendee{FullName: "Chủ tịch UBND phường"},
+		}
+	}
+	_, err = w.eng.RecordSpecificAssessment(w.ctx, other, req(), meeting(accepted.Add(time.Hour)))
+	var fe *model.FieldError
+	if !errors.As(err, &fe) || fe.Field != "meeting_time" || fe.Rule != "time.after_acknowledgement" {
+		t.Fatalf("a meeting after the hand-over, before the receiver acknowledged the case: %v, want meeting_time refused (time.after_acknowledgement)", err)
+	}
+	c = step(w.eng.RecordSpecificAssessment(w.ctx, other, req(), meeting(acknowledged)))
+	if c.Status != model.StatusPlanning {
+		t.Errorf("a meeting as the case was acknowledged: status %v, want planning", c.Status)
+	}
 }

@@ -433,15 +433,19 @@ func (s *stepCtx) startPlanDraft(from time.Time) {
 	}
 }
 
-// acknowledgeTime is when the commune acknowledged the case: the first
-// ACKNOWLEDGE deadline done (met or missed); zero before that.
+// acknowledgeTime is when the commune acknowledged the case: the last
+// ACKNOWLEDGE deadline done (met or missed); zero before that. Not the
+// first: a hand-over of a case not yet acknowledged closes the sender's
+// overdue clock as missed (forwardAcknowledgement), and the case is
+// acknowledged only when the receiving unit's own clock is met.
 func (s *stepCtx) acknowledgeTime() time.Time {
+	var at time.Time
 	for _, d := range s.c.Deadlines {
-		if d.Kind == model.DeadlineAcknowledge && (d.State == model.DeadlineMet || d.State == model.DeadlineMissed) {
-			return d.DoneTime
+		if d.Kind == model.DeadlineAcknowledge && (d.State == model.DeadlineMet || d.State == model.DeadlineMissed) && d.DoneTime.After(at) {
+			at = d.DoneTime
 		}
 	}
-	return time.Time{}
+	return at
 }
 
 func planRef(c *model.Case) string { return fmt.Sprintf("plan-%d", c.PlanCycle) }
