@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -29,14 +30,7 @@ func TestStartWarnsWhenTheHolidayDataEndWithinAYear(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var logs logLines
-			launch(t, testConfig(t, ""), app.Options{Clock: clock.NewFake(tt.now), Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
-			var found map[string]any
-			for _, l := range logs.take(t) {
-				if msg, _ := l["msg"].(string); len(msg) >= len(warning) && msg[:len(warning)] == warning {
-					found = l
-				}
-			}
+			found := startWarning(t, tt.now, warning)
 			if (found != nil) != tt.warn {
 				t.Fatalf("at %s, the start-up warning %v; want one: %v", tt.now, found, tt.warn)
 			}
@@ -65,14 +59,7 @@ func TestStartWarnsWhenProvisionalHolidayDataComeWithinAYear(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var logs logLines
-			launch(t, testConfig(t, ""), app.Options{Clock: clock.NewFake(tt.now), Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
-			var found map[string]any
-			for _, l := range logs.take(t) {
-				if msg, _ := l["msg"].(string); len(msg) >= len(warning) && msg[:len(warning)] == warning {
-					found = l
-				}
-			}
+			found := startWarning(t, tt.now, warning)
 			if (found != nil) != tt.warn {
 				t.Fatalf("at %s, the start-up warning %v; want one: %v", tt.now, found, tt.warn)
 			}
@@ -81,4 +68,19 @@ func TestStartWarnsWhenProvisionalHolidayDataComeWithinAYear(t *testing.T) {
 			}
 		})
 	}
+}
+
+// startWarning starts a server at now and returns its start's log line
+// whose message begins with warning, or nil when there is none.
+func startWarning(t *testing.T, now time.Time, warning string) map[string]any {
+	t.Helper()
+	var logs logLines
+	launch(t, testConfig(t, ""), app.Options{Clock: clock.NewFake(now), Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+	var found map[string]any
+	for _, l := range logs.take(t) {
+		if msg, _ := l["msg"].(string); strings.HasPrefix(msg, warning) {
+			found = l
+		}
+	}
+	return found
 }

@@ -91,21 +91,7 @@ func TestMaxSendMsgSizeHasAFloor(t *testing.T) {
 	}
 
 	ts := startServerWith(t, "", func(c *app.Config) { c.MaxSendMsgSize = app.MinMaxSendMsgSize })
-	stream, err := reflectionpb.NewServerReflectionClient(ts.conn).ServerReflectionInfo(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ask := func(req *reflectionpb.ServerReflectionRequest) *reflectionpb.ServerReflectionResponse {
-		t.Helper()
-		if err := stream.Send(req); err != nil {
-			t.Fatal(err)
-		}
-		resp, err := stream.Recv()
-		if err != nil {
-			t.Fatalf("reflection at --max-send-msg-size %d: %v", app.MinMaxSendMsgSize, err)
-		}
-		return resp
-	}
+	ask := reflectionAsker(t, ts)
 	services := ask(&reflectionpb.ServerReflectionRequest{MessageRequest: &reflectionpb.ServerReflectionRequest_ListServices{ListServices: ""}}).
 		GetListServicesResponse().GetService()
 	if len(services) == 0 {

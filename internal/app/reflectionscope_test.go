@@ -20,21 +20,7 @@ import (
 // API, and the files it imports, still are, so grpcurl works as before.
 func TestReflectionShowsOnlyTheAPI(t *testing.T) {
 	ts := startServer(t, "")
-	stream, err := reflectionpb.NewServerReflectionClient(ts.conn).ServerReflectionInfo(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ask := func(req *reflectionpb.ServerReflectionRequest) *reflectionpb.ServerReflectionResponse {
-		t.Helper()
-		if err := stream.Send(req); err != nil {
-			t.Fatal(err)
-		}
-		resp, err := stream.Recv()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return resp
-	}
+	ask := reflectionAsker(t, ts)
 	symbol := func(name string) *reflectionpb.ServerReflectionResponse {
 		return ask(&reflectionpb.ServerReflectionRequest{MessageRequest: &reflectionpb.ServerReflectionRequest_FileContainingSymbol{FileContainingSymbol: name}})
 	}
@@ -95,4 +81,25 @@ func TestReflectionAndHealthNeedNoToken(t *testing.T) {
 	}
 	_, err = pb.NewCaseServiceClient(conn).GetCase(context.Background(), &pb.GetCaseRequest{Name: "cases/HN-2026-00001"})
 	wantCode(t, err, codes.Unauthenticated)
+}
+
+// reflectionAsker opens a reflection stream to ts and returns a function
+// that sends one request on it and returns its answer.
+func reflectionAsker(t *testing.T, ts *testServer) func(*reflectionpb.ServerReflectionRequest) *reflectionpb.ServerReflectionResponse {
+	t.Helper()
+	stream, err := reflectionpb.NewServerReflectionClient(ts.conn).ServerReflectionInfo(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return func(req *reflectionpb.ServerReflectionRequest) *reflectionpb.ServerReflectionResponse {
+		t.Helper()
+		if err := stream.Send(req); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := stream.Recv()
+		if err != nil {
+			t.Fatalf("reflection: %v", err)
+		}
+		return resp
+	}
 }

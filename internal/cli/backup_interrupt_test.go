@@ -89,7 +89,7 @@ func TestBackupInterruptedLeavesNoTemporaryFile(t *testing.T) {
 			if !strings.Contains(out.String(), "backup interrupted") {
 				t.Errorf("an interrupted backup said:\n%s\nwant that it was interrupted", out)
 			}
-			if names := opsFiles(t, dir); len(names) != 0 {
+			if names := dirNames(t, dir); len(names) != 0 {
 				t.Errorf("an interrupted backup left %v, want nothing\n%s", names, out)
 			}
 		})

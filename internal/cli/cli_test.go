@@ -165,7 +165,7 @@ func TestBadSettingsAreNamed(t *testing.T) {
 	if code := Main(context.Background(), args, &stderr, &stderr); code != 1 || !strings.Contains(stderr.String(), "config: max-db-size: 65536 is below") {
 		t.Errorf("--max-db-size 64KiB: exit %d, stderr %q; want 1 naming max-db-size", code, stderr.String())
 	}
-	if names := opsFiles(t, small); len(names) != 0 {
+	if names := dirNames(t, small); len(names) != 0 {
 		t.Errorf("--max-db-size 64KiB: serve made %v", names)
 	}
 	if _, err := serveConfig([]string{"-h"}, &bytes.Buffer{}); err != flag.ErrHelp {

@@ -59,7 +59,7 @@ func TestDemoTokensThatIsNoFileIsRefused(t *testing.T) {
 			if after, err := os.Lstat(tokens); err != nil || after.Mode() != before.Mode() {
 				t.Errorf("the %s at --demo-tokens is now %v (%v), was %v", kind, after.Mode(), err, before.Mode())
 			}
-			if names := opsFiles(t, state); len(names) != 0 {
+			if names := dirNames(t, state); len(names) != 0 {
 				t.Errorf("a start refused for its --demo-tokens made %v", names)
 			}
 		})

@@ -57,7 +57,7 @@ func TestFirstStartMakesTheFilesTheREADMENames(t *testing.T) {
 		t.Fatalf("serve exited %d:\n%s", code, stderr.String())
 	}
 
-	made := opsFiles(t, dir)
+	made := dirNames(t, dir)
 	for _, want := range []string{"childcase.db", "childcase.key"} {
 		if !slices.Contains(made, want) {
 			t.Errorf("a first start made %v, without %s", made, want)

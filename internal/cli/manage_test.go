@@ -745,7 +745,7 @@ func TestManageRefusesAMissingDatabase(t *testing.T) {
 			t.Errorf("%s on a missing --db: the refusal speaks of another command:\n%s", command, stderr)
 		}
 	}
-	if names := opsFiles(t, dir); len(names) != 0 {
+	if names := dirNames(t, dir); len(names) != 0 {
 		t.Errorf("the refusals left files: %v", names)
 	}
 	// --create is the one way users add makes a database.
@@ -759,7 +759,7 @@ func TestManageRefusesAMissingDatabase(t *testing.T) {
 	if code, _, stderr := mgRun(t, "users", "add", "--create", "--db", refused, "--id", "Not An Id", "--name", "Trần Thị Hoa", "--role", "HOTLINE_OPERATOR", "--unit", "orgs/hotline-111"); code != 1 || !strings.Contains(stderr, "--id") {
 		t.Errorf("users add --create of a bad id: exit %d, %s", code, stderr)
 	}
-	if names := opsFiles(t, dir); !slices.Equal(names, []string{"none.db"}) {
+	if names := dirNames(t, dir); !slices.Equal(names, []string{"none.db"}) {
 		t.Errorf("a refused users add --create left %v, want only none.db", names)
 	}
 	// audit verify counts the events as check does (counted).

@@ -142,7 +142,7 @@ func TestMigrateStoreRoundTrip(t *testing.T) {
 		t.Errorf("migrate-store out of etcd said\n%s", out)
 	}
 	mvHoldsWithItsOwnEvents(t, db, back, 1)
-	if names := opsFiles(t, dir); strings.Contains(strings.Join(names, " "), "migrating") {
+	if names := dirNames(t, dir); strings.Contains(strings.Join(names, " "), "migrating") {
 		t.Errorf("a temporary file was left: %v", names)
 	}
 }
@@ -215,7 +215,7 @@ func TestMigrateStoreRefusals(t *testing.T) {
 	if got, err := os.ReadFile(empty); err != nil || len(got) != 0 {
 		t.Errorf("the empty source file was changed: %d bytes, %v", len(got), err)
 	}
-	if names := opsFiles(t, dir); strings.Join(names, " ") != "cc.db cut.db.migrating existing.db zero.db" {
+	if names := dirNames(t, dir); strings.Join(names, " ") != "cc.db cut.db.migrating existing.db zero.db" {
 		t.Errorf("the refusals left files: %v", names)
 	}
 }
@@ -317,7 +317,7 @@ func TestOfflineStoreFlagRefusesUnknownStores(t *testing.T) {
 			t.Errorf("%s: exit %d, want 1 naming the store\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, stdout, stderr)
 		}
 	}
-	if names := opsFiles(t, dir); strings.Join(names, " ") != "cc.db" {
+	if names := dirNames(t, dir); strings.Join(names, " ") != "cc.db" {
 		t.Errorf("the refusals left files: %v", names)
 	}
 }
@@ -342,7 +342,7 @@ func TestFileOrEtcdFromTheEnvironment(t *testing.T) {
 			t.Errorf("%s: exit %d, want 2 naming --db and CHILDCASE_STORE\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, stdout, stderr)
 		}
 	}
-	if names := opsFiles(t, dir); strings.Join(names, " ") != "cc.db" {
+	if names := dirNames(t, dir); strings.Join(names, " ") != "cc.db" {
 		t.Errorf("the refusals left files: %v", names)
 	}
 	// --store bbolt on the command line wins over the environment.

@@ -50,10 +50,10 @@ func TestOfflineCommandsRefuseAFileThatIsNoDatabase(t *testing.T) {
 	if fi, err := os.Stat(empty); err != nil || fi.Size() != 0 {
 		t.Errorf("the empty file given as --db was written to: %v, %v", fi.Size(), err)
 	}
-	if names := opsFiles(t, dir); !slices.Equal(names, []string{"empty.db", "folder.db"}) {
+	if names := dirNames(t, dir); !slices.Equal(names, []string{"empty.db", "folder.db"}) {
 		t.Errorf("the refusals left %v beside the file", names)
 	}
-	if names := opsFiles(t, out); len(names) != 0 {
+	if names := dirNames(t, out); len(names) != 0 {
 		t.Errorf("the refusals made %v", names)
 	}
 }

@@ -60,20 +60,6 @@ func opsBackedUp(t *testing.T, name string) (dir, db, backup string) {
 	return dir, db, backup
 }
 
-// opsFiles lists the names in dir.
-func opsFiles(t *testing.T, dir string) []string {
-	t.Helper()
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, e := range entries {
-		names = append(names, e.Name())
-	}
-	return names
-}
-
 func TestOpsBackupOffline(t *testing.T) {
 	opsClearEnv(t)
 	dir := t.TempDir()
@@ -95,7 +81,7 @@ func TestOpsBackupOffline(t *testing.T) {
 	if st.Mode().Perm() != 0o600 {
 		t.Errorf("the backup has mode %v, want 0600", st.Mode().Perm())
 	}
-	if names := opsFiles(t, filepath.Dir(out)); len(names) != 1 {
+	if names := dirNames(t, filepath.Dir(out)); len(names) != 1 {
 		t.Errorf("left beside the backup: %v", names)
 	}
 	if stdout := mgMustRun(t, "check", "--db", out); !strings.HasPrefix(stdout, "OK: ") || !strings.Contains(stdout, "7 audit events (head seq 7)") {
@@ -257,7 +243,7 @@ func TestOpsHotBackupAndRestore(t *testing.T) {
 		t.Fatal(err)
 	}
 	mgMustRun(t, "restore", "--from", hot, "--db", fresh)
-	if names := opsFiles(t, filepath.Dir(fresh)); len(names) != 1 {
+	if names := dirNames(t, filepath.Dir(fresh)); len(names) != 1 {
 		t.Errorf("restore left beside the database: %v", names)
 	}
 	// The restored database serves again.
@@ -402,7 +388,7 @@ func TestOpsDamagedFiles(t *testing.T) {
 			if code != 1 || !strings.Contains(stdout+stderr, c.want) || !strings.Contains(stderr, "not restored") {
 				t.Errorf("restore: exit %d, want 1 and %q\nstdout:\n%s\nstderr:\n%s", code, c.want, stdout, stderr)
 			}
-			if names := opsFiles(t, filepath.Dir(target)); len(names) != 0 {
+			if names := dirNames(t, filepath.Dir(target)); len(names) != 0 {
 				t.Errorf("restore of a damaged file left %v", names)
 			}
 			// Restoring a good backup over the damaged file works: the
@@ -656,7 +642,7 @@ func TestRestoreInterruptedLeavesNoTemporaryFile(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("an interrupted copy: %v, want context.Canceled", err)
 	}
-	if names := opsFiles(t, dir); !slices.Equal(names, []string{"backup.db"}) {
+	if names := dirNames(t, dir); !slices.Equal(names, []string{"backup.db"}) {
 		t.Errorf("an interrupted restore left %v, want only the backup", names)
 	}
 }
@@ -703,7 +689,7 @@ func TestRestoreRemovesTheLeftoverOfACrash(t *testing.T) {
 	}
 	want := []string{"backup.db", "cc.db", filepath.Base(notOurs), filepath.Base(running.Name()), filepath.Base(fresh)}
 	slices.Sort(want)
-	if names := opsFiles(t, dir); !slices.Equal(names, want) {
+	if names := dirNames(t, dir); !slices.Equal(names, want) {
 		t.Errorf("after the restore: %v, want %v", names, want)
 	}
 
@@ -721,7 +707,7 @@ func TestRestoreRemovesTheLeftoverOfACrash(t *testing.T) {
 	}
 	want = append(want, "cc.key", "cc.db.reserve") // the server's own
 	slices.Sort(want)
-	if names := opsFiles(t, dir); !slices.Equal(names, want) {
+	if names := dirNames(t, dir); !slices.Equal(names, want) {
 		t.Errorf("after the next start: %v, want %v", names, want)
 	}
 }

@@ -81,7 +81,7 @@ func TestAFlagOfTheOtherStoreIsRefused(t *testing.T) {
 			t.Errorf("no command's -h says --%s applies to one store only", name)
 		}
 	}
-	if names := opsFiles(t, dir); len(names) > 0 {
+	if names := dirNames(t, dir); len(names) > 0 {
 		t.Errorf("the refusals made %v", names)
 	}
 }
