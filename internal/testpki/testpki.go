@@ -76,6 +76,12 @@ func (ca CA) IssueExpired(t testing.TB, dir, name string, usage x509.ExtKeyUsage
 	return ca.issue(t, dir, name, usage, time.Now().Add(-time.Hour), time.Now().Add(-time.Minute))
 }
 
+// IssueValidFrom is Issue of a certificate that becomes valid at from.
+func (ca CA) IssueValidFrom(t testing.TB, dir, name string, usage x509.ExtKeyUsage, from time.Time) Leaf {
+	t.Helper()
+	return ca.issue(t, dir, name, usage, from, from.Add(24*time.Hour))
+}
+
 func (ca CA) issue(t testing.TB, dir, name string, usage x509.ExtKeyUsage, notBefore, notAfter time.Time) Leaf {
 	t.Helper()
 	key := newKey(t)

@@ -295,8 +295,14 @@ func (c Config) TLS() (*tls.Config, error) {
 	return tc, nil
 }
 
-// certificateInForce refuses a client certificate that has expired or is
-// not yet valid at now. A member refuses it only once a connection is
+// clockSkew is how far this machine's clock may run behind a member's
+// when a client certificate has only just been issued: the members judge
+// its start by their own clocks, and a certificate made a moment ago by
+// a CA whose clock runs ahead is not refused here for that.
+const clockSkew = 5 * time.Minute
+
+// certificateInForce refuses a client certificate that has expired, or
+// is not yet valid at now even allowing for clockSkew. A member refuses it only once a connection is
 // tried, after the whole dial timeout, and its refusal cannot tell an
 // expired certificate from one another CA signed; the file itself says
 // when it holds.
@@ -316,7 +322,7 @@ func (c Config) certificateInForce(now time.Time) error {
 	case now.After(leaf.NotAfter):
 		return &ConfigError{"CertFile", fmt.Sprintf("the client certificate %s expired at %s: the members refuse it; renew it",
 			c.CertFile, leaf.NotAfter.UTC().Format(time.RFC3339))}
-	case now.Before(leaf.NotBefore):
+	case now.Add(clockSkew).Before(leaf.NotBefore):
 		return &ConfigError{"CertFile", fmt.Sprintf("the client certificate %s is valid from %s only (is this machine's clock right?)",
 			c.CertFile, leaf.NotBefore.UTC().Format(time.RFC3339))}
 	}

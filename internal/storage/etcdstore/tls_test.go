@@ -143,6 +143,18 @@ func TestTLSExpiredCertificates(t *testing.T) {
 		t.Errorf("Open with an expired client certificate took %v, the dial timeout: it should not try the cluster", took)
 	}
 
+	// A certificate valid from an hour on is refused, saying from when;
+	// one a CA whose clock runs a minute ahead has just issued is not:
+	// the members judge it by their own clocks.
+	future := ca.IssueValidFrom(t, dir, "future", x509.ExtKeyUsageClientAuth, time.Now().Add(time.Hour))
+	if _, err := (etcdstore.Config{Endpoints: cluster.Endpoints(), CAFile: ca.File, CertFile: future.CertFile, KeyFile: future.KeyFile}).TLS(); !errors.As(err, &ce) || ce.Field != "CertFile" || !strings.Contains(ce.Rule, "is valid from") {
+		t.Errorf("TLS() of a certificate valid from an hour on = %v, want a ConfigError of CertFile saying from when it is valid", err)
+	}
+	fresh := ca.IssueValidFrom(t, dir, "fresh", x509.ExtKeyUsageClientAuth, time.Now().Add(time.Minute))
+	if _, err := (etcdstore.Config{Endpoints: cluster.Endpoints(), CAFile: ca.File, CertFile: fresh.CertFile, KeyFile: fresh.KeyFile}).TLS(); err != nil {
+		t.Errorf("TLS() of a certificate valid from a minute on (a CA's clock a minute ahead) = %v, want it taken", err)
+	}
+
 	old := ca.IssueExpired(t, dir, "old-member", x509.ExtKeyUsageServerAuth)
 	stale := etcdtest.Start(t, 1, etcdtest.WithoutFsync(), etcdtest.WithClientTLS(etcdtest.TLSFiles{
 		CertFile: old.CertFile, KeyFile: old.KeyFile, ClientCAFile: ca.File}))
