@@ -202,3 +202,29 @@ func TestCaregiverThatSaysNothingIsRefused(t *testing.T) {
 		t.Errorf("a caregiver known only as the suspected abuser: %v", err)
 	}
 }
+
+// An identified reporter needs a name or a phone number; a name of
+// characters nobody sees, or of punctuation alone, is no name (as a
+// caregiver's is none), and such a report is refused naming the
+// reporter, with no trace of it left.
+func TestIdentifiedReporterWithoutANameOrPhoneIsRefused(t *testing.T) {
+	ts := startServer(t, "")
+	for _, name := range []string{"", "  ", "\u200b\u2060", "\u00ad", "-", "..."} {
+		r := validReport()
+		r.Reporter = &pb.Reporter{Identity: &pb.Reporter_Identified{Identified: &pb.IdentifiedReporter{
+			Consent: true, FullName: name, RelationToChild: "hàng xóm"}}}
+		t.Run(fmt.Sprintf("%+q", name), func(t *testing.T) {
+			_, err := ts.reports().CreateReport(ts.as(t, operatorID), &pb.CreateReportRequest{Report: r})
+			wantBadField(t, err, "report.reporter.identified")
+		})
+	}
+	list, err := ts.reports().ListReports(ts.as(t, operatorID), &pb.ListReportsRequest{})
+	if err != nil || len(list.GetReports()) != 0 {
+		t.Fatalf("the refused reports left %v (%v)", list.GetReports(), err)
+	}
+	r := validReport()
+	r.Reporter = &pb.Reporter{Identity: &pb.Reporter_Identified{Identified: &pb.IdentifiedReporter{Consent: true, Phone: "0912 345 678"}}}
+	if _, err := ts.reports().CreateReport(ts.as(t, operatorID), &pb.CreateReportRequest{Report: r}); err != nil {
+		t.Errorf("an identified reporter known by a phone number only: %v", err)
+	}
+}

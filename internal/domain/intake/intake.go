@@ -904,6 +904,14 @@ func (s *Service) checkReport(r *model.Report, communeCode string, now time.Time
 	if err := normalizePhones(r); err != nil {
 		return err
 	}
+	if rep := r.Reporter; !rep.Anonymous && blank(rep.FullName) && rep.Phone == "" {
+		// The schema asks for a name or a phone, but a name of spaces,
+		// of characters nobody sees or of punctuation alone passed it:
+		// such a reporter was kept as identified, with nothing to call
+		// back or disclose.
+		return model.InvalidField("report.reporter.identified", "identified_reporter.name_or_phone",
+			"full_name or phone: an identified reporter needs a name or a phone number")
+	}
 	for i, g := range r.Caregivers {
 		if blank(g.FullName) && blank(g.Relation) && blank(g.Phone) && blank(g.Address) && !g.SuspectedAbuser {
 			// Stored, it showed on the report and its case as a caregiver
