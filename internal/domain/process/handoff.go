@@ -347,7 +347,9 @@ func (e *Engine) AcceptTransfer(ctx context.Context, p access.Principal, req Req
 // before it held the case, its escalation naming the sender, would count
 // the sender's delay as its own. The sender's clock closes as it stands:
 // missed if overdue (its breach and escalations stay on it), else
-// cancelled. An emergency's time is acknowledge_emergency, not paused.
+// cancelled; its line says the case went from one unit to the other,
+// since the city's reassignment moves it too, which the sender never
+// proposed. An emergency's time is acknowledge_emergency, not paused.
 func (s *stepCtx) forwardAcknowledgement(from, to string) {
 	ack := s.c.OpenDeadline(model.DeadlineAcknowledge, "")
 	if ack == nil {
@@ -357,10 +359,10 @@ func (s *stepCtx) forwardAcknowledgement(from, to string) {
 	if ack.PausedAt.IsZero() && overdueAt(ack.Due, s.now) {
 		ack.State = model.DeadlineMissed
 		ack.MinutesLate = int64(s.now.Sub(ack.Due) / time.Minute)
-		s.event("DEADLINE_MISSED", fmt.Sprintf("%s: %s handed the case over %d minutes late, not acknowledged", ack.Kind, from, ack.MinutesLate), ack.ID)
+		s.event("DEADLINE_MISSED", fmt.Sprintf("%s: the case went from %s to %s %d minutes late, not acknowledged", ack.Kind, from, to, ack.MinutesLate), ack.ID)
 	} else {
 		ack.State = model.DeadlineCancelled
-		s.event("DEADLINE_CANCELLED", fmt.Sprintf("%s: %s handed the case over before acknowledging it", ack.Kind, from), ack.ID)
+		s.event("DEADLINE_CANCELLED", fmt.Sprintf("%s: the case went from %s to %s before %s acknowledged it", ack.Kind, from, to, from), ack.ID)
 	}
 	spec := fromPolicy(s.e.policy.Acknowledge)
 	if s.c.Emergency {
