@@ -321,3 +321,47 @@ func TestAPathIsLoggedAndAuditedWithoutWhatCanBeNoRecords(t *testing.T) {
 		t.Errorf("the database holds %q in the clear", name)
 	}
 }
+
+// TestACallRefusedOnACaseNumberAsTypedIsOnTheCasesTrail: a case's number
+// is read as typed (any dash, spaces for dashes, lower case, full-width,
+// missing or extra leading zeros, without "cases/"), and a call refused
+// for the caller's role on one was kept on the trail as typed: the event
+// named "cases/hn 2026 1" or "HN-2026-000001" rather than the case, and a
+// bare number was on no case's trail at all, so an auditor listing the
+// case's events (?case=) did not see that it was probed. Every such
+// attempt is on the case's trail, naming it as its other events do.
+func TestACallRefusedOnACaseNumberAsTypedIsOnTheCasesTrail(t *testing.T) {
+	ts := startServer(t, "")
+	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
+	created, err := ts.reports().CreateReport(ts.as(t, operatorID), &pb.CreateReportRequest{Report: validReport()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := created.GetCase()
+	if c != "cases/HN-2026-00001" {
+		t.Fatalf("the case is %s, want cases/HN-2026-00001", c)
+	}
+	typed := []string{"cases/HN–2026–1", "cases/hn 2026 1", "HN-2026-000001", "hn-2026-1", "cases/ＨＮ－２０２６－１"}
+	for _, name := range typed {
+		if _, err := ts.cases().GetCase(ts.as(t, "auditor"), &pb.GetCaseRequest{Name: name}); status.Code(err) != codes.PermissionDenied {
+			t.Fatalf("an auditor's GetCase of %q: %v, want PERMISSION_DENIED", name, err)
+		}
+	}
+	// Over REST too, the number in the path as typed.
+	if code, raw := restRaw(t, ts, "GET", "/v1/cases/HN%202026%20001", "", map[string]string{"Authorization": "Bearer " + ts.tokens.get("auditor")}); code != http.StatusForbidden {
+		t.Fatalf("an auditor's GET of /v1/cases/HN%%202026%%20001: %d %s, want 403", code, raw)
+	}
+	denied := 0
+	for _, e := range allAuditEvents(t, ts, "auditor", &pb.ListAuditEventsRequest{Case: "HN–2026–1"}) {
+		if e.GetAction() != "auth.denied" {
+			continue
+		}
+		denied++
+		if e.GetResource() != c || e.GetCase() != c {
+			t.Errorf("an attempt is on %q of case %q, want both %s", e.GetResource(), e.GetCase(), c)
+		}
+	}
+	if want := len(typed) + 1; denied != want {
+		t.Errorf("the case's trail holds %d refused attempts, want %d", denied, want)
+	}
+}
