@@ -158,6 +158,12 @@ func TestRefusedNamesAreNotQuotedBack(t *testing.T) {
 			_, err := ts.units().GetUnit(city, &pb.GetUnitRequest{Name: "units/" + typed})
 			return err
 		}},
+		// A search's commune code takes up to 10 characters of anything:
+		// a name, or a phone, typed into it.
+		{"the search's commune", func() error {
+			_, err := ts.cases().SearchCases(ts.as(t, operatorID), &pb.SearchCasesRequest{ChildName: "An", CommuneCode: name})
+			return err
+		}},
 		{"the audit's case", func() error {
 			_, err := ts.audit().ListAuditEvents(auditor, &pb.ListAuditEventsRequest{Case: "cases/" + typed})
 			return err
