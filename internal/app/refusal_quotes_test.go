@@ -371,3 +371,42 @@ func TestACallRefusedOnACaseNumberAsTypedIsOnTheCasesTrail(t *testing.T) {
 		t.Errorf("the case's trail holds %d refused attempts, want %d", denied, want)
 	}
 }
+
+// TestARefusedCallIsLoggedWithItsFieldsAndRulesOnly: the log line of a
+// call refused as INVALID_ARGUMENT carried the whole refusal, which is
+// written for the caller and could, by a slip, quote what was sent (a
+// search's commune_code did: a name or a phone typed there went into the
+// log). Its grpc.error names each field and rule alone, as the audit
+// trail does, so that the log, kept and shipped elsewhere, does not
+// depend on every refusal's words.
+func TestARefusedCallIsLoggedWithItsFieldsAndRulesOnly(t *testing.T) {
+	var lines logLines
+	ts := launch(t, testConfig(t, ""), app.Options{Clock: clock.NewFake(testNow),
+		Logger: slog.New(slog.NewJSONHandler(&lines, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	ts.addUser(t, "city", pb.Role_ROLE_CITY_OFFICER, pCity)
+	city := ts.as(t, "city")
+	if _, err := ts.cases().GetCase(city, &pb.GetCaseRequest{Name: "cases/Nguyễn Văn An"}); status.Code(err) != codes.InvalidArgument {
+		t.Fatalf("GetCase of a name: %v, want INVALID_ARGUMENT", err)
+	}
+	if _, err := pb.NewStatisticsServiceClient(ts.conn).GetStatistics(city, &pb.GetStatisticsRequest{StartDate: "2026-02-30", EndDate: "2026-13-01"}); status.Code(err) != codes.InvalidArgument {
+		t.Fatalf("GetStatistics of no dates: %v, want INVALID_ARGUMENT", err)
+	}
+	want := map[string]string{
+		"GetCase":       "rpc error: code = InvalidArgument desc = invalid request: name case.name",
+		"GetStatistics": "rpc error: code = InvalidArgument desc = invalid request: start_date date.valid; end_date date.valid",
+	}
+	for _, l := range lines.take(t) {
+		method, _ := l["grpc.method"].(string)
+		w, ok := want[method]
+		if !ok || l["grpc.code"] != "InvalidArgument" {
+			continue
+		}
+		delete(want, method)
+		if l["grpc.error"] != w {
+			t.Errorf("%s is logged with grpc.error %q, want %q", method, l["grpc.error"], w)
+		}
+	}
+	for method := range want {
+		t.Errorf("no line of the refused %s", method)
+	}
+}
