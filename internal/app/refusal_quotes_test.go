@@ -410,3 +410,44 @@ func TestARefusedCallIsLoggedWithItsFieldsAndRulesOnly(t *testing.T) {
 		t.Errorf("no line of the refused %s", method)
 	}
 }
+
+// TestAPathsCaseNumberAsTypedIsLoggedAsItsCase: a path segment of more
+// than ASCII letters and digits is written "*" in the log and on the
+// trail, and so was a case's number typed with an en dash or spaces
+// (/v1/cases/HN–2026–1/...), which the API reads as the case: the
+// auditor reading what a token probed, and the operator reading the log,
+// lost which case it was. Such a segment is written as the case's number.
+func TestAPathsCaseNumberAsTypedIsLoggedAsItsCase(t *testing.T) {
+	var lines logLines
+	ts := launch(t, testConfig(t, ""), app.Options{Clock: clock.NewFake(testNow),
+		Logger: slog.New(slog.NewJSONHandler(&lines, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	ts.addUser(t, "city", pb.Role_ROLE_CITY_OFFICER, pCity)
+	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
+	auth := map[string]string{"Authorization": "Bearer " + ts.tokens.get("city")}
+	for _, tc := range []struct {
+		path   string
+		status int
+	}{
+		{"/v1/cases/" + url.PathEscape("HN–2026–1") + "?bogus=1", http.StatusBadRequest},
+		{"/v1/cases/HN%202026%2000007/secrets", http.StatusNotFound},
+		{"/v1/cases/" + url.PathEscape("hn – 2026 – 8") + ":bogus", http.StatusNotFound},
+	} {
+		if code, raw := restRaw(t, ts, "GET", tc.path, "", auth); code != tc.status {
+			t.Fatalf("GET %s: %d %s, want %d", tc.path, code, raw, tc.status)
+		}
+	}
+	log := lines.text()
+	for _, want := range []string{`"http.path":"/v1/cases/HN-2026-00001"`, `"http.path":"/v1/cases/HN-2026-00007/secrets"`, `"http.path":"/v1/cases/HN-2026-00008:bogus"`} {
+		if !strings.Contains(log, want) {
+			t.Errorf("no log line with %s:\n%s", want, log)
+		}
+	}
+	events := auditedBy(t, ts, "auditor", "city")
+	for _, want := range []string{"/v1/cases/HN-2026-00007/secrets", "/v1/cases/HN-2026-00008:bogus"} {
+		if !slices.ContainsFunc(events, func(e *pb.AuditEvent) bool {
+			return e.GetAction() == "http.no_route" && e.GetResource() == want
+		}) {
+			t.Errorf("no http.no_route on %s: %v", want, events)
+		}
+	}
+}

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/childcase/childcase/internal/domain/audit"
 	"github.com/childcase/childcase/internal/domain/clock"
 	"github.com/childcase/childcase/internal/domain/identity"
+	"github.com/childcase/childcase/internal/domain/intake"
 )
 
 // NoRouteAction is the audit action of a REST request that no route
@@ -101,19 +103,46 @@ func auditedPath(p string) string {
 // LoggedPath is an escaped request path as the log and the audit trail
 // name it: each segment that holds more than ASCII letters, digits and
 // "._-@:~" (a space, a letter with a diacritic, any escape) is written
-// "*". A path is where a client puts a case's number, and one that put
-// there what the caller said (/v1/cases/Nguyễn%20Văn%20An, or a path
-// that routes nowhere) would leave a child's name in the log, or in the
-// audit trail, which is in the clear; an API path of record names keeps
-// every segment.
+// "*", unless it reads as a case's number (loggedCaseSegment). A path is
+// where a client puts a case's number, and one that put there what the
+// caller said (/v1/cases/Nguyễn%20Văn%20An, or a path that routes
+// nowhere) would leave a child's name in the log, or in the audit trail,
+// which is in the clear; an API path of record names keeps every
+// segment.
 func LoggedPath(escaped string) string {
 	segments := strings.Split(escaped, "/")
 	for i, s := range segments {
-		if strings.ContainsFunc(s, func(r rune) bool {
-			return !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || strings.ContainsRune("._-@:~", r))
-		}) {
-			segments[i] = "*"
+		if strings.ContainsFunc(s, notPathWord) {
+			segments[i] = loggedCaseSegment(s)
 		}
 	}
 	return strings.Join(segments, "/")
+}
+
+// notPathWord reports whether r is more than a path segment of record
+// names holds.
+func notPathWord(r rune) bool {
+	return !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || strings.ContainsRune("._-@:~", r))
+}
+
+// loggedCaseSegment is an escaped path segment that holds more than
+// record names do, as LoggedPath writes it: the case's number when it
+// reads as one, as the API reads it (HN–2026–5 or "HN 2026 5", with an
+// en dash or spaces, is HN-2026-00005), with its ":verb"; "*" otherwise.
+// The auditor reading what a token probed, and the operator reading the
+// log, so still see which case it was.
+func loggedCaseSegment(escaped string) string {
+	s, err := url.PathUnescape(escaped)
+	if err != nil {
+		return "*"
+	}
+	head, verb := s, ""
+	if i := strings.LastIndexByte(s, ':'); i >= 0 {
+		head, verb = s[:i], s[i:]
+	}
+	number, err := intake.ParseCaseName(head)
+	if err != nil || strings.HasPrefix(strings.TrimSpace(head), "cases/") || strings.ContainsFunc(verb, notPathWord) {
+		return "*"
+	}
+	return number + verb
 }
