@@ -451,3 +451,35 @@ func TestAPathsCaseNumberAsTypedIsLoggedAsItsCase(t *testing.T) {
 		}
 	}
 }
+
+// TestAPathTriedUnderACaseIsOnItsTrail: a REST path that routes nowhere
+// is on its user's trail (http.no_route), but was on no case's, so an
+// auditor listing a case's events (?case=) did not see the paths a token
+// tried under it (/v1/cases/HN-2026-00001/secrets). It is on the case's
+// trail, as a refused call naming the case is.
+func TestAPathTriedUnderACaseIsOnItsTrail(t *testing.T) {
+	ts := startServer(t, "")
+	ts.addUser(t, "city", pb.Role_ROLE_CITY_OFFICER, pCity)
+	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
+	created, err := ts.reports().CreateReport(ts.as(t, operatorID), &pb.CreateReportRequest{Report: validReport()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := created.GetCase()
+	auth := map[string]string{"Authorization": "Bearer " + ts.tokens.get("city")}
+	paths := []string{"/v1/cases/HN-2026-00001/secrets", "/v1/cases/HN%202026%201:bogus", "/v1/" + created.GetName() + "/secrets"}
+	for _, p := range paths {
+		if code, raw := restRaw(t, ts, "GET", p, "", auth); code != http.StatusNotFound {
+			t.Fatalf("GET %s: %d %s, want 404", p, code, raw)
+		}
+	}
+	n := 0
+	for _, e := range allAuditEvents(t, ts, "auditor", &pb.ListAuditEventsRequest{Case: c}) {
+		if e.GetAction() == "http.no_route" && e.GetActor() == "users/city" {
+			n++
+		}
+	}
+	if n != len(paths) {
+		t.Errorf("the case's trail holds %d of the %d paths tried under it", n, len(paths))
+	}
+}

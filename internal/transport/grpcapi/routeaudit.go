@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/childcase/childcase/internal/domain/audit"
+	"github.com/childcase/childcase/internal/domain/auditlog"
 	"github.com/childcase/childcase/internal/domain/clock"
 	"github.com/childcase/childcase/internal/domain/identity"
 	"github.com/childcase/childcase/internal/domain/intake"
@@ -40,13 +41,16 @@ type RouteRefusal struct {
 type RouteAudit struct {
 	identity *identity.Service
 	guard    *SignInGuard
+	cases    CaseResolver // nil: events without their case
 	clock    clock.Clock
 }
 
 // NewRouteAudit returns the audit of the REST requests no route takes,
-// through the guard the servers share.
-func NewRouteAudit(ids *identity.Service, guard *SignInGuard, clk clock.Clock) *RouteAudit {
-	return &RouteAudit{identity: ids, guard: guard, clock: clk}
+// through the guard the servers share; an event of a path under a case
+// or a report (/v1/cases/HN-2026-00007/secrets) is on its case's trail,
+// named through cases, as a refused call's is.
+func NewRouteAudit(ids *identity.Service, guard *SignInGuard, cases CaseResolver, clk clock.Clock) *RouteAudit {
+	return &RouteAudit{identity: ids, guard: guard, cases: cases, clock: clk}
 }
 
 // Record audits r. The answer stands whatever happens here: an event
@@ -72,11 +76,32 @@ func (a *RouteAudit) Record(ctx context.Context, r RouteRefusal) {
 			}
 			e := p.Event(a.clock.Now(), NoRouteAction, path, "", outcome)
 			e.Reason = reason
-			_ = a.guard.calls.Record(ctx, e, nil)
+			var caseOf auditlog.CaseLookup
+			if record := routedRecord(path); record != "" {
+				caseOf = caseLookup(a.cases, record)
+			}
+			_ = a.guard.calls.Record(ctx, e, caseOf)
 			return
 		}
 	}
 	a.guard.refusals.Add(ctx, r.Client, path, why+" ("+method+" on no route)", r.RequestID)
+}
+
+// routedRecord is the record an audited path names under /v1/ (a case or
+// a report, by its name without a ":verb"), or "": an auditor listing a
+// case's events sees the paths a token tried under it.
+func routedRecord(path string) string {
+	rest, ok := strings.CutPrefix(path, "/v1/")
+	if !ok {
+		return ""
+	}
+	kind, rest, _ := strings.Cut(rest, "/")
+	id, _, _ := strings.Cut(rest, "/")
+	id, _, _ = strings.Cut(id, ":")
+	if (kind != "cases" && kind != "reports") || id == "" || id == "*" {
+		return ""
+	}
+	return kind + "/" + id
 }
 
 // auditedMethod is an HTTP method as its event names it: a client may
