@@ -1189,7 +1189,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 	}
 	s.push(func(context.Context) error { return conn.Close() })
 	hopts := []httpapi.Option{httpapi.WithStreamWriteTimeout(opts.StreamWriteTimeout), httpapi.WithLogger(opts.Logger), httpapi.WithTrustedProxies(trusted),
-		httpapi.WithReadiness(s.Readiness), httpapi.WithRouteAudit(grpcapi.NewRouteAudit(ids, signIns, opts.Clock))}
+		httpapi.WithReadiness(s.Readiness), httpapi.WithRouteAudit(grpcapi.NewRouteAudit(ids, signIns, svc, opts.Clock))}
 	if tlsCfg != nil {
 		hopts = append(hopts, httpapi.WithHSTS())
 	}

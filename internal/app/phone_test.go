@@ -149,3 +149,19 @@ func TestCaseNumberTypedInFullWidthNamesTheCase(t *testing.T) {
 		t.Errorf("GetCase %q answers %q; want %s", typed, got.GetName(), name)
 	}
 }
+
+// TestEveryPhoneOfAReportThatIsNoNumberIsNamed: a report whose reporter's
+// and caregiver's phones are both no number was refused naming the
+// reporter's alone, so the operator fixed it, sent it again and was
+// refused a second time for the caregiver's. Each is named at once, as
+// the schema's violations are.
+func TestEveryPhoneOfAReportThatIsNoNumberIsNamed(t *testing.T) {
+	ts := startServer(t, "")
+	r := validReport()
+	r.GetReporter().GetIdentified().Phone = "call me"
+	r.Caregivers[0].Phone = "0912"
+	_, err := ts.reports().CreateReport(ts.as(t, operatorID), &pb.CreateReportRequest{Report: r})
+	for _, field := range []string{"report.reporter.identified.phone", "report.caregivers[0].phone"} {
+		wantField(t, err, field)
+	}
+}

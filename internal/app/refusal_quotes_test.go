@@ -158,6 +158,12 @@ func TestRefusedNamesAreNotQuotedBack(t *testing.T) {
 			_, err := ts.units().GetUnit(city, &pb.GetUnitRequest{Name: "units/" + typed})
 			return err
 		}},
+		// A search's commune code takes up to 10 characters of anything:
+		// a name, or a phone, typed into it.
+		{"the search's commune", func() error {
+			_, err := ts.cases().SearchCases(ts.as(t, operatorID), &pb.SearchCasesRequest{ChildName: "An", CommuneCode: name})
+			return err
+		}},
 		{"the audit's case", func() error {
 			_, err := ts.audit().ListAuditEvents(auditor, &pb.ListAuditEventsRequest{Case: "cases/" + typed})
 			return err
@@ -319,5 +325,161 @@ func TestAPathIsLoggedAndAuditedWithoutWhatCanBeNoRecords(t *testing.T) {
 	}
 	if bytes.Contains(raw, []byte(name)) {
 		t.Errorf("the database holds %q in the clear", name)
+	}
+}
+
+// TestACallRefusedOnACaseNumberAsTypedIsOnTheCasesTrail: a case's number
+// is read as typed (any dash, spaces for dashes, lower case, full-width,
+// missing or extra leading zeros, without "cases/"), and a call refused
+// for the caller's role on one was kept on the trail as typed: the event
+// named "cases/hn 2026 1" or "HN-2026-000001" rather than the case, and a
+// bare number was on no case's trail at all, so an auditor listing the
+// case's events (?case=) did not see that it was probed. Every such
+// attempt is on the case's trail, naming it as its other events do.
+func TestACallRefusedOnACaseNumberAsTypedIsOnTheCasesTrail(t *testing.T) {
+	ts := startServer(t, "")
+	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
+	created, err := ts.reports().CreateReport(ts.as(t, operatorID), &pb.CreateReportRequest{Report: validReport()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := created.GetCase()
+	if c != "cases/HN-2026-00001" {
+		t.Fatalf("the case is %s, want cases/HN-2026-00001", c)
+	}
+	typed := []string{"cases/HN–2026–1", "cases/hn 2026 1", "HN-2026-000001", "hn-2026-1", "cases/ＨＮ－２０２６－１"}
+	for _, name := range typed {
+		if _, err := ts.cases().GetCase(ts.as(t, "auditor"), &pb.GetCaseRequest{Name: name}); status.Code(err) != codes.PermissionDenied {
+			t.Fatalf("an auditor's GetCase of %q: %v, want PERMISSION_DENIED", name, err)
+		}
+	}
+	// Over REST too, the number in the path as typed.
+	if code, raw := restRaw(t, ts, "GET", "/v1/cases/HN%202026%20001", "", map[string]string{"Authorization": "Bearer " + ts.tokens.get("auditor")}); code != http.StatusForbidden {
+		t.Fatalf("an auditor's GET of /v1/cases/HN%%202026%%20001: %d %s, want 403", code, raw)
+	}
+	denied := 0
+	for _, e := range allAuditEvents(t, ts, "auditor", &pb.ListAuditEventsRequest{Case: "HN–2026–1"}) {
+		if e.GetAction() != "auth.denied" {
+			continue
+		}
+		denied++
+		if e.GetResource() != c || e.GetCase() != c {
+			t.Errorf("an attempt is on %q of case %q, want both %s", e.GetResource(), e.GetCase(), c)
+		}
+	}
+	if want := len(typed) + 1; denied != want {
+		t.Errorf("the case's trail holds %d refused attempts, want %d", denied, want)
+	}
+}
+
+// TestARefusedCallIsLoggedWithItsFieldsAndRulesOnly: the log line of a
+// call refused as INVALID_ARGUMENT carried the whole refusal, which is
+// written for the caller and could, by a slip, quote what was sent (a
+// search's commune_code did: a name or a phone typed there went into the
+// log). Its grpc.error names each field and rule alone, as the audit
+// trail does, so that the log, kept and shipped elsewhere, does not
+// depend on every refusal's words.
+func TestARefusedCallIsLoggedWithItsFieldsAndRulesOnly(t *testing.T) {
+	var lines logLines
+	ts := launch(t, testConfig(t, ""), app.Options{Clock: clock.NewFake(testNow),
+		Logger: slog.New(slog.NewJSONHandler(&lines, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	ts.addUser(t, "city", pb.Role_ROLE_CITY_OFFICER, pCity)
+	city := ts.as(t, "city")
+	if _, err := ts.cases().GetCase(city, &pb.GetCaseRequest{Name: "cases/Nguyễn Văn An"}); status.Code(err) != codes.InvalidArgument {
+		t.Fatalf("GetCase of a name: %v, want INVALID_ARGUMENT", err)
+	}
+	if _, err := pb.NewStatisticsServiceClient(ts.conn).GetStatistics(city, &pb.GetStatisticsRequest{StartDate: "2026-02-30", EndDate: "2026-13-01"}); status.Code(err) != codes.InvalidArgument {
+		t.Fatalf("GetStatistics of no dates: %v, want INVALID_ARGUMENT", err)
+	}
+	want := map[string]string{
+		"GetCase":       "rpc error: code = InvalidArgument desc = invalid request: name case.name",
+		"GetStatistics": "rpc error: code = InvalidArgument desc = invalid request: start_date date.valid; end_date date.valid",
+	}
+	for _, l := range lines.take(t) {
+		method, _ := l["grpc.method"].(string)
+		w, ok := want[method]
+		if !ok || l["grpc.code"] != "InvalidArgument" {
+			continue
+		}
+		delete(want, method)
+		if l["grpc.error"] != w {
+			t.Errorf("%s is logged with grpc.error %q, want %q", method, l["grpc.error"], w)
+		}
+	}
+	for method := range want {
+		t.Errorf("no line of the refused %s", method)
+	}
+}
+
+// TestAPathsCaseNumberAsTypedIsLoggedAsItsCase: a path segment of more
+// than ASCII letters and digits is written "*" in the log and on the
+// trail, and so was a case's number typed with an en dash or spaces
+// (/v1/cases/HN–2026–1/...), which the API reads as the case: the
+// auditor reading what a token probed, and the operator reading the log,
+// lost which case it was. Such a segment is written as the case's number.
+func TestAPathsCaseNumberAsTypedIsLoggedAsItsCase(t *testing.T) {
+	var lines logLines
+	ts := launch(t, testConfig(t, ""), app.Options{Clock: clock.NewFake(testNow),
+		Logger: slog.New(slog.NewJSONHandler(&lines, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	ts.addUser(t, "city", pb.Role_ROLE_CITY_OFFICER, pCity)
+	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
+	auth := map[string]string{"Authorization": "Bearer " + ts.tokens.get("city")}
+	for _, tc := range []struct {
+		path   string
+		status int
+	}{
+		{"/v1/cases/" + url.PathEscape("HN–2026–1") + "?bogus=1", http.StatusBadRequest},
+		{"/v1/cases/HN%202026%2000007/secrets", http.StatusNotFound},
+		{"/v1/cases/" + url.PathEscape("hn – 2026 – 8") + ":bogus", http.StatusNotFound},
+	} {
+		if code, raw := restRaw(t, ts, "GET", tc.path, "", auth); code != tc.status {
+			t.Fatalf("GET %s: %d %s, want %d", tc.path, code, raw, tc.status)
+		}
+	}
+	log := lines.text()
+	for _, want := range []string{`"http.path":"/v1/cases/HN-2026-00001"`, `"http.path":"/v1/cases/HN-2026-00007/secrets"`, `"http.path":"/v1/cases/HN-2026-00008:bogus"`} {
+		if !strings.Contains(log, want) {
+			t.Errorf("no log line with %s:\n%s", want, log)
+		}
+	}
+	events := auditedBy(t, ts, "auditor", "city")
+	for _, want := range []string{"/v1/cases/HN-2026-00007/secrets", "/v1/cases/HN-2026-00008:bogus"} {
+		if !slices.ContainsFunc(events, func(e *pb.AuditEvent) bool {
+			return e.GetAction() == "http.no_route" && e.GetResource() == want
+		}) {
+			t.Errorf("no http.no_route on %s: %v", want, events)
+		}
+	}
+}
+
+// TestAPathTriedUnderACaseIsOnItsTrail: a REST path that routes nowhere
+// is on its user's trail (http.no_route), but was on no case's, so an
+// auditor listing a case's events (?case=) did not see the paths a token
+// tried under it (/v1/cases/HN-2026-00001/secrets). It is on the case's
+// trail, as a refused call naming the case is.
+func TestAPathTriedUnderACaseIsOnItsTrail(t *testing.T) {
+	ts := startServer(t, "")
+	ts.addUser(t, "city", pb.Role_ROLE_CITY_OFFICER, pCity)
+	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
+	created, err := ts.reports().CreateReport(ts.as(t, operatorID), &pb.CreateReportRequest{Report: validReport()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := created.GetCase()
+	auth := map[string]string{"Authorization": "Bearer " + ts.tokens.get("city")}
+	paths := []string{"/v1/cases/HN-2026-00001/secrets", "/v1/cases/HN%202026%201:bogus", "/v1/" + created.GetName() + "/secrets"}
+	for _, p := range paths {
+		if code, raw := restRaw(t, ts, "GET", p, "", auth); code != http.StatusNotFound {
+			t.Fatalf("GET %s: %d %s, want 404", p, code, raw)
+		}
+	}
+	n := 0
+	for _, e := range allAuditEvents(t, ts, "auditor", &pb.ListAuditEventsRequest{Case: c}) {
+		if e.GetAction() == "http.no_route" && e.GetActor() == "users/city" {
+			n++
+		}
+	}
+	if n != len(paths) {
+		t.Errorf("the case's trail holds %d of the %d paths tried under it", n, len(paths))
 	}
 }

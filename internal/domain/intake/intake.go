@@ -1028,18 +1028,23 @@ func normalizePhones(r *model.Report) error {
 			phone *string
 		}{"report.caregivers[" + strconv.Itoa(i) + "].phone", &r.Caregivers[i].Phone})
 	}
+	// Every phone that is no number is named at once: named one at a
+	// time, the operator fixing the reporter's is refused again for a
+	// caregiver's.
+	var bad []error
 	for _, p := range phones {
 		if *p.phone == "" {
 			continue
 		}
 		_, ok := search.PhoneNumber(*p.phone)
 		if !ok {
-			return model.InvalidField(p.field, "phone.number", "phone is no phone number: digits (9 or 10 after 0 or +84 for a Vietnamese number), "+
-				"with spaces, dots, dashes, slashes or parentheses between them and a + before them")
+			bad = append(bad, model.InvalidField(p.field, "phone.number", "phone is no phone number: digits (9 or 10 after 0 or +84 for a Vietnamese number), "+
+				"with spaces, dots, dashes, slashes or parentheses between them and a + before them"))
+			continue
 		}
 		*p.phone = strings.TrimSpace(norm.NFKC.String(*p.phone))
 	}
-	return nil
+	return errors.Join(bad...)
 }
 
 // blank reports whether s says nothing: it has no letter or digit, only

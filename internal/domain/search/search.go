@@ -718,7 +718,10 @@ func (s *Service) Search(ctx context.Context, p access.Principal, q Query, limit
 			u, ok = s.units.Ended(q.CommuneCode, today)
 		}
 		if !ok || u.Level != units.LevelCommune {
-			return nil, model.InvalidField("commune_code", "unit.commune", "no commune ever had the code %q", q.CommuneCode)
+			// Not quoted back: the schema takes any 10 characters here,
+			// and a caller's name or phone typed into it would go into
+			// the answer and the log with the call's error.
+			return nil, model.InvalidField("commune_code", "unit.commune", "names no commune, in force today or before the 2025 reform (a GSO code such as 00004)")
 		}
 		q.Commune, q.CommuneCode = u.Key, ""
 	}

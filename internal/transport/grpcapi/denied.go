@@ -63,7 +63,11 @@ func caseLookup(cases CaseResolver, resource string) auditlog.CaseLookup {
 // targetName returns the record a request names in its "name" field, or
 // else its "parent" field, or else its "case" field (a watch of one case,
 // a list of a case's audit events); "" when it names none that could be a
-// record's.
+// record's. A case is named as its number reads ("cases/HN-2026-00005"
+// for "hn 2026 5", "HN–2026–5" or "HN-2026-000005"), as the calls that
+// read it name it: an auditor listing the events of a case finds an
+// attempt on it however its number was typed, and the event names the
+// case as every other of its events does.
 func targetName(req any) string {
 	m, ok := req.(proto.Message)
 	if !ok || m == nil {
@@ -75,9 +79,14 @@ func targetName(req any) string {
 		if fd == nil || fd.Kind() != protoreflect.StringKind || fd.Cardinality() == protoreflect.Repeated {
 			continue
 		}
-		if v := r.Get(fd).String(); v != "" && screenedName(v) {
-			return v
+		v := r.Get(fd).String()
+		if v == "" || !screenedName(v) {
+			continue
 		}
+		if number, err := intake.ParseCaseName(v); err == nil {
+			return access.CaseResource(number)
+		}
+		return v
 	}
 	return ""
 }

@@ -10,14 +10,17 @@ import (
 	"regexp"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 )
 
 // RequestIDHeader carries a request's id in and out, over gRPC metadata and
@@ -98,8 +101,70 @@ func slogLogger(l *slog.Logger) logging.Logger {
 				level = max(level, foldedLevel)
 			}
 		}
-		l.Log(ctx, level, msg, fields...)
+		l.Log(ctx, level, msg, withRefusalError(fields)...)
 	})
+}
+
+// refusalKey carries a refused request's field paths and rules
+// (refusalFields) from the middleware to slogLogger, which puts them in
+// place of the error's text.
+const refusalKey = "childcase.refusal"
+
+// refusalFields are the log fields of a call refused as INVALID_ARGUMENT:
+// each violation's field path and rule (screened as the audit trail's
+// are), or its ErrorInfo reason, without the descriptions. A description
+// is written for the caller and may, by a slip, quote the value sent (a
+// search's commune_code did, a name or a phone typed into it): the log,
+// kept and shipped elsewhere, does not depend on every description being
+// right.
+func refusalFields(err error) logging.Fields {
+	st := status.Convert(err)
+	if st.Code() != codes.InvalidArgument {
+		return nil
+	}
+	var said []string
+	reason := ""
+	for _, d := range st.Details() {
+		switch d := d.(type) {
+		case *errdetails.BadRequest:
+			for _, v := range d.GetFieldViolations() {
+				if r := screenedRefusal(v.GetField() + " " + v.GetReason()); r != "" {
+					said = append(said, r)
+				}
+			}
+		case *errdetails.ErrorInfo:
+			reason = d.GetReason()
+		}
+	}
+	if len(said) == 0 && reason != "" {
+		said = append(said, reason)
+	}
+	return logging.Fields{refusalKey, "rpc error: code = InvalidArgument desc = invalid request: " + strings.Join(said, "; ")}
+}
+
+// withRefusalError returns fields with a refused call's grpc.error
+// replaced by its refusalFields, when it has them.
+func withRefusalError(fields []any) []any {
+	refusal, at := "", -1
+	for i := 0; i+1 < len(fields); i += 2 {
+		if fields[i] == refusalKey {
+			refusal, at = fmt.Sprint(fields[i+1]), i
+		}
+	}
+	if at < 0 {
+		return fields
+	}
+	out := make([]any, 0, len(fields)-2)
+	for i := 0; i+1 < len(fields); i += 2 {
+		switch fields[i] {
+		case refusalKey:
+		case "grpc.error":
+			out = append(out, fields[i], refusal)
+		default:
+			out = append(out, fields[i], fields[i+1])
+		}
+	}
+	return out
 }
 
 // loggingOptions makes each call's one line. Besides the request id it
@@ -111,6 +176,8 @@ func loggingOptions(clientAddress func(context.Context) string) []logging.Option
 	return []logging.Option{
 		// Payloads are never logged: they hold children's data.
 		logging.WithLogOnEvents(logging.FinishCall),
+		// Nor are a refusal's descriptions (refusalFields).
+		logging.WithErrorFields(refusalFields),
 		logging.WithFieldsFromContext(func(ctx context.Context) logging.Fields {
 			fields := logging.Fields{"client.address", clientAddress(ctx)}
 			if id := RequestID(ctx); id != "" {

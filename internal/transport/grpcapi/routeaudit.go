@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/childcase/childcase/internal/domain/audit"
+	"github.com/childcase/childcase/internal/domain/auditlog"
 	"github.com/childcase/childcase/internal/domain/clock"
 	"github.com/childcase/childcase/internal/domain/identity"
+	"github.com/childcase/childcase/internal/domain/intake"
 )
 
 // NoRouteAction is the audit action of a REST request that no route
@@ -38,13 +41,16 @@ type RouteRefusal struct {
 type RouteAudit struct {
 	identity *identity.Service
 	guard    *SignInGuard
+	cases    CaseResolver // nil: events without their case
 	clock    clock.Clock
 }
 
 // NewRouteAudit returns the audit of the REST requests no route takes,
-// through the guard the servers share.
-func NewRouteAudit(ids *identity.Service, guard *SignInGuard, clk clock.Clock) *RouteAudit {
-	return &RouteAudit{identity: ids, guard: guard, clock: clk}
+// through the guard the servers share; an event of a path under a case
+// or a report (/v1/cases/HN-2026-00007/secrets) is on its case's trail,
+// named through cases, as a refused call's is.
+func NewRouteAudit(ids *identity.Service, guard *SignInGuard, cases CaseResolver, clk clock.Clock) *RouteAudit {
+	return &RouteAudit{identity: ids, guard: guard, cases: cases, clock: clk}
 }
 
 // Record audits r. The answer stands whatever happens here: an event
@@ -70,11 +76,32 @@ func (a *RouteAudit) Record(ctx context.Context, r RouteRefusal) {
 			}
 			e := p.Event(a.clock.Now(), NoRouteAction, path, "", outcome)
 			e.Reason = reason
-			_ = a.guard.calls.Record(ctx, e, nil)
+			var caseOf auditlog.CaseLookup
+			if record := routedRecord(path); record != "" {
+				caseOf = caseLookup(a.cases, record)
+			}
+			_ = a.guard.calls.Record(ctx, e, caseOf)
 			return
 		}
 	}
 	a.guard.refusals.Add(ctx, r.Client, path, why+" ("+method+" on no route)", r.RequestID)
+}
+
+// routedRecord is the record an audited path names under /v1/ (a case or
+// a report, by its name without a ":verb"), or "": an auditor listing a
+// case's events sees the paths a token tried under it.
+func routedRecord(path string) string {
+	rest, ok := strings.CutPrefix(path, "/v1/")
+	if !ok {
+		return ""
+	}
+	kind, rest, _ := strings.Cut(rest, "/")
+	id, _, _ := strings.Cut(rest, "/")
+	id, _, _ = strings.Cut(id, ":")
+	if (kind != "cases" && kind != "reports") || id == "" || id == "*" {
+		return ""
+	}
+	return kind + "/" + id
 }
 
 // auditedMethod is an HTTP method as its event names it: a client may
@@ -101,19 +128,46 @@ func auditedPath(p string) string {
 // LoggedPath is an escaped request path as the log and the audit trail
 // name it: each segment that holds more than ASCII letters, digits and
 // "._-@:~" (a space, a letter with a diacritic, any escape) is written
-// "*". A path is where a client puts a case's number, and one that put
-// there what the caller said (/v1/cases/Nguyễn%20Văn%20An, or a path
-// that routes nowhere) would leave a child's name in the log, or in the
-// audit trail, which is in the clear; an API path of record names keeps
-// every segment.
+// "*", unless it reads as a case's number (loggedCaseSegment). A path is
+// where a client puts a case's number, and one that put there what the
+// caller said (/v1/cases/Nguyễn%20Văn%20An, or a path that routes
+// nowhere) would leave a child's name in the log, or in the audit trail,
+// which is in the clear; an API path of record names keeps every
+// segment.
 func LoggedPath(escaped string) string {
 	segments := strings.Split(escaped, "/")
 	for i, s := range segments {
-		if strings.ContainsFunc(s, func(r rune) bool {
-			return !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || strings.ContainsRune("._-@:~", r))
-		}) {
-			segments[i] = "*"
+		if strings.ContainsFunc(s, notPathWord) {
+			segments[i] = loggedCaseSegment(s)
 		}
 	}
 	return strings.Join(segments, "/")
+}
+
+// notPathWord reports whether r is more than a path segment of record
+// names holds.
+func notPathWord(r rune) bool {
+	return !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || strings.ContainsRune("._-@:~", r))
+}
+
+// loggedCaseSegment is an escaped path segment that holds more than
+// record names do, as LoggedPath writes it: the case's number when it
+// reads as one, as the API reads it (HN–2026–5 or "HN 2026 5", with an
+// en dash or spaces, is HN-2026-00005), with its ":verb"; "*" otherwise.
+// The auditor reading what a token probed, and the operator reading the
+// log, so still see which case it was.
+func loggedCaseSegment(escaped string) string {
+	s, err := url.PathUnescape(escaped)
+	if err != nil {
+		return "*"
+	}
+	head, verb := s, ""
+	if i := strings.LastIndexByte(s, ':'); i >= 0 {
+		head, verb = s[:i], s[i:]
+	}
+	number, err := intake.ParseCaseName(head)
+	if err != nil || strings.HasPrefix(strings.TrimSpace(head), "cases/") || strings.ContainsFunc(verb, notPathWord) {
+		return "*"
+	}
+	return number + verb
 }
