@@ -31,9 +31,7 @@ import (
 // which the client's logs and proxies keep. Neither the answer nor the
 // server's log holds it.
 func TestRESTRefusalsNeverQuoteTheValueSent(t *testing.T) {
-	var lines logLines
-	ts := launch(t, testConfig(t, ""), app.Options{Clock: clock.NewFake(testNow),
-		Logger: slog.New(slog.NewJSONHandler(&lines, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	ts, lines := launchDebugLogged(t)
 	ts.addUser(t, "sup.111", pb.Role_ROLE_HOTLINE_SUPERVISOR, "orgs/hotline-111")
 	ts.addUser(t, "city", pb.Role_ROLE_CITY_OFFICER, pCity)
 	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
@@ -94,9 +92,7 @@ func TestRESTRefusalsNeverQuoteTheValueSent(t *testing.T) {
 // ("cases/Nguyễn Văn An is not a case name") was sent back in the answer
 // and written to the service's log with the call's error.
 func TestRefusedNamesAreNotQuotedBack(t *testing.T) {
-	var lines logLines
-	ts := launch(t, testConfig(t, ""), app.Options{Clock: clock.NewFake(testNow),
-		Logger: slog.New(slog.NewJSONHandler(&lines, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	ts, lines := launchDebugLogged(t)
 	ts.addUser(t, "city", pb.Role_ROLE_CITY_OFFICER, pCity)
 	ts.addUser(t, "bd.chair", pb.Role_ROLE_COMMUNE_CHAIR, pBaDinh)
 	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
@@ -256,14 +252,7 @@ func TestANameThatCanBeNoRecordsIsNotKeptOnTheTrail(t *testing.T) {
 			}
 		}
 	}
-	ts.stop()
-	raw, err := os.ReadFile(ts.cfg.DBPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if bytes.Contains(raw, []byte(name)) {
-		t.Errorf("the database holds %q in the clear", name)
-	}
+	stoppedDatabaseHoldsNot(t, ts, name)
 }
 
 // TestAPathIsLoggedAndAuditedWithoutWhatCanBeNoRecords: the log line of a
@@ -274,9 +263,7 @@ func TestANameThatCanBeNoRecordsIsNotKeptOnTheTrail(t *testing.T) {
 // audit trail, which is in the clear. Such a segment is written "*"; the
 // path's other segments, a case's number among them, are kept.
 func TestAPathIsLoggedAndAuditedWithoutWhatCanBeNoRecords(t *testing.T) {
-	var lines logLines
-	ts := launch(t, testConfig(t, ""), app.Options{Clock: clock.NewFake(testNow),
-		Logger: slog.New(slog.NewJSONHandler(&lines, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	ts, lines := launchDebugLogged(t)
 	ts.addUser(t, "city", pb.Role_ROLE_CITY_OFFICER, pCity)
 	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
 	const name = "Quarkname"
@@ -318,14 +305,7 @@ func TestAPathIsLoggedAndAuditedWithoutWhatCanBeNoRecords(t *testing.T) {
 			t.Errorf("the trail keeps the path as sent: %v", e)
 		}
 	}
-	ts.stop()
-	raw, err := os.ReadFile(ts.cfg.DBPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if bytes.Contains(raw, []byte(name)) {
-		t.Errorf("the database holds %q in the clear", name)
-	}
+	stoppedDatabaseHoldsNot(t, ts, name)
 }
 
 // TestACallRefusedOnACaseNumberAsTypedIsOnTheCasesTrail: a case's number
@@ -380,9 +360,7 @@ func TestACallRefusedOnACaseNumberAsTypedIsOnTheCasesTrail(t *testing.T) {
 // trail does, so that the log, kept and shipped elsewhere, does not
 // depend on every refusal's words.
 func TestARefusedCallIsLoggedWithItsFieldsAndRulesOnly(t *testing.T) {
-	var lines logLines
-	ts := launch(t, testConfig(t, ""), app.Options{Clock: clock.NewFake(testNow),
-		Logger: slog.New(slog.NewJSONHandler(&lines, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	ts, lines := launchDebugLogged(t)
 	ts.addUser(t, "city", pb.Role_ROLE_CITY_OFFICER, pCity)
 	city := ts.as(t, "city")
 	if _, err := ts.cases().GetCase(city, &pb.GetCaseRequest{Name: "cases/Nguyễn Văn An"}); status.Code(err) != codes.InvalidArgument {
@@ -418,9 +396,7 @@ func TestARefusedCallIsLoggedWithItsFieldsAndRulesOnly(t *testing.T) {
 // auditor reading what a token probed, and the operator reading the log,
 // lost which case it was. Such a segment is written as the case's number.
 func TestAPathsCaseNumberAsTypedIsLoggedAsItsCase(t *testing.T) {
-	var lines logLines
-	ts := launch(t, testConfig(t, ""), app.Options{Clock: clock.NewFake(testNow),
-		Logger: slog.New(slog.NewJSONHandler(&lines, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	ts, lines := launchDebugLogged(t)
 	ts.addUser(t, "city", pb.Role_ROLE_CITY_OFFICER, pCity)
 	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
 	auth := map[string]string{"Authorization": "Bearer " + ts.tokens.get("city")}
@@ -481,5 +457,29 @@ func TestAPathTriedUnderACaseIsOnItsTrail(t *testing.T) {
 	}
 	if n != len(paths) {
 		t.Errorf("the case's trail holds %d of the %d paths tried under it", n, len(paths))
+	}
+}
+
+// launchDebugLogged starts a server whose every log line, debug ones
+// included, the test reads.
+func launchDebugLogged(t *testing.T) (*testServer, *logLines) {
+	t.Helper()
+	var lines logLines
+	ts := launch(t, testConfig(t, ""), app.Options{Clock: clock.NewFake(testNow),
+		Logger: slog.New(slog.NewJSONHandler(&lines, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	return ts, &lines
+}
+
+// stoppedDatabaseHoldsNot stops ts and fails if its database file holds
+// value in the clear anywhere (a record, an index, a free page).
+func stoppedDatabaseHoldsNot(t *testing.T, ts *testServer, value string) {
+	t.Helper()
+	ts.stop()
+	raw, err := os.ReadFile(ts.cfg.DBPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(raw, []byte(value)) {
+		t.Errorf("the database holds %q in the clear", value)
 	}
 }

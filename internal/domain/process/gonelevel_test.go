@@ -19,12 +19,9 @@ import (
 // but the district ends as 1 July begins, so the city gets it then, and
 // its timer is set for that instant.
 func TestEscalationHeldByALevelThatEndsGoesUpAtItsEnd(t *testing.T) {
-	at := func(m time.Month, d, h, min int) time.Time {
-		return time.Date(2025, m, d, h, min, 0, 0, vntime.Location())
-	}
-	w := newWorldAt(t, loadEnv(t), at(6, 29, 10, 0))
+	w := newWorldAt(t, loadEnv(t), in2025(6, 29, 10, 0))
 	defer w.close()
-	c := w.openCaseAt(t, at(6, 29, 10, 0), false, model.AbuseNeglect)
+	c := w.openCaseAt(t, in2025(6, 29, 10, 0), false, model.AbuseNeglect)
 	ack := openDeadline(t, c, model.DeadlineAcknowledge)
 	fire := func(now time.Time) model.Deadline {
 		t.Helper()
@@ -38,15 +35,15 @@ func TestEscalationHeldByALevelThatEndsGoesUpAtItsEnd(t *testing.T) {
 		}
 		return *c.Deadline(ack.ID)
 	}
-	d := fire(at(6, 30, 10, 1))
+	d := fire(in2025(6, 30, 10, 1))
 	if len(d.Escalations) != 1 || d.Escalations[0].To != unitDistrict {
 		t.Fatalf("escalations after the breach: %+v, want one to %s", d.Escalations, unitDistrict)
 	}
-	if end := at(7, 1, 0, 0); !d.NextFire.Equal(end) {
+	if end := in2025(7, 1, 0, 0); !d.NextFire.Equal(end) {
 		t.Errorf("next fire after the escalation to the district: %s, want %s, when the district ends", d.NextFire.In(vntime.Location()), end)
 	}
-	d = fire(at(7, 1, 0, 0))
-	if len(d.Escalations) != 2 || d.Escalations[1].To != unitCity || !d.Escalations[1].Time.Equal(at(7, 1, 0, 0)) {
+	d = fire(in2025(7, 1, 0, 0))
+	if len(d.Escalations) != 2 || d.Escalations[1].To != unitCity || !d.Escalations[1].Time.Equal(in2025(7, 1, 0, 0)) {
 		t.Fatalf("escalations as the district ends: %+v, want a second to %s at 1 July 00:00", d.Escalations, unitCity)
 	}
 	var events []model.CaseEvent
@@ -67,7 +64,7 @@ func TestEscalationHeldByALevelThatEndsGoesUpAtItsEnd(t *testing.T) {
 	if last.Kind != "ESCALATED" || !strings.Contains(last.Detail, "no longer in force") {
 		t.Errorf("last line %s %q, want ESCALATED saying the district is no longer in force", last.Kind, last.Detail)
 	}
-	if d = fire(at(7, 20, 0, 0)); len(d.Escalations) != 2 || !d.NextFire.IsZero() {
+	if d = fire(in2025(7, 20, 0, 0)); len(d.Escalations) != 2 || !d.NextFire.IsZero() {
 		t.Errorf("much later: escalations %+v, next fire %v; want two, none", d.Escalations, d.NextFire)
 	}
 }

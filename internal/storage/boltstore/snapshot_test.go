@@ -60,15 +60,7 @@ func TestSnapshotRemovesWhatAKilledOneLeft(t *testing.T) {
 		}
 	}
 
-	e := openBoltEngine(t, filepath.Join(t.TempDir(), "childcase.db"))
-	openEngineStore(t, e)
-	snap, _, err := boltstore.SnapshotEngine(context.Background(), e)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := snap.Close(); err != nil {
-		t.Fatal(err)
-	}
+	takeSnapshot(t)
 	if _, err := os.Stat(killed); !os.IsNotExist(err) {
 		t.Errorf("the snapshot a killed process left is still there (%v)", err)
 	}
@@ -117,15 +109,7 @@ func TestSnapshotLeavesAloneWhatAnotherUserPlanted(t *testing.T) {
 	open := plant("open", 0o777, absent) // anyone may write it: another user's
 	plant("own", 0o700, empty)           // as this user's, its file a link
 
-	e := openBoltEngine(t, filepath.Join(t.TempDir(), "childcase.db"))
-	openEngineStore(t, e)
-	snap, _, err := boltstore.SnapshotEngine(context.Background(), e)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := snap.Close(); err != nil {
-		t.Fatal(err)
-	}
+	takeSnapshot(t)
 	if _, err := os.Lstat(absent); !os.IsNotExist(err) {
 		t.Errorf("the snapshot made the file a planted link named (%v)", err)
 	}
@@ -163,15 +147,7 @@ func TestSnapshotLeavesAloneACopyJustWritten(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	e := openBoltEngine(t, filepath.Join(t.TempDir(), "childcase.db"))
-	openEngineStore(t, e)
-	snap, _, err := boltstore.SnapshotEngine(context.Background(), e)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := snap.Close(); err != nil {
-		t.Fatal(err)
-	}
+	takeSnapshot(t)
 	if _, err := os.Stat(filepath.Join(dir, "childcase.db")); err != nil {
 		t.Errorf("a copy written within the minute was removed: %v", err)
 	}
@@ -223,6 +199,17 @@ func TestSnapshotRemovesALeftoverCutShort(t *testing.T) {
 		}
 	}
 
+	takeSnapshot(t)
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("the copy a power cut left is still there (%v)", err)
+	}
+}
+
+// takeSnapshot takes a snapshot of a new store and closes it, as a backup
+// does once it has sent the copy: the leftovers of earlier ones it
+// removes are gone when it returns.
+func takeSnapshot(t *testing.T) {
+	t.Helper()
 	e := openBoltEngine(t, filepath.Join(t.TempDir(), "childcase.db"))
 	openEngineStore(t, e)
 	snap, _, err := boltstore.SnapshotEngine(context.Background(), e)
@@ -231,8 +218,5 @@ func TestSnapshotRemovesALeftoverCutShort(t *testing.T) {
 	}
 	if err := snap.Close(); err != nil {
 		t.Fatal(err)
-	}
-	if _, err := os.Stat(dir); !os.IsNotExist(err) {
-		t.Errorf("the copy a power cut left is still there (%v)", err)
 	}
 }
