@@ -25,14 +25,7 @@ func TestEscalationHeldByALevelThatEndsGoesUpAtItsEnd(t *testing.T) {
 	ack := openDeadline(t, c, model.DeadlineAcknowledge)
 	fire := func(now time.Time) model.Deadline {
 		t.Helper()
-		w.clk.Set(now)
-		if _, err := w.eng.FireDue(w.ctx); err != nil {
-			t.Fatal(err)
-		}
-		var err error
-		if c, err = stored(t, w.store, c.Number); err != nil {
-			t.Fatal(err)
-		}
+		c = w.firedAt(t, now, c.Number)
 		return *c.Deadline(ack.ID)
 	}
 	d := fire(in2025(6, 30, 10, 1))

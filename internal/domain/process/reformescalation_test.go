@@ -26,14 +26,7 @@ func TestEscalationAcrossThe2025Reform(t *testing.T) {
 	}
 	fire := func(now time.Time) model.Deadline {
 		t.Helper()
-		w.clk.Set(now)
-		if _, err := w.eng.FireDue(w.ctx); err != nil {
-			t.Fatal(err)
-		}
-		var err error
-		if c, err = stored(t, w.store, c.Number); err != nil {
-			t.Fatal(err)
-		}
+		c = w.firedAt(t, now, c.Number)
 		return *c.Deadline(ack.ID)
 	}
 	d := fire(in2025(6, 27, 10, 0))
@@ -58,4 +51,19 @@ func TestEscalationAcrossThe2025Reform(t *testing.T) {
 // in2025 is a time of 2025 in Vietnam time, the year of the reform.
 func in2025(m time.Month, d, h, min int) time.Time {
 	return time.Date(2025, m, d, h, min, 0, 0, vntime.Location())
+}
+
+// firedAt sets the clock to now, fires every deadline then due, and
+// returns the case of number as stored after.
+func (w *world) firedAt(t *testing.T, now time.Time, number string) model.Case {
+	t.Helper()
+	w.clk.Set(now)
+	if _, err := w.eng.FireDue(w.ctx); err != nil {
+		t.Fatal(err)
+	}
+	c, err := stored(t, w.store, number)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
