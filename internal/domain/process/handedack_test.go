@@ -23,14 +23,7 @@ func TestOverdueAcknowledgementHandedOverStaysTheSenders(t *testing.T) {
 	c := w.openCaseAt(t, start, false, model.AbuseNeglect)
 	req := func() process.Request { return process.Request{Case: "cases/" + c.Number, Etag: c.Etag()} }
 	ack := openDeadline(t, c, model.DeadlineAcknowledge)
-	w.clk.Set(ack.Due.Add(time.Hour))
-	if _, err := w.eng.FireDue(w.ctx); err != nil {
-		t.Fatal(err)
-	}
-	var err error
-	if c, err = stored(t, w.store, c.Number); err != nil {
-		t.Fatal(err)
-	}
+	c = w.firedAt(t, ack.Due.Add(time.Hour), c.Number)
 	if esc := c.Deadline(ack.ID).Escalations; len(esc) != 1 || esc[0].To != unitCity {
 		t.Fatalf("ACKNOWLEDGE escalations %+v, want one to the city", esc)
 	}
@@ -67,14 +60,7 @@ func TestAcknowledgedWhenTheReceiverAcknowledgesAHandedOverCase(t *testing.T) {
 	c := w.openCaseAt(t, start, false, model.AbuseNeglect)
 	req := func() process.Request { return process.Request{Case: "cases/" + c.Number, Etag: c.Etag()} }
 	ack := openDeadline(t, c, model.DeadlineAcknowledge)
-	w.clk.Set(ack.Due.Add(time.Hour))
-	if _, err := w.eng.FireDue(w.ctx); err != nil {
-		t.Fatal(err)
-	}
-	var err error
-	if c, err = stored(t, w.store, c.Number); err != nil {
-		t.Fatal(err)
-	}
+	c = w.firedAt(t, ack.Due.Add(time.Hour), c.Number)
 	c = step(w.eng.ProposeTransfer(w.ctx, worker, req(), unitOther, "trẻ sống ở phường khác"))
 	accepted := ack.Due.Add(2 * time.Hour)
 	w.clk.Set(accepted)
@@ -91,7 +77,7 @@ func TestAcknowledgedWhenTheReceiverAcknowledgesAHandedOverCase(t *testing.T) {
 			MeetingTime: at, MeetingChair: model.Attendee{FullName: "Chủ tịch UBND phường"},
 		}
 	}
-	_, err = w.eng.RecordSpecificAssessment(w.ctx, other, req(), meeting(accepted.Add(time.Hour)))
+	_, err := w.eng.RecordSpecificAssessment(w.ctx, other, req(), meeting(accepted.Add(time.Hour)))
 	var fe *model.FieldError
 	if !errors.As(err, &fe) || fe.Field != "meeting_time" || fe.Rule != "time.after_acknowledgement" {
 		t.Fatalf("a meeting after the hand-over, before the receiver acknowledged the case: %v, want meeting_time refused (time.after_acknowledgement)", err)
