@@ -879,7 +879,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 	finder := search.New(search.Deps{Store: store, Units: reg, Vault: mk.vault, Clock: opts.Clock, Log: opts.Logger})
 	engine := process.New(process.Deps{
 		Store: store, Units: reg, Policy: pol, Calendar: cal, Vault: mk.vault, Clock: opts.Clock, Log: opts.Logger,
-		WatchPoll: opts.WatchPoll, Search: finder,
+		WatchPoll: opts.WatchPoll, Search: finder, TokenValid: identity.StillValid,
 	})
 	s.engine = engine
 	mk.search = finder

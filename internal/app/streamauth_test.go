@@ -172,3 +172,60 @@ func TestBackupStreamEndsWhenUserDisabled(t *testing.T) {
 	}
 	t.Logf("the backup ended after %d bytes", got)
 }
+
+// A watch sends nothing read after its caller's token stopped being valid,
+// however long the stream's own re-check (StreamRecheck, here an hour)
+// is yet to come: a notification of a case opened after the user was
+// disabled, the token revoked or expired is not sent; the watch ends with
+// UNAUTHENTICATED instead. Until this version the case's number and what
+// happened to it reached a locked-out user for up to the 5 seconds
+// between two re-checks.
+func TestWatchSendsNothingAfterItsTokenStoppedBeingValid(t *testing.T) {
+	const watcher = "bd.watcher"
+	invalidations := []struct {
+		name string
+		do   func(t *testing.T, ts *testServer, token string)
+	}{
+		{"user disabled", func(t *testing.T, ts *testServer, _ string) {
+			if _, err := ts.admin().DisableUser(ts.as(t, "admin"), &pb.DisableUserRequest{Name: "users/" + watcher}); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"token revoked", func(t *testing.T, ts *testServer, token string) {
+			if _, err := ts.admin().RevokeToken(ts.as(t, "admin"), &pb.RevokeTokenRequest{Name: token}); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"token expired", func(t *testing.T, ts *testServer, _ string) {
+			ts.advance(t, 2*time.Hour) // the token lives one hour
+		}},
+	}
+	for _, inv := range invalidations {
+		t.Run(inv.name, func(t *testing.T) {
+			ts := launch(t, testConfig(t, ""), app.Options{Clock: clock.NewFake(testNow), StreamRecheck: time.Hour})
+			ts.addUser(t, watcher, pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+			tok, err := ts.admin().CreateToken(ts.as(t, "admin"), &pb.CreateTokenRequest{
+				Parent: "users/" + watcher, Ttl: durationpb.New(time.Hour),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(withToken(context.Background(), tok.GetSecret()), streamEndWait)
+			defer cancel()
+			stream, err := ts.process().WatchEvents(ctx, &pb.WatchEventsRequest{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := stream.Header(); err != nil { // live
+				t.Fatal(err)
+			}
+			inv.do(t, ts, tok.GetName())
+			openCase(t, ts, ts.clock.Now().Add(-time.Minute), "00004")
+			n, err := stream.Recv()
+			if err == nil {
+				t.Fatalf("the watch sent %s of %s after its token stopped being valid", n.GetKind(), n.GetCase())
+			}
+			wantCode(t, err, codes.Unauthenticated)
+		})
+	}
+}

@@ -164,27 +164,53 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (model.User, 
 		if subtle.ConstantTimeCompare(hashSecret(secret), t.SecretHash) != 1 {
 			return fmt.Errorf("%w: wrong secret for token %s", ErrUnauthenticated, t.ID)
 		}
-		switch {
-		case t.Kind == model.TokenPasswordLink:
-			return fmt.Errorf("%w: token %s is a set-password link", ErrUnauthenticated, t.ID)
-		case !t.RevokeTime.IsZero():
-			return fmt.Errorf("%w: token %s was revoked", ErrUnauthenticated, t.ID)
-		case !now.Before(t.ExpireTime):
-			return fmt.Errorf("%w: token %s expired", ErrUnauthenticated, t.ID)
-		}
-		u, err = tx.User(t.UserID)
-		if err != nil {
-			return err
-		}
-		if u.Disabled() {
-			return fmt.Errorf("%w: user %s is disabled", ErrUnauthenticated, u.ID)
-		}
-		return nil
+		u, err = usable(tx, t, now)
+		return err
 	})
 	if err != nil {
 		return model.User{}, model.Token{}, err
 	}
 	return withoutSignIn(u), withoutHash(t), nil
+}
+
+// StillValid reports, in tx, whether the token id that authenticated a
+// call may still act at now: not revoked, not expired, its user not
+// disabled. Authentication checks it once, when a call starts; a stream
+// that outlives that check (a watch) asks again in each transaction it
+// reads with, so that nothing it read after a revocation reaches the
+// caller. Every failure wraps ErrUnauthenticated.
+func StillValid(tx datastore.ReadTx, id string, now time.Time) error {
+	t, err := tx.Token(id)
+	if errors.Is(err, model.ErrNotFound) {
+		return fmt.Errorf("%w: unknown token", ErrUnauthenticated)
+	}
+	if err != nil {
+		return err
+	}
+	_, err = usable(tx, t, now)
+	return err
+}
+
+// usable returns the user of t, read in tx, when t may act at now: a
+// token rather than a set-password link, neither revoked nor expired, of
+// a user who is not disabled.
+func usable(tx datastore.ReadTx, t model.Token, now time.Time) (model.User, error) {
+	switch {
+	case t.Kind == model.TokenPasswordLink:
+		return model.User{}, fmt.Errorf("%w: token %s is a set-password link", ErrUnauthenticated, t.ID)
+	case !t.RevokeTime.IsZero():
+		return model.User{}, fmt.Errorf("%w: token %s was revoked", ErrUnauthenticated, t.ID)
+	case !now.Before(t.ExpireTime):
+		return model.User{}, fmt.Errorf("%w: token %s expired", ErrUnauthenticated, t.ID)
+	}
+	u, err := tx.User(t.UserID)
+	if err != nil {
+		return model.User{}, err
+	}
+	if u.Disabled() {
+		return model.User{}, fmt.Errorf("%w: user %s is disabled", ErrUnauthenticated, u.ID)
+	}
+	return u, nil
 }
 
 // Principal returns the principal of a user acting in a request.

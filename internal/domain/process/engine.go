@@ -76,6 +76,9 @@ type Engine struct {
 	maxCaseText int
 	// watchReplay bounds how many notifications back a watch resumes.
 	watchReplay uint64
+	// tokenValid, when set, tells whether a watcher's token may still act
+	// (identity.StillValid): nil for tests of the engine alone.
+	tokenValid func(tx datastore.ReadTx, tokenID string, now time.Time) error
 	// passes counts Run's passes, for Settle.
 	passes *passCount
 }
@@ -105,6 +108,12 @@ type Deps struct {
 	// WatchReplay bounds how many notifications back a watch may resume
 	// (default, and at most, MaxWatchReplay).
 	WatchReplay int
+	// TokenValid, when set, reports whether the token a watch was opened
+	// with may still act (identity.StillValid; an error wrapping
+	// identity.ErrUnauthenticated when it may not): a watch asks it in
+	// every transaction it reads notifications in, and ends with its
+	// error rather than send what it read.
+	TokenValid func(tx datastore.ReadTx, tokenID string, now time.Time) error
 }
 
 // MaxCaseTextBytes is the sealed free text past which a case takes no
@@ -134,6 +143,7 @@ func New(d Deps) *Engine {
 		maxCaseText:   MaxCaseTextBytes,
 		watchReplay:   MaxWatchReplay,
 		passes:        newPassCount(),
+		tokenValid:    d.TokenValid,
 	}
 	if d.WatchReplay > 0 {
 		e.watchReplay = uint64(min(d.WatchReplay, MaxWatchReplay))

@@ -156,6 +156,9 @@ func (e *Engine) Watch(ctx context.Context, p access.Principal, after uint64, ca
 		var batch []model.Notification
 		full := false // a whole page read: there may be more behind it
 		err := e.store.View(ctx, func(tx datastore.ReadTx) error {
+			if err := e.mayStillWatch(tx, p); err != nil {
+				return err
+			}
 			ns, err := tx.Notifications(after, watchPage)
 			if err != nil {
 				return err
@@ -201,6 +204,19 @@ func (e *Engine) Watch(ctx context.Context, p access.Principal, after uint64, ca
 	}
 }
 
+// mayStillWatch reports, in the transaction a watch reads notifications
+// in, whether p's token may still act: a stream's token is checked when
+// it opens and by the transport every few seconds after, and what the
+// watch read between a revocation (a disabled user, an expired token)
+// and that check went out to a user already locked out. An error ends
+// the watch before it sends, or audits, what the transaction read.
+func (e *Engine) mayStillWatch(tx datastore.ReadTx, p access.Principal) error {
+	if e.tokenValid == nil || p.TokenID == "" {
+		return nil
+	}
+	return e.tokenValid(tx, p.TokenID, e.clock.Now())
+}
+
 // sends reports whether a watch sends n, read in tx, to p, and returns
 // the cases a watch of one case follows from then on (watched; nil for
 // p's whole scope).
@@ -242,6 +258,9 @@ func (e *Engine) replay(ctx context.Context, p access.Principal, method string, 
 	var sent []model.Notification // their seqs and cases only
 	for from := after; from < head; {
 		err := e.store.View(ctx, func(tx datastore.ReadTx) error {
+			if err := e.mayStillWatch(tx, p); err != nil {
+				return err
+			}
 			ns, err := tx.Notifications(from, watchPage)
 			if err != nil {
 				return err
@@ -280,6 +299,9 @@ func (e *Engine) replay(ctx context.Context, p access.Principal, method string, 
 	for len(sent) > 0 {
 		var ns []model.Notification
 		if err := e.store.View(ctx, func(tx datastore.ReadTx) (err error) {
+			if err := e.mayStillWatch(tx, p); err != nil {
+				return err
+			}
 			ns, err = tx.Notifications(sent[0].Seq-1, watchPage)
 			return err
 		}); err != nil {

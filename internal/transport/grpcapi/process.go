@@ -2,6 +2,7 @@ package grpcapi
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"strconv"
 	"sync"
@@ -397,6 +398,12 @@ func (s *processServer) WatchEvents(req *pb.WatchEventsRequest, stream grpc.Serv
 	})
 	if ctx.Err() == nil && watchCtx.Err() != nil && s.stopping.isRaised() {
 		return shuttingDown(last)
+	}
+	if errors.Is(err, identity.ErrUnauthenticated) {
+		// The watch read, after its token stopped being valid, what it
+		// did not send.
+		s.log.InfoContext(ctx, "stream ended: the token is no longer valid")
+		return tokenNoLongerValid()
 	}
 	return toStatus(ctx, s.log, err)
 }

@@ -53,9 +53,16 @@ func (r streamReauth) stream(srv any, ss grpc.ServerStream, _ *grpc.StreamServer
 	wg.Wait()
 	if errors.Is(context.Cause(ctx), errTokenInvalidated) {
 		r.log.InfoContext(ctx, "stream ended: the token is no longer valid")
-		return withInfo(codes.Unauthenticated, "the token is no longer valid (revoked, expired or its user disabled); the stream has ended", ReasonUnauthenticated, nil)
+		return tokenNoLongerValid()
 	}
 	return err
+}
+
+// tokenNoLongerValid is how a stream ends once its caller's token stopped
+// being valid: found by the re-check, or by a watch itself in the
+// transaction it read notifications in (process.Engine.Watch).
+func tokenNoLongerValid() error {
+	return withInfo(codes.Unauthenticated, "the token is no longer valid (revoked, expired or its user disabled); the stream has ended", ReasonUnauthenticated, nil)
 }
 
 // recheck checks token every r.every until ctx ends, and cancels it with
