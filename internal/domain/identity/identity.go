@@ -23,6 +23,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unicode"
@@ -83,14 +84,53 @@ type Service struct {
 	// sessionsEnded is told the console sessions an admin's change ended
 	// (OnSessionsEnded); shared by the copies WithVault makes.
 	sessionsEnded *atomic.Pointer[func(tokenIDs []string)]
+	// revoked wakes the open streams (Revoked) when a change through
+	// this service revokes tokens; shared by the copies WithVault makes.
+	revoked *revocations
 }
 
 // New returns the identity service.
 func New(store datastore.Store, reg *units.Registry, clk clock.Clock, log *slog.Logger) *Service {
 	return &Service{store: store, units: reg, clock: clk, log: log,
 		refusals: auditlog.NewRefusals(auditlog.New(store), clk, log, "other accounts"), full: new(atomic.Bool),
-		sessionsEnded: new(atomic.Pointer[func([]string)])}
+		sessionsEnded: new(atomic.Pointer[func([]string)]), revoked: new(revocations)}
 }
+
+// revocations is a signal of tokens revoked: the channel wait returns is
+// closed by the next tell, and a later wait gets a new one.
+type revocations struct {
+	mu   sync.Mutex
+	next chan struct{}
+}
+
+func (r *revocations) wait() <-chan struct{} {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.next == nil {
+		r.next = make(chan struct{})
+	}
+	return r.next
+}
+
+func (r *revocations) tell() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.next != nil {
+		close(r.next)
+		r.next = nil
+	}
+}
+
+// Revoked returns a channel closed once a change made through this
+// service after the call is committed that revokes tokens or disables a
+// user (DisableUser, RevokeToken, ResetPassword, EndSession). An open
+// stream waits on it beside its periodic check and checks its token at
+// once: a person disabled must lose their live notifications with the
+// admin's answer, not seconds later. A change made through another
+// instance of a shared store is not told here; the periodic check sees
+// it. Take the channel before checking the token, so that no revocation
+// falls between the two.
+func (s *Service) Revoked() <-chan struct{} { return s.revoked.wait() }
 
 // OnSessionsEnded has f told the token ids of the console sessions that an
 // admin's change ended (disabling the account, resetting its password,
@@ -599,6 +639,7 @@ func (s *Service) DisableUser(ctx context.Context, p access.Principal, id string
 		return remember(tx, p, "DisableUser", req, model.UserName(id), withoutSignIn(u), now)
 	})
 	if err == nil {
+		s.revoked.tell()
 		s.tellSessionsEnded(ended)
 	}
 	return withoutSignIn(u), err
@@ -743,6 +784,7 @@ func (s *Service) RevokeToken(ctx context.Context, p access.Principal, userID, t
 		return remember(tx, p, "RevokeToken", req, tokenName(t), withoutHash(t), now)
 	})
 	if err == nil {
+		s.revoked.tell()
 		s.tellSessionsEnded(ended)
 	}
 	t.SecretHash = nil

@@ -396,7 +396,7 @@ func (s *Service) noteFull(err error) {
 func (s *Service) EndSession(ctx context.Context, tokenID, why string) error {
 	now := s.clock.Now()
 	// Like the sign-in, out of the room a full database keeps for reads.
-	return s.store.Batch(ctx, func(tx datastore.Tx) error {
+	err := s.store.Batch(ctx, func(tx datastore.Tx) error {
 		t, err := tx.Token(tokenID)
 		if err != nil {
 			return err
@@ -420,6 +420,10 @@ func (s *Service) EndSession(ctx context.Context, tokenID, why string) error {
 		_, err = tx.AppendAudit(e)
 		return err
 	})
+	if err == nil {
+		s.revoked.tell()
+	}
+	return err
 }
 
 // linkToken returns the live link token of secret and its user; any link
@@ -593,6 +597,7 @@ func (s *Service) ResetPassword(ctx context.Context, p access.Principal, userID 
 	if err != nil {
 		return PasswordLink{}, err
 	}
+	s.revoked.tell()
 	s.tellSessionsEnded(ended)
 	if replayed {
 		return first, nil
