@@ -176,6 +176,15 @@ var userIDPattern = regexp.MustCompile(`^[a-z][a-z0-9._-]{1,62}$`)
 // one.
 func ValidUserID(id string) bool { return userIDPattern.MatchString(id) }
 
+// CanonicalUserID is the user id a person typed, as ids are stored: a
+// phone's keyboard starts it with a capital, an input method may type it
+// in full width, a paste brings spaces. Every id is of a-z, 0-9 and
+// . _ - (ValidUserID), so each of those forms is one user's id and no
+// other's; whatever does not fold to such an id stays no one's.
+func CanonicalUserID(typed string) string {
+	return strings.ToLower(strings.TrimSpace(norm.NFKC.String(typed)))
+}
+
 var policeIDPattern = regexp.MustCompile(`^[a-z][a-z0-9-]{1,62}$`)
 
 // Authenticate checks a bearer token and returns its user and the token
