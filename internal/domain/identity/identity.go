@@ -96,41 +96,49 @@ func New(store datastore.Store, reg *units.Registry, clk clock.Clock, log *slog.
 		sessionsEnded: new(atomic.Pointer[func([]string)]), revoked: new(revocations)}
 }
 
-// revocations is a signal of tokens revoked: the channel wait returns is
-// closed by the next tell, and a later wait gets a new one.
+// revocations signals tokens revoked, per user: the channel wait returns
+// for a user is closed by the next tell of that user, and a later wait
+// gets a new one. Per user, so that a revocation wakes the streams of
+// its user alone, not every open stream (the console's idle sweep ends
+// sessions each minute).
 type revocations struct {
 	mu   sync.Mutex
-	next chan struct{}
+	next map[string]chan struct{}
 }
 
-func (r *revocations) wait() <-chan struct{} {
+func (r *revocations) wait(userID string) <-chan struct{} {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.next == nil {
-		r.next = make(chan struct{})
+	ch, ok := r.next[userID]
+	if !ok {
+		if r.next == nil {
+			r.next = make(map[string]chan struct{})
+		}
+		ch = make(chan struct{})
+		r.next[userID] = ch
 	}
-	return r.next
+	return ch
 }
 
-func (r *revocations) tell() {
+func (r *revocations) tell(userID string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.next != nil {
-		close(r.next)
-		r.next = nil
+	if ch, ok := r.next[userID]; ok {
+		close(ch)
+		delete(r.next, userID)
 	}
 }
 
 // Revoked returns a channel closed once a change made through this
-// service after the call is committed that revokes tokens or disables a
-// user (DisableUser, RevokeToken, ResetPassword, EndSession). An open
-// stream waits on it beside its periodic check and checks its token at
-// once: a person disabled must lose their live notifications with the
+// service after the call is committed that revokes tokens of userID or
+// disables them (DisableUser, RevokeToken, ResetPassword, EndSession). An
+// open stream waits on it beside its periodic check and checks its token
+// at once: a person disabled must lose their live notifications with the
 // admin's answer, not seconds later. A change made through another
 // instance of a shared store is not told here; the periodic check sees
 // it. Take the channel before checking the token, so that no revocation
 // falls between the two.
-func (s *Service) Revoked() <-chan struct{} { return s.revoked.wait() }
+func (s *Service) Revoked(userID string) <-chan struct{} { return s.revoked.wait(userID) }
 
 // OnSessionsEnded has f told the token ids of the console sessions that an
 // admin's change ended (disabling the account, resetting its password,
@@ -648,7 +656,7 @@ func (s *Service) DisableUser(ctx context.Context, p access.Principal, id string
 		return remember(tx, p, "DisableUser", req, model.UserName(id), withoutSignIn(u), now)
 	})
 	if err == nil {
-		s.revoked.tell()
+		s.revoked.tell(id)
 		s.tellSessionsEnded(ended)
 	}
 	return withoutSignIn(u), err
@@ -793,7 +801,7 @@ func (s *Service) RevokeToken(ctx context.Context, p access.Principal, userID, t
 		return remember(tx, p, "RevokeToken", req, tokenName(t), withoutHash(t), now)
 	})
 	if err == nil {
-		s.revoked.tell()
+		s.revoked.tell(userID)
 		s.tellSessionsEnded(ended)
 	}
 	t.SecretHash = nil

@@ -50,3 +50,50 @@ func TestOnSessionsEndedIsToldOfAnAdminsChanges(t *testing.T) {
 		t.Errorf("told of ended sessions %v, want %v", told, want)
 	}
 }
+
+// Revoked wakes the open streams of the user whose tokens a change
+// revoked, and theirs alone: a disable, a token's revocation, a password
+// reset and a session's end each close the channel of its user, not that
+// of another, whose streams would otherwise all check their tokens again
+// at every sign-out anyone makes.
+func TestRevokedTellsTheUserAlone(t *testing.T) {
+	e := newSignInEnv(t)
+	e.addPerson(t, "lan.nguyen", model.RoleCommuneWorker, communeUnit, "")
+	e.addPerson(t, "hoa.tran", model.RoleCommuneWorker, communeUnit, "")
+	tok, err := e.svc.CreateToken(ctx, e.admin, "lan.nguyen", 0, noRetry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ses, err := e.signIn("lan.nguyen", goodPassword, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	changes := []struct {
+		name string
+		do   func() error
+	}{
+		{"a session's end", func() error { return e.svc.EndSession(ctx, ses.Token.Token.ID, "signed out") }},
+		{"a token revoked", func() error {
+			_, err := e.svc.RevokeToken(ctx, e.admin, "lan.nguyen", tok.Token.ID, noRetry)
+			return err
+		}},
+		{"a password reset", func() error { _, err := e.svc.ResetPassword(ctx, e.admin, "lan.nguyen", noRetry); return err }},
+		{"the user disabled", func() error { _, err := e.svc.DisableUser(ctx, e.admin, "lan.nguyen", noRetry); return err }},
+	}
+	for _, c := range changes {
+		mine, other := e.svc.Revoked("lan.nguyen"), e.svc.Revoked("hoa.tran")
+		if err := c.do(); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		select {
+		case <-mine:
+		default:
+			t.Errorf("%s did not tell the user's streams", c.name)
+		}
+		select {
+		case <-other:
+			t.Errorf("%s told another user's streams", c.name)
+		default:
+		}
+	}
+}

@@ -399,11 +399,13 @@ func (s *Service) noteFull(err error) {
 func (s *Service) EndSession(ctx context.Context, tokenID, why string) error {
 	now := s.clock.Now()
 	// Like the sign-in, out of the room a full database keeps for reads.
+	var userID string // the session's, whose streams are told
 	err := s.store.Batch(ctx, func(tx datastore.Tx) error {
 		t, err := tx.Token(tokenID)
 		if err != nil {
 			return err
 		}
+		userID = t.UserID
 		if t.Kind != model.TokenSession {
 			return fmt.Errorf("session %s: %w", tokenID, model.ErrNotFound)
 		}
@@ -423,8 +425,8 @@ func (s *Service) EndSession(ctx context.Context, tokenID, why string) error {
 		_, err = tx.AppendAudit(e)
 		return err
 	})
-	if err == nil {
-		s.revoked.tell()
+	if err == nil && userID != "" {
+		s.revoked.tell(userID)
 	}
 	return err
 }
@@ -600,7 +602,7 @@ func (s *Service) ResetPassword(ctx context.Context, p access.Principal, userID 
 	if err != nil {
 		return PasswordLink{}, err
 	}
-	s.revoked.tell()
+	s.revoked.tell(userID)
 	s.tellSessionsEnded(ended)
 	if replayed {
 		return first, nil

@@ -48,7 +48,7 @@ func (r streamReauth) stream(srv any, ss grpc.ServerStream, _ *grpc.StreamServer
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var wg sync.WaitGroup
-	wg.Go(func() { r.recheck(ctx, token, cancel) })
+	wg.Go(func() { r.recheck(ctx, principalFrom(ctx).UserID, token, cancel) })
 	err := next(srv, &reauthStream{ServerStream: ss, ctx: ctx})
 	cancel(nil)
 	wg.Wait()
@@ -59,19 +59,19 @@ func (r streamReauth) stream(srv any, ss grpc.ServerStream, _ *grpc.StreamServer
 	return err
 }
 
-// recheck checks token at once whenever a change through this instance
-// revokes tokens (identity's Revoked: an admin disabling the user,
-// revoking the token), and every r.every for what no change announces
-// (an expiry, a change through another instance of a shared store), until
-// ctx ends; it cancels ctx with errTokenInvalidated once the token is
-// refused. Any other failure (the database busy or full) keeps the
+// recheck checks token, of userID, at once whenever a change through
+// this instance revokes tokens of theirs (identity's Revoked: an admin
+// disabling the user, revoking the token), and every r.every for what no
+// change announces (an expiry, a change through another instance of a
+// shared store), until ctx ends; it cancels ctx with errTokenInvalidated
+// once the token is refused. Any other failure (the database busy or full) keeps the
 // stream: the token is checked again at the next tick or revocation.
-func (r streamReauth) recheck(ctx context.Context, token string, cancel context.CancelCauseFunc) {
+func (r streamReauth) recheck(ctx context.Context, userID, token string, cancel context.CancelCauseFunc) {
 	tick := time.NewTicker(r.every)
 	defer tick.Stop()
 	// Taken before the first check, so that a revocation committed since
 	// the call's authentication is seen by it, and one after by the wait.
-	revoked := r.identity.Revoked()
+	revoked := r.identity.Revoked(userID)
 	for {
 		if _, _, err := r.identity.Authenticate(ctx, token); errors.Is(err, identity.ErrUnauthenticated) {
 			cancel(errTokenInvalidated)
@@ -82,7 +82,7 @@ func (r streamReauth) recheck(ctx context.Context, token string, cancel context.
 			return
 		case <-tick.C:
 		case <-revoked:
-			revoked = r.identity.Revoked()
+			revoked = r.identity.Revoked(userID)
 		}
 	}
 }
