@@ -1,6 +1,7 @@
 package identity_test
 
 import (
+	"errors"
 	"slices"
 	"testing"
 
@@ -95,5 +96,45 @@ func TestRevokedTellsTheUserAlone(t *testing.T) {
 			t.Errorf("%s told another user's streams", c.name)
 		default:
 		}
+	}
+}
+
+// An enrolment under way ends with the account: a set-password link
+// opened (its page showing the authenticator's secret) and then posted
+// after the admin disabled the user, or reset the password again, sets
+// nothing, and the second factor is not enrolled.
+func TestPendingEnrolmentEndsWithADisableOrAReset(t *testing.T) {
+	for _, end := range []string{"disable", "reset"} {
+		t.Run(end, func(t *testing.T) {
+			e := newSignInEnv(t)
+			_, _, link, err := e.svc.CreateUser(ctx, e.admin, model.User{ID: "co.mai", DisplayName: "Mai", Role: model.RoleCityOfficer, Unit: cityUnit}, 0, noRetry)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, needs, err := e.svc.LinkUser(ctx, link.Secret, "test"); err != nil || !needs {
+				t.Fatalf("the link before: needs TOTP %v, %v", needs, err)
+			}
+			key, err := identity.NewTOTPKey("co.mai")
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch end {
+			case "disable":
+				_, err = e.svc.DisableUser(ctx, e.admin, "co.mai", noRetry)
+			case "reset":
+				_, err = e.svc.ResetPassword(ctx, e.admin, "co.mai", noRetry)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = e.svc.SetPasswordWithLink(ctx, identity.SetPassword{LinkSecret: link.Secret, Password: goodPassword,
+				TOTPSecret: key.Secret, TOTPCode: totpCode(t, key.Secret, e.clock.Now())})
+			if !errors.Is(err, model.ErrNotFound) {
+				t.Errorf("the link posted after the %s: %v, want ErrNotFound", end, err)
+			}
+			if u := e.storedUser(t, "co.mai"); u.SignIn.PasswordHash != "" || u.SignIn.TOTP.KeyID != "" {
+				t.Errorf("the link posted after the %s set a password (%t) or a second factor (%t)", end, u.SignIn.PasswordHash != "", u.SignIn.TOTP.KeyID != "")
+			}
+		})
 	}
 }
