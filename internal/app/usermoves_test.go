@@ -48,3 +48,30 @@ func TestAPersonWhoMovesIsANewUser(t *testing.T) {
 	_, err = ts.cases().GetCase(withToken(context.Background(), moved), &pb.GetCaseRequest{Name: baDinh})
 	wantCode(t, err, codes.NotFound)
 }
+
+// A retry by request_id of a user disabled since is not answered: the
+// token is refused before any replay is looked up, so the first answer
+// (a report with a child's name) is not shown again and nothing is read
+// or written for it.
+func TestARetryAfterTheUserIsDisabledReplaysNothing(t *testing.T) {
+	ts := startServer(t, "")
+	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
+	secret := ts.addUser(t, "op.gone", pb.Role_ROLE_HOTLINE_OPERATOR, "orgs/hotline-111")
+	ctx := withToken(context.Background(), secret)
+	create := &pb.CreateReportRequest{Report: validReport(), RequestId: "before-leaving-1"}
+	if _, err := ts.reports().CreateReport(ctx, create); err != nil {
+		t.Fatal(err)
+	}
+	before := len(auditedBy(t, ts, "auditor", "op.gone"))
+	if _, err := ts.admin().DisableUser(ts.as(t, "admin"), &pb.DisableUserRequest{Name: "users/op.gone"}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ts.reports().CreateReport(ctx, create)
+	wantCode(t, err, codes.Unauthenticated)
+	if got != nil {
+		t.Errorf("the retry was answered %v", got)
+	}
+	if after := auditedBy(t, ts, "auditor", "op.gone"); len(after) != before {
+		t.Errorf("the refused retry left %d events of op.gone: %v", len(after)-before, after[before:])
+	}
+}
