@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"context"
 	"testing"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
@@ -55,5 +56,35 @@ func TestTokenOfASecondFactorRoleIsAuditedAsSuch(t *testing.T) {
 	}
 	if seen != len(want) {
 		t.Errorf("%d token.create events of the %d tokens made:%s", seen, len(want), describeEvents(got))
+	}
+}
+
+// TestAnAdminsTokenAsksNoSecondFactor: the README says plainly that an
+// admin's token, unlike the admin's console sign-in, asks for no second
+// factor, and this holds it: a new admin who never set a password nor
+// enrolled an authenticator does, with the first token alone, what the
+// role may (make a user, a city officer's token, a reset link, a backup).
+func TestAnAdminsTokenAsksNoSecondFactor(t *testing.T) {
+	ts := startServer(t, "")
+	ts.addUser(t, "city.test", pb.Role_ROLE_CITY_OFFICER, "units/01@2020-01-01")
+	secret := ts.addUser(t, "admin2", pb.Role_ROLE_ADMIN, "orgs/system")
+	ctx := withToken(context.Background(), secret)
+	admin := ts.admin()
+	if _, err := admin.CreateUser(ctx, &pb.CreateUserRequest{UserId: "op.new",
+		User: &pb.User{DisplayName: "Nguyễn Văn Tư", Role: pb.Role_ROLE_HOTLINE_OPERATOR, Unit: "orgs/hotline-111"}}); err != nil {
+		t.Errorf("CreateUser with an admin's token alone: %v", err)
+	}
+	if _, err := admin.CreateToken(ctx, &pb.CreateTokenRequest{Parent: "users/city.test"}); err != nil {
+		t.Errorf("CreateToken of a city officer with an admin's token alone: %v", err)
+	}
+	if _, err := admin.ResetPassword(ctx, &pb.ResetPasswordRequest{Name: "users/city.test"}); err != nil {
+		t.Errorf("ResetPassword with an admin's token alone: %v", err)
+	}
+	stream, err := admin.BackupDatabase(ctx, &pb.BackupDatabaseRequest{})
+	if err == nil {
+		_, err = stream.Recv()
+	}
+	if err != nil {
+		t.Errorf("BackupDatabase with an admin's token alone: %v", err)
 	}
 }

@@ -23,6 +23,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unicode"
@@ -83,14 +84,61 @@ type Service struct {
 	// sessionsEnded is told the console sessions an admin's change ended
 	// (OnSessionsEnded); shared by the copies WithVault makes.
 	sessionsEnded *atomic.Pointer[func(tokenIDs []string)]
+	// revoked wakes the open streams (Revoked) when a change through
+	// this service revokes tokens; shared by the copies WithVault makes.
+	revoked *revocations
 }
 
 // New returns the identity service.
 func New(store datastore.Store, reg *units.Registry, clk clock.Clock, log *slog.Logger) *Service {
 	return &Service{store: store, units: reg, clock: clk, log: log,
 		refusals: auditlog.NewRefusals(auditlog.New(store), clk, log, "other accounts"), full: new(atomic.Bool),
-		sessionsEnded: new(atomic.Pointer[func([]string)])}
+		sessionsEnded: new(atomic.Pointer[func([]string)]), revoked: new(revocations)}
 }
+
+// revocations signals tokens revoked, per user: the channel wait returns
+// for a user is closed by the next tell of that user, and a later wait
+// gets a new one. Per user, so that a revocation wakes the streams of
+// its user alone, not every open stream (the console's idle sweep ends
+// sessions each minute).
+type revocations struct {
+	mu   sync.Mutex
+	next map[string]chan struct{}
+}
+
+func (r *revocations) wait(userID string) <-chan struct{} {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ch, ok := r.next[userID]
+	if !ok {
+		if r.next == nil {
+			r.next = make(map[string]chan struct{})
+		}
+		ch = make(chan struct{})
+		r.next[userID] = ch
+	}
+	return ch
+}
+
+func (r *revocations) tell(userID string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if ch, ok := r.next[userID]; ok {
+		close(ch)
+		delete(r.next, userID)
+	}
+}
+
+// Revoked returns a channel closed once a change made through this
+// service after the call is committed that revokes tokens of userID or
+// disables them (DisableUser, RevokeToken, ResetPassword, EndSession). An
+// open stream waits on it beside its periodic check and checks its token
+// at once: a person disabled must lose their live notifications with the
+// admin's answer, not seconds later. A change made through another
+// instance of a shared store is not told here; the periodic check sees
+// it. Take the channel before checking the token, so that no revocation
+// falls between the two.
+func (s *Service) Revoked(userID string) <-chan struct{} { return s.revoked.wait(userID) }
 
 // OnSessionsEnded has f told the token ids of the console sessions that an
 // admin's change ended (disabling the account, resetting its password,
@@ -135,6 +183,15 @@ var userIDPattern = regexp.MustCompile(`^[a-z][a-z0-9._-]{1,62}$`)
 // (CreateUser refuses any other): a filter naming another can match no
 // one.
 func ValidUserID(id string) bool { return userIDPattern.MatchString(id) }
+
+// CanonicalUserID is the user id a person typed, as ids are stored: a
+// phone's keyboard starts it with a capital, an input method may type it
+// in full width, a paste brings spaces. Every id is of a-z, 0-9 and
+// . _ - (ValidUserID), so each of those forms is one user's id and no
+// other's; whatever does not fold to such an id stays no one's.
+func CanonicalUserID(typed string) string {
+	return strings.ToLower(strings.TrimSpace(norm.NFKC.String(typed)))
+}
 
 var policeIDPattern = regexp.MustCompile(`^[a-z][a-z0-9-]{1,62}$`)
 
@@ -625,6 +682,7 @@ func (s *Service) DisableUser(ctx context.Context, p access.Principal, id string
 		return remember(tx, p, "DisableUser", req, model.UserName(id), withoutSignIn(u), now)
 	})
 	if err == nil {
+		s.revoked.tell(id)
 		s.tellSessionsEnded(ended)
 	}
 	return withoutSignIn(u), err
@@ -769,6 +827,7 @@ func (s *Service) RevokeToken(ctx context.Context, p access.Principal, userID, t
 		return remember(tx, p, "RevokeToken", req, tokenName(t), withoutHash(t), now)
 	})
 	if err == nil {
+		s.revoked.tell(userID)
 		s.tellSessionsEnded(ended)
 	}
 	t.SecretHash = nil

@@ -107,7 +107,8 @@ func storeLink(tx datastore.Tx, p access.Principal, t model.Token, now time.Time
 }
 
 // SignInWithPassword checks a person's password (and TOTP code, for the
-// roles that need one) and starts a console session. Every refusal wraps
+// roles that need one) and starts a console session. The user id is taken
+// as typed (CanonicalUserID). Every refusal wraps
 // ErrSignInRefused and costs an argon2 hash, known user or not; a right
 // password without a needed code is ErrSecondFactorNeeded.
 //
@@ -122,6 +123,7 @@ func storeLink(tx datastore.Tx, p access.Principal, t model.Token, now time.Time
 // again. Wrong passwords then go uncounted, and a guesser, who could try
 // without end, must not tell the right password by its answer.
 func (s *Service) SignInWithPassword(ctx context.Context, in PasswordSignIn) (Session, error) {
+	in.UserID = CanonicalUserID(in.UserID)
 	ses, err := s.signInWithPassword(ctx, in)
 	if s.full.Load() && (errors.Is(err, ErrSignInRefused) || errors.Is(err, ErrSecondFactorNeeded)) {
 		return Session{}, fmt.Errorf("sign-in: %w (%v)", model.ErrFull, err)
@@ -138,6 +140,7 @@ func (s *Service) SignInWithPassword(ctx context.Context, in PasswordSignIn) (Se
 // that signed in from the address before, and tell whoever shares it
 // which user ids those are.
 func (s *Service) SpendRefusedSignIn(ctx context.Context, in PasswordSignIn) {
+	in.UserID = CanonicalUserID(in.UserID)
 	_ = s.store.View(ctx, func(tx datastore.ReadTx) error {
 		_, err := tx.User(in.UserID)
 		return err
@@ -396,11 +399,13 @@ func (s *Service) noteFull(err error) {
 func (s *Service) EndSession(ctx context.Context, tokenID, why string) error {
 	now := s.clock.Now()
 	// Like the sign-in, out of the room a full database keeps for reads.
-	return s.store.Batch(ctx, func(tx datastore.Tx) error {
+	var userID string // the session's, whose streams are told
+	err := s.store.Batch(ctx, func(tx datastore.Tx) error {
 		t, err := tx.Token(tokenID)
 		if err != nil {
 			return err
 		}
+		userID = t.UserID
 		if t.Kind != model.TokenSession {
 			return fmt.Errorf("session %s: %w", tokenID, model.ErrNotFound)
 		}
@@ -420,6 +425,10 @@ func (s *Service) EndSession(ctx context.Context, tokenID, why string) error {
 		_, err = tx.AppendAudit(e)
 		return err
 	})
+	if err == nil && userID != "" {
+		s.revoked.tell(userID)
+	}
+	return err
 }
 
 // linkToken returns the live link token of secret and its user; any link
@@ -593,6 +602,7 @@ func (s *Service) ResetPassword(ctx context.Context, p access.Principal, userID 
 	if err != nil {
 		return PasswordLink{}, err
 	}
+	s.revoked.tell(userID)
 	s.tellSessionsEnded(ended)
 	if replayed {
 		return first, nil

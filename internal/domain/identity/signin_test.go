@@ -339,6 +339,36 @@ func TestLockOut(t *testing.T) {
 	}
 }
 
+// A user id is taken at sign-in as the person's phone or input method
+// typed it: with a capital (a phone's keyboard starts with one), in
+// capitals, with spaces around it or in full width. Every user id is of
+// a-z, 0-9 and . _ - (CreateUser), so each such form is one user's id
+// and no other's: before, it was refused as an unknown id, and its wrong
+// passwords counted toward no lock-out.
+func TestSignInTakesTheUserIDAsTyped(t *testing.T) {
+	e := newSignInEnv(t)
+	e.addPerson(t, "lan.nguyen", model.RoleCommuneWorker, communeUnit, "")
+	for _, typed := range []string{"Lan.nguyen", "LAN.NGUYEN", " lan.nguyen\t", "ｌａｎ．ｎｇｕｙｅｎ"} {
+		ses, err := e.signIn(typed, goodPassword, "")
+		if err != nil {
+			t.Errorf("sign-in as %q: %v", typed, err)
+			continue
+		}
+		if ses.User.ID != "lan.nguyen" || ses.Token.Token.UserID != "lan.nguyen" {
+			t.Errorf("sign-in as %q: user %q, session of %q, want lan.nguyen", typed, ses.User.ID, ses.Token.Token.UserID)
+		}
+	}
+	// Wrong passwords under another form of the id are the account's.
+	for range identity.MaxSignInFailures {
+		if _, err := e.signIn("LAN.NGUYEN", "wrong password!", ""); !errors.Is(err, identity.ErrSignInRefused) {
+			t.Fatalf("wrong password: %v", err)
+		}
+	}
+	if got := e.storedUser(t, "lan.nguyen").SignIn.LockedUntil; !got.After(e.clock.Now()) {
+		t.Errorf("%d wrong passwords as LAN.NGUYEN did not lock lan.nguyen (locked until %v)", identity.MaxSignInFailures, got)
+	}
+}
+
 // A sign-in of an unknown user id writes nothing: guessing names cannot
 // grow the database.
 func TestSignInUnknownUserWritesNothing(t *testing.T) {

@@ -21,12 +21,13 @@ const DefaultStreamRecheck = 5 * time.Second
 // when its caller's token stopped being valid.
 var errTokenInvalidated = errors.New("the caller's token is no longer valid")
 
-// streamReauth ends a server stream (WatchEvents, BackupDatabase) soon
-// after its caller's token stops being valid: revoked, expired on the
+// streamReauth ends a server stream (WatchEvents, BackupDatabase) once
+// its caller's token stops being valid: revoked, expired on the
 // service's clock, or its user disabled. A token is checked once when a
 // call starts; a stream can outlive that check by hours, and must not go
 // on delivering case numbers to someone who was just locked out. It
-// checks the token again every few seconds and, once it fails, cancels
+// checks the token again at each revocation through this instance and
+// every few seconds and, once it fails, cancels
 // the handler's context and ends the stream with UNAUTHENTICATED. It runs
 // after authentication, which put the principal in the context.
 type streamReauth struct {
@@ -47,7 +48,7 @@ func (r streamReauth) stream(srv any, ss grpc.ServerStream, _ *grpc.StreamServer
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var wg sync.WaitGroup
-	wg.Go(func() { r.recheck(ctx, token, cancel) })
+	wg.Go(func() { r.recheck(ctx, principalFrom(ctx).UserID, token, cancel) })
 	err := next(srv, &reauthStream{ServerStream: ss, ctx: ctx})
 	cancel(nil)
 	wg.Wait()
@@ -65,22 +66,30 @@ func tokenNoLongerValid() error {
 	return withInfo(codes.Unauthenticated, "the token is no longer valid (revoked, expired or its user disabled); the stream has ended", ReasonUnauthenticated, nil)
 }
 
-// recheck checks token every r.every until ctx ends, and cancels it with
-// errTokenInvalidated once the token is refused. Any other failure (the
-// database busy or full) keeps the stream: the token is checked again at
-// the next tick.
-func (r streamReauth) recheck(ctx context.Context, token string, cancel context.CancelCauseFunc) {
+// recheck checks token, of userID, at once whenever a change through
+// this instance revokes tokens of theirs (identity's Revoked: an admin
+// disabling the user, revoking the token), and every r.every for what no
+// change announces (an expiry, a change through another instance of a
+// shared store), until ctx ends; it cancels ctx with errTokenInvalidated
+// once the token is refused. Any other failure (the database busy or full) keeps the
+// stream: the token is checked again at the next tick or revocation.
+func (r streamReauth) recheck(ctx context.Context, userID, token string, cancel context.CancelCauseFunc) {
 	tick := time.NewTicker(r.every)
 	defer tick.Stop()
+	// Taken before the first check, so that a revocation committed since
+	// the call's authentication is seen by it, and one after by the wait.
+	revoked := r.identity.Revoked(userID)
 	for {
+		if _, _, err := r.identity.Authenticate(ctx, token); errors.Is(err, identity.ErrUnauthenticated) {
+			cancel(errTokenInvalidated)
+			return
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
-		}
-		if _, _, err := r.identity.Authenticate(ctx, token); errors.Is(err, identity.ErrUnauthenticated) {
-			cancel(errTokenInvalidated)
-			return
+		case <-revoked:
+			revoked = r.identity.Revoked(userID)
 		}
 	}
 }

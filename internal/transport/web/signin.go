@@ -60,7 +60,9 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	form := signInForm{UserID: r.PostFormValue("user"), Next: localPath(r.PostFormValue("next")), Pre: pre}
-	cred := Credentials{UserID: form.UserID, Password: r.PostFormValue("password"), Code: r.PostFormValue("code"), Client: c.clientIP(r)}
+	// The id as stored, however it was typed, so that a familiar account
+	// is one whichever way its person types it.
+	cred := Credentials{UserID: identity.CanonicalUserID(form.UserID), Password: r.PostFormValue("password"), Code: r.PostFormValue("code"), Client: c.clientIP(r)}
 	// An address that failed too often waits before its passwords are
 	// checked again, unless the account has signed in from it before
 	// (familiarSignIns): refused unchecked, nothing is learnt. Whoever
@@ -71,8 +73,8 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 	// the people who sign in from there need.
 	wait := c.throttleWait(cred.Client)
 	unchecked := wait > 0 && !c.familiar.has(cred.Client, cred.UserID)
-	if len(cred.UserID) > maxCredential || len(cred.Password) > identity.MaxPasswordBytes || len(cred.Code) > maxCredential ||
-		!utf8.ValidString(cred.UserID) || !utf8.ValidString(cred.Password) {
+	if len(form.UserID) > maxCredential || len(cred.Password) > identity.MaxPasswordBytes || len(cred.Code) > maxCredential ||
+		!utf8.ValidString(form.UserID) || !utf8.ValidString(cred.Password) {
 		if unchecked {
 			c.cfg.Throttle.ThrottlePasswordSignIn(r.Context(), cred.Client)
 		} else {
