@@ -21,6 +21,10 @@ var ErrDatabaseInUse = boltstore.ErrInUse
 // durable (a restored database, a backup).
 func SyncDir(dir string) error { return boltstore.SyncDir(dir) }
 
+// SchemaVersion is the schema version of the database files this code
+// writes; a file of an older one is migrated at its first start.
+const SchemaVersion = boltstore.SchemaVersion
+
 // CheckResult is what a check of a database file found: its counts and
 // its problems.
 type CheckResult = boltstore.CheckResult

@@ -342,7 +342,7 @@ func restoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	// the middle of writing it.
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	res, err := checkBackup(ctx, from, stdout)
+	res, err := checkBackup(ctx, from, true, stdout)
 	if err != nil {
 		return err
 	}
@@ -360,6 +360,10 @@ func restoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fmt.Fprintf(stdout, "Restored %s to %s (the file %s links to): %s\n", from, db, cfg.DBPath, summary(res))
 	} else {
 		fmt.Fprintf(stdout, "Restored %s to %s: %s\n", from, db, summary(res))
+	}
+	if res.AwaitsMigrationOnly() {
+		fmt.Fprintf(stdout, "Its schema version %d is older than this childcase's %d: the first start on it migrates it, in one transaction with its audit event (database.migrate).\n",
+			res.SchemaVersion, app.SchemaVersion)
 	}
 	fmt.Fprintf(stdout, "Start the server with the master key file the backup was taken under (after a key rotation, the kept <key file>.retired-<id>).\n")
 	return nil
@@ -399,11 +403,18 @@ func restoreTarget(db string) (string, error) {
 }
 
 // checkBackup checks the backup a restore would put in place, printing
-// its problems; a backup with any is not restored.
-func checkBackup(ctx context.Context, from string, stdout io.Writer) (app.CheckResult, error) {
+// its problems; a backup with any is not restored. With older, one of an
+// older schema version, sound but for what the migration at its first
+// start sets right (AwaitsMigrationOnly), is restored all the same: a
+// backup taken before an upgrade must go back with the new binary, and
+// a restore copies the backup as it is, never migrates it.
+func checkBackup(ctx context.Context, from string, older bool, stdout io.Writer) (app.CheckResult, error) {
 	res, err := app.CheckDatabase(ctx, from, nil)
 	if err != nil {
 		return res, fmt.Errorf("%s cannot be read as a database: %w", from, err)
+	}
+	if older && res.AwaitsMigrationOnly() {
+		return res, nil
 	}
 	if !res.OK() {
 		printProblems(stdout, res)
@@ -633,7 +644,10 @@ func summary(res app.CheckResult) string {
 	if len(res.AuditHeadHash) > 0 && res.OK() {
 		parts = append(parts, fmt.Sprintf("audit head %d:%x", s.AuditHeadSeq, res.AuditHeadHash))
 	}
-	if !res.OK() {
+	switch {
+	case res.AwaitsMigrationOnly():
+		parts = append(parts, "awaiting its migration to schema version "+fmt.Sprint(app.SchemaVersion))
+	case !res.OK():
 		parts = append(parts, counted(len(res.Problems)+res.Omitted, "problem"))
 	}
 	return strings.Join(parts, "; ")

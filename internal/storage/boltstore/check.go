@@ -85,6 +85,27 @@ type CheckResult struct {
 // OK reports whether the check found nothing wrong.
 func (r CheckResult) OK() bool { return len(r.Problems) == 0 && r.Omitted == 0 }
 
+// AwaitsMigrationOnly reports whether the file is sound but for what the
+// migration at its first open brings up to date: a schema version older
+// than this code's (from 2, the first it migrates), and, before version
+// 10, statistics counters kept by earlier rules, which that migration
+// builds again from the records (migrate). A backup taken before an
+// upgrade is such a file: restoring it loses nothing that the start
+// does not set right, in the one transaction of its migration.
+func (r CheckResult) AwaitsMigrationOnly() bool {
+	if r.OK() || r.Omitted > 0 || r.SchemaVersion < 2 || r.SchemaVersion >= SchemaVersion {
+		return false
+	}
+	for _, p := range r.Problems {
+		older := p.Bucket == string(bucketMeta) && p.Key == string(keySchemaVersion)
+		recounted := p.Bucket == string(bucketStats) && r.SchemaVersion < statsRulesVersion
+		if !older && !recounted {
+			return false
+		}
+	}
+	return true
+}
+
 // MaxProblems bounds the problems a CheckResult lists; a file damaged
 // throughout would otherwise list every key.
 const MaxProblems = 1000
@@ -699,7 +720,7 @@ func (c *checker) checkLayout() bool {
 			case version > SchemaVersion:
 				c.problem(bucketMeta, string(k), "version %d is newer than this binary knows (%d)", version, SchemaVersion)
 			case version < SchemaVersion:
-				c.problem(bucketMeta, string(k), "version %d is older than this binary's (%d) and was not migrated", version, SchemaVersion)
+				c.problem(bucketMeta, string(k), "version %d is older than this binary's (%d) and was not migrated: the first start on the file migrates it", version, SchemaVersion)
 			}
 		case bytes.Equal(k, keyAuditHead):
 			if len(v) != auditHeadLen {
