@@ -2,9 +2,16 @@ package app
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
+	"github.com/childcase/childcase/internal/keys"
 	"github.com/childcase/childcase/internal/storage/boltstore"
 )
 
@@ -64,4 +71,39 @@ func HoldDatabase(path string, wait time.Duration) (io.Closer, error) {
 		return nil, err // not a typed nil in a non-nil Closer
 	}
 	return store, nil
+}
+
+// KeyFolderMasters returns the ids of the master keys of the key file at
+// path and of the next and retired key files a rotation keeps beside it
+// (path.next, path.retired-<id>): those a start on that key folder opens
+// data under, for a check (CheckOptions.Masters) to name the data keys
+// none of them opens. Each is read as a start reads it (keys.LoadMaster),
+// so that a file a start would refuse is refused here too.
+func KeyFolderMasters(path string) ([]string, error) {
+	if _, err := os.Lstat(path); errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("--key-file: %s does not exist", path)
+	}
+	entries, err := os.ReadDir(filepath.Dir(path))
+	if err != nil {
+		return nil, fmt.Errorf("--key-file: %w", err)
+	}
+	files := []string{path, nextKeyPath(path)}
+	retired := filepath.Base(retiredKeyPath(path, ""))
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), retired) {
+			files = append(files, filepath.Join(filepath.Dir(path), e.Name()))
+		}
+	}
+	var ids []string
+	for _, p := range files {
+		m, err := keys.LoadMaster(p)
+		if p != path && errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		ids = append(ids, m.ID())
+	}
+	return ids, nil
 }

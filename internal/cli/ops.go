@@ -29,9 +29,10 @@ const opsUsage = `Usage:
   childcase backup  --to FILE --store etcd://HOST:PORT[,...] [--etcd-* flags]         (one revision, servers may run)
   childcase restore --from FILE --db FILE [--force]                                   (server stopped)
   childcase restore --from FILE --store etcd://HOST:PORT[,...] [--etcd-* flags]       (onto an empty prefix)
-  childcase check   --db FILE [--noted-head SEQ:HASH]   check a database or a backup; exits 1 on any problem
+  childcase check   --db FILE [--noted-head SEQ:HASH] [--key-file FILE]   check a database or a backup; exits 1 on any problem
   childcase check   --store etcd://HOST:PORT[,...] [--etcd-* flags] [--noted-head SEQ:HASH]   check one revision of an etcd store
                     --noted-head: a head of the audit log noted earlier, which the log must still hold
+                    --key-file: the master key file (and the .next and .retired-<id> beside it) the data keys must be under
   childcase migrate-store --from SRC --to DST [--etcd-* flags]
                     SRC and DST: a bbolt file and an etcd://HOST:PORT[,...] store, either way round
 `
@@ -539,6 +540,8 @@ func checkCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	offlineStoreFlags(fs, &cfg, "an etcd store to check (one revision, copied into a temporary bbolt file; servers may run on it)")
 	var noted auditlog.Head
 	readNoted := notedHeadFlag(fs, &noted)
+	var keyFile string
+	stringFlag(fs, &keyFile, "key-file", "a master key file: every data key must be under its master or that of a next or retired key file beside it")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -548,6 +551,13 @@ func checkCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if err := cfg.ValidateStore(); err != nil {
 		return err
+	}
+	var masters []string
+	if keyFile != "" {
+		var err error
+		if masters, err = app.KeyFolderMasters(keyFile); err != nil {
+			return err
+		}
 	}
 	if err := storeFlagsFit(fs, cfg, false); err != nil {
 		return err
@@ -562,7 +572,8 @@ func checkCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return fmt.Errorf("--db: %s is %s, not a database file", cfg.DBPath, app.FileKind(fi.Mode()))
 		}
 	}
-	res, err := app.CheckStore(ctx, cfg, app.CheckOptions{Progress: checkProgress(stderr, cfg.StoreName()), NotedHeadSeq: noted.Seq, NotedHeadHash: noted.Hash})
+	res, err := app.CheckStore(ctx, cfg, app.CheckOptions{Progress: checkProgress(stderr, cfg.StoreName()), NotedHeadSeq: noted.Seq, NotedHeadHash: noted.Hash,
+		Masters: masters})
 	if errors.Is(err, app.ErrDatabaseInUse) {
 		return fmt.Errorf("%w: check a backup of it instead (childcase backup --addr ... --to FILE, then childcase check --db FILE)", err)
 	}
