@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -162,10 +163,7 @@ func backupCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return fmt.Errorf("the copy of %s cannot be read back: %w", source, err)
 	}
-	if _, err := os.Lstat(to); err == nil {
-		return fmt.Errorf("%s appeared while the backup ran: not replaced", to)
-	}
-	if err := os.Rename(tmp, to); err != nil {
+	if err := publishBackup(tmp, to); err != nil {
 		return err
 	}
 	kept = true
@@ -185,6 +183,43 @@ func backupCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	return nil
 }
+
+// publishBackup gives the checked copy tmp the name to, which must be
+// free: a hard link takes a name only if no file has it, where a rename
+// replaces whatever took the name since the backup last looked (another
+// backup to that name run by hand, an operator's copy). The temporary
+// name goes once the backup has its own; one a crash leaves is a second
+// name of the backup, which the nightly unit removes.
+func publishBackup(tmp, to string) error {
+	if backupHooks.beforePublish != nil {
+		backupHooks.beforePublish(to)
+	}
+	taken := fmt.Errorf("%s appeared while the backup ran: not replaced, and the backup is not kept", to)
+	err := os.Link(tmp, to)
+	switch {
+	case errors.Is(err, fs.ErrExist):
+		return taken
+	case err != nil:
+		// A file system without hard links (some network shares): the
+		// look and the rename, as close together as they can be.
+		if _, lerr := os.Lstat(to); lerr == nil {
+			return taken
+		}
+		if err := os.Rename(tmp, to); err != nil {
+			return fmt.Errorf("backup: give the checked copy its name: %w", err)
+		}
+		return nil
+	}
+	if err := os.Remove(tmp); err != nil {
+		return fmt.Errorf("backup: %s is written and checked, but its temporary name %s could not be removed: %w", to, tmp, err)
+	}
+	return nil
+}
+
+// backupHooks, set by tests only: beforePublish runs just before the
+// checked copy takes its name, where another process may make a file of
+// that name.
+var backupHooks struct{ beforePublish func(to string) }
 
 // fileToRead refuses a file a command is to read that does not exist,
 // naming its flag (--db: ... does not exist), as the commands that open a
