@@ -142,3 +142,41 @@ func TestCheckWithTheKeyFileFindsDataKeysNoKeyFileOpens(t *testing.T) {
 		t.Errorf("check with a key file that does not exist: exit %d\n%s", code, stderr)
 	}
 }
+
+// TestRotationKeepsTheOldKeyWhenItsRetiredNameIsTaken: a rotation keeps
+// the old master as KEYFILE.retired-<old id>, for the backups taken
+// under it. A file already at that name (planted, or left by hand)
+// holding another key made the rotation go on without keeping the old
+// master anywhere: the key file then held the new one, and every older
+// backup was lost. Such a rotation is refused, naming the file, before
+// any data key is re-wrapped, and the key file keeps the old master.
+func TestRotationKeepsTheOldKeyWhenItsRetiredNameIsTaken(t *testing.T) {
+	mgClearEnv(t)
+	dir := t.TempDir()
+	db, keyFile := filepath.Join(dir, "cc.db"), filepath.Join(dir, "cc.key")
+	mgMustRun(t, "load", "--db", db, "--cases", "2", "--seed", "1", "--key-file", keyFile)
+	old, err := keys.LoadMaster(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	retired := keyFile + ".retired-" + old.ID()
+	if err := keys.WriteMaster(retired, mustMasterKey(t)); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := mgRun(t, "keys", "rotate", "--db", db, "--key-file", keyFile)
+	if code == 0 || !strings.Contains(stderr, retired) {
+		t.Errorf("keys rotate with another key at the retired name: exit %d, want it refused naming %s\nstdout:\n%s\nstderr:\n%s", code, retired, stdout, stderr)
+	}
+	var kept bool
+	for _, p := range []string{keyFile, retired, keyFile + ".next"} {
+		if m, err := keys.LoadMaster(p); err == nil && m.ID() == old.ID() {
+			kept = true
+		}
+	}
+	if !kept {
+		t.Errorf("no key file holds the old master %s after the rotation", old.ID())
+	}
+	if out := mgMustRun(t, "check", "--db", db, "--key-file", keyFile); !strings.HasPrefix(out, "OK: ") {
+		t.Errorf("check of the database with the key folder as it is:\n%s", out)
+	}
+}
