@@ -540,3 +540,66 @@ func TestALinkOfAnotherUsersReportNamesItsTakerOnTheTrail(t *testing.T) {
 		}
 	}
 }
+
+// TestAReportsEventsBeforeItJoinedACaseAreNotOnThatCasesTrail holds what
+// the README says of `?case=` and a report that joined a case later (a
+// call that opened no case, linked): its events from before the link
+// named no case, and the chain is never rewritten, nor is there an index
+// by report to find them at the link, so the case's trail lists the
+// reads of the report from the link on (and the link itself), not those
+// before; the auditor finds those by the report's name among the events
+// of action=report.read (or of its taker), which the link's time bounds.
+func TestAReportsEventsBeforeItJoinedACaseAreNotOnThatCasesTrail(t *testing.T) {
+	ts := startServerAt(t, testNow, "")
+	ts.addUser(t, "op2", pb.Role_ROLE_HOTLINE_OPERATOR, "orgs/hotline-111")
+	ts.addUser(t, "sup", pb.Role_ROLE_HOTLINE_SUPERVISOR, "orgs/hotline-111")
+	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
+	name := openCase(t, ts, testNow.Add(-time.Hour), "00004")
+	r := validReport()
+	r.CallType = pb.CallType_CALL_TYPE_COUNSELLING
+	r.ReceiveTime = timestamppb.New(testNow.Add(-time.Minute))
+	created, err := ts.reports().CreateReport(ts.as(t, "op2"), &pb.CreateReportRequest{Report: r})
+	if err != nil {
+		t.Fatal(err)
+	}
+	report := created.GetName()
+	read := func() {
+		t.Helper()
+		if _, err := ts.reports().GetReport(ts.as(t, "op2"), &pb.GetReportRequest{Name: report}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read() // before the link
+	if _, err := ts.reports().LinkReport(ts.as(t, "sup"), &pb.LinkReportRequest{Name: report, Case: name}); err != nil {
+		t.Fatal(err)
+	}
+	read() // after it
+
+	reads := func(events []*pb.AuditEvent) (onCase, onNone int) {
+		for _, e := range events {
+			if e.GetAction() != "report.read" || e.GetActor() != "users/op2" || e.GetResource() != report {
+				continue
+			}
+			switch e.GetCase() {
+			case name:
+				onCase++
+			case "":
+				onNone++
+			default:
+				t.Errorf("a read of %s on %s", report, e.GetCase())
+			}
+		}
+		return onCase, onNone
+	}
+	trail := caseTrail(t, ts, "auditor", name)
+	if onCase, onNone := reads(trail); onCase != 1 || onNone != 0 {
+		t.Errorf("%s's trail lists %d reads of %s on the case and %d on none, want the one after the link:%s", name, onCase, report, onNone, describeEvents(trail))
+	}
+	if !slices.ContainsFunc(trail, func(e *pb.AuditEvent) bool { return e.GetAction() == "case.add_report" && e.GetActor() == "users/sup" }) {
+		t.Errorf("%s's trail has no case.add_report by users/sup:%s", name, describeEvents(trail))
+	}
+	all := allAuditEvents(t, ts, "auditor", &pb.ListAuditEventsRequest{Action: "report.read"})
+	if onCase, onNone := reads(all); onCase != 1 || onNone != 1 {
+		t.Errorf("action=report.read lists %d reads of %s on the case and %d on none, want one of each:%s", onCase, report, onNone, describeEvents(all))
+	}
+}

@@ -2,9 +2,16 @@ package app
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
+	"github.com/childcase/childcase/internal/keys"
 	"github.com/childcase/childcase/internal/storage/boltstore"
 )
 
@@ -20,6 +27,10 @@ var ErrDatabaseInUse = boltstore.ErrInUse
 // SyncDir makes the names of the files created or renamed in dir
 // durable (a restored database, a backup).
 func SyncDir(dir string) error { return boltstore.SyncDir(dir) }
+
+// SchemaVersion is the schema version of the database files this code
+// writes; a file of an older one is migrated at its first start.
+const SchemaVersion = boltstore.SchemaVersion
 
 // CheckResult is what a check of a database file found: its counts and
 // its problems.
@@ -60,4 +71,39 @@ func HoldDatabase(path string, wait time.Duration) (io.Closer, error) {
 		return nil, err // not a typed nil in a non-nil Closer
 	}
 	return store, nil
+}
+
+// KeyFolderMasters returns the ids of the master keys of the key file at
+// path and of the next and retired key files a rotation keeps beside it
+// (path.next, path.retired-<id>): those a start on that key folder opens
+// data under, for a check (CheckOptions.Masters) to name the data keys
+// none of them opens. Each is read as a start reads it (keys.LoadMaster),
+// so that a file a start would refuse is refused here too.
+func KeyFolderMasters(path string) ([]string, error) {
+	if _, err := os.Lstat(path); errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("--key-file: %s does not exist", path)
+	}
+	entries, err := os.ReadDir(filepath.Dir(path))
+	if err != nil {
+		return nil, fmt.Errorf("--key-file: %w", err)
+	}
+	files := []string{path, nextKeyPath(path)}
+	retired := filepath.Base(retiredKeyPath(path, ""))
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), retired) {
+			files = append(files, filepath.Join(filepath.Dir(path), e.Name()))
+		}
+	}
+	var ids []string
+	for _, p := range files {
+		m, err := keys.LoadMaster(p)
+		if p != path && errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		ids = append(ids, m.ID())
+	}
+	return ids, nil
 }

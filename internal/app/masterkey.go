@@ -364,6 +364,28 @@ func (mk *masterKeys) rewrapRetired(ctx context.Context, when string) error {
 	return nil
 }
 
+// retiredNameFree refuses a rotation from old whose retired key file's
+// name (path.retired-<old id>) is taken by anything but old's own key
+// file (which a rotation cut short after keeping it left). The rotation
+// keeps the old master there, for the backups taken under it, with a
+// link that leaves a file already at the name alone: with another key
+// there it went on, put the new key in the key file's place, and the old
+// master was on disk nowhere, every older backup lost with it.
+func retiredNameFree(path string, old keys.MasterKey) error {
+	retired := retiredKeyPath(path, old.ID())
+	m, err := keys.LoadMaster(retired)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err == nil && m.ID() == old.ID():
+		return nil
+	case err == nil:
+		err = fmt.Errorf("it holds the master key %s", m.ID())
+	}
+	return fmt.Errorf("rotate master key: %s, where the rotation keeps the old master key %s for the backups taken under it, is taken (%w): "+
+		"nothing is rotated; move that file away and rotate again", retired, old.ID(), err)
+}
+
 // rotation is the answer to a rotation, as remembered for a retry.
 type rotation struct {
 	MasterKeyID string
@@ -406,6 +428,9 @@ func (mk *masterKeys) RotateMasterKey(ctx context.Context, by access.Principal, 
 	}
 	old, next, resumed, err := mk.resumable()
 	if err != nil {
+		return "", 0, err
+	}
+	if err := retiredNameFree(mk.path, old); err != nil {
 		return "", 0, err
 	}
 	if !resumed {
@@ -490,6 +515,9 @@ func (mk *masterKeys) recordRotation(ctx context.Context, by, requester access.P
 // records it again, where the other order could leave a rotation done and
 // never audited.
 func (mk *masterKeys) finish(ctx context.Context, old, next keys.MasterKey, record func(n int) error) (int, error) {
+	if err := retiredNameFree(mk.path, old); err != nil {
+		return 0, err
+	}
 	mk.retired = append(mk.retired, old)
 	mk.vault.SetKeyring(keys.NewKeyring(next, mk.retired...))
 	n, err := mk.vault.Rotate(ctx, mk.store)

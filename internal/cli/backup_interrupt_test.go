@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"errors"
 	"net"
 	"os"
@@ -93,5 +94,35 @@ func TestBackupInterruptedLeavesNoTemporaryFile(t *testing.T) {
 				t.Errorf("an interrupted backup left %v, want nothing\n%s", names, out)
 			}
 		})
+	}
+}
+
+// TestBackupNeverReplacesAFileThatAppearsAtItsName: a file that takes
+// the backup's name after the backup last looked (another backup run by
+// hand in the same second, an operator's copy) is never replaced: the
+// checked copy takes the name only if it is free, at once, or the backup
+// fails, naming it, and leaves no FILE.tmp. A look and then a rename
+// replaced such a file silently.
+func TestBackupNeverReplacesAFileThatAppearsAtItsName(t *testing.T) {
+	opsClearEnv(t)
+	dir := t.TempDir()
+	db := opsDatabase(t, dir)
+	to := filepath.Join(dir, "backup.db")
+	theirs := []byte("another backup's bytes")
+	backupHooks.beforePublish = func(name string) {
+		if err := os.WriteFile(name, theirs, 0o600); err != nil {
+			t.Error(err)
+		}
+	}
+	t.Cleanup(func() { backupHooks.beforePublish = nil })
+	code, stdout, stderr := mgRun(t, "backup", "--db", db, "--to", to)
+	if code != 1 || !strings.Contains(stderr, to+" appeared while the backup ran: not replaced") {
+		t.Errorf("backup onto a name taken at the last moment: exit %d, want 1 naming it\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	if got, err := os.ReadFile(to); err != nil || !bytes.Equal(got, theirs) {
+		t.Errorf("the file that took the name holds %d bytes (%v), want its %d as they were", len(got), err, len(theirs))
+	}
+	if _, err := os.Lstat(to + ".tmp"); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("%s.tmp is left (%v)", to, err)
 	}
 }

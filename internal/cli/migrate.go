@@ -129,7 +129,7 @@ func storeAt(etcd app.Config, s string) app.Config {
 // then copied as migrate-store copies a file, unchanged (it is not
 // migrated), and the copy checked and compared.
 func restoreOntoEtcd(ctx context.Context, from string, to app.Config, stdout io.Writer) error {
-	if _, err := checkBackup(ctx, from, stdout); err != nil {
+	if _, err := checkBackup(ctx, from, false, stdout); err != nil {
 		return err
 	}
 	src := app.DefaultConfig()

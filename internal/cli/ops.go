@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -29,9 +30,10 @@ const opsUsage = `Usage:
   childcase backup  --to FILE --store etcd://HOST:PORT[,...] [--etcd-* flags]         (one revision, servers may run)
   childcase restore --from FILE --db FILE [--force]                                   (server stopped)
   childcase restore --from FILE --store etcd://HOST:PORT[,...] [--etcd-* flags]       (onto an empty prefix)
-  childcase check   --db FILE [--noted-head SEQ:HASH]   check a database or a backup; exits 1 on any problem
+  childcase check   --db FILE [--noted-head SEQ:HASH] [--key-file FILE]   check a database or a backup; exits 1 on any problem
   childcase check   --store etcd://HOST:PORT[,...] [--etcd-* flags] [--noted-head SEQ:HASH]   check one revision of an etcd store
                     --noted-head: a head of the audit log noted earlier, which the log must still hold
+                    --key-file: the master key file (and the .next and .retired-<id> beside it) the data keys must be under
   childcase migrate-store --from SRC --to DST [--etcd-* flags]
                     SRC and DST: a bbolt file and an etcd://HOST:PORT[,...] store, either way round
 `
@@ -161,10 +163,7 @@ func backupCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return fmt.Errorf("the copy of %s cannot be read back: %w", source, err)
 	}
-	if _, err := os.Lstat(to); err == nil {
-		return fmt.Errorf("%s appeared while the backup ran: not replaced", to)
-	}
-	if err := os.Rename(tmp, to); err != nil {
+	if err := publishBackup(tmp, to); err != nil {
 		return err
 	}
 	kept = true
@@ -184,6 +183,43 @@ func backupCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	return nil
 }
+
+// publishBackup gives the checked copy tmp the name to, which must be
+// free: a hard link takes a name only if no file has it, where a rename
+// replaces whatever took the name since the backup last looked (another
+// backup to that name run by hand, an operator's copy). The temporary
+// name goes once the backup has its own; one a crash leaves is a second
+// name of the backup, which the nightly unit removes.
+func publishBackup(tmp, to string) error {
+	if backupHooks.beforePublish != nil {
+		backupHooks.beforePublish(to)
+	}
+	taken := fmt.Errorf("%s appeared while the backup ran: not replaced, and the backup is not kept", to)
+	err := os.Link(tmp, to)
+	switch {
+	case errors.Is(err, fs.ErrExist):
+		return taken
+	case err != nil:
+		// A file system without hard links (some network shares): the
+		// look and the rename, as close together as they can be.
+		if _, lerr := os.Lstat(to); lerr == nil {
+			return taken
+		}
+		if err := os.Rename(tmp, to); err != nil {
+			return fmt.Errorf("backup: give the checked copy its name: %w", err)
+		}
+		return nil
+	}
+	if err := os.Remove(tmp); err != nil {
+		return fmt.Errorf("backup: %s is written and checked, but its temporary name %s could not be removed: %w", to, tmp, err)
+	}
+	return nil
+}
+
+// backupHooks, set by tests only: beforePublish runs just before the
+// checked copy takes its name, where another process may make a file of
+// that name.
+var backupHooks struct{ beforePublish func(to string) }
 
 // fileToRead refuses a file a command is to read that does not exist,
 // naming its flag (--db: ... does not exist), as the commands that open a
@@ -342,7 +378,7 @@ func restoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	// the middle of writing it.
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	res, err := checkBackup(ctx, from, stdout)
+	res, err := checkBackup(ctx, from, true, stdout)
 	if err != nil {
 		return err
 	}
@@ -360,6 +396,10 @@ func restoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fmt.Fprintf(stdout, "Restored %s to %s (the file %s links to): %s\n", from, db, cfg.DBPath, summary(res))
 	} else {
 		fmt.Fprintf(stdout, "Restored %s to %s: %s\n", from, db, summary(res))
+	}
+	if res.AwaitsMigrationOnly() {
+		fmt.Fprintf(stdout, "Its schema version %d is older than this childcase's %d: the first start on it migrates it, in one transaction with its audit event (database.migrate).\n",
+			res.SchemaVersion, app.SchemaVersion)
 	}
 	fmt.Fprintf(stdout, "Start the server with the master key file the backup was taken under (after a key rotation, the kept <key file>.retired-<id>).\n")
 	return nil
@@ -399,11 +439,18 @@ func restoreTarget(db string) (string, error) {
 }
 
 // checkBackup checks the backup a restore would put in place, printing
-// its problems; a backup with any is not restored.
-func checkBackup(ctx context.Context, from string, stdout io.Writer) (app.CheckResult, error) {
+// its problems; a backup with any is not restored. With older, one of an
+// older schema version, sound but for what the migration at its first
+// start sets right (AwaitsMigrationOnly), is restored all the same: a
+// backup taken before an upgrade must go back with the new binary, and
+// a restore copies the backup as it is, never migrates it.
+func checkBackup(ctx context.Context, from string, older bool, stdout io.Writer) (app.CheckResult, error) {
 	res, err := app.CheckDatabase(ctx, from, nil)
 	if err != nil {
 		return res, fmt.Errorf("%s cannot be read as a database: %w", from, err)
+	}
+	if older && res.AwaitsMigrationOnly() {
+		return res, nil
 	}
 	if !res.OK() {
 		printProblems(stdout, res)
@@ -528,6 +575,8 @@ func checkCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	offlineStoreFlags(fs, &cfg, "an etcd store to check (one revision, copied into a temporary bbolt file; servers may run on it)")
 	var noted auditlog.Head
 	readNoted := notedHeadFlag(fs, &noted)
+	var keyFile string
+	stringFlag(fs, &keyFile, "key-file", "a master key file: every data key must be under its master or that of a next or retired key file beside it")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -537,6 +586,13 @@ func checkCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if err := cfg.ValidateStore(); err != nil {
 		return err
+	}
+	var masters []string
+	if keyFile != "" {
+		var err error
+		if masters, err = app.KeyFolderMasters(keyFile); err != nil {
+			return err
+		}
 	}
 	if err := storeFlagsFit(fs, cfg, false); err != nil {
 		return err
@@ -551,7 +607,8 @@ func checkCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return fmt.Errorf("--db: %s is %s, not a database file", cfg.DBPath, app.FileKind(fi.Mode()))
 		}
 	}
-	res, err := app.CheckStore(ctx, cfg, app.CheckOptions{Progress: checkProgress(stderr, cfg.StoreName()), NotedHeadSeq: noted.Seq, NotedHeadHash: noted.Hash})
+	res, err := app.CheckStore(ctx, cfg, app.CheckOptions{Progress: checkProgress(stderr, cfg.StoreName()), NotedHeadSeq: noted.Seq, NotedHeadHash: noted.Hash,
+		Masters: masters})
 	if errors.Is(err, app.ErrDatabaseInUse) {
 		return fmt.Errorf("%w: check a backup of it instead (childcase backup --addr ... --to FILE, then childcase check --db FILE)", err)
 	}
@@ -633,7 +690,10 @@ func summary(res app.CheckResult) string {
 	if len(res.AuditHeadHash) > 0 && res.OK() {
 		parts = append(parts, fmt.Sprintf("audit head %d:%x", s.AuditHeadSeq, res.AuditHeadHash))
 	}
-	if !res.OK() {
+	switch {
+	case res.AwaitsMigrationOnly():
+		parts = append(parts, "awaiting its migration to schema version "+fmt.Sprint(app.SchemaVersion))
+	case !res.OK():
 		parts = append(parts, counted(len(res.Problems)+res.Omitted, "problem"))
 	}
 	return strings.Join(parts, "; ")

@@ -15,6 +15,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"syscall"
 )
 
 // The key file format, version 1. A key file is text of exactly three lines,
@@ -63,6 +64,7 @@ var (
 	errMalformed    = errors.New("malformed key file")
 	errInsecureMode = errors.New("key file is accessible to group or others")
 	errForeignOwner = errors.New("key file is owned by another user")
+	errLink         = errors.New("key file is a symbolic link")
 )
 
 // MasterKey is a 256-bit key with an id, so data wrapped under an older key
@@ -185,10 +187,17 @@ func (m MasterKey) derive(label string) []byte {
 // child's and reporter's data; one owned by another user than the process
 // runs as (where files have owners), naming its owner, for the same reason
 // (as ssh refuses a private key others can reach); anything but a regular
-// file; and a malformed file. A missing file gives an error wrapping
-// fs.ErrNotExist.
+// file; a symbolic link, dangling or not (see refuseLink); and a
+// malformed file. A missing file gives an error wrapping fs.ErrNotExist.
 func LoadMaster(path string) (MasterKey, error) {
-	f, err := os.Open(path)
+	if err := refuseLink(path); err != nil {
+		return MasterKey{}, err
+	}
+	// Not followed either if a link took the name since it was looked at.
+	f, err := os.OpenFile(path, os.O_RDONLY|openNoFollow, 0)
+	if errors.Is(err, syscall.ELOOP) {
+		err = refuseLink(path)
+	}
 	if err != nil {
 		return MasterKey{}, fmt.Errorf("load master key: %w", err)
 	}
@@ -229,6 +238,25 @@ func LoadMaster(path string) (MasterKey, error) {
 		return MasterKey{}, fmt.Errorf("load master key %s: %w", path, err)
 	}
 	return m, nil
+}
+
+// refuseLink refuses a key file that is a symbolic link. A rotation
+// renames the next key file (KEYFILE.next) into the key file's place and
+// links the key file to KEYFILE.retired-<id>: a link planted at one of
+// those names had the data keys re-wrapped under a key read from
+// wherever it pointed, and put the link in the key file's place, so that
+// the master key of every child's data lived elsewhere (on a disk that
+// may be gone, in a folder others write). The mode and owner checked are
+// the target's, not the name's. As the snapshot and the reserve beside
+// the database, a key file is the file itself.
+func refuseLink(path string) error {
+	fi, err := os.Lstat(path)
+	if err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		return nil // what there is, or is not, is for the open to say
+	}
+	target, _ := os.Readlink(path)
+	return fmt.Errorf("load master key: --key-file: %s is a symbolic link (to %q): a key file, and the KEYFILE.next and KEYFILE.retired-<id> files a rotation keeps beside it, "+
+		"must be the file itself, so that no link decides which key the data is under; put the key file there in its place: %w", path, target, errLink)
 }
 
 // userName names the user uid as "uid N (name)", or "uid N" when the

@@ -15,3 +15,6 @@ func fileOwner(info fs.FileInfo) (uid int, ok bool) {
 	}
 	return int(st.Uid), true
 }
+
+// openNoFollow makes the open of a key file fail on a symbolic link.
+const openNoFollow = syscall.O_NOFOLLOW

@@ -1112,7 +1112,9 @@ type ListAuditEventsRequest struct {
 	// From a previous response's next_page_token.
 	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	// Only events about this case, "cases/{case_number}" (including reads of
-	// its reports and disclosures of their reporters).
+	// its reports and disclosures of their reporters, from when each report
+	// is in the case: the events of a report from before it joined the case
+	// name no case).
 	Case string `protobuf:"bytes,3,opt,name=case,proto3" json:"case,omitempty"`
 	// Only events of this user, "users/{user}" ("users/system" for the
 	// service's own); a name of no user is INVALID_ARGUMENT (user.exists).

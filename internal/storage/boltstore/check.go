@@ -85,6 +85,27 @@ type CheckResult struct {
 // OK reports whether the check found nothing wrong.
 func (r CheckResult) OK() bool { return len(r.Problems) == 0 && r.Omitted == 0 }
 
+// AwaitsMigrationOnly reports whether the file is sound but for what the
+// migration at its first open brings up to date: a schema version older
+// than this code's (from 2, the first it migrates), and, before version
+// 10, statistics counters kept by earlier rules, which that migration
+// builds again from the records (migrate). A backup taken before an
+// upgrade is such a file: restoring it loses nothing that the start
+// does not set right, in the one transaction of its migration.
+func (r CheckResult) AwaitsMigrationOnly() bool {
+	if r.OK() || r.Omitted > 0 || r.SchemaVersion < 2 || r.SchemaVersion >= SchemaVersion {
+		return false
+	}
+	for _, p := range r.Problems {
+		older := p.Bucket == string(bucketMeta) && p.Key == string(keySchemaVersion)
+		recounted := p.Bucket == string(bucketStats) && r.SchemaVersion < statsRulesVersion
+		if !older && !recounted {
+			return false
+		}
+	}
+	return true
+}
+
 // MaxProblems bounds the problems a CheckResult lists; a file damaged
 // throughout would otherwise list every key.
 const MaxProblems = 1000
@@ -151,6 +172,12 @@ type CheckOptions struct {
 	// and the stored head cannot show when that head was set back too.
 	NotedHeadSeq  uint64
 	NotedHeadHash []byte
+	// Masters, when set, are the ids of the master keys at hand (a key
+	// file and the next and retired key files beside it): a data key
+	// wrapped under any other is a problem, since what it seals opens
+	// with none of them. Without them the check reads no key, and a
+	// data key's master is anyone's.
+	Masters []string
 
 	// chunks is how many parts read the reports, and the cases, side by
 	// side; zero means one per core (GOMAXPROCS). Tests set it.
@@ -204,7 +231,7 @@ func CheckWith(ctx context.Context, path string, opts CheckOptions) (CheckResult
 		// map; that must be a panic run recovers from, not a crash.
 		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 		c := &checker{
-			ctx: ctx, btx: btx, t: newReadTx(btx), res: &res, notedSeq: opts.NotedHeadSeq, notedHash: opts.NotedHeadHash,
+			ctx: ctx, btx: btx, t: newReadTx(btx), res: &res, notedSeq: opts.NotedHeadSeq, notedHash: opts.NotedHeadHash, masters: mastersAtHand(opts.Masters),
 			cursors: map[string]*getCursor{}, seqCursors: map[string]*seqCursor{}, chunks: cmp.Or(opts.chunks, runtime.GOMAXPROCS(0)),
 		}
 		if opts.Progress != nil {
@@ -265,6 +292,8 @@ type checker struct {
 	// at its seq has (checkAudit), for checkAuditChain.
 	notedSeq             uint64
 	notedHash, notedSeen []byte
+	// masters are CheckOptions.Masters, nil when none were given.
+	masters map[string]bool
 
 	caseSeqs  map[uint16]uint64 // the highest sequence of each year's case numbers
 	maxCaseID uint64            // the largest case id read (checkCaseIDs)
@@ -509,7 +538,7 @@ func (c *checker) start(steps ...func(*checker)) *checkPart {
 		found: map[string]*int{}, expected: map[string]*indexSum{}, scopeSums: map[string]uint64{}, caseEntries: map[string]int{}, scopeEntries: map[string]int{}, scopeKeys: map[string]int{},
 		caseSeqs: map[uint16]uint64{},
 		linkSeed: c.linkSeed, dailyStats: c.dailyStats, scopeIndexes: c.scopeIndexes,
-		notedSeq: c.notedSeq, notedHash: c.notedHash,
+		notedSeq: c.notedSeq, notedHash: c.notedHash, masters: c.masters,
 	}
 	sub.countStat = sub.countStatEvent
 	g := &checkPart{sub: sub, done: make(chan struct{})}
@@ -699,7 +728,7 @@ func (c *checker) checkLayout() bool {
 			case version > SchemaVersion:
 				c.problem(bucketMeta, string(k), "version %d is newer than this binary knows (%d)", version, SchemaVersion)
 			case version < SchemaVersion:
-				c.problem(bucketMeta, string(k), "version %d is older than this binary's (%d) and was not migrated", version, SchemaVersion)
+				c.problem(bucketMeta, string(k), "version %d is older than this binary's (%d) and was not migrated: the first start on the file migrates it", version, SchemaVersion)
 			}
 		case bytes.Equal(k, keyAuditHead):
 			if len(v) != auditHeadLen {
@@ -1622,6 +1651,7 @@ func (c *checker) checkPoliceUnits() {
 }
 
 func (c *checker) checkDataKeys() {
+	unknown := map[string]int{} // data keys by master, of the masters not at hand
 	c.each(bucketDataKeys, func(k, v []byte) {
 		c.res.DataKeys++
 		w, err := decodeAs[keys.WrappedKey](v)
@@ -1631,12 +1661,33 @@ func (c *checker) checkDataKeys() {
 		}
 		if w.MasterID == "" || len(w.Sealed) == 0 {
 			c.problem(bucketDataKeys, readable(k), "the wrapped key is empty")
+		} else if c.masters != nil && !c.masters[w.MasterID] {
+			unknown[w.MasterID]++
 		}
 		if c.t.bucket(bucketDataKeysByMaster) != nil && !c.hasEntry(bucketDataKeysByMaster, dataKeyMasterKey(w.MasterID, string(k))) {
 			c.problem(bucketDataKeysByMaster, fmt.Sprintf("master %q, data key %q", w.MasterID, k),
 				"missing: data key %q has no entry, so the check of the master key at start would pass over it", k)
 		}
 	})
+	// Once per master: a million data keys under one unknown master are
+	// one finding.
+	for _, id := range slices.Sorted(maps.Keys(unknown)) {
+		c.problem(bucketDataKeys, fmt.Sprintf("master %q", id),
+			"%s under this master, which no key file at hand holds (the key file, or the .next and .retired-%s files beside it): what they seal cannot be opened",
+			counted(unknown[id], "data key"), id)
+	}
+}
+
+// mastersAtHand is the set of CheckOptions.Masters, nil for none.
+func mastersAtHand(ids []string) map[string]bool {
+	if len(ids) == 0 {
+		return nil
+	}
+	set := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		set[id] = true
+	}
+	return set
 }
 
 // checkDataKeyIndex checks data_keys_by_master, when the file has it (Open

@@ -51,7 +51,7 @@ func migrate(tx *bolt.Tx, version uint32) error {
 			return fmt.Errorf("migrate to schema version 6: %w", err)
 		}
 	}
-	if version < 10 {
+	if version < statsRulesVersion {
 		if err := alertEscalatedPolice(tx); err != nil {
 			return fmt.Errorf("migrate to schema version 10: %w", err)
 		}
@@ -73,6 +73,11 @@ func migrate(tx *bolt.Tx, version uint32) error {
 	// stored before it keep their JSON, which audit.Decode reads.
 	return tx.Bucket(bucketMeta).Put(keySchemaVersion, u32(SchemaVersion))
 }
+
+// statsRulesVersion is the schema version whose rules the statistics
+// counters follow: the migration of a file of an older one builds every
+// counter again from the records.
+const statsRulesVersion = 10
 
 // lastRewritingVersion is the last schema version whose migration rewrites
 // records. The versions after it change only how new records are written,
