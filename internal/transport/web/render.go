@@ -106,6 +106,23 @@ func (v view) Time(t time.Time) string {
 	return t.In(vntime.Location()).Format("02/01/2006 15:04")
 }
 
+// Due shows a deadline's due time in Vietnam time. A deadline counted in
+// days is due at 24:00 of its last day, which is 00:00 of the next: that
+// is said as the end of the last day ("hết ngày 05/05/2026"), as the law
+// and the people reading it count, not as a time on a day already past
+// the limit. Any due time at midnight is the same instant, so it is said
+// so whatever its clock.
+func (v view) Due(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	local := t.In(vntime.Location())
+	if local.Hour() != 0 || local.Minute() != 0 || local.Second() != 0 || local.Nanosecond() != 0 {
+		return v.Time(t)
+	}
+	return v.T("time.day_end", local.Add(-time.Nanosecond).Format("02/01/2006"))
+}
+
 // ISO is a time as RFC 3339 in UTC, for the scripts' countdowns.
 func (v view) ISO(t time.Time) string {
 	if t.IsZero() {

@@ -148,7 +148,7 @@ func (c *Console) eventDetail(lang string, e *pb.CaseEvent, deadlines []*pb.Dead
 					unit = x.GetToUnit()
 				}
 			}
-			return v.T("event.detail."+e.GetKind(), v.T("deadline."+d.GetKind()), v.Time(d.GetDueTime().AsTime()), v.Unit(unit)) + notes
+			return v.T("event.detail."+e.GetKind(), v.T("deadline."+d.GetKind()), v.Due(d.GetDueTime().AsTime()), v.Unit(unit)) + notes
 		}
 	}
 	for _, f := range detailForms {
