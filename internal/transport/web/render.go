@@ -11,6 +11,7 @@ import (
 	"time"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
+	"github.com/childcase/childcase/internal/domain/access"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/vntime"
 )
@@ -93,6 +94,17 @@ func (v view) UnitRef(id string) unitRef {
 		return unitRef{Name: v.unitFullNames(id), ID: id}
 	}
 	return unitRef{Name: v.Unit(id), ID: id}
+}
+
+// Actor names who wrote a timeline line: a person by their user name,
+// as the API gives it, and the service's own lines (a deadline started,
+// a warning, a breach, an escalation) in the page's language, not by the
+// service's user id.
+func (v view) Actor(user string) string {
+	if user == access.SystemUserID || user == "users/"+access.SystemUserID {
+		return v.T("actor.system")
+	}
+	return user
 }
 
 // T returns the text of a catalog key in the page's language.
