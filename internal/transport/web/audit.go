@@ -24,10 +24,11 @@ func (c *Console) auditRoutes(mux *http.ServeMux) {
 
 const auditPageSize = 100
 
-// auditFilter is what the auditor asked for, as typed: the case, the user
-// and the days, Vietnam dates, both included.
+// auditFilter is what the auditor asked for, as typed: the case, the user,
+// the action (who disclosed a reporter, who exported cases) and the days,
+// Vietnam dates, both included.
 type auditFilter struct {
-	Case, Actor, From, To string
+	Case, Actor, Action, From, To string
 }
 
 // auditPage is the data of the audit page.
@@ -40,14 +41,15 @@ type auditPage struct {
 
 func auditFilterOf(r *http.Request) auditFilter {
 	q := r.URL.Query()
-	return auditFilter{Case: q.Get("case"), Actor: q.Get("actor"), From: q.Get("from"), To: q.Get("to")}
+	return auditFilter{Case: q.Get("case"), Actor: q.Get("actor"), Action: strings.TrimSpace(q.Get("action")), From: q.Get("from"), To: q.Get("to")}
 }
 
 // request is the API's request of a filter. A bare case number or user id
 // is given its resource name, as people know them by those; a date that
-// is not one is the auditor's mistake, named on the page.
+// is not one is the auditor's mistake, named on the page. The action goes
+// as typed: the API refuses one that no action can be, naming the field.
 func (f auditFilter) request() (*pb.ListAuditEventsRequest, string) {
-	req := &pb.ListAuditEventsRequest{PageSize: auditPageSize, Case: resourceName("cases/", f.Case), Actor: resourceName("users/", f.Actor)}
+	req := &pb.ListAuditEventsRequest{PageSize: auditPageSize, Case: resourceName("cases/", f.Case), Actor: resourceName("users/", f.Actor), Action: f.Action}
 	if f.From != "" {
 		d, err := vntime.ParseDate(f.From)
 		if err != nil {

@@ -271,7 +271,7 @@ func (c *Console) caseChoices(r *http.Request, s *session, lang string, cs *pb.C
 			continue
 		}
 		label := c.catalogs.text(lang, "deadline."+d.GetKind()) + " · " + unitName(d.GetUnit()) + " · " +
-			c.catalogs.text(lang, "deadline.due") + " " + view{}.Time(d.GetDueTime().AsTime())
+			c.catalogs.text(lang, "deadline.due") + " " + view{Lang: lang, cats: c.catalogs}.Due(d.GetDueTime().AsTime())
 		o := formOption{Value: strconv.Itoa(int(d.GetId())), Label: label}
 		switch {
 		case d.GetPausable():

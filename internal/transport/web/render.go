@@ -11,6 +11,7 @@ import (
 	"time"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
+	"github.com/childcase/childcase/internal/domain/access"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/vntime"
 )
@@ -95,6 +96,17 @@ func (v view) UnitRef(id string) unitRef {
 	return unitRef{Name: v.Unit(id), ID: id}
 }
 
+// Actor names who wrote a timeline line: a person by their user name,
+// as the API gives it, and the service's own lines (a deadline started,
+// a warning, a breach, an escalation) in the page's language, not by the
+// service's user id.
+func (v view) Actor(user string) string {
+	if user == access.SystemUserID || user == "users/"+access.SystemUserID {
+		return v.T("actor.system")
+	}
+	return user
+}
+
 // T returns the text of a catalog key in the page's language.
 func (v view) T(key string, args ...any) string { return v.cats.text(v.Lang, key, args...) }
 
@@ -104,6 +116,23 @@ func (v view) Time(t time.Time) string {
 		return ""
 	}
 	return t.In(vntime.Location()).Format("02/01/2006 15:04")
+}
+
+// Due shows a deadline's due time in Vietnam time. A deadline counted in
+// days is due at 24:00 of its last day, which is 00:00 of the next: that
+// is said as the end of the last day ("hết ngày 05/05/2026"), as the law
+// and the people reading it count, not as a time on a day already past
+// the limit. Any due time at midnight is the same instant, so it is said
+// so whatever its clock.
+func (v view) Due(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	local := t.In(vntime.Location())
+	if local.Hour() != 0 || local.Minute() != 0 || local.Second() != 0 || local.Nanosecond() != 0 {
+		return v.Time(t)
+	}
+	return v.T("time.day_end", local.Add(-time.Nanosecond).Format("02/01/2006"))
 }
 
 // ISO is a time as RFC 3339 in UTC, for the scripts' countdowns.

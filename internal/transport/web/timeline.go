@@ -85,6 +85,29 @@ var detailForms = compileForms([]detailForm{
 	{kind: "CLOSED", format: "ground %s", key: "event.detail.CLOSED", args: []detailArg{argGround}},
 })
 
+// deadlineReasons are the whys a deadline's line gives after its
+// deadline ("KIND: why", or an escalation's "...: why"): a deadline
+// cancelled (stepCtx.cancel), an acknowledgement ended by a hand-over, an
+// escalation past a level no longer in force. The line is said from the
+// deadline, and its why from these, after it. A kind with two forms lists
+// the longer first.
+var deadlineReasons = compileForms([]detailForm{
+	{kind: "ESCALATED", format: "%s is no longer in force", key: "event.reason.level_ended", args: []detailArg{argUnit}},
+	{kind: "DEADLINE_MISSED", format: "the case went from %s to %s %d minutes late, not acknowledged", key: "event.reason.handed_late", args: []detailArg{argUnit, argUnit, argText}},
+	{kind: "DEADLINE_CANCELLED", format: "the case went from %s to %s before %s acknowledged it", key: "event.reason.handed_before_ack", args: []detailArg{argUnit, argUnit, argUnit}},
+	{kind: "DEADLINE_CANCELLED", format: "the case is an emergency: acknowledge_emergency applies", key: "event.reason.emergency_ack"},
+	{kind: "DEADLINE_CANCELLED", format: "the case is an emergency: Art. 28 waives the plan's time limits", key: "event.reason.emergency_plan"},
+	{kind: "DEADLINE_CANCELLED", format: "merged: the referral from case %s counts", key: "event.reason.merged_referral", args: []detailArg{argText}},
+	{kind: "DEADLINE_CANCELLED", format: "merged into %s, whose referral counts", key: "event.reason.merged_into_referral", args: []detailArg{argText}},
+	{kind: "DEADLINE_CANCELLED", format: "merged into %s, whose deadline started first", key: "event.reason.merged_into_first", args: []detailArg{argText}},
+	{kind: "DEADLINE_CANCELLED", format: "merged into %s", key: "event.reason.merged_into", args: []detailArg{argText}},
+	{kind: "DEADLINE_CANCELLED", format: "a new placement in alternative care; its follow-ups count from it", key: "event.reason.new_placement"},
+	{kind: "DEADLINE_CANCELLED", format: "emergency downgraded at the initial assessment, with a recorded reason", key: "event.reason.downgraded"},
+	{kind: "DEADLINE_CANCELLED", format: "the plan was replaced", key: "event.reason.plan_replaced"},
+	{kind: "DEADLINE_CANCELLED", format: "service cancelled", key: "event.reason.service_cancelled"},
+	{kind: "DEADLINE_CANCELLED", format: "case closed", key: "event.reason.case_closed"},
+})
+
 // typedDetails are the kinds whose detail is what a person typed or chose
 // (an officer, an outcome, a reference), shown as it is.
 var typedDetails = []string{
@@ -148,14 +171,40 @@ func (c *Console) eventDetail(lang string, e *pb.CaseEvent, deadlines []*pb.Dead
 					unit = x.GetToUnit()
 				}
 			}
-			return v.T("event.detail."+e.GetKind(), v.T("deadline."+d.GetKind()), v.Time(d.GetDueTime().AsTime()), v.Unit(unit)) + notes
+			said := v.T("event.detail."+e.GetKind(), v.T("deadline."+d.GetKind()), v.Due(d.GetDueTime().AsTime()), v.Unit(unit))
+			if why := v.deadlineReason(e.GetKind(), detail); why != "" {
+				said = v.T("event.why", said, why)
+			}
+			return said + notes
 		}
 	}
-	for _, f := range detailForms {
-		if f.kind != e.GetKind() {
+	if said := v.sayForm(detailForms, e.GetKind(), detail); said != "" {
+		return said + notes
+	}
+	if slices.Contains(codeDetails, e.GetKind()) {
+		return c.codeText(lang, e.GetDetail())
+	}
+	return e.GetDetail()
+}
+
+// deadlineReason says the why of a deadline's line in the page's
+// language, or "" when it gives none the console knows: what follows the
+// first ": " (a deadline's kind, a unit's name and a number hold none).
+func (v view) deadlineReason(kind, detail string) string {
+	_, why, ok := strings.Cut(detail, ": ")
+	if !ok {
+		return ""
+	}
+	return v.sayForm(deadlineReasons, kind, why)
+}
+
+// sayForm says text by the first of forms of kind that matches it, or "".
+func (v view) sayForm(forms []detailForm, kind, text string) string {
+	for _, f := range forms {
+		if f.kind != kind {
 			continue
 		}
-		m := f.re.FindStringSubmatch(detail)
+		m := f.re.FindStringSubmatch(text)
 		if m == nil {
 			continue
 		}
@@ -163,12 +212,9 @@ func (c *Console) eventDetail(lang string, e *pb.CaseEvent, deadlines []*pb.Dead
 		for j, a := range f.args {
 			args[j] = v.detailPart(a, m[j+1])
 		}
-		return v.T(f.key, args...) + notes
+		return v.T(f.key, args...)
 	}
-	if slices.Contains(codeDetails, e.GetKind()) {
-		return c.codeText(lang, e.GetDetail())
-	}
-	return e.GetDetail()
+	return ""
 }
 
 // codeDetails are the event kinds whose detail is an outcome code the API

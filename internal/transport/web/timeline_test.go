@@ -246,3 +246,35 @@ var (
 	// reason (no other withInfo call between)
 	refusalInfo = regexp.MustCompile(`withInfo\(codes\.(?:FailedPrecondition|Aborted|AlreadyExists|ResourceExhausted),(?:[^w]|w[^i]|wi[^t])*?(Reason\w+)`)
 )
+
+// TestEveryTimelineKindIsNamedInTheCatalogs: every kind of event the
+// domain writes on a case's timeline has its own name in every catalog.
+// A kind without one showed as the API's code: a city's reassignment of
+// a case read "REASSIGNMENT_PROPOSED" on a Vietnamese page.
+func TestEveryTimelineKindIsNamedInTheCatalogs(t *testing.T) {
+	cats, err := loadCatalogs(files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := domainSources(t)
+	kinds := map[string]bool{}
+	for _, re := range []*regexp.Regexp{eventKindCall, offerCall, eventLiteral} {
+		for _, m := range re.FindAllStringSubmatch(src, -1) {
+			kinds[m[1]] = true
+		}
+	}
+	if len(kinds) < 40 {
+		t.Fatalf("found only %d event kinds in the domain's sources: has the way events are made changed?", len(kinds))
+	}
+	for _, kind := range slices.Sorted(maps.Keys(kinds)) {
+		for _, lang := range languages {
+			if _, ok := cats[lang]["event."+kind]; !ok {
+				t.Errorf("%s has no name for the timeline's %s (event.%s)", lang, kind, kind)
+			}
+		}
+	}
+}
+
+// eventKindCall is s.event("KIND", ...) whatever its detail, an empty one
+// included.
+var eventKindCall = regexp.MustCompile(`\.event\("([A-Z_]+)",`)
