@@ -94,7 +94,7 @@ func TestSameRequestIDAtOnceAppliesOnce(t *testing.T) {
 	}
 	restNames := make([]string, n)
 	together(n, func(i int) {
-		code, answer := restPost(t, ts, "/v1/reports?request_id=rest-at-once", string(body))
+		code, answer := restPost(t, ts, operatorID, "/v1/reports?request_id=rest-at-once", string(body))
 		if code != http.StatusOK {
 			t.Errorf("REST CreateReport %d: %d %s", i, code, answer)
 			return
@@ -142,16 +142,79 @@ func TestSameRequestIDAtOnceAppliesOnce(t *testing.T) {
 	}
 }
 
-// restPost posts body to path as the operator and returns the status and
-// the answer.
-func restPost(t *testing.T, ts *testServer, path, body string) (int, string) {
+// TestSameCreateUserAtOnceCreatesOneUser sends one CreateUser eight
+// times at once with one request_id, and another user under one
+// request_id with two bodies: one user each, one token each, the same
+// answer to every sender of the body applied, REQUEST_ID_REUSED to the
+// others.
+func TestSameCreateUserAtOnceCreatesOneUser(t *testing.T) {
+	const n = 8
+	ts := startServer(t, "")
+	ctx := ts.as(t, "admin")
+	req := &pb.CreateUserRequest{
+		UserId:    "lan.nguyen",
+		User:      &pb.User{DisplayName: "Nguyễn Thị Lan", Role: pb.Role_ROLE_HOTLINE_OPERATOR, Unit: "orgs/hotline-111"},
+		RequestId: "add-lan-at-once",
+	}
+	tokens := make([]string, n)
+	together(n, func(i int) {
+		resp, err := ts.admin().CreateUser(ctx, req)
+		if err != nil {
+			t.Errorf("CreateUser %d: %v", i, err)
+			return
+		}
+		tokens[i] = resp.GetToken().GetName()
+	})
+	for i := range tokens {
+		if tokens[i] != tokens[0] || tokens[i] == "" {
+			t.Errorf("CreateUser %d answered token %q, the first %q", i, tokens[i], tokens[0])
+		}
+	}
+	toks, err := ts.admin().ListTokens(ctx, &pb.ListTokensRequest{Parent: "users/lan.nguyen"})
+	if err != nil || len(toks.GetTokens()) != 1 {
+		t.Errorf("tokens of the user created %d times at once: %v, %v; want one", n, toks, err)
+	}
+
+	var mu sync.Mutex
+	applied, reused := 0, 0
+	together(n, func(i int) {
+		r := proto.Clone(req).(*pb.CreateUserRequest)
+		r.UserId, r.RequestId = "minh.tran", "add-minh-at-once"
+		if i%2 == 1 {
+			r.User.DisplayName = "Trần Văn Minh"
+		}
+		_, err := ts.admin().CreateUser(ctx, r)
+		mu.Lock()
+		defer mu.Unlock()
+		switch grpcstatus.Code(err) {
+		case codes.OK:
+			applied++
+		case codes.AlreadyExists:
+			reused++
+			wantReused(t, err)
+		default:
+			t.Errorf("CreateUser %d with body %d: %v", i, i%2, err)
+		}
+	})
+	if applied != n/2 || reused != n/2 {
+		t.Errorf("two bodies under one request_id at once: %d answered, %d REQUEST_ID_REUSED; want %d each", applied, reused, n/2)
+	}
+	toks, err = ts.admin().ListTokens(ctx, &pb.ListTokensRequest{Parent: "users/minh.tran"})
+	if err != nil || len(toks.GetTokens()) != 1 {
+		t.Errorf("tokens of the user of two bodies at once: %v, %v; want one", toks, err)
+	}
+}
+
+// restPost posts body to path as user and returns the status and the
+// answer.
+func restPost(t *testing.T, ts *testServer, user, path, body string) (int, string) {
 	t.Helper()
 	req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, "http://"+ts.HTTPAddr()+path, strings.NewReader(body))
 	if err != nil {
 		t.Error(err)
 		return 0, ""
 	}
-	req.Header.Set("Authorization", "Bearer "+ts.tokens.get(operatorID))
+	req.Header.Set("Authorization", "Bearer "+ts.tokens.get(user))
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -198,6 +261,31 @@ func TestSameStepAtOnce(t *testing.T) {
 	}
 	if want := map[string]int{"ACKNOWLEDGED ": 1, "DEADLINE_MET ACKNOWLEDGE": 1}; !maps.Equal(kinds, want) {
 		t.Errorf("the acknowledgement sent %d times at once wrote %v, want %v", n, kinds, want)
+	}
+
+	// Over REST, the request_id beside the etag in the body: another case.
+	name = openCase(t, ts, testNow.Add(-time.Hour), "00004")
+	etag = etagOf(t, ts, "bd.worker", name)
+	eventsBefore = len(caseEvents(t, ts, "bd.worker", name))
+	together(n, func(i int) {
+		code, answer := restPost(t, ts, "bd.worker", "/v1/"+name+":acknowledge", fmt.Sprintf(`{"etag": %q, "request_id": "rest-ack-at-once"}`, etag))
+		if code != http.StatusOK {
+			t.Errorf("REST acknowledgement %d: %d %s", i, code, answer)
+			return
+		}
+		var c pb.Case
+		if err := protojson.Unmarshal([]byte(answer), &c); err != nil {
+			t.Errorf("REST acknowledgement %d: %v", i, err)
+		}
+		etags[i] = c.GetEtag()
+	})
+	for i := range etags {
+		if etags[i] != etags[0] || etags[i] == etag {
+			t.Errorf("REST acknowledgement %d answered etag %q, the first %q (sent %q)", i, etags[i], etags[0], etag)
+		}
+	}
+	if got := len(caseEvents(t, ts, "bd.worker", name)) - eventsBefore; got != 2 {
+		t.Errorf("the REST acknowledgement sent %d times at once wrote %d events, want 2 (the acknowledgement and its deadline met)", n, got)
 	}
 
 	etag = etagOf(t, ts, "bd.worker", name)
