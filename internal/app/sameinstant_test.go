@@ -386,3 +386,76 @@ func TestTwoInstancesAtOnceOnEtcd(t *testing.T) {
 		t.Errorf("%d notes with one etag at once on two instances: %d applied, want 1", n, applied)
 	}
 }
+
+// TestCrossingStepsAtOnce races steps that each undo what the other
+// assumes: a merge of A into B against one of B into A, and a transfer
+// accepted by the receiving commune while the sender writes on the case
+// with the same etag. One applies, the other is refused (ABORTED on the
+// etag, or FAILED_PRECONDITION on the state it found), and the cases show
+// exactly the one applied: never each case merged into the other.
+func TestCrossingStepsAtOnce(t *testing.T) {
+	ts := startServerAt(t, testNow, "")
+	ts.addUser(t, "bd.chair", pb.Role_ROLE_COMMUNE_CHAIR, pBaDinh)
+	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	ts.addUser(t, "hk.worker", pb.Role_ROLE_COMMUNE_WORKER, pHoanKiem)
+	chair, bd, hk := ts.as(t, "bd.chair"), ts.as(t, "bd.worker"), ts.as(t, "hk.worker")
+	refused := func(err error) bool {
+		c := grpcstatus.Code(err)
+		return c == codes.Aborted || c == codes.FailedPrecondition
+	}
+
+	for round := range 5 {
+		pair := []string{openCase(t, ts, testNow.Add(-time.Hour), "00004"), openCase(t, ts, testNow.Add(-time.Hour), "00004")}
+		etags := []string{etagOf(t, ts, "bd.chair", pair[0]), etagOf(t, ts, "bd.chair", pair[1])}
+		errs := make([]error, 2)
+		together(2, func(i int) {
+			_, errs[i] = ts.process().MergeCase(chair, &pb.MergeCaseRequest{
+				Name: pair[i], Etag: etags[i], AbsorbedCase: pair[1-i], AbsorbedEtag: etags[1-i],
+				Reason: "cùng một trẻ", RequestId: fmt.Sprintf("merge-%d-%d", round, i),
+			})
+		})
+		if (errs[0] == nil) == (errs[1] == nil) || !refused(errs[0]) && !refused(errs[1]) {
+			t.Errorf("round %d: crossing merges answered %v and %v; want one applied, the other ABORTED or FAILED_PRECONDITION", round, errs[0], errs[1])
+			continue
+		}
+		survivor := 0
+		if errs[0] != nil {
+			survivor = 1
+		}
+		s, err := ts.cases().GetCase(chair, &pb.GetCaseRequest{Name: pair[1-survivor]})
+		if err != nil || s.GetName() != pair[survivor] || len(s.GetMergedFrom()) != 1 {
+			t.Errorf("round %d: the absorbed case %s reads %v (%v), want the survivor %s merged from it once", round, pair[1-survivor], s.GetName(), err, pair[survivor])
+		}
+	}
+
+	name := openCase(t, ts, testNow.Add(-time.Hour), "00004")
+	c, err := ts.process().AcknowledgeCase(bd, &pb.AcknowledgeCaseRequest{Name: name, Etag: etagOf(t, ts, "bd.worker", name)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err = ts.process().ProposeTransfer(bd, &pb.ProposeTransferRequest{Name: name, Etag: c.GetEtag(), ToUnit: pHoanKiem, Reason: "gia đình chuyển nhà"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make([]error, 2)
+	together(2, func(i int) {
+		if i == 0 {
+			_, errs[0] = ts.process().AcceptTransfer(hk, &pb.AcceptTransferRequest{Name: name, Etag: c.GetEtag()})
+		} else {
+			_, errs[1] = ts.process().AddCaseNote(bd, &pb.AddCaseNoteRequest{Name: name, Etag: c.GetEtag(), Text: "gọi lại cho gia đình"})
+		}
+	})
+	if (errs[0] == nil) == (errs[1] == nil) || !refused(errs[0]) && !refused(errs[1]) {
+		t.Fatalf("an acceptance and the sender's note with one etag at once: %v and %v; want one applied, the other refused", errs[0], errs[1])
+	}
+	notes := 0
+	for _, e := range caseEvents(t, ts, "bd.chair", name) {
+		if e.GetKind() == "NOTE_ADDED" {
+			notes++
+		}
+	}
+	unit := getCase(t, ts, "bd.chair", name).GetResponsibleUnit()
+	if accepted := errs[0] == nil; accepted && (unit != pHoanKiem || notes != 0) || !accepted && (unit != pBaDinh || notes != 1) {
+		t.Errorf("acceptance %v, note %v: the case is %s's with %d notes; want only the winner's change", errs[0], errs[1], unit, notes)
+	}
+}
