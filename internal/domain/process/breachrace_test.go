@@ -116,3 +116,53 @@ func TestStepRacingTheBreachOfItsLimitIsMetOrMissedNeverBoth(t *testing.T) {
 		})
 	}
 }
+
+// A scheduler pass reads the clock, then fires what is due, one timer
+// after another; a step may commit on a case in between (a note, which
+// meets no deadline). The firing must not date its breach and escalation
+// before that step: the timeline reads in the order it happened, the
+// escalation's time is no earlier than the case's last write, and the
+// case's update time never goes back.
+func TestFiringAfterAStepIsNotDatedBeforeIt(t *testing.T) {
+	received := hn(2026, 12, 7, 9, 0)
+	w := newWorldAt(t, loadEnv(t), received)
+	defer w.close()
+	c := w.openCaseAt(t, received, false, model.AbuseNeglect)
+	d := openDeadline(t, c, model.DeadlineAcknowledge)
+	_, c = w.fireAt(t, c.Number, d.Due) // the warnings, in their time
+
+	rc := &raceClock{Fake: w.clk}
+	sched := process.New(process.Deps{Store: w.store, Units: w.reg, Policy: w.pol, Calendar: w.cal, Vault: w.vault, Clock: rc, Log: w.log})
+	passAt := d.Due.Add(time.Minute)
+	noteAt := passAt.Add(time.Second)
+	w.clk.Set(passAt)
+	rc.arm(func() {
+		w.clk.Set(noteAt)
+		if _, err := w.eng.AddNote(w.ctx, principal("worker.badinh"), process.Request{Case: "cases/" + c.Number, Etag: c.Etag()}, "gọi cho gia đình"); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if _, err := sched.FireDue(w.ctx); err != nil {
+		t.Fatal(err)
+	}
+	c, err := stored(t, w.store, c.Number)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := *c.Deadline(d.ID)
+	if !got.Breached || len(got.Escalations) != 1 {
+		t.Fatalf("the pass breached %v, escalated %+v; want breached and escalated once", got.Breached, got.Escalations)
+	}
+	if at := got.Escalations[0].Time; at.Before(noteAt) {
+		t.Errorf("the escalation is dated %v, before the note written at %v that it came after", at, noteAt)
+	}
+	if c.UpdateTime.Before(noteAt) {
+		t.Errorf("the case's update time went back to %v after the note at %v", c.UpdateTime, noteAt)
+	}
+	ev := w.timeline(t, c, 0)
+	for i := 1; i < len(ev); i++ {
+		if ev[i].Time.Before(ev[i-1].Time) {
+			t.Errorf("timeline out of order: %s at %v after %s at %v", ev[i].Kind, ev[i].Time, ev[i-1].Kind, ev[i-1].Time)
+		}
+	}
+}
