@@ -8,6 +8,7 @@ import (
 
 	"github.com/childcase/childcase/internal/domain/access"
 	"github.com/childcase/childcase/internal/domain/clock"
+	"github.com/childcase/childcase/internal/domain/intake"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/process"
 )
@@ -165,4 +166,79 @@ func TestFiringAfterAStepIsNotDatedBeforeIt(t *testing.T) {
 			t.Errorf("timeline out of order: %s at %v after %s at %v", ev[i].Kind, ev[i].Time, ev[i-1].Kind, ev[i-1].Time)
 		}
 	}
+}
+
+// writesInOrder fails t unless c's timeline reads in the order its
+// events happened and c's update time is no earlier than after, the time
+// of a write that committed before the last one.
+func writesInOrder(t *testing.T, w *world, c model.Case, after time.Time) {
+	t.Helper()
+	if c.UpdateTime.Before(after) {
+		t.Errorf("the case's update time went back to %v after a write at %v", c.UpdateTime, after)
+	}
+	ev := w.timeline(t, c, 0)
+	for i := 1; i < len(ev); i++ {
+		if ev[i].Time.Before(ev[i-1].Time) {
+			t.Errorf("timeline out of order: %s at %v after %s at %v", ev[i].Kind, ev[i].Time, ev[i-1].Kind, ev[i-1].Time)
+		}
+	}
+}
+
+// Writes that need no etag of the case, or an etag the commune's work
+// does not move, go through whatever committed on the case between their
+// reading the clock and their transaction: a police step with its view's
+// etag, a report joining the case. They are dated no earlier than that
+// write, as a firing is.
+func TestWritesPastAnotherAreNotDatedBeforeIt(t *testing.T) {
+	w := newWorld(t, loadEnv(t))
+	defer w.close()
+	name, c := w.referredCase(t)
+	worker, police := principal("worker.badinh"), principal("police.badinh")
+	rc := &raceClock{Fake: w.clk}
+	eng := process.New(process.Deps{Store: w.store, Units: w.reg, Policy: w.pol, Calendar: w.cal, Vault: w.vault, Clock: rc, Log: w.log})
+	in := intake.New(intake.Deps{Store: w.store, Units: w.reg, Vault: w.vault, Clock: rc, Log: w.log, Cases: eng})
+	noteAt := func() time.Time {
+		t.Helper()
+		at := w.clk.Now().Add(time.Second)
+		w.clk.Set(at)
+		full, err := stored(t, w.store, c.Number)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.eng.AddNote(w.ctx, worker, process.Request{Case: name, Etag: full.Etag()}, "gọi cho gia đình"); err != nil {
+			t.Fatal(err)
+		}
+		return at
+	}
+
+	w.clk.Set(w.clk.Now().Add(time.Minute))
+	var at time.Time
+	rc.arm(func() { at = noteAt() })
+	if _, err := eng.AcknowledgePoliceReferral(w.ctx, police, process.Request{Case: name, Etag: access.PoliceView(c, policeLocal).Etag()}, "CA-BD-7"); err != nil {
+		t.Fatalf("the police step with its view's etag: %v", err)
+	}
+	c, err := stored(t, w.store, c.Number)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writesInOrder(t, w, c, at)
+
+	w.clk.Set(w.clk.Now().Add(time.Minute))
+	rc.arm(func() { at = noteAt() })
+	age := int32(9)
+	_, err = in.CreateReport(w.ctx, principal("operator"), intake.CreateReportInput{
+		Report: model.Report{
+			Channel: 1, ReceiveTime: w.clk.Now().Add(-time.Hour), CallType: model.CallIntervention,
+			Children:  []model.Child{{FullName: "Nguyễn Văn An", EstimatedAge: &age, Sex: 1}},
+			Narrative: "trẻ lại bị đánh", SuspectedAbuse: []model.AbuseForm{model.AbuseSexual}, Reporter: model.Reporter{Anonymous: true},
+		},
+		IncidentCommuneCode: "00004", CaseName: name,
+	})
+	if err != nil {
+		t.Fatalf("the report joining the case: %v", err)
+	}
+	if c, err = stored(t, w.store, c.Number); err != nil {
+		t.Fatal(err)
+	}
+	writesInOrder(t, w, c, at)
 }

@@ -130,10 +130,9 @@ func (e *Engine) fire(ctx context.Context, t model.Timer, now time.Time) error {
 		// may have committed on this case since (a step, a report joining
 		// it), dated later. What the timer does happens after that write:
 		// dated by the clock now, and never before the case's last write
-		// (another instance's clock may run a little ahead), so that the
-		// timeline reads in the order it happened and the case's update
-		// time never goes back. A later time only finds more due.
-		now = later(later(now, e.clock.Now()), c.UpdateTime)
+		// (another instance's clock may run a little ahead). A later time
+		// only finds more due.
+		now = c.WriteTime(later(now, e.clock.Now()))
 		s := &stepCtx{e: e, tx: tx, p: system, now: now, c: &c, oldFires: map[int]time.Time{}}
 		for _, dl := range c.Deadlines {
 			if dl.ID != d.ID {
