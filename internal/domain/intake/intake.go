@@ -586,6 +586,9 @@ func (s *Service) addReportToCase(tx datastore.Tx, p access.Principal, c *model.
 		return err
 	}
 	*c = opened
+	// The report needs no etag of the case: it is dated after any write
+	// that committed on the case since the clock was read.
+	now = c.WriteTime(now)
 	if reason := r.EmergencyReason(); reason != 0 && s.cases != nil {
 		if err := s.cases.EmergencyReported(tx, p, c, reason, r.ReceiveTime, now); err != nil {
 			return err

@@ -639,6 +639,20 @@ func (c Case) ReferredTo(policeUnit string) bool {
 	return false
 }
 
+// WriteTime is when a write of the case that read the clock at now is
+// dated: now, or the case's last write if that is later. A writer reads
+// the clock before its transaction, and one that needs no current etag
+// (the scheduler, a report joining the case, a police step with its
+// view's etag) goes through whatever committed on the case in between;
+// it happened after that write, so its events must not be dated before
+// it, and the case's update time must not go back.
+func (c Case) WriteTime(now time.Time) time.Time {
+	if c.UpdateTime.After(now) {
+		return c.UpdateTime
+	}
+	return now
+}
+
 // Etag is the case's entity tag, derived from its revision and its
 // number: a number for the case itself, and "p" and the number of the
 // view's changes for a police unit's view of it (access.PoliceView), so

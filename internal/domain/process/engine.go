@@ -288,7 +288,10 @@ func (e *Engine) do(ctx context.Context, p access.Principal, req Request, st ste
 			return err
 		}
 		onCase = c.Number
-		s := &stepCtx{e: e, tx: tx, p: p, now: now, c: &c, oldFires: map[int]time.Time{}, bounded: st.bounded}
+		// A police step sent with its view's etag goes through the
+		// commune's writes that committed since it read the clock: it is
+		// dated after them (Case.WriteTime).
+		s := &stepCtx{e: e, tx: tx, p: p, now: c.WriteTime(now), c: &c, oldFires: map[int]time.Time{}, bounded: st.bounded}
 		for _, d := range c.Deadlines {
 			s.oldFires[d.ID] = d.NextFire
 		}

@@ -126,6 +126,13 @@ func (e *Engine) fire(ctx context.Context, t model.Timer, now time.Time) error {
 			return err
 		}
 		d = c.Deadline(t.DeadlineID)
+		// The pass read the clock before its first timer, and a write
+		// may have committed on this case since (a step, a report joining
+		// it), dated later. What the timer does happens after that write:
+		// dated by the clock now, and never before the case's last write
+		// (another instance's clock may run a little ahead). A later time
+		// only finds more due.
+		now = c.WriteTime(later(now, e.clock.Now()))
 		s := &stepCtx{e: e, tx: tx, p: system, now: now, c: &c, oldFires: map[int]time.Time{}}
 		for _, dl := range c.Deadlines {
 			if dl.ID != d.ID {
