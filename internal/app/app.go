@@ -782,7 +782,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 	trusted, _ := clientaddr.ParseTrustedProxies(cfg.TrustedProxies) // checked by validate
 	routes.set(httpapi.StartingHandler(tlsCfg != nil, opts.Logger, trusted))
 	hs := &http.Server{
-		Handler:           boundHeaders(&routes),
+		Handler:           httpapi.Recovered(opts.Logger, boundHeaders(&routes)),
 		TLSConfig:         tlsCfg.Clone(), // nil: plain HTTP
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       opts.RequestReadTimeout,
@@ -1344,7 +1344,7 @@ func (s *Server) serveMetrics(ctx context.Context, lis net.Listener, readTimeout
 	// headers, its arrival and an idle connection, so that no client holds
 	// a megabyte of headers or a connection open on it for ever.
 	ms := &http.Server{
-		Handler:           boundHeaders(mux),
+		Handler:           httpapi.Recovered(s.log, boundHeaders(mux)),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       readTimeout,
 		WriteTimeout:      30 * time.Second,
