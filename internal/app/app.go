@@ -693,6 +693,28 @@ const maxHeaderBytes = 64 << 10
 // field more, as gRPC's bound does, so a little under 64 KiB there.
 const httpMaxHeaderBytes = maxHeaderBytes - 4<<10
 
+// httpHeaderTimeout bounds the arrival of an HTTP request's line and
+// headers (a TLS handshake's too), from the connection's first byte or
+// the end of the request before it: a client that sends nothing, or its
+// headers a byte at a time (slowloris), holds a connection, a goroutine
+// and their buffers that long, not the whole request's bound. A request
+// a person or a client makes sends its headers at once.
+const httpHeaderTimeout = 10 * time.Second
+
+// httpIdleTimeout closes an HTTP/1.1 connection kept alive with no
+// request in it, or an HTTP/2 one with no stream, for this long.
+const httpIdleTimeout = 2 * time.Minute
+
+// headerTimeout is the bound on a request's headers given the bound on
+// the whole request (Options.RequestReadTimeout): httpHeaderTimeout, or
+// that bound when shorter, which tests set to see a stalled client cut.
+func headerTimeout(request time.Duration) time.Duration {
+	if request <= 0 {
+		return httpHeaderTimeout
+	}
+	return min(httpHeaderTimeout, request)
+}
+
 // Start opens everything in order and starts serving. On error, what was
 // already opened is closed again.
 func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err error) {
@@ -784,10 +806,10 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 	hs := &http.Server{
 		Handler:           httpapi.Recovered(opts.Logger, boundHeaders(&routes)),
 		TLSConfig:         tlsCfg.Clone(), // nil: plain HTTP
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: headerTimeout(opts.RequestReadTimeout),
 		ReadTimeout:       opts.RequestReadTimeout,
 		WriteTimeout:      opts.HTTPWriteTimeout,
-		IdleTimeout:       120 * time.Second,
+		IdleTimeout:       httpIdleTimeout,
 		MaxHeaderBytes:    httpMaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),
 	}
@@ -1345,10 +1367,10 @@ func (s *Server) serveMetrics(ctx context.Context, lis net.Listener, readTimeout
 	// a megabyte of headers or a connection open on it for ever.
 	ms := &http.Server{
 		Handler:           httpapi.Recovered(s.log, boundHeaders(mux)),
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: headerTimeout(readTimeout),
 		ReadTimeout:       readTimeout,
 		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       120 * time.Second,
+		IdleTimeout:       httpIdleTimeout,
 		MaxHeaderBytes:    httpMaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
