@@ -107,6 +107,11 @@ func TestSilentGRPCConnectionIsClosed(t *testing.T) {
 // seconds whatever the request's, so no test could see it cut a client
 // without waiting that long.
 func TestSlowHTTPClientsAreCut(t *testing.T) {
+	// The README's words: headers within 10 seconds, an idle kept-alive
+	// connection closed after 2 minutes.
+	if app.HTTPHeaderTimeout != 10*time.Second || app.HTTPIdleTimeout != 2*time.Minute {
+		t.Errorf("the HTTP servers' bounds are %v on headers and %v idle; the README says 10 s and 2 min", app.HTTPHeaderTimeout, app.HTTPIdleTimeout)
+	}
 	cfg := testConfig(t, "")
 	cfg.MetricsAddr = "127.0.0.1:0"
 	ts := launch(t, cfg, app.Options{Clock: clock.NewFake(testNow), RequestReadTimeout: 500 * time.Millisecond})
@@ -170,7 +175,7 @@ func TestSlowHTTPClientsAreCut(t *testing.T) {
 }
 
 // httpHeaderBound is the HTTP servers' bound on a request's headers.
-const httpHeaderBound = 10 * time.Second
+const httpHeaderBound = app.HTTPHeaderTimeout
 
 // goroutines counts the process's goroutines (the server's among them).
 func goroutines() int {
