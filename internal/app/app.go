@@ -114,7 +114,7 @@ type Config struct {
 	// constants); a negative value is refused. WithDefaults fills them in.
 	MaxRecvMsgSize       int           // largest gRPC request message, in bytes
 	MaxSendMsgSize       int           // largest gRPC response message, in bytes
-	MaxConcurrentStreams int           // calls at once on one gRPC connection
+	MaxConcurrentStreams int           // calls at once on one gRPC connection, and requests on one HTTP/2 connection
 	MaxStreamsPerUser    int           // server streams (WatchEvents, BackupDatabase, ExportCases) one user holds open at once
 	RequestTimeout       time.Duration // the server's deadline for every unary call; streams have none
 	// Keepalive: clients may ping at most every KeepaliveMinTime, and only
@@ -811,7 +811,10 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 		WriteTimeout:      opts.HTTPWriteTimeout,
 		IdleTimeout:       httpIdleTimeout,
 		MaxHeaderBytes:    httpMaxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),
+		// Over TLS the REST port speaks HTTP/2: a connection there takes
+		// as many requests at once as a gRPC connection, not Go's 250.
+		HTTP2:    &http.HTTP2Config{MaxConcurrentStreams: cfg.MaxConcurrentStreams},
+		ErrorLog: slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),
 	}
 	s.httpAddr = hlis.Addr()
 	go func() {
