@@ -114,7 +114,7 @@ type Config struct {
 	// constants); a negative value is refused. WithDefaults fills them in.
 	MaxRecvMsgSize       int           // largest gRPC request message, in bytes
 	MaxSendMsgSize       int           // largest gRPC response message, in bytes
-	MaxConcurrentStreams int           // calls at once on one gRPC connection
+	MaxConcurrentStreams int           // calls at once on one gRPC connection, and requests on one HTTP/2 connection
 	MaxStreamsPerUser    int           // server streams (WatchEvents, BackupDatabase, ExportCases) one user holds open at once
 	RequestTimeout       time.Duration // the server's deadline for every unary call; streams have none
 	// Keepalive: clients may ping at most every KeepaliveMinTime, and only
@@ -693,6 +693,28 @@ const maxHeaderBytes = 64 << 10
 // field more, as gRPC's bound does, so a little under 64 KiB there.
 const httpMaxHeaderBytes = maxHeaderBytes - 4<<10
 
+// httpHeaderTimeout bounds the arrival of an HTTP request's line and
+// headers (a TLS handshake's too), from the connection's first byte or
+// the end of the request before it: a client that sends nothing, or its
+// headers a byte at a time (slowloris), holds a connection, a goroutine
+// and their buffers that long, not the whole request's bound. A request
+// a person or a client makes sends its headers at once.
+const httpHeaderTimeout = 10 * time.Second
+
+// httpIdleTimeout closes an HTTP/1.1 connection kept alive with no
+// request in it, or an HTTP/2 one with no stream, for this long.
+const httpIdleTimeout = 2 * time.Minute
+
+// headerTimeout is the bound on a request's headers given the bound on
+// the whole request (Options.RequestReadTimeout): httpHeaderTimeout, or
+// that bound when shorter, which tests set to see a stalled client cut.
+func headerTimeout(request time.Duration) time.Duration {
+	if request <= 0 {
+		return httpHeaderTimeout
+	}
+	return min(httpHeaderTimeout, request)
+}
+
 // Start opens everything in order and starts serving. On error, what was
 // already opened is closed again.
 func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err error) {
@@ -782,14 +804,17 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 	trusted, _ := clientaddr.ParseTrustedProxies(cfg.TrustedProxies) // checked by validate
 	routes.set(httpapi.StartingHandler(tlsCfg != nil, opts.Logger, trusted))
 	hs := &http.Server{
-		Handler:           boundHeaders(&routes),
+		Handler:           httpapi.Recovered(opts.Logger, boundHeaders(&routes)),
 		TLSConfig:         tlsCfg.Clone(), // nil: plain HTTP
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: headerTimeout(opts.RequestReadTimeout),
 		ReadTimeout:       opts.RequestReadTimeout,
 		WriteTimeout:      opts.HTTPWriteTimeout,
-		IdleTimeout:       120 * time.Second,
+		IdleTimeout:       httpIdleTimeout,
 		MaxHeaderBytes:    httpMaxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),
+		// Over TLS the REST port speaks HTTP/2: a connection there takes
+		// as many requests at once as a gRPC connection, not Go's 250.
+		HTTP2:    &http.HTTP2Config{MaxConcurrentStreams: cfg.MaxConcurrentStreams},
+		ErrorLog: slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),
 	}
 	s.httpAddr = hlis.Addr()
 	go func() {
@@ -1344,11 +1369,11 @@ func (s *Server) serveMetrics(ctx context.Context, lis net.Listener, readTimeout
 	// headers, its arrival and an idle connection, so that no client holds
 	// a megabyte of headers or a connection open on it for ever.
 	ms := &http.Server{
-		Handler:           boundHeaders(mux),
-		ReadHeaderTimeout: 10 * time.Second,
+		Handler:           httpapi.Recovered(s.log, boundHeaders(mux)),
+		ReadHeaderTimeout: headerTimeout(readTimeout),
 		ReadTimeout:       readTimeout,
 		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       120 * time.Second,
+		IdleTimeout:       httpIdleTimeout,
 		MaxHeaderBytes:    httpMaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}

@@ -52,3 +52,11 @@ func (s *Server) SeedUser(ctx context.Context, id, role, unit string) (string, e
 	}, 90*24*time.Hour)
 	return tok.Secret, err
 }
+
+// HTTPHeaderTimeout and HTTPIdleTimeout are the HTTP servers' bounds on a
+// request's headers and on a kept-alive connection with no request, which
+// the README states.
+const (
+	HTTPHeaderTimeout = httpHeaderTimeout
+	HTTPIdleTimeout   = httpIdleTimeout
+)

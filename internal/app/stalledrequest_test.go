@@ -5,6 +5,10 @@ import (
 	"encoding/binary"
 	"io"
 	"net"
+	"net/http"
+	"runtime/metrics"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -91,4 +95,91 @@ func TestSilentGRPCConnectionIsClosed(t *testing.T) {
 	if ne, ok := err.(net.Error); ok && ne.Timeout() {
 		t.Fatalf("a silent connection was still open after 30 seconds: %v", err)
 	}
+}
+
+// TestSlowHTTPClientsAreCut: on the HTTP port and the metrics address, a
+// connection that sends nothing, one that sends its headers a byte at a
+// time (slowloris) and one that stops short in its body are each closed
+// once the request's bound has passed (here shortened to half a second):
+// the headers' own bound, 10 seconds, is never longer than the
+// request's. The goroutines they held are given back, and the server
+// still answers its health check and a request. The headers' bound was 10
+// seconds whatever the request's, so no test could see it cut a client
+// without waiting that long.
+func TestSlowHTTPClientsAreCut(t *testing.T) {
+	// The README's words: headers within 10 seconds, an idle kept-alive
+	// connection closed after 2 minutes.
+	if app.HTTPHeaderTimeout != 10*time.Second || app.HTTPIdleTimeout != 2*time.Minute {
+		t.Errorf("the HTTP servers' bounds are %v on headers and %v idle; the README says 10 s and 2 min", app.HTTPHeaderTimeout, app.HTTPIdleTimeout)
+	}
+	cfg := testConfig(t, "")
+	cfg.MetricsAddr = "127.0.0.1:0"
+	ts := launch(t, cfg, app.Options{Clock: clock.NewFake(testNow), RequestReadTimeout: 500 * time.Millisecond})
+	before := goroutines()
+	const each = 30
+	kinds := map[string]func(net.Conn){
+		"silent": func(net.Conn) {},
+		"headers a byte at a time": func(c net.Conn) {
+			for _, b := range []byte("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: " + strings.Repeat("a", 1000)) {
+				if _, err := c.Write([]byte{b}); err != nil {
+					return
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+		},
+		"a body stopped short": func(c net.Conn) {
+			_, _ = io.WriteString(c, "POST /v1/reports HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"report\":")
+		},
+	}
+	var wg sync.WaitGroup
+	for _, addr := range []string{ts.HTTPAddr(), ts.MetricsAddr()} {
+		for kind, send := range kinds {
+			for range each {
+				c, err := net.Dial("tcp", addr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				wg.Go(func() {
+					defer c.Close()
+					go send(c)
+					// A bound for a loaded machine, half the headers' own
+					// bound: not an assertion on time.
+					_ = c.SetReadDeadline(time.Now().Add(httpHeaderBound / 2))
+					_, err := io.Copy(io.Discard, c)
+					if ne, ok := err.(net.Error); ok && ne.Timeout() {
+						t.Errorf("%s, %s: the connection was still open after %v", addr, kind, httpHeaderBound/2)
+					}
+				})
+			}
+		}
+	}
+	wg.Wait()
+	// The server's goroutines of those connections end as they close.
+	for deadline := time.Now().Add(10 * time.Second); goroutines() > before+10; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines after %d cut connections, %d before", goroutines(), 2*each*len(kinds), before)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	resp, err := http.Get("http://" + ts.HTTPAddr() + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("/healthz after the slow clients: %s", resp.Status)
+	}
+	if _, err := ts.reports().CreateReport(context.Background(), &pb.CreateReportRequest{Report: validReport()}); err != nil {
+		t.Errorf("a report after the slow clients: %v", err)
+	}
+}
+
+// httpHeaderBound is the HTTP servers' bound on a request's headers.
+const httpHeaderBound = app.HTTPHeaderTimeout
+
+// goroutines counts the process's goroutines (the server's among them).
+func goroutines() int {
+	s := []metrics.Sample{{Name: "/sched/goroutines:goroutines"}}
+	metrics.Read(s)
+	return int(s[0].Value.Uint64())
 }

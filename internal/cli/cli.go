@@ -211,7 +211,7 @@ func serveConfig(args []string, stderr io.Writer) (app.Config, error) {
 	// Limits: 0 takes the default named in the help.
 	sizeFlag(fs, &cfg.MaxRecvMsgSize, "max-recv-msg-size", "largest gRPC request message: a `size` in bytes, or with KiB, MiB or GiB (0: "+formatSize(app.DefaultMaxRecvMsgSize)+")")
 	sizeFlag(fs, &cfg.MaxSendMsgSize, "max-send-msg-size", "largest gRPC response message, a `size` of at least "+formatSize(app.MinMaxSendMsgSize)+" (0: "+formatSize(app.DefaultMaxSendMsgSize)+")")
-	intFlag(fs, &cfg.MaxConcurrentStreams, "max-concurrent-streams", fmt.Sprintf("calls at once on one gRPC connection (0: %d)", app.DefaultMaxConcurrentStreams))
+	intFlag(fs, &cfg.MaxConcurrentStreams, "max-concurrent-streams", fmt.Sprintf("calls at once on one gRPC connection, and requests on one HTTP/2 connection of the REST port (0: %d)", app.DefaultMaxConcurrentStreams))
 	intFlag(fs, &cfg.MaxStreamsPerUser, "max-streams-per-user", fmt.Sprintf("server streams (watch, backup, export) one user may hold open at once (0: %d)", app.DefaultMaxStreamsPerUser))
 	durationFlag(fs, &cfg.RequestTimeout, "request-timeout", "the server's deadline for every unary call (0: "+app.DefaultRequestTimeout.String()+")")
 	durationFlag(fs, &cfg.KeepaliveMinTime, "keepalive-min-time", "clients may ping at most this often, or are disconnected (0: "+app.DefaultKeepaliveMinTime.String()+")")

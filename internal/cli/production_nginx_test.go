@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/childcase/childcase/internal/domain/identity"
+	"github.com/childcase/childcase/internal/transport/httpapi"
 )
 
 // nginxBlock matches the README's nginx location block, which an operator
@@ -62,7 +63,8 @@ func TestProductionNginxProxiesTheConsole(t *testing.T) {
 
 	dir := t.TempDir()
 	cert, key := writeSelfSigned(t, dir)
-	n := startNewcomer(t, "--tls-cert", cert, "--tls-key", key, "--trusted-proxies", "127.0.0.1/32")
+	tokens := filepath.Join(dir, "demo-tokens")
+	n := startNewcomer(t, "--tls-cert", cert, "--tls-key", key, "--trusted-proxies", "127.0.0.1/32", "--demo-tokens", tokens)
 	upstream, err := url.Parse(n.url)
 	if err != nil || upstream.Scheme != "https" {
 		t.Fatalf("serve with --tls-cert printed the console at %q (%v), want https", n.url, err)
@@ -187,6 +189,12 @@ http {
 			t.Errorf("nginx's access log keeps a search's %q:\n%s", secret, logged)
 		}
 	}
+	// A body over the API's limit is refused by childcase, with its JSON
+	// error naming the limit, not by nginx with a page of its own: nginx's
+	// default client_max_body_size is the API's limit, 1 MiB, and a
+	// client that switches on the reason read nginx's HTML.
+	bodyOverLimit(t, base, demoToken(t, tokens, "HOTLINE_OPERATOR"))
+
 	resp, err := client.Get(base + "/queues")
 	if err != nil {
 		t.Fatal(err)
@@ -283,4 +291,49 @@ func postForm(t *testing.T, client *http.Client, base, path, page string, form u
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	return resp, string(body)
+}
+
+// bodyOverLimit posts a report of one byte over the API's body limit
+// through the proxy at base, with a Content-Length and chunked, and fails
+// unless each is answered 413 with the API's BODY_TOO_LARGE error.
+func bodyOverLimit(t *testing.T, base, token string) {
+	t.Helper()
+	body := `{"report":{"narrative":"` + strings.Repeat("a", httpapi.MaxBodyBytes) + `"}}`
+	for _, chunked := range []bool{false, true} {
+		var r io.Reader = strings.NewReader(body)
+		if chunked {
+			r = io.MultiReader(r) // no length known: sent chunked
+		}
+		req, err := http.NewRequest(http.MethodPost, base+"/v1/reports", r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		answer, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(string(answer), `"reason":"BODY_TOO_LARGE"`) {
+			t.Errorf("a body over the limit (chunked %v) through the README's nginx block: %s, want 413 with the API's BODY_TOO_LARGE error:\n%.300s",
+				chunked, resp.Status, answer)
+		}
+	}
+}
+
+// demoToken reads the token of a demo user's shell variable (name) from
+// the file --demo-tokens wrote.
+func demoToken(t *testing.T, file, name string) string {
+	t.Helper()
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("(?m)^" + name + "='([^']+)'$").FindSubmatch(raw)
+	if m == nil {
+		t.Fatalf("%s has no %s", file, name)
+	}
+	return string(m[1])
 }

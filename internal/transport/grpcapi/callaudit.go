@@ -143,7 +143,7 @@ func (a callAudit) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServer
 }
 
 // errPanicked stands for the answer to a call whose handler panicked.
-var errPanicked = withInfo(codes.Internal, "internal error", ReasonInternal, nil)
+var errPanicked = Internal()
 
 // record writes the event of a call that ended with err, unless its
 // handler wrote one.

@@ -132,7 +132,7 @@ func toStatus(ctx context.Context, log *slog.Logger, err error) error {
 		return withInfo(codes.Canceled, "the request was cancelled", ReasonRequestCancelled, nil)
 	}
 	log.ErrorContext(ctx, "internal error", "err", err)
-	return withInfo(codes.Internal, "internal error", ReasonInternal, nil)
+	return Internal()
 }
 
 func withInfo(code codes.Code, msg, reason string, metadata map[string]string) error {

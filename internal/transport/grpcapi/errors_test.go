@@ -10,7 +10,9 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -197,4 +199,34 @@ func TestRequestIDReusedNamesTheField(t *testing.T) {
 		}
 	}
 	t.Errorf("no ErrorInfo in %v", st.Details())
+}
+
+// TestPanicIsAnsweredAndLoggedWithoutItsValue: a handler that panics is
+// answered INTERNAL with nothing of the panic, and logged at ERROR with
+// the panic's type and stack but not its value, which may hold a child's
+// name; a runtime error's own words (no data) are kept.
+func TestPanicIsAnsweredAndLoggedWithoutItsValue(t *testing.T) {
+	const secret = "Nguyễn Thị Lan, 0912345678"
+	var logged bytes.Buffer
+	intercept := recovery.UnaryServerInterceptor(recoveryHandler(slog.New(slog.NewJSONHandler(&logged, nil))))
+	call := func(handler grpc.UnaryHandler) error {
+		_, err := intercept(context.Background(), &pb.GetCaseRequest{}, &grpc.UnaryServerInfo{FullMethod: "/x/Y"}, handler)
+		return err
+	}
+	err := call(func(context.Context, any) (any, error) { panic("no case for " + secret) })
+	if status.Code(err) != codes.Internal || strings.Contains(err.Error(), secret) || reasonOf(status.Convert(err)) != ReasonInternal {
+		t.Errorf("a panicking handler answered %v, want INTERNAL without the panic", err)
+	}
+	var nilMap map[string]int
+	_ = call(func(context.Context, any) (any, error) { nilMap["x"] = 1; return nil, nil })
+	text := logged.String()
+	if strings.Contains(text, secret) {
+		t.Errorf("the log holds the panic's value:\n%s", text)
+	}
+	for _, want := range []string{`"level":"ERROR","msg":"panic in handler","panic.type":"string","stack":"goroutine`,
+		`"panic.type":"runtime.plainError","panic":"assignment to entry in nil map"`} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the log lacks %s:\n%s", want, text)
+		}
+	}
 }
