@@ -1055,7 +1055,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 	leadDone := make(chan struct{})
 	go func() {
 		defer close(leadDone)
-		if err := leadership.Lead(leadCtx, leaderDuties(duties...)); err != nil && leadCtx.Err() == nil {
+		if err := leadership.Lead(leadCtx, leaderDuties(opts.Logger, opts.SchedulerPoll, duties...)); err != nil && leadCtx.Err() == nil {
 			opts.Logger.Error("leadership: this instance no longer takes part in the election; "+
 				"the deadline scheduler and webhook delivery run only on the other instances", "err", err)
 		}

@@ -2,7 +2,11 @@ package app
 
 import (
 	"context"
+	"log/slog"
 	"sync"
+	"time"
+
+	"github.com/childcase/childcase/internal/transport/grpcapi"
 )
 
 // Leadership decides which instance runs the duties that must run on one
@@ -35,12 +39,42 @@ func (AlwaysLeader) Lead(ctx context.Context, run func(ctx context.Context)) err
 
 // leaderDuties runs every duty at once and returns when all have returned
 // (each returns when ctx ends, or earlier when it has nothing more to do).
-func leaderDuties(duties ...func(ctx context.Context)) func(ctx context.Context) {
+//
+// A duty that panics is logged at ERROR, without the panic's value
+// (grpcapi.PanicAttrs), and runs again after restartAfter. A panic left
+// to end the process would take the API down with it, for a hotline that
+// takes calls day and night, and a restart would meet the same record in
+// the same pass and panic again: a crash loop, in which no request is
+// served and no other deadline fires. The pass is cut where it panicked:
+// a store rolls back a transaction whose body panics, and every pass
+// starts over from what is stored.
+func leaderDuties(log *slog.Logger, restartAfter time.Duration, duties ...func(ctx context.Context)) func(ctx context.Context) {
 	return func(ctx context.Context) {
 		var wg sync.WaitGroup
 		for _, d := range duties {
-			wg.Go(func() { d(ctx) })
+			wg.Go(func() {
+				for !runRecovered(ctx, log, d) {
+					select {
+					case <-ctx.Done():
+						return
+					case <-time.After(restartAfter):
+					}
+				}
+			})
 		}
 		wg.Wait()
 	}
+}
+
+// runRecovered runs duty, and reports whether it returned rather than
+// panicked.
+func runRecovered(ctx context.Context, log *slog.Logger, duty func(context.Context)) (returned bool) {
+	defer func() {
+		if p := recover(); p != nil {
+			log.ErrorContext(ctx, "a background duty (the deadline scheduler, webhook delivery, a catch-up of the search or audit index, the sealing of clear text) panicked and runs again shortly; the stack says where: report it",
+				grpcapi.PanicAttrs(p)...)
+		}
+	}()
+	duty(ctx)
+	return true
 }
