@@ -180,6 +180,12 @@ type CaseReader interface {
 	// the cases of those keys through another, so that a page costs about
 	// q.Limit cases however many the store holds.
 	ListCases(q CaseQuery) ([]model.Case, string, error)
+	// CasesInScopes returns those of caseIDs (given in ascending order)
+	// that carry at least one of scopes (access.ScopeKeys) in the scope
+	// index ListCases reads, in the same order: one look-up a case and
+	// key, and no case read, so that a search keeps to its caller's scope
+	// among thousands of cases ranked.
+	CasesInScopes(scopes []string, caseIDs []uint64) ([]uint64, error)
 	// ListQueue returns up to q.Limit cases of the work queues q names, in
 	// order of their due time in that queue (access.QueueEntry; cases
 	// without one last), newest first among equals, and a cursor for the

@@ -141,3 +141,36 @@ func TestACandidatesScoreDoesNotTellOfCasesOutOfScope(t *testing.T) {
 			elsewhere.Score, elsewhere.Matched, alone.Score, alone.Matched)
 	}
 }
+
+// A commune worker's child is found however many cases of other communes
+// match the query better or as well: the search keeps to the caller's
+// scope while it walks the ranking (the scope index, one key a case),
+// so the cases it reads, at most maxExamined, are of that scope. Here
+// 250 namesakes of another commune, each newer (first among equal
+// scores), came before the worker's child, and the search read the 200
+// best and found nothing.
+func TestSearchFindsANarrowScopesMatchBehindTheBoundOfOthers(t *testing.T) {
+	s, store, ids := indexCorpus(t, sameNames(maxExamined+50))
+	worker := access.Principal{UserID: "worker", Role: model.RoleCommuneWorker, Unit: access.UnitName(mustKey("00004@2025-07-01"))}
+	reads := 0
+	got := viewed(t, store, func(tx datastore.ReadTx) ([]Candidate, error) {
+		return s.candidates(casesCountingTx{ReadTx: tx, reads: &reads}, worker, Query{ChildName: "Nguyễn Thị Lan"}, IntakeCandidates, "")
+	})
+	if len(got) != 1 || got[0].Case.ID != ids[0] {
+		t.Fatalf("the worker's search found %d candidates (%+v), want only their commune's case %d", len(got), got, ids[0])
+	}
+	if reads > IntakeCandidates+1 {
+		t.Errorf("the search read %d cases, want at most %d: the others are out of the worker's scope", reads, IntakeCandidates+1)
+	}
+}
+
+// casesCountingTx counts the cases a search reads.
+type casesCountingTx struct {
+	datastore.ReadTx
+	reads *int
+}
+
+func (c casesCountingTx) CaseByID(id uint64) (model.Case, error) {
+	*c.reads++
+	return c.ReadTx.CaseByID(id)
+}

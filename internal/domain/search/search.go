@@ -541,9 +541,11 @@ func siftDown(top []float64) {
 	}
 }
 
-// maxExamined bounds the cases a search reads to find the ones its
-// caller may see: the best-ranked cases beyond it are left out rather
-// than let a caller with a narrow scope read the whole ranking.
+// maxExamined bounds the cases of the caller's scope a search reads to
+// find the ones its caller may see: the best-ranked cases beyond it are
+// left out rather than let a caller read the whole ranking. Cases out of
+// the caller's scope are left out before it by the scope index (one key a
+// case), so they neither cost a case read nor push the caller's own out.
 const maxExamined = 200
 
 // candidates returns up to limit candidates of q that p may see, best
@@ -551,21 +553,59 @@ const maxExamined = 200
 // opened).
 func (s *Service) candidates(tx datastore.ReadTx, p access.Principal, q Query, limit int, skip string) ([]Candidate, error) {
 	q.Reporters = p.MayKnowReporter()
+	scope := searchScope{}
+	scope.keys, scope.all = s.policy.SearchScope(p, Method)
 	// One more than limit: the case skip names may be among the first.
-	out, again, err := s.candidatesUpTo(tx, p, q, limit, skip, firstPostings, limit+1)
+	out, again, err := s.candidatesUpTo(tx, p, scope, q, limit, skip, firstPostings, limit+1)
 	if err != nil || !again {
 		return out, err
 	}
-	out, _, err = s.candidatesUpTo(tx, p, q, limit, skip, postingLimit, maxExamined)
+	out, _, err = s.candidatesUpTo(tx, p, scope, q, limit, skip, postingLimit, maxExamined)
 	return out, err
 }
 
+// searchScope is the scope keys of the cases a caller's search may show
+// (access.Policy.SearchScope), or all of them.
+type searchScope struct {
+	keys []string
+	all  bool
+}
+
+// inScope returns, for each of hits, whether its case carries one of the
+// scope's keys, by the scope index: no case is read.
+func (sc searchScope) inScope(tx datastore.ReadTx, hits []hit) ([]bool, error) {
+	in := make([]bool, len(hits))
+	if sc.all {
+		for i := range in {
+			in[i] = true
+		}
+		return in, nil
+	}
+	if len(sc.keys) == 0 {
+		return in, nil
+	}
+	ids := make([]uint64, len(hits))
+	for i, h := range hits {
+		ids[i] = h.id
+	}
+	slices.Sort(ids)
+	found, err := tx.CasesInScopes(sc.keys, ids)
+	if err != nil {
+		return nil, fmt.Errorf("search: the caller's scope: %w", err)
+	}
+	for i, h := range hits {
+		_, in[i] = slices.BinarySearch(found, h.id)
+	}
+	return in, nil
+}
+
 // candidatesUpTo is candidates reading at most postings cases a token, and
-// ranking exactly the first k cases (rank). It
+// ranking exactly the first k cases (rank). It walks the ranking within
+// the caller's scope (searchScope), reading at most maxExamined cases. It
 // reports whether reading more could give the caller more candidates: it
 // gave fewer than limit, a case of the ranking was out of the caller's
 // scope, and the ranking read less than every match.
-func (s *Service) candidatesUpTo(tx datastore.ReadTx, p access.Principal, q Query, limit int, skip string, postings, k int) (_ []Candidate, again bool, _ error) {
+func (s *Service) candidatesUpTo(tx datastore.ReadTx, p access.Principal, scope searchScope, q Query, limit int, skip string, postings, k int) (_ []Candidate, again bool, _ error) {
 	hits, cut, partial, err := s.rank(tx, q, postings, k)
 	if err != nil {
 		return nil, false, err
@@ -573,21 +613,38 @@ func (s *Service) candidatesUpTo(tx datastore.ReadTx, p access.Principal, q Quer
 	hidden := false
 	var out []Candidate
 	var shown []hit // out's hits, in out's order
-	fetched := 0    // the cases of hits[:fetched] are prefetched
+	// The hits of hits[from:fetched] are known in or out of scope (in),
+	// and the cases of those in prefetched.
+	var in []bool
+	from, fetched, examined := 0, 0, 0
 	for i, h := range hits {
-		if len(out) == limit || i == maxExamined {
+		if len(out) == limit || examined == maxExamined {
 			break
 		}
 		if i == fetched {
 			// The cases the loop reads if none is out of the caller's
 			// scope; once some were, twice as many each time.
-			fetched = min(len(hits), maxExamined, i+max(limit+1, fetched))
-			ids := make([]uint64, 0, fetched-i)
-			for _, h := range hits[i:fetched] {
-				ids = append(ids, h.id)
+			from, fetched = i, min(len(hits), i+max(limit+1, fetched))
+			if scope.all {
+				// Every hit is read: no more than the loop may read.
+				fetched = min(fetched, i+maxExamined-examined)
+			}
+			if in, err = scope.inScope(tx, hits[from:fetched]); err != nil {
+				return nil, false, err
+			}
+			ids := make([]uint64, 0, fetched-from)
+			for j, h := range hits[from:fetched] {
+				if in[j] {
+					ids = append(ids, h.id)
+				}
 			}
 			tx.Prefetch(datastore.Prefetch{CaseIDs: ids})
 		}
+		if !in[i-from] {
+			hidden = true
+			continue // out of scope: as if the case did not exist
+		}
+		examined++
 		c, err := tx.CaseByID(h.id)
 		if err != nil {
 			return nil, false, fmt.Errorf("search: indexed case id %d: %w", h.id, err)

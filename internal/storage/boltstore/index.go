@@ -205,3 +205,32 @@ func (t *tx) putEntry(b entrySetter, k []byte) error {
 	}
 	return b.Put(k, nil)
 }
+
+// CasesInScopes looks each case up under each scope key, one key each;
+// an engine whose reads are round trips (etcd) fetches them all in one
+// first.
+func (t *tx) CasesInScopes(scopes []string, caseIDs []uint64) ([]uint64, error) {
+	b := t.keys(bucketCaseScope)
+	if b == nil {
+		return nil, errNoIndex
+	}
+	if _, ok := t.kt.(kv.Prefetcher); ok && b.tag != nil {
+		var points []kv.Range
+		for _, scope := range scopes {
+			for _, id := range caseIDs {
+				points = append(points, kv.Point(bucketIndex, b.key(storekey.CaseScopeKey(scope, id))))
+			}
+		}
+		kv.Prefetch(t.kt, points...)
+	}
+	var out []uint64
+	for _, id := range caseIDs {
+		for _, scope := range scopes {
+			if b.Get(storekey.CaseScopeKey(scope, id)) != nil {
+				out = append(out, id)
+				break
+			}
+		}
+	}
+	return out, nil
+}

@@ -1,6 +1,7 @@
 package memstore
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"maps"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/storage/storekey"
 )
 
 // The blind search index: an entry per case and a posting list per token,
@@ -133,4 +135,22 @@ func (t *tx) SetSearchIndexedUnder(keyID string) error {
 	}
 	t.st.indexedUnder = keyID
 	return nil
+}
+
+// CasesInScopes reads the scope entries boltstore's index holds for each
+// case, as ListCases does.
+func (t *tx) CasesInScopes(scopes []string, caseIDs []uint64) ([]uint64, error) {
+	var out []uint64
+	for _, id := range caseIDs {
+		e, ok := t.st.cases.get(id)
+		if !ok {
+			continue
+		}
+		if slices.ContainsFunc(scopes, func(scope string) bool {
+			return slices.ContainsFunc(e.scope, func(k []byte) bool { return bytes.Equal(k, storekey.CaseScopeKey(scope, id)) })
+		}) {
+			out = append(out, id)
+		}
+	}
+	return out, nil
 }
