@@ -164,6 +164,22 @@ func TestSearchFindsANarrowScopesMatchBehindTheBoundOfOthers(t *testing.T) {
 	}
 }
 
+// Past the postings a search reads of a token (postingLimit, the newest),
+// the worker's child is found by what few cases share, as the README
+// says: behind postingLimit+100 newer namesakes of another commune, the
+// name with the birth date finds the child.
+func TestSearchFindsANarrowScopesMatchPastThePostingsReadByWhatFewShare(t *testing.T) {
+	s, store, ids := indexCorpus(t, sameNames(postingLimit+100))
+	worker := access.Principal{UserID: "worker", Role: model.RoleCommuneWorker, Unit: access.UnitName(mustKey("00004@2025-07-01"))}
+	q := Query{ChildName: "Nguyễn Thị Lan", BirthDate: vntime.Date{Year: 2017, Month: time.May, Day: 1}}
+	got := viewed(t, store, func(tx datastore.ReadTx) ([]Candidate, error) {
+		return s.candidates(tx, worker, q, IntakeCandidates, "")
+	})
+	if len(got) != 1 || got[0].Case.ID != ids[0] {
+		t.Fatalf("the name with the birth date found %d candidates (%+v), want only the worker's child %d", len(got), got, ids[0])
+	}
+}
+
 // casesCountingTx counts the cases a search reads.
 type casesCountingTx struct {
 	datastore.ReadTx
