@@ -180,12 +180,6 @@ type CaseReader interface {
 	// the cases of those keys through another, so that a page costs about
 	// q.Limit cases however many the store holds.
 	ListCases(q CaseQuery) ([]model.Case, string, error)
-	// CasesInScopes returns those of caseIDs (given in ascending order)
-	// that carry at least one of scopes (access.ScopeKeys) in the scope
-	// index ListCases reads, in the same order: one look-up a case and
-	// key, and no case read, so that a search keeps to its caller's scope
-	// among thousands of cases ranked.
-	CasesInScopes(scopes []string, caseIDs []uint64) ([]uint64, error)
 	// ListQueue returns up to q.Limit cases of the work queues q names, in
 	// order of their due time in that queue (access.QueueEntry; cases
 	// without one last), newest first among equals, and a cursor for the
@@ -449,6 +443,13 @@ type SearchIndexReader interface {
 	// the matches up to limit, not with the store: a search reads a
 	// token that thousands of cases share only as far as its newest.
 	CasesWithToken(token []byte, limit int) ([]uint64, error)
+	// CasesWithTokenInScopes is CasesWithToken of the cases that carry at
+	// least one of scopes (access.ScopeKeys) alone: the newest limit of
+	// them, newest first. It walks the token's postings and the scopes'
+	// entries in the scope index together, each seeking past what the
+	// other skips, so its cost grows with the smaller of the two, not
+	// with the cases of the token out of those scopes.
+	CasesWithTokenInScopes(token []byte, scopes []string, limit int) ([]uint64, error)
 	// CasesWithTokenAmong returns those of caseIDs (given in ascending
 	// order) that are indexed under token, in the same order: one look-up
 	// each, whatever the token's number of cases.

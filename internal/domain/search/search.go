@@ -324,9 +324,11 @@ func (s *Service) rank(tx datastore.ReadTx, q Query, limit, k int) (_ []hit, cut
 						next = append(next, toks[j])
 					}
 				}
-				tx.Prefetch(datastore.Prefetch{Tokens: next, TokenLimit: limit})
+				if !q.scoped {
+					tx.Prefetch(datastore.Prefetch{Tokens: next, TokenLimit: limit})
+				}
 			}
-			ids, err := tx.CasesWithToken(tok, limit)
+			ids, err := casesWithToken(tx, q, tok, limit)
 			if err != nil {
 				return nil, nil, false, err
 			}
@@ -422,6 +424,15 @@ func (s *Service) rank(tx datastore.ReadTx, q Query, limit, k int) (_ []hit, cut
 		return cmp.Compare(b.id, a.id)
 	})
 	return out, cut, partial, nil
+}
+
+// casesWithToken reads the newest limit cases of a token, those of the
+// caller's scope alone when q is scoped.
+func casesWithToken(tx datastore.ReadTx, q Query, token []byte, limit int) ([]uint64, error) {
+	if q.scoped {
+		return tx.CasesWithTokenInScopes(token, q.scopes, limit)
+	}
+	return tx.CasesWithToken(token, limit)
 }
 
 // withoutOlderEntries takes from hits what a phone and a caregiver's name
@@ -541,11 +552,11 @@ func siftDown(top []float64) {
 	}
 }
 
-// maxExamined bounds the cases of the caller's scope a search reads to
-// find the ones its caller may see: the best-ranked cases beyond it are
-// left out rather than let a caller read the whole ranking. Cases out of
-// the caller's scope are left out before it by the scope index (one key a
-// case), so they neither cost a case read nor push the caller's own out.
+// maxExamined bounds the cases a search reads to find the ones its
+// caller may see: the best-ranked cases beyond it are left out rather
+// than let a caller read the whole ranking. The ranking holds the cases
+// of the caller's scope alone (Query.scopes), so those it passes over
+// are ones the scope keys let through and the case's view did not.
 const maxExamined = 200
 
 // candidates returns up to limit candidates of q that p may see, best
@@ -553,59 +564,24 @@ const maxExamined = 200
 // opened).
 func (s *Service) candidates(tx datastore.ReadTx, p access.Principal, q Query, limit int, skip string) ([]Candidate, error) {
 	q.Reporters = p.MayKnowReporter()
-	scope := searchScope{}
-	scope.keys, scope.all = s.policy.SearchScope(p, Method)
+	if keys, all := s.policy.SearchScope(p, Method); !all {
+		q.scopes, q.scoped = keys, true
+	}
 	// One more than limit: the case skip names may be among the first.
-	out, again, err := s.candidatesUpTo(tx, p, scope, q, limit, skip, firstPostings, limit+1)
+	out, again, err := s.candidatesUpTo(tx, p, q, limit, skip, firstPostings, limit+1)
 	if err != nil || !again {
 		return out, err
 	}
-	out, _, err = s.candidatesUpTo(tx, p, scope, q, limit, skip, postingLimit, maxExamined)
+	out, _, err = s.candidatesUpTo(tx, p, q, limit, skip, postingLimit, maxExamined)
 	return out, err
 }
 
-// searchScope is the scope keys of the cases a caller's search may show
-// (access.Policy.SearchScope), or all of them.
-type searchScope struct {
-	keys []string
-	all  bool
-}
-
-// inScope returns, for each of hits, whether its case carries one of the
-// scope's keys, by the scope index: no case is read.
-func (sc searchScope) inScope(tx datastore.ReadTx, hits []hit) ([]bool, error) {
-	in := make([]bool, len(hits))
-	if sc.all {
-		for i := range in {
-			in[i] = true
-		}
-		return in, nil
-	}
-	if len(sc.keys) == 0 {
-		return in, nil
-	}
-	ids := make([]uint64, len(hits))
-	for i, h := range hits {
-		ids[i] = h.id
-	}
-	slices.Sort(ids)
-	found, err := tx.CasesInScopes(sc.keys, ids)
-	if err != nil {
-		return nil, fmt.Errorf("search: the caller's scope: %w", err)
-	}
-	for i, h := range hits {
-		_, in[i] = slices.BinarySearch(found, h.id)
-	}
-	return in, nil
-}
-
 // candidatesUpTo is candidates reading at most postings cases a token, and
-// ranking exactly the first k cases (rank). It walks the ranking within
-// the caller's scope (searchScope), reading at most maxExamined cases. It
+// ranking exactly the first k cases (rank). It
 // reports whether reading more could give the caller more candidates: it
 // gave fewer than limit, a case of the ranking was out of the caller's
 // scope, and the ranking read less than every match.
-func (s *Service) candidatesUpTo(tx datastore.ReadTx, p access.Principal, scope searchScope, q Query, limit int, skip string, postings, k int) (_ []Candidate, again bool, _ error) {
+func (s *Service) candidatesUpTo(tx datastore.ReadTx, p access.Principal, q Query, limit int, skip string, postings, k int) (_ []Candidate, again bool, _ error) {
 	hits, cut, partial, err := s.rank(tx, q, postings, k)
 	if err != nil {
 		return nil, false, err
@@ -613,38 +589,21 @@ func (s *Service) candidatesUpTo(tx datastore.ReadTx, p access.Principal, scope 
 	hidden := false
 	var out []Candidate
 	var shown []hit // out's hits, in out's order
-	// The hits of hits[from:fetched] are known in or out of scope (in),
-	// and the cases of those in prefetched.
-	var in []bool
-	from, fetched, examined := 0, 0, 0
+	fetched := 0    // the cases of hits[:fetched] are prefetched
 	for i, h := range hits {
-		if len(out) == limit || examined == maxExamined {
+		if len(out) == limit || i == maxExamined {
 			break
 		}
 		if i == fetched {
 			// The cases the loop reads if none is out of the caller's
 			// scope; once some were, twice as many each time.
-			from, fetched = i, min(len(hits), i+max(limit+1, fetched))
-			if scope.all {
-				// Every hit is read: no more than the loop may read.
-				fetched = min(fetched, i+maxExamined-examined)
-			}
-			if in, err = scope.inScope(tx, hits[from:fetched]); err != nil {
-				return nil, false, err
-			}
-			ids := make([]uint64, 0, fetched-from)
-			for j, h := range hits[from:fetched] {
-				if in[j] {
-					ids = append(ids, h.id)
-				}
+			fetched = min(len(hits), maxExamined, i+max(limit+1, fetched))
+			ids := make([]uint64, 0, fetched-i)
+			for _, h := range hits[i:fetched] {
+				ids = append(ids, h.id)
 			}
 			tx.Prefetch(datastore.Prefetch{CaseIDs: ids})
 		}
-		if !in[i-from] {
-			hidden = true
-			continue // out of scope: as if the case did not exist
-		}
-		examined++
 		c, err := tx.CaseByID(h.id)
 		if err != nil {
 			return nil, false, fmt.Errorf("search: indexed case id %d: %w", h.id, err)

@@ -137,9 +137,10 @@ func (t *tx) SetSearchIndexedUnder(keyID string) error {
 	return nil
 }
 
-// CasesInScopes reads the scope entries boltstore's index holds for each
-// case, as ListCases does.
-func (t *tx) CasesInScopes(scopes []string, caseIDs []uint64) ([]uint64, error) {
+// inScopes returns those of caseIDs that carry one of scopes, by the
+// scope entries boltstore's index holds for each case, as ListCases reads
+// them.
+func (t *tx) inScopes(scopes []string, caseIDs []uint64) []uint64 {
 	var out []uint64
 	for _, id := range caseIDs {
 		e, ok := t.st.cases.get(id)
@@ -151,6 +152,20 @@ func (t *tx) CasesInScopes(scopes []string, caseIDs []uint64) ([]uint64, error) 
 		}) {
 			out = append(out, id)
 		}
+	}
+	return out
+}
+
+// CasesWithTokenInScopes walks the token's postings from the newest,
+// keeping the cases in scopes.
+func (t *tx) CasesWithTokenInScopes(token []byte, scopes []string, limit int) ([]uint64, error) {
+	if limit <= 0 {
+		return nil, fmt.Errorf("cases with token in scopes: limit %d must be positive", limit)
+	}
+	ids, _ := t.st.postings.get(string(token))
+	var out []uint64
+	for i := len(ids) - 1; i >= 0 && len(out) < limit; i-- {
+		out = append(out, t.inScopes(scopes, ids[i:i+1])...)
 	}
 	return out, nil
 }

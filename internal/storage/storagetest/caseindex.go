@@ -23,7 +23,6 @@ var caseIndexTests = []namedTest{
 	{"ScopesNewestFirstEachOnce", testScopesNewestFirst},
 	{"ScopesPaging", testScopesPaging},
 	{"ScopesFollowUpdates", testScopesFollowUpdates},
-	{"CasesInScopes", testCasesInScopes},
 	{"QueueOrder", testQueueOrder},
 	{"QueuePagingAndUntil", testQueuePaging},
 	{"QueueFollowsUpdates", testQueueFollowsUpdates},
@@ -139,42 +138,6 @@ func testScopesFollowUpdates(t *testing.T, s datastore.Store) {
 	}
 	if got, want := listScoped(t, s, datastore.CaseQuery{Scopes: []string{"offered:units/00099@2025-07-01"}, Limit: 100}), []string{c.Number}; !slices.Equal(got, want) {
 		t.Errorf("after the update, ListCases(offered to 00099) = %v, want %v", got, want)
-	}
-}
-
-// CasesInScopes answers, of the ids asked, those carrying one of the
-// keys, in the order asked, and follows a case's update: a search keeps
-// to its caller's scope by it.
-func testCasesInScopes(t *testing.T, s datastore.Store) {
-	cs := scopedCases(t, s)
-	var ids []uint64
-	for _, c := range cs {
-		ids = append(ids, c.ID)
-	}
-	ids = append(ids, cs[5].ID+1000) // no such case
-	inScopes := func(scopes ...string) []uint64 {
-		t.Helper()
-		got, err := readOne(t, s, func(tx datastore.ReadTx) ([]uint64, error) { return tx.CasesInScopes(scopes, ids) })
-		if err != nil {
-			t.Fatalf("CasesInScopes(%v): %v", scopes, err)
-		}
-		return got
-	}
-	if got, want := inScopes("handler:"+unitAName), []uint64{cs[1].ID, cs[3].ID, cs[5].ID}; !slices.Equal(got, want) {
-		t.Errorf("CasesInScopes(handler A) = %v, want %v", got, want)
-	}
-	if got, want := inScopes("handler:"+unitAName, "user:lan.nguyen"), []uint64{cs[0].ID, cs[1].ID, cs[3].ID, cs[5].ID}; !slices.Equal(got, want) {
-		t.Errorf("CasesInScopes(handler A, lan.nguyen) = %v, want %v", got, want)
-	}
-	if got := inScopes("handler:units/00099@2025-07-01"); len(got) != 0 {
-		t.Errorf("CasesInScopes(a unit of no case) = %v, want none", got)
-	}
-	c := cs[1]
-	c.Revision++
-	c.Handlers = []units.Key{unitB}
-	update(t, s, func(tx datastore.Tx) error { return tx.UpdateCase(c) })
-	if got, want := inScopes("handler:"+unitAName), []uint64{cs[3].ID, cs[5].ID}; !slices.Equal(got, want) {
-		t.Errorf("after the update, CasesInScopes(handler A) = %v, want %v", got, want)
 	}
 }
 
