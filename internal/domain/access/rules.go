@@ -407,6 +407,26 @@ func (pol *Policy) SearchView(p Principal, method string, c model.Case) CaseView
 	return ViewNone
 }
 
+// SearchScope returns the scope keys of the cases a search by p may show
+// (SearchView): those of Scope, and for a role granted Candidates its
+// organisation's intake key, whose cases it sees in the candidate view.
+// all is true when p sees every case. A search keeps to them while it
+// walks its ranking (the scope index answers by key), so that cases out
+// of p's scope, however many rank first, cost it no case read and
+// cannot push p's own cases out of what it reads.
+func (pol *Policy) SearchScope(p Principal, method string) (keys []string, all bool) {
+	keys, all = pol.Scope(p)
+	if all {
+		return nil, true
+	}
+	if p.Grant(method) == Candidates && p.Unit != "" {
+		keys = append(slices.Clone(keys), scopeIntakeOrg+p.Unit)
+		slices.Sort(keys)
+		keys = slices.Compact(keys)
+	}
+	return keys, false
+}
+
 // CandidateView returns what the candidate view shows of c: its number,
 // status, responsible commune, the children's age and sex, and its last
 // change (the last contact on it); nothing of what was said or of whom.

@@ -443,6 +443,13 @@ type SearchIndexReader interface {
 	// the matches up to limit, not with the store: a search reads a
 	// token that thousands of cases share only as far as its newest.
 	CasesWithToken(token []byte, limit int) ([]uint64, error)
+	// CasesWithTokenInScopes is CasesWithToken of the cases that carry at
+	// least one of scopes (access.ScopeKeys) alone: the newest limit of
+	// them, newest first. It walks the token's postings and the scopes'
+	// entries in the scope index together, each seeking past what the
+	// other skips, so its cost grows with the smaller of the two, not
+	// with the cases of the token out of those scopes.
+	CasesWithTokenInScopes(token []byte, scopes []string, limit int) ([]uint64, error)
 	// CasesWithTokenAmong returns those of caseIDs (given in ascending
 	// order) that are indexed under token, in the same order: one look-up
 	// each, whatever the token's number of cases.

@@ -363,12 +363,12 @@ func groupsString(gs []stats.Group) string {
 // stats.Counts defines it: a case's opening and closure under its
 // responsible unit, a deadline and its escalations under the unit that
 // had to meet it (a police unit's under the case's unit).
-func recount(t *testing.T, store datastore.Store, keep func(unit string) bool, q stats.Query, now time.Time) stats.Counts {
+func recount(t checker, store datastore.Store, keep func(unit string) bool, q stats.Query, now time.Time) stats.Counts {
 	t.Helper()
 	in := func(at time.Time) bool { return !at.Before(q.From) && at.Before(q.To) }
 	want := stats.Counts{Deadlines: map[model.DeadlineKind]*stats.DeadlineCounts{}, Escalations: map[string]int{}}
 	late := map[model.DeadlineKind][]int64{}
-	err := store.View(t.Context(), func(tx datastore.ReadTx) error {
+	err := store.View(context.Background(), func(tx datastore.ReadTx) error {
 		for id := uint64(1); ; id++ {
 			c, err := tx.CaseByID(id)
 			if err != nil {
@@ -426,8 +426,16 @@ func recount(t *testing.T, store datastore.Store, keep func(unit string) bool, q
 	return want
 }
 
+// checker is a *testing.T or a *rapid.T.
+type checker interface {
+	Helper()
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+	Errorf(format string, args ...any)
+}
+
 // compareRecount fails where the statistics differ from the recount.
-func compareRecount(t *testing.T, who string, got, want stats.Counts) {
+func compareRecount(t checker, who string, got, want stats.Counts) {
 	t.Helper()
 	if got.CasesOpened != want.CasesOpened || got.CasesClosed != want.CasesClosed {
 		t.Errorf("%s: opened %d closed %d, the records say %d and %d", who, got.CasesOpened, got.CasesClosed, want.CasesOpened, want.CasesClosed)

@@ -382,6 +382,12 @@ type Query struct {
 	// (Search sets it), so that a search by a caregiver's name, a birth
 	// date or a commune alone finds the cases that match it.
 	need float64
+	// scopes, when scoped, are the scope keys of the cases the caller's
+	// search may show (access.Policy.SearchScope): a token's cases are
+	// read among them only, so that cases out of the caller's scope,
+	// however many and however new, never stand before theirs.
+	scopes []string
+	scoped bool
 }
 
 // least is the least score a candidate of q needs.

@@ -29,6 +29,15 @@ func (c countingTx) CasesWithToken(token []byte, limit int) ([]uint64, error) {
 	return ids, err
 }
 
+func (c countingTx) CasesWithTokenInScopes(token []byte, scopes []string, limit int) ([]uint64, error) {
+	ids, err := c.ReadTx.CasesWithTokenInScopes(token, scopes, limit)
+	*c.read += len(ids)
+	if c.listed != nil {
+		*c.listed += len(ids)
+	}
+	return ids, err
+}
+
 func (c countingTx) CasesWithTokenAmong(token []byte, caseIDs []uint64) ([]uint64, error) {
 	*c.read += len(caseIDs)
 	return c.ReadTx.CasesWithTokenAmong(token, caseIDs)
@@ -90,8 +99,8 @@ func TestSearchCostDoesNotGrowWithNamesakes(t *testing.T) {
 }
 
 // A commune worker sees only their commune's cases: when the newest
-// namesakes the first reading brings are all out of their scope, the
-// search reads again, further back, and finds the one of their commune.
+// namesakes are all out of their scope, the search, which reads a
+// token's cases within that scope, finds the one of their commune.
 func TestSearchReadsFurtherForANarrowScope(t *testing.T) {
 	s, store, ids := indexCorpus(t, sameNames(150)) // within the 200 a search examines
 	worker := access.Principal{UserID: "worker", Role: model.RoleCommuneWorker, Unit: access.UnitName(mustKey("00004@2025-07-01"))}
@@ -139,5 +148,59 @@ func TestACandidatesScoreDoesNotTellOfCasesOutOfScope(t *testing.T) {
 	if elsewhere.Score != alone.Score || !slices.Equal(elsewhere.Matched, alone.Matched) {
 		t.Errorf("with a namesake of another commune the worker's child scores %v %v, without it %v %v: the score tells of a case out of scope",
 			elsewhere.Score, elsewhere.Matched, alone.Score, alone.Matched)
+	}
+}
+
+// A commune worker's child is found however many cases of other communes
+// match the query better or as well: the search ranks the cases of the
+// caller's scope alone, so the cases it reads, at most maxExamined, are
+// of that scope. Here 250 namesakes of another commune, each newer
+// (first among equal scores), came before the worker's child, and the
+// search read the 200 best and found nothing.
+func TestSearchFindsANarrowScopesMatchBehindTheBoundOfOthers(t *testing.T) {
+	s, store, ids := indexCorpus(t, sameNames(maxExamined+50))
+	worker := access.Principal{UserID: "worker", Role: model.RoleCommuneWorker, Unit: access.UnitName(mustKey("00004@2025-07-01"))}
+	reads := 0
+	got := viewed(t, store, func(tx datastore.ReadTx) ([]Candidate, error) {
+		return s.candidates(casesCountingTx{ReadTx: tx, reads: &reads}, worker, Query{ChildName: "Nguyễn Thị Lan"}, IntakeCandidates, "")
+	})
+	if len(got) != 1 || got[0].Case.ID != ids[0] {
+		t.Fatalf("the worker's search found %d candidates (%+v), want only their commune's case %d", len(got), got, ids[0])
+	}
+	if reads > IntakeCandidates+1 {
+		t.Errorf("the search read %d cases, want at most %d: the others are out of the worker's scope", reads, IntakeCandidates+1)
+	}
+}
+
+// casesCountingTx counts the cases a search reads.
+type casesCountingTx struct {
+	datastore.ReadTx
+	reads *int
+}
+
+func (c casesCountingTx) CaseByID(id uint64) (model.Case, error) {
+	*c.reads++
+	return c.ReadTx.CaseByID(id)
+}
+
+// However many newer cases of other communes share every token of a
+// commune worker's query, the worker's own match is found: a token's
+// cases are read within the caller's scope (the scope index beside the
+// token's postings), not as the newest of the city's first. Behind
+// postingLimit+100 namesakes of another commune, the name alone finds the
+// worker's child, whom a search that read the newest postingLimit cases
+// of each token did not reach.
+func TestSearchReadsATokensCasesWithinTheCallersScope(t *testing.T) {
+	s, store, ids := indexCorpus(t, sameNames(postingLimit+100))
+	worker := access.Principal{UserID: "worker", Role: model.RoleCommuneWorker, Unit: access.UnitName(mustKey("00004@2025-07-01"))}
+	read := 0
+	got := viewed(t, store, func(tx datastore.ReadTx) ([]Candidate, error) {
+		return s.candidates(countingTx{ReadTx: tx, read: &read}, worker, Query{ChildName: "Nguyễn Thị Lan"}, IntakeCandidates, "")
+	})
+	if len(got) != 1 || got[0].Case.ID != ids[0] {
+		t.Fatalf("the worker's search by the name found %d candidates (%+v), want only their commune's case %d", len(got), got, ids[0])
+	}
+	if read > 100 {
+		t.Errorf("the search read %d postings, want a few: those of the worker's scope", read)
 	}
 }

@@ -324,9 +324,11 @@ func (s *Service) rank(tx datastore.ReadTx, q Query, limit, k int) (_ []hit, cut
 						next = append(next, toks[j])
 					}
 				}
-				tx.Prefetch(datastore.Prefetch{Tokens: next, TokenLimit: limit})
+				if !q.scoped {
+					tx.Prefetch(datastore.Prefetch{Tokens: next, TokenLimit: limit})
+				}
 			}
-			ids, err := tx.CasesWithToken(tok, limit)
+			ids, err := casesWithToken(tx, q, tok, limit)
 			if err != nil {
 				return nil, nil, false, err
 			}
@@ -422,6 +424,15 @@ func (s *Service) rank(tx datastore.ReadTx, q Query, limit, k int) (_ []hit, cut
 		return cmp.Compare(b.id, a.id)
 	})
 	return out, cut, partial, nil
+}
+
+// casesWithToken reads the newest limit cases of a token, those of the
+// caller's scope alone when q is scoped.
+func casesWithToken(tx datastore.ReadTx, q Query, token []byte, limit int) ([]uint64, error) {
+	if q.scoped {
+		return tx.CasesWithTokenInScopes(token, q.scopes, limit)
+	}
+	return tx.CasesWithToken(token, limit)
 }
 
 // withoutOlderEntries takes from hits what a phone and a caregiver's name
@@ -543,7 +554,9 @@ func siftDown(top []float64) {
 
 // maxExamined bounds the cases a search reads to find the ones its
 // caller may see: the best-ranked cases beyond it are left out rather
-// than let a caller with a narrow scope read the whole ranking.
+// than let a caller read the whole ranking. The ranking holds the cases
+// of the caller's scope alone (Query.scopes), so those it passes over
+// are ones the scope keys let through and the case's view did not.
 const maxExamined = 200
 
 // candidates returns up to limit candidates of q that p may see, best
@@ -551,6 +564,9 @@ const maxExamined = 200
 // opened).
 func (s *Service) candidates(tx datastore.ReadTx, p access.Principal, q Query, limit int, skip string) ([]Candidate, error) {
 	q.Reporters = p.MayKnowReporter()
+	if keys, all := s.policy.SearchScope(p, Method); !all {
+		q.scopes, q.scoped = keys, true
+	}
 	// One more than limit: the case skip names may be among the first.
 	out, again, err := s.candidatesUpTo(tx, p, q, limit, skip, firstPostings, limit+1)
 	if err != nil || !again {

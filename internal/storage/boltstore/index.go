@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 
 	"github.com/childcase/childcase/internal/domain/access"
@@ -204,4 +205,87 @@ func (t *tx) putEntry(b entrySetter, k []byte) error {
 		return nil
 	}
 	return b.Put(k, nil)
+}
+
+// CasesWithTokenInScopes walks the token's postings and each scope key's
+// entries down from the newest, each seeking to the other's id: a case in
+// both is found where they meet.
+func (t *tx) CasesWithTokenInScopes(token []byte, scopes []string, limit int) ([]uint64, error) {
+	if limit <= 0 {
+		return nil, fmt.Errorf("cases with token in scopes: limit %d must be positive", limit)
+	}
+	postings, index := t.bucket(bucketSearchTokens), t.keys(bucketCaseScope)
+	if postings == nil || len(token) != datastore.SearchTokenSize {
+		return nil, nil // a file opened read-only before the index: nothing indexed
+	}
+	if index == nil {
+		return nil, errNoIndex
+	}
+	tc := postings.Cursor()
+	kv.SetFloor(tc, token)
+	kv.SetCeiling(tc, prefixEnd(token))
+	kv.SetKeysOnly(tc)
+	walks := []idWalk{{c: tc, prefix: token}}
+	for _, scope := range scopes {
+		c := index.Cursor()
+		prefix := storekey.StringPrefix(scope)
+		c.SetFloor(prefix)
+		c.SetCeiling(prefixEnd(prefix))
+		kv.SetKeysOnly(c.c)
+		walks = append(walks, idWalk{c: c, prefix: prefix})
+	}
+	var out []uint64
+	for at := uint64(math.MaxUint64); len(out) < limit; {
+		id, ok := walks[0].atOrBelow(at)
+		if !ok {
+			break
+		}
+		// The newest entry of any scope at or below the token's case.
+		in, found := uint64(0), false
+		for i := range walks[1:] {
+			if s, ok := walks[1+i].atOrBelow(id); ok && (!found || s > in) {
+				in, found = s, true
+			}
+		}
+		if !found {
+			break
+		}
+		if in == id {
+			out = append(out, id)
+			if id == 0 {
+				break
+			}
+			in = id - 1
+		}
+		at = in
+	}
+	return out, nil
+}
+
+// idWalk finds, under a prefix, the entry of the greatest id (the 8
+// bytes after the prefix) at or below a given one.
+type idWalk struct {
+	c interface {
+		Seek([]byte) ([]byte, []byte)
+		Prev() ([]byte, []byte)
+		Last() ([]byte, []byte)
+	}
+	prefix []byte
+}
+
+func (w idWalk) atOrBelow(id uint64) (uint64, bool) {
+	key := be.AppendUint64(bytes.Clone(w.prefix), id)
+	k, _ := w.c.Seek(key)
+	switch {
+	case k == nil:
+		k, _ = w.c.Last()
+	case !bytes.Equal(k, key):
+		k, _ = w.c.Prev()
+	}
+	for ; k != nil && bytes.HasPrefix(k, w.prefix); k, _ = w.c.Prev() {
+		if len(k) == len(w.prefix)+8 {
+			return be.Uint64(k[len(w.prefix):]), true
+		}
+	}
+	return 0, false
 }

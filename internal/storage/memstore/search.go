@@ -1,6 +1,7 @@
 package memstore
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"maps"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/storage/storekey"
 )
 
 // The blind search index: an entry per case and a posting list per token,
@@ -133,4 +135,37 @@ func (t *tx) SetSearchIndexedUnder(keyID string) error {
 	}
 	t.st.indexedUnder = keyID
 	return nil
+}
+
+// inScopes returns those of caseIDs that carry one of scopes, by the
+// scope entries boltstore's index holds for each case, as ListCases reads
+// them.
+func (t *tx) inScopes(scopes []string, caseIDs []uint64) []uint64 {
+	var out []uint64
+	for _, id := range caseIDs {
+		e, ok := t.st.cases.get(id)
+		if !ok {
+			continue
+		}
+		if slices.ContainsFunc(scopes, func(scope string) bool {
+			return slices.ContainsFunc(e.scope, func(k []byte) bool { return bytes.Equal(k, storekey.CaseScopeKey(scope, id)) })
+		}) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// CasesWithTokenInScopes walks the token's postings from the newest,
+// keeping the cases in scopes.
+func (t *tx) CasesWithTokenInScopes(token []byte, scopes []string, limit int) ([]uint64, error) {
+	if limit <= 0 {
+		return nil, fmt.Errorf("cases with token in scopes: limit %d must be positive", limit)
+	}
+	ids, _ := t.st.postings.get(string(token))
+	var out []uint64
+	for i := len(ids) - 1; i >= 0 && len(out) < limit; i-- {
+		out = append(out, t.inScopes(scopes, ids[i:i+1])...)
+	}
+	return out, nil
 }

@@ -7,8 +7,10 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/childcase/childcase/internal/domain/access"
 	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/domain/units"
 )
 
 var searchIndexTests = []namedTest{
@@ -19,6 +21,7 @@ var searchIndexTests = []namedTest{
 	{"RolledBack", testSearchEntryRolledBack},
 	{"ReadsOwnWrites", testSearchReadsOwnWrites},
 	{"AmongMany", testSearchCasesWithTokenAmongMany},
+	{"InScopes", testSearchCasesWithTokenInScopes},
 	{"PendingMarks", testSearchPendingMarks},
 	{"IndexedUnder", testSearchIndexedUnder},
 }
@@ -270,6 +273,60 @@ func testSearchCasesWithTokenAmongMany(t *testing.T, s datastore.Store) {
 	got, err = readOne(t, s, func(tx datastore.ReadTx) ([]uint64, error) { return tx.CasesWithTokenAmong(shared, ids) })
 	if err != nil || !slices.Equal(got, under) {
 		t.Fatalf("CasesWithTokenAmong(shared, every case) = %v, %v; want %v", got, err, under)
+	}
+}
+
+// CasesWithTokenInScopes gives the newest cases under a token that carry
+// one of the scope keys, newest first, up to the limit, however many
+// newer cases of the token are out of them: 60 cases, those divisible by
+// three handled by unit A, every other one under the shared token.
+func testSearchCasesWithTokenInScopes(t *testing.T, s datastore.Store) {
+	var cs []model.Case
+	for i := range 60 {
+		c := sampleCase(fmt.Sprintf("HN-2026-%05d", i+1), unitB, 1)
+		c.Handlers = []units.Key{unitB}
+		if i%3 == 0 {
+			c.Handlers = append(c.Handlers, unitA)
+		}
+		cs = append(cs, c)
+	}
+	cs = createCases(t, s, cs...)
+	shared, other := searchToken(7), searchToken(8)
+	var want []uint64 // under shared and handled by A, newest first
+	for i := len(cs) - 1; i >= 0; i-- {
+		tok := other
+		if i%2 == 0 {
+			tok = shared
+			if i%3 == 0 {
+				want = append(want, cs[i].ID)
+			}
+		}
+		putSearchEntries(t, s, datastore.SearchEntry{CaseID: cs[i].ID, KeyID: "m1", Tokens: [][]byte{tok}})
+	}
+	scopeA := []string{"handler:" + access.UnitName(unitA)}
+	for _, tt := range []struct {
+		scopes []string
+		limit  int
+		want   []uint64
+	}{
+		{scopeA, 100, want},
+		{scopeA, 3, want[:3]},
+		{[]string{"handler:units/00099@2025-07-01", "handler:" + access.UnitName(unitA)}, 100, want},
+		{[]string{"handler:units/00099@2025-07-01"}, 100, nil},
+		{nil, 100, nil},
+	} {
+		got, err := readOne(t, s, func(tx datastore.ReadTx) ([]uint64, error) {
+			return tx.CasesWithTokenInScopes(shared, tt.scopes, tt.limit)
+		})
+		if err != nil || !slices.Equal(got, tt.want) {
+			t.Errorf("CasesWithTokenInScopes(shared, %v, %d) = %v, %v; want %v", tt.scopes, tt.limit, got, err, tt.want)
+		}
+	}
+	got, err := readOne(t, s, func(tx datastore.ReadTx) ([]uint64, error) {
+		return tx.CasesWithTokenInScopes(searchToken(9), scopeA, 10)
+	})
+	if err != nil || len(got) != 0 {
+		t.Errorf("CasesWithTokenInScopes(a token of no case) = %v, %v; want none", got, err)
 	}
 }
 

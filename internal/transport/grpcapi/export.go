@@ -1,10 +1,13 @@
 package grpcapi
 
 import (
+	"archive/zip"
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/csv"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -266,9 +269,37 @@ func (s *caseServer) exportXLSX(ctx context.Context, p access.Principal, q expor
 	if err := sw.Flush(); err != nil {
 		return rows, err
 	}
-	var buf bytes.Buffer
-	if _, err := f.WriteTo(&buf); err != nil {
+	// The zip writer's writes are a few KiB each: gathered into messages
+	// of exportChunkSize, as the CSV's pages are about.
+	w := bufio.NewWriterSize(sendWriter{send: send, contentType: xlsxContentType}, exportChunkSize)
+	if err := writeWorkbook(f, w); err != nil {
 		return rows, err
 	}
-	return rows, send(xlsxContentType, buf.Bytes())
+	return rows, w.Flush()
+}
+
+// sendWriter sends what is written to it as an export's chunks.
+type sendWriter struct {
+	send        exportSend
+	contentType string
+}
+
+func (w sendWriter) Write(p []byte) (int, error) {
+	if err := w.send(w.contentType, p); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// writeWorkbook zips f, a workbook whose sheet was streamed, onto w as it
+// goes. excelize's WriteTo would build the whole file in one buffer first
+// (a city's export, up to a sheet's million rows, is hundreds of MB); its
+// zip writer, given w instead of that buffer, writes each part through
+// as it is compressed, and the buffer it is handed stays empty. (That
+// buffer is where excelize would mark parts over 4 GiB as zip64 for
+// Excel; a sheet of excelize.TotalRows export rows stays far below.)
+func writeWorkbook(f *excelize.File, w io.Writer) error {
+	f.SetZipWriter(func(io.Writer) excelize.ZipWriter { return zip.NewWriter(w) })
+	_, err := f.WriteToBuffer()
+	return err
 }

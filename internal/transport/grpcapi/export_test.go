@@ -1,7 +1,9 @@
 package grpcapi
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/xuri/excelize/v2"
@@ -72,3 +74,65 @@ func TestNeutraliseFormulas(t *testing.T) {
 		}
 	}
 }
+
+// writesCounter records the writes an export's workbook reaches its
+// client by.
+type writesCounter struct {
+	bytes.Buffer
+	writes, largest, total int
+}
+
+func (w *writesCounter) Write(p []byte) (int, error) {
+	w.Buffer.Write(p)
+	w.writes++
+	w.largest = max(w.largest, len(p))
+	w.total += len(p)
+	return len(p), nil
+}
+
+// An XLSX export of a large scope is zipped onto the stream as it goes:
+// the server never holds the whole file (excelize's WriteTo builds it in
+// one buffer), only what the zip writer holds between its writes, and
+// the sheet's rows are held by excelize's stream writer up to
+// excelize.StreamChunkSize before they go to a temporary file.
+func TestXLSXExportIsNotHeldWhole(t *testing.T) {
+	f := excelize.NewFile()
+	defer f.Close()
+	sw, err := f.NewStreamWriter("Sheet1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for r := range 40000 {
+		cell, _ := excelize.CoordinatesToCellName(1, r+1)
+		row := []any{fmt.Sprintf("HN-2026-%05d", r), r * 7919 % 100003, fmt.Sprintf("units/%05d@2025-07-01", r*31%126)}
+		if err := sw.SetRow(cell, row); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := sw.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	var w writesCounter
+	if err := writeWorkbook(f, &w); err != nil {
+		t.Fatal(err)
+	}
+	if w.total < 4*maxWorkbookWrite {
+		t.Fatalf("the workbook is %d bytes: too small to tell", w.total)
+	}
+	if w.largest > maxWorkbookWrite {
+		t.Errorf("the workbook of %d bytes reached its writer in %d writes, one of %d bytes: want none over %d, the file not held whole", w.total, w.writes, w.largest, maxWorkbookWrite)
+	}
+	// And it is a workbook, whole.
+	book, err := excelize.OpenReader(bytes.NewReader(w.Bytes()))
+	if err != nil {
+		t.Fatalf("the workbook written does not open: %v", err)
+	}
+	defer book.Close()
+	if got, err := book.GetCellValue("Sheet1", "A40000"); err != nil || got != "HN-2026-39999" {
+		t.Errorf("the last row's first cell: %q, %v; want HN-2026-39999", got, err)
+	}
+}
+
+// maxWorkbookWrite is the most a write of a workbook may carry: what the
+// zip writer buffers (bufio's 4 KiB) and a deflate block, with room.
+const maxWorkbookWrite = 64 << 10
