@@ -216,6 +216,24 @@ func TestConsoleEventsEndWithTheSession(t *testing.T) {
 	}
 }
 
+// A page left open past the idle timeout hears of nothing that happens
+// after its session ended, even before the minute sweep or the next
+// heartbeat sees the session over: the next notification ends the stream
+// instead of carrying a case number to a computer nobody signed out of.
+func TestConsoleEventsSendNothingPastTheIdleTimeout(t *testing.T) {
+	ts, _ := startConsole(t)
+	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	b := newBrowser(t, ts)
+	b.signIn("bd.worker")
+	events := b.openEvents()
+	ts.advance(t, web.IdleTimeout)
+	number := openCaseIn(t, ts, "00004")
+	ev, ok := events.next()
+	if !ok || ev != (sseEvent{Type: "end", Data: "signed-out"}) {
+		t.Fatalf("a case opened (%s) after the session's idle timeout: the stream said %+v (open %v), want the end event", number, ev, ok)
+	}
+}
+
 // A live refresh of the queue (the page's script, marked so) does not
 // count as the person's activity: a tab left open on a shared computer
 // still signs out after the idle timeout.

@@ -253,3 +253,23 @@ func TestWatchSendsNothingAfterItsTokenStoppedBeingValid(t *testing.T) {
 		})
 	}
 }
+
+// A console session's stream, the live page's, ends at once too when an
+// admin resets the person's password (which ends their console sessions,
+// not their API tokens) through the same instance, not at the next
+// periodic check (here an hour away).
+func TestConsoleStreamEndsAtOnceWhenThePasswordIsReset(t *testing.T) {
+	ts := launch(t, testConfig(t, ""), app.Options{Clock: clock.NewFake(testNow), StreamRecheck: time.Hour})
+	const pw = "một mật khẩu dài"
+	b := withPassword(t, ts, "lan.nguyen", pw)
+	if r, _ := b.signInForm("lan.nguyen", pw, ""); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign in: %s", r.Status)
+	}
+	events := b.openEvents()
+	if _, err := ts.admin().ResetPassword(ts.as(t, "admin"), &pb.ResetPasswordRequest{Name: "users/lan.nguyen"}); err != nil {
+		t.Fatal(err)
+	}
+	if ev, ok := events.next(); !ok || ev != (sseEvent{Type: "end", Data: "signed-out"}) {
+		t.Fatalf("after the reset the stream said %+v (open %v), want the end event", ev, ok)
+	}
+}

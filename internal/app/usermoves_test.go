@@ -47,6 +47,20 @@ func TestAPersonWhoMovesIsANewUser(t *testing.T) {
 	wantCode(t, err, codes.Unauthenticated)
 	_, err = ts.cases().GetCase(withToken(context.Background(), moved), &pb.GetCaseRequest{Name: baDinh})
 	wantCode(t, err, codes.NotFound)
+
+	// Each act stays on the trail under the unit it was done in.
+	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
+	for user, unit := range map[string]string{"hoa.le": pBaDinh, "hoa.le.hk": pHoanKiem} {
+		events := auditedBy(t, ts, "auditor", user)
+		if len(events) == 0 {
+			t.Errorf("no events of %s", user)
+		}
+		for _, e := range events {
+			if e.GetUnit() != unit || e.GetRole() == "" {
+				t.Errorf("%s's %s is on the trail under unit %q, role %q; want %s and the role it had", user, e.GetAction(), e.GetUnit(), e.GetRole(), unit)
+			}
+		}
+	}
 }
 
 // A retry by request_id of a user disabled since is not answered: the

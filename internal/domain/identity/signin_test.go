@@ -369,6 +369,21 @@ func TestSignInTakesTheUserIDAsTyped(t *testing.T) {
 	}
 }
 
+// The longest id there can be, typed in full width with spaces around,
+// folds; what is longer is not folded (NFKC writes some letters as 18)
+// and is no one's.
+func TestCanonicalUserIDFoldsNoMoreThanAnIDTyped(t *testing.T) {
+	id := "a" + strings.Repeat("b", 62)
+	wide := "  " + strings.Map(func(r rune) rune { return r - 'a' + 'ａ' }, id) + "\t"
+	if got := identity.CanonicalUserID(wide); got != id {
+		t.Errorf("the longest id typed in full width (%d bytes) folds to %q, want %q", len(wide), got, id)
+	}
+	long := strings.Repeat("\uFDFA", identity.MaxTypedUserID/3+1)
+	if got := identity.CanonicalUserID(long); got != "" {
+		t.Errorf("%d bytes typed fold to %d bytes, want none", len(long), len(got))
+	}
+}
+
 // A sign-in of an unknown user id writes nothing: guessing names cannot
 // grow the database.
 func TestSignInUnknownUserWritesNothing(t *testing.T) {

@@ -156,9 +156,6 @@ func (e *Engine) Watch(ctx context.Context, p access.Principal, after uint64, ca
 		var batch []model.Notification
 		full := false // a whole page read: there may be more behind it
 		err := e.store.View(ctx, func(tx datastore.ReadTx) error {
-			if err := e.mayStillWatch(tx, p); err != nil {
-				return err
-			}
 			ns, err := tx.Notifications(after, watchPage)
 			if err != nil {
 				return err
@@ -174,7 +171,13 @@ func (e *Engine) Watch(ctx context.Context, p access.Principal, after uint64, ca
 					batch = append(batch, n)
 				}
 			}
-			return nil
+			if len(batch) == 0 {
+				// Nothing to send, nothing to check: an idle watcher
+				// polls each second, and on etcd the token and its user
+				// are a round trip each.
+				return nil
+			}
+			return e.mayStillWatch(tx, p)
 		})
 		if err != nil {
 			return err
@@ -204,12 +207,14 @@ func (e *Engine) Watch(ctx context.Context, p access.Principal, after uint64, ca
 	}
 }
 
-// mayStillWatch reports, in the transaction a watch reads notifications
-// in, whether p's token may still act: a stream's token is checked when
-// it opens and by the transport every few seconds after, and what the
-// watch read between a revocation (a disabled user, an expired token)
+// mayStillWatch reports, in a transaction a watch read notifications to
+// send in, whether p's token may still act: a stream's token is checked
+// when it opens and by the transport every few seconds after, and what
+// the watch read between a revocation (a disabled user, an expired token)
 // and that check went out to a user already locked out. An error ends
-// the watch before it sends, or audits, what the transaction read.
+// the watch before it sends, or audits, what the transaction read. A
+// live watch asks only when it read something to send: its idle polls
+// read the outbox alone.
 func (e *Engine) mayStillWatch(tx datastore.ReadTx, p access.Principal) error {
 	if e.tokenValid == nil || p.TokenID == "" {
 		return nil

@@ -72,7 +72,8 @@ func (c *Console) Close() { c.stopOnce.Do(func() { close(c.stopping) }) }
 // server-sent events: one data line per notification, with its kind and
 // case number only, and a heartbeat comment every Heartbeat. It ends when
 // the client goes, when the session ends (signed out, idle: checked at
-// each heartbeat without counting as activity), or when the server stops.
+// each heartbeat and before each event, without counting as activity), or
+// when the server stops.
 // Each event's id is the notification's seq, so a browser that reconnects
 // (Last-Event-ID) misses nothing the API would have sent it.
 func (c *Console) events(w http.ResponseWriter, r *http.Request, s *session) {
@@ -155,10 +156,7 @@ func (c *Console) events(w http.ResponseWriter, r *http.Request, s *session) {
 			end(endSignedOut)
 			return
 		case <-tick.C:
-			if live, ended := c.sessions.peek(s.id); live == nil {
-				if ended != nil {
-					c.endToken(r.Context(), ended)
-				}
+			if c.sessionOver(r.Context(), s) {
 				end(endSignedOut)
 				return
 			}
@@ -166,6 +164,13 @@ func (c *Console) events(w http.ResponseWriter, r *http.Request, s *session) {
 				return
 			}
 		case n := <-got:
+			// A session that ended idle is still open for the API (its
+			// token is revoked by the minute sweep or the heartbeat):
+			// a page left open must not hear of a case after its end.
+			if c.sessionOver(r.Context(), s) {
+				end(endSignedOut)
+				return
+			}
 			b, err := json.Marshal(liveEvent{Kind: n.GetKind(), Case: strings.TrimPrefix(n.GetCase(), "cases/")})
 			if err != nil || !send("id: %d\ndata: %s\n\n", n.GetSeq(), b) {
 				return
@@ -188,6 +193,17 @@ func (c *Console) events(w http.ResponseWriter, r *http.Request, s *session) {
 			return
 		}
 	}
+}
+
+// sessionOver reports whether s has ended (idle, or at its token's
+// expiry), without counting as its activity; a session found over here
+// has its token revoked, as the minute sweep would.
+func (c *Console) sessionOver(ctx context.Context, s *session) bool {
+	live, ended := c.sessions.peek(s.id)
+	if ended != nil {
+		c.endToken(ctx, ended)
+	}
+	return live == nil
 }
 
 // lastEventID is the seq a reconnecting browser last received, or 0 (start
