@@ -1,6 +1,7 @@
 package process_test
 
 import (
+	"github.com/childcase/childcase/internal/domain/access"
 	"testing"
 	"time"
 
@@ -71,4 +72,54 @@ func TestACaseWrittenByAClockAheadDoesNotDateLaterWritesInItsFuture(t *testing.T
 			t.Errorf("%s dated %v, after the clock's %v: the case's time ahead carried it", e.Kind, e.Time, fd.NextFire)
 		}
 	}
+}
+
+// A police step records when the crime report went to the investigators
+// (forward_time), which may be before what the commune wrote on the case
+// since: D13 is met by that time (its done time), but what the step
+// writes on the timeline is dated when it is recorded, after that write,
+// so that the timeline reads in the order it was written, as the README
+// says of a police step sent with its view's etag.
+func TestAForwardingRecordedAfterANoteIsNotDatedBeforeIt(t *testing.T) {
+	w := newWorld(t, loadEnv(t))
+	defer w.close()
+	name, c := w.referredCase(t)
+	worker, police := principal("worker.badinh"), principal("police.badinh")
+	referred := w.clk.Now()
+	w.clk.Set(referred.Add(10 * time.Minute))
+	c, err := w.eng.AcknowledgePoliceReferral(w.ctx, police, process.Request{Case: name, Etag: access.PoliceView(c, policeLocal).Etag()}, "CA-BD-8")
+	if err != nil {
+		t.Fatal(err)
+	}
+	forwarded := referred.Add(30 * time.Minute)
+	noteAt := referred.Add(time.Hour)
+	w.clk.Set(noteAt)
+	full, err := stored(t, w.store, c.Number)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.eng.AddNote(w.ctx, worker, process.Request{Case: name, Etag: full.Etag()}, "gọi cho gia đình"); err != nil {
+		t.Fatal(err)
+	}
+	recorded := noteAt.Add(5 * time.Minute)
+	w.clk.Set(recorded)
+	if full, err = stored(t, w.store, c.Number); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.eng.RecordPoliceForwarding(w.ctx, police, process.Request{Case: name, Etag: access.PoliceView(full, policeLocal).Etag()}, "Cơ quan CSĐT", forwarded); err != nil {
+		t.Fatal(err)
+	}
+	if c, err = stored(t, w.store, c.Number); err != nil {
+		t.Fatal(err)
+	}
+	d := c.OpenDeadline(model.DeadlineProsecutionDecision, policeLocal)
+	if d == nil {
+		t.Fatal("no D16 after the forwarding")
+	}
+	for _, dl := range c.Deadlines {
+		if dl.Kind == model.DeadlinePoliceForward && (dl.State != model.DeadlineMet || !dl.DoneTime.Equal(forwarded)) {
+			t.Errorf("D13 %s done %v; want MET, done at the forward time %v", dl.State, dl.DoneTime, forwarded)
+		}
+	}
+	writesInOrder(t, w, c, noteAt)
 }
