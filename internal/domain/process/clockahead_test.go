@@ -123,3 +123,42 @@ func TestAForwardingRecordedAfterANoteIsNotDatedBeforeIt(t *testing.T) {
 	}
 	writesInOrder(t, w, c, noteAt)
 }
+
+// A police step sent with its view's etag just before the limit it meets,
+// whose transaction waits while the commune writes on the case just after
+// that limit (a note, which the police view does not show, and no breach
+// yet): the step was taken in time by its clock, when the server had it,
+// and is met by that time, its done time; only its events are dated after
+// the note, which committed before it.
+func TestAPoliceStepInTimeIsMetThoughANoteCommittedAfterTheLimitFirst(t *testing.T) {
+	w := newWorld(t, loadEnv(t))
+	defer w.close()
+	name, c := w.referredCase(t)
+	worker, police := principal("worker.badinh"), principal("police.badinh")
+	d := openDeadline(t, c, model.DeadlinePoliceAcknowledge)
+	asked, noteAt := d.Due.Add(-time.Second), d.Due.Add(time.Second)
+	rc := &raceClock{Fake: w.clk}
+	eng := process.New(process.Deps{Store: w.store, Units: w.reg, Policy: w.pol, Calendar: w.cal, Vault: w.vault, Clock: rc, Log: w.log})
+	w.clk.Set(asked)
+	rc.arm(func() {
+		w.clk.Set(noteAt)
+		full, err := stored(t, w.store, c.Number)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.eng.AddNote(w.ctx, worker, process.Request{Case: name, Etag: full.Etag()}, "gọi cho gia đình"); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if _, err := eng.AcknowledgePoliceReferral(w.ctx, police, process.Request{Case: name, Etag: access.PoliceView(c, policeLocal).Etag()}, "CA-BD-9"); err != nil {
+		t.Fatal(err)
+	}
+	c, err := stored(t, w.store, c.Number)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := *c.Deadline(d.ID); got.State != model.DeadlineMet || !got.DoneTime.Equal(asked) {
+		t.Errorf("acknowledged at %v, due %v, past a note at %v: %s done %v; want MET, done at %v", asked, d.Due, noteAt, got.State, got.DoneTime, asked)
+	}
+	writesInOrder(t, w, c, noteAt)
+}

@@ -293,10 +293,18 @@ func calendarNotes(version, subject string) string {
 	return notes
 }
 
-// meet closes the open deadline of kind and ref, if any, as done now:
-// met if on time, missed (with how late) otherwise.
+// meet closes the open deadline of kind and ref, if any, as done when
+// the step was asked: met if on time, missed (with how late) otherwise.
+// A write that committed on the case while the step waited for its
+// transaction dates the step's events after it, never the step's
+// meeting of a limit: a police step sent in time, with its view's etag,
+// is not missed for a commune's note written just past the limit.
 func (s *stepCtx) meet(kind model.DeadlineKind, ref string) {
-	s.meetAt(kind, ref, s.now)
+	at := s.now
+	if !s.asked.IsZero() && s.asked.Before(at) {
+		at = s.asked
+	}
+	s.meetAt(kind, ref, at)
 }
 
 // meetAt is meet for a step done at, an earlier time the caller gives
