@@ -2,6 +2,9 @@ package process_test
 
 import (
 	"github.com/childcase/childcase/internal/domain/access"
+	"github.com/childcase/childcase/internal/domain/clock"
+	"github.com/childcase/childcase/internal/domain/vntime"
+	"sync"
 	"testing"
 	"time"
 
@@ -159,6 +162,61 @@ func TestAPoliceStepInTimeIsMetThoughANoteCommittedAfterTheLimitFirst(t *testing
 	}
 	if got := *c.Deadline(d.ID); got.State != model.DeadlineMet || !got.DoneTime.Equal(asked) {
 		t.Errorf("acknowledged at %v, due %v, past a note at %v: %s done %v; want MET, done at %v", asked, d.Due, noteAt, got.State, got.DoneTime, asked)
+	}
+	writesInOrder(t, w, c, noteAt)
+}
+
+// secondReadClock is raceClock for a pass that reads the clock once to
+// find its work and once more for each case: its second Now answers the
+// time as it was and runs between first, a writer that commits before
+// the case's transaction.
+type secondReadClock struct {
+	*clock.Fake
+	mu      sync.Mutex
+	reads   int
+	between func()
+}
+
+func (c *secondReadClock) Now() time.Time {
+	now := c.Fake.Now()
+	c.mu.Lock()
+	c.reads++
+	var between func()
+	if c.reads == 2 {
+		between = c.between
+	}
+	c.mu.Unlock()
+	if between != nil {
+		between()
+	}
+	return now
+}
+
+// The reform pass moves a case out of a unit no longer in force with no
+// etag, as the scheduler fires a deadline: a step that committed on the
+// case between the pass's reading the clock and its transaction (a
+// report joining it) is before the move, whose events must not be dated before it.
+func TestAReformMoveAfterAStepIsNotDatedBeforeIt(t *testing.T) {
+	w := newWorldAt(t, loadEnv(t), time.Date(2025, 6, 27, 9, 0, 0, 0, vntime.Location()))
+	defer w.close()
+	c := w.openCaseAt(t, w.clk.Now(), false, model.AbuseNeglect)
+	passAt := time.Date(2025, 7, 1, 8, 0, 0, 0, vntime.Location())
+	noteAt := passAt.Add(time.Second)
+	w.clk.Set(passAt)
+	rc := &secondReadClock{Fake: w.clk, between: func() {
+		w.clk.Set(noteAt)
+		w.reportIn(t, "00004", passAt.Add(-12*time.Hour), false, model.AbuseNeglect, "cases/"+c.Number)
+	}}
+	eng := process.New(process.Deps{Store: w.store, Units: w.reg, Policy: w.pol, Calendar: w.cal, Vault: w.vault, Clock: rc, Log: w.log})
+	if n, err := eng.FollowReforms(w.ctx); err != nil || n != 1 {
+		t.Fatalf("the reform pass: %d changed, %v; want the case moved", n, err)
+	}
+	c, err := stored(t, w.store, c.Number)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := access.UnitName(c.ResponsibleUnit); got != unitBaDinh {
+		t.Fatalf("after the reform the case is %s's, want %s's", got, unitBaDinh)
 	}
 	writesInOrder(t, w, c, noteAt)
 }
