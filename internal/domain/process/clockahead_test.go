@@ -220,3 +220,48 @@ func TestAReformMoveAfterAStepIsNotDatedBeforeIt(t *testing.T) {
 	}
 	writesInOrder(t, w, c, noteAt)
 }
+
+// A forwarding sent without forward_time went when the step was asked:
+// D13 is met by that time, as any step's limit is, though a commune's
+// note written just past it committed before the step's transaction.
+func TestAForwardingWithoutItsTimeIsMetByWhenItWasAsked(t *testing.T) {
+	w := newWorld(t, loadEnv(t))
+	defer w.close()
+	name, c := w.referredCase(t)
+	worker, police := principal("worker.badinh"), principal("police.badinh")
+	w.clk.Set(w.clk.Now().Add(10 * time.Minute))
+	c, err := w.eng.AcknowledgePoliceReferral(w.ctx, police, process.Request{Case: name, Etag: access.PoliceView(c, policeLocal).Etag()}, "CA-BD-8")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := openDeadline(t, c, model.DeadlinePoliceForward)
+	asked, noteAt := d.Due.Add(-time.Second), d.Due.Add(time.Second)
+	rc := &raceClock{Fake: w.clk}
+	eng := process.New(process.Deps{Store: w.store, Units: w.reg, Policy: w.pol, Calendar: w.cal, Vault: w.vault, Clock: rc, Log: w.log})
+	w.clk.Set(asked)
+	rc.arm(func() {
+		w.clk.Set(noteAt)
+		full, err := stored(t, w.store, c.Number)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.eng.AddNote(w.ctx, worker, process.Request{Case: name, Etag: full.Etag()}, "gọi cho gia đình"); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if _, err := eng.RecordPoliceForwarding(w.ctx, police, process.Request{Case: name, Etag: access.PoliceView(c, policeLocal).Etag()}, "Cơ quan CSĐT", time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if c, err = stored(t, w.store, c.Number); err != nil {
+		t.Fatal(err)
+	}
+	if got := *c.Deadline(d.ID); got.State != model.DeadlineMet || !got.DoneTime.Equal(asked) {
+		t.Errorf("forwarded at %v, due %v, past a note at %v: %s done %v; want MET, done at %v", asked, d.Due, noteAt, got.State, got.DoneTime, asked)
+	}
+	for _, r := range c.PoliceReferrals {
+		if r.PoliceUnit == policeLocal && !r.ForwardTime.Equal(asked) {
+			t.Errorf("forward_time %v, want when the step was asked, %v", r.ForwardTime, asked)
+		}
+	}
+	writesInOrder(t, w, c, noteAt)
+}

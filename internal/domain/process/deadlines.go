@@ -300,11 +300,17 @@ func calendarNotes(version, subject string) string {
 // meeting of a limit: a police step sent in time, with its view's etag,
 // is not missed for a commune's note written just past the limit.
 func (s *stepCtx) meet(kind model.DeadlineKind, ref string) {
-	at := s.now
-	if !s.asked.IsZero() && s.asked.Before(at) {
-		at = s.asked
+	s.meetAt(kind, ref, s.askedTime())
+}
+
+// askedTime is when the step was asked (stepCtx.asked), or now for a
+// write no caller asked for: the time a step is done by, where it takes
+// no time of the caller's.
+func (s *stepCtx) askedTime() time.Time {
+	if !s.asked.IsZero() && s.asked.Before(s.now) {
+		return s.asked
 	}
-	s.meetAt(kind, ref, at)
+	return s.now
 }
 
 // meetAt is meet for a step done at, an earlier time the caller gives

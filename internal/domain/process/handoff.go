@@ -535,7 +535,7 @@ func (e *Engine) RecordPoliceForwarding(ctx context.Context, p access.Principal,
 	return e.do(ctx, p, req, step{name: "recordPoliceForwarding", apply: func(s *stepCtx) error {
 		r := s.referral
 		if at.IsZero() {
-			at = s.now
+			at = s.askedTime() // it went when the liaison said so
 		}
 		if at.After(s.now.Add(5 * time.Minute)) {
 			return model.InvalidField("forward_time", "time.not_future", "forward_time lies in the future")
