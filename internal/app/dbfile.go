@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -78,7 +80,11 @@ func HoldDatabase(path string, wait time.Duration) (io.Closer, error) {
 // (path.next, path.retired-<id>): those a start on that key folder opens
 // data under, for a check (CheckOptions.Masters) to name the data keys
 // none of them opens. Each is read as a start reads it (keys.LoadMaster),
-// so that a file a start would refuse is refused here too.
+// so that a file a start would refuse is refused here too; and a retired
+// master counts only from the file of its own id, the one a start looks
+// for (loadRetired): a copy under another name (.bak), a key under
+// another master's name, or a file of the prefix that names no master
+// (a note) is no key a start finds.
 func KeyFolderMasters(path string) ([]string, error) {
 	if _, err := os.Lstat(path); errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("--key-file: %s does not exist", path)
@@ -87,21 +93,24 @@ func KeyFolderMasters(path string) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--key-file: %w", err)
 	}
-	files := []string{path, nextKeyPath(path)}
+	files := map[string]string{path: "", nextKeyPath(path): ""} // file -> the id its name says
 	retired := filepath.Base(retiredKeyPath(path, ""))
 	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), retired) {
-			files = append(files, filepath.Join(filepath.Dir(path), e.Name()))
+		if id, ok := strings.CutPrefix(e.Name(), retired); ok && keys.ValidMasterID(id) {
+			files[filepath.Join(filepath.Dir(path), e.Name())] = id
 		}
 	}
 	var ids []string
-	for _, p := range files {
+	for _, p := range slices.Sorted(maps.Keys(files)) {
 		m, err := keys.LoadMaster(p)
 		if p != path && errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
 		if err != nil {
 			return nil, err
+		}
+		if named := files[p]; named != "" && m.ID() != named {
+			continue // it holds another master than its name says: no start reads it for either
 		}
 		ids = append(ids, m.ID())
 	}

@@ -180,3 +180,47 @@ func TestRotationKeepsTheOldKeyWhenItsRetiredNameIsTaken(t *testing.T) {
 		t.Errorf("check of the database with the key folder as it is:\n%s", out)
 	}
 }
+
+// TestCheckWithTheKeyFileCountsRetiredFilesAsAStartReadsThem: a start
+// opens data under a retired master only from KEYFILE.retired-<id> of
+// that master's id, holding that master (it refuses a file that holds
+// another). A copy an operator keeps beside it under another name (.bak)
+// or a file of another master's name is no key a start finds, so check
+// --key-file must not count it as at hand, or it passes a backup no
+// start opens; and a file of that prefix that is no retired key file (a
+// note) is none of check's business, as it is none of the start's.
+func TestCheckWithTheKeyFileCountsRetiredFilesAsAStartReadsThem(t *testing.T) {
+	mgClearEnv(t)
+	dir := t.TempDir()
+	db, keyFile := filepath.Join(dir, "cc.db"), filepath.Join(dir, "cc.key")
+	mgMustRun(t, "load", "--db", db, "--cases", "2", "--seed", "1", "--key-file", keyFile)
+	backup := filepath.Join(dir, "backup.db")
+	mgMustRun(t, "backup", "--db", db, "--to", backup)
+	master, err := keys.LoadMaster(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mgMustRun(t, "keys", "rotate", "--db", db, "--key-file", keyFile)
+	retired := keyFile + ".retired-" + master.ID()
+	note := keyFile + ".retired-README.txt"
+	if err := os.WriteFile(note, []byte("retired keys: keep for the backups\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out := mgMustRun(t, "check", "--db", backup, "--key-file", keyFile); !strings.HasPrefix(out, "OK: ") {
+		t.Errorf("check of the backup with its retired key file in place and a note beside it:\n%s", out)
+	}
+	want := "PROBLEM data_keys master \"" + master.ID() + "\": "
+	for _, name := range []string{retired + ".bak", keyFile + ".retired-" + mustMasterKey(t).ID()} {
+		if err := os.Rename(retired, name); err != nil {
+			t.Fatal(err)
+		}
+		code, stdout, stderr := mgRun(t, "check", "--db", backup, "--key-file", keyFile)
+		if code != 1 || !strings.Contains(stdout, want) {
+			t.Errorf("check of the backup with its retired master kept as %s, where no start finds it: exit %d, want 1 naming its master\nstdout:\n%s\nstderr:\n%s",
+				filepath.Base(name), code, stdout, stderr)
+		}
+		if err := os.Rename(name, retired); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

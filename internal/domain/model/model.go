@@ -646,12 +646,27 @@ func (c Case) ReferredTo(policeUnit string) bool {
 // view's etag) goes through whatever committed on the case in between;
 // it happened after that write, so its events must not be dated before
 // it, and the case's update time must not go back.
+//
+// Only a last write at most MaxWriteLead ahead of now lifts it: that is
+// such a write, or one by another instance's clock running a little
+// ahead. A case dated further ahead was written by a clock that ran fast
+// (stepped back since, a backup restored from a machine with a fast
+// clock, an instance with a skewed clock); dating every later write by
+// it would date steps, breaches and the audit in its future, miss a
+// limit met in time and breach a deadline at its first warning. Such a
+// write is dated now, by the clock set right.
 func (c Case) WriteTime(now time.Time) time.Time {
-	if c.UpdateTime.After(now) {
+	if c.UpdateTime.After(now) && !c.UpdateTime.After(now.Add(MaxWriteLead)) {
 		return c.UpdateTime
 	}
 	return now
 }
+
+// MaxWriteLead is how far ahead of a writer's clock a case's last write
+// may be and still date the write (Case.WriteTime): more than a write
+// waits for its transaction and than clocks kept by NTP drift apart, far
+// less than any limit's warning.
+const MaxWriteLead = time.Minute
 
 // Etag is the case's entity tag, derived from its revision and its
 // number: a number for the case itself, and "p" and the number of the

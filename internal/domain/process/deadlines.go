@@ -293,17 +293,41 @@ func calendarNotes(version, subject string) string {
 	return notes
 }
 
-// meet closes the open deadline of kind and ref, if any: met if on time,
-// missed (with how late) otherwise.
+// meet closes the open deadline of kind and ref, if any, as done when
+// the step was asked: met if on time, missed (with how late) otherwise.
+// A write that committed on the case while the step waited for its
+// transaction dates the step's events after it, never the step's
+// meeting of a limit: a police step sent in time, with its view's etag,
+// is not missed for a commune's note written just past the limit.
 func (s *stepCtx) meet(kind model.DeadlineKind, ref string) {
+	s.meetAt(kind, ref, s.askedTime())
+}
+
+// askedTime is when the step was asked (stepCtx.asked), or now for a
+// write no caller asked for: the time a step is done by, where it takes
+// no time of the caller's.
+func (s *stepCtx) askedTime() time.Time {
+	if !s.asked.IsZero() && s.asked.Before(s.now) {
+		return s.asked
+	}
+	return s.now
+}
+
+// meetAt is meet for a step done at, an earlier time the caller gives
+// (when emergency measures were applied, when the police forwarded the
+// report): met or missed by it, which the deadline keeps as its done
+// time. Its event is dated when it is recorded, as every event of the
+// step is: dated at, it would read on the timeline before what was
+// written on the case in between.
+func (s *stepCtx) meetAt(kind model.DeadlineKind, ref string, at time.Time) {
 	d := s.c.OpenDeadline(kind, ref)
 	if d == nil {
 		return
 	}
-	d.DoneTime = s.now
-	if d.PausedAt.IsZero() && overdueAt(d.Due, s.now) {
+	d.DoneTime = at
+	if d.PausedAt.IsZero() && overdueAt(d.Due, at) {
 		d.State = model.DeadlineMissed
-		d.MinutesLate = int64(s.now.Sub(d.Due) / time.Minute)
+		d.MinutesLate = int64(at.Sub(d.Due) / time.Minute)
 		s.event("DEADLINE_MISSED", fmt.Sprintf("%s done %d minutes late", kind, d.MinutesLate), d.ID)
 		return
 	}

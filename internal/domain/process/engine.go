@@ -195,6 +195,12 @@ type stepCtx struct {
 	p   access.Principal
 	now time.Time
 	c   *model.Case
+	// asked is when the caller asked for the step, by the clock read
+	// before its transaction: a limit the step meets is met or missed
+	// by it (meet), while what it writes is dated now, no earlier than
+	// the case's last write (Case.WriteTime), which may have committed
+	// in between. Zero for the scheduler's firings.
+	asked time.Time
 
 	dossier       *model.Dossier
 	dossierChange bool
@@ -291,7 +297,7 @@ func (e *Engine) do(ctx context.Context, p access.Principal, req Request, st ste
 		// A police step sent with its view's etag goes through the
 		// commune's writes that committed since it read the clock: it is
 		// dated after them (Case.WriteTime).
-		s := &stepCtx{e: e, tx: tx, p: p, now: c.WriteTime(now), c: &c, oldFires: map[int]time.Time{}, bounded: st.bounded}
+		s := &stepCtx{e: e, tx: tx, p: p, now: c.WriteTime(now), asked: now, c: &c, oldFires: map[int]time.Time{}, bounded: st.bounded}
 		for _, d := range c.Deadlines {
 			s.oldFires[d.ID] = d.NextFire
 		}

@@ -535,7 +535,7 @@ func (e *Engine) RecordPoliceForwarding(ctx context.Context, p access.Principal,
 	return e.do(ctx, p, req, step{name: "recordPoliceForwarding", apply: func(s *stepCtx) error {
 		r := s.referral
 		if at.IsZero() {
-			at = s.now
+			at = s.askedTime() // it went when the liaison said so
 		}
 		if at.After(s.now.Add(5 * time.Minute)) {
 			return model.InvalidField("forward_time", "time.not_future", "forward_time lies in the future")
@@ -549,10 +549,7 @@ func (e *Engine) RecordPoliceForwarding(ctx context.Context, p access.Principal,
 		r.ForwardRecordTime = s.now
 		r.ForwardLateRecording = s.flagLate(r.PoliceUnit, "forwarded to the investigators", r.ForwardTime,
 			s.e.nextLevel(s.tx, r.PoliceUnit, s.now), access.UnitName(s.c.ResponsibleUnit))
-		saved := s.now
-		s.now = at.UTC()
-		s.meet(model.DeadlinePoliceForward, r.PoliceUnit)
-		s.now = saved
+		s.meetAt(model.DeadlinePoliceForward, r.PoliceUnit, at.UTC())
 		s.startDeadline(model.DeadlineProsecutionDecision, r.PoliceUnit, r.PoliceUnit, at, calendarDays(prosecutionDays))
 		s.event("POLICE_FORWARDED", r.PoliceUnit, 0, access.UnitName(s.c.ResponsibleUnit), r.PoliceUnit)
 		return nil

@@ -74,7 +74,7 @@ func (e *Engine) MergeCase(ctx context.Context, p access.Principal, req Request,
 		if a.Etag() != in.AbsorbedEtag {
 			return fmt.Errorf("absorbed case %s has etag %s, the request carries %q: %w", a.Number, a.Etag(), in.AbsorbedEtag, model.ErrConflict)
 		}
-		as := &stepCtx{e: e, tx: s.tx, p: s.p, now: s.now, c: &a, oldFires: map[int]time.Time{}}
+		as := &stepCtx{e: e, tx: s.tx, p: s.p, now: s.now, asked: s.asked, c: &a, oldFires: map[int]time.Time{}}
 		for _, d := range a.Deadlines {
 			as.oldFires[d.ID] = d.NextFire
 		}

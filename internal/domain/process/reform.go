@@ -130,7 +130,10 @@ func (e *Engine) followReform(ctx context.Context, id uint64) (bool, error) {
 		if c, err = e.vault.OpenCase(tx, c); err != nil {
 			return err
 		}
-		s := &stepCtx{e: e, tx: tx, p: system, now: now, c: &c, oldFires: map[int]time.Time{}}
+		// As a firing (fire): a write may have committed on the case
+		// since the clock was read (a report joining it needs no etag),
+		// and the move happens after it.
+		s := &stepCtx{e: e, tx: tx, p: system, now: c.WriteTime(later(now, e.clock.Now())), c: &c, oldFires: map[int]time.Time{}}
 		for _, d := range c.Deadlines {
 			s.oldFires[d.ID] = d.NextFire
 		}

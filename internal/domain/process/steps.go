@@ -291,12 +291,8 @@ func (s *stepCtx) emergencyApplied(at time.Time) {
 	if s.c.EmergencyMeasured.Before(s.c.InformationTime()) || at.Before(s.c.EmergencyMeasured) {
 		s.c.EmergencyMeasured = at
 	}
-	if d := s.c.OpenDeadline(model.DeadlineEmergencyMeasures, ""); d != nil {
-		saved := s.now
-		s.now = at // met or missed by when the measures were applied
-		s.meet(model.DeadlineEmergencyMeasures, "")
-		s.now = saved
-	}
+	// Met or missed by when the measures were applied.
+	s.meetAt(model.DeadlineEmergencyMeasures, "", at)
 }
 
 // Separation outcomes.
