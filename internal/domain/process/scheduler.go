@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -33,10 +35,11 @@ const firePage = 100
 
 // FireDue handles every timer due now and returns how many it handled.
 //
-// A timer whose case lies on a damaged page of the file (model.ErrDamaged)
-// fails each time it fires, and stays: the pass goes on past it, so that
-// one damaged case does not hold back the deadlines of every case due
-// after it, and reports it at the end. Any other failure ends the pass.
+// A timer whose case lies on a damaged page of the file (model.ErrDamaged),
+// or whose firing panics (errFiringPanicked), fails each time it fires,
+// and stays: the pass goes on past it, so that one such case does not
+// hold back the deadlines of every case due after it, and reports it at
+// the end. Any other failure ends the pass.
 func (e *Engine) FireDue(ctx context.Context) (int, error) {
 	return e.fireDue(ctx, heldTimers{})
 }
@@ -48,13 +51,15 @@ type timerKey struct {
 	deadline int
 }
 
-// heldTimers are the damaged timers Run does not try again before the
-// time given: each try fails, and logs, for as long as the file is not
-// mended (see repeatLogEvery).
+// heldTimers are the timers Run does not try again before the time
+// given, those on a damaged page or whose firing panicked: each try
+// fails, and logs, for as long as the file or the code is not mended (see
+// repeatLogEvery).
 type heldTimers map[timerKey]time.Time
 
 // fireDue is FireDue, skipping the timers held until after now and
-// holding each timer that fails on a damaged page for repeatLogEvery.
+// holding each timer that fails on a damaged page, or panics, for
+// repeatLogEvery.
 func (e *Engine) fireDue(ctx context.Context, held heldTimers) (int, error) {
 	fired := 0
 	damaged := map[timerKey]bool{}
@@ -84,8 +89,8 @@ func (e *Engine) fireDue(ctx context.Context, held heldTimers) (int, error) {
 				continue
 			}
 			tried++
-			if err := e.fire(ctx, t, now); err != nil {
-				if !errors.Is(err, model.ErrDamaged) {
+			if err := e.fireRecovered(ctx, t, now); err != nil {
+				if !errors.Is(err, model.ErrDamaged) && !errors.Is(err, errFiringPanicked) {
 					return fired, errors.Join(append(errs, err)...)
 				}
 				damaged[k] = true
@@ -100,6 +105,41 @@ func (e *Engine) fireDue(ctx context.Context, held heldTimers) (int, error) {
 		}
 		e.hub.notify()
 	}
+}
+
+// errFiringPanicked is the error of a timer whose firing panicked: held
+// and reported as a timer on a damaged page is (fireDue), since it panics
+// again at every try until the code or the record is mended. Left to
+// unwind, the panic ended the pass at the oldest timer due, and every
+// pass after it began at that same timer: no deadline of any case fired
+// again, while the leader's duty ran again each second.
+var errFiringPanicked = errors.New("its firing panicked")
+
+// fireRecovered is fire, with a panic of the firing turned into an error
+// of its timer. The store rolled its transaction back, so nothing of the
+// firing is kept. The error says the panic's type and where it was, never
+// its value, which may hold a child's name; a runtime error's message
+// (an index out of range, a nil map) says words and numbers of the
+// program only.
+func (e *Engine) fireRecovered(ctx context.Context, t model.Timer, now time.Time) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			what := fmt.Sprintf("%T", p)
+			if re, ok := p.(runtime.Error); ok {
+				what += ": " + re.Error()
+			}
+			err = fmt.Errorf("%w (a %s), at:\n%s", errFiringPanicked, what, stackFrames())
+		}
+	}()
+	return e.fire(ctx, t, now)
+}
+
+// stackFrames is the calling goroutine's stack without its first line,
+// whose goroutine number changes at every pass: the same panic at the same
+// place then reads the same, and is logged once an hour (errorLog).
+func stackFrames() string {
+	_, frames, _ := strings.Cut(string(debug.Stack()), "\n")
+	return frames
 }
 
 // fire handles one timer in its own transaction.
