@@ -36,7 +36,7 @@ const firePage = 100
 // FireDue handles every timer due now and returns how many it handled.
 //
 // A timer whose case lies on a damaged page of the file (model.ErrDamaged),
-// or whose firing panics (errFiringPanicked), fails each time it fires,
+// or whose firing panics (errPanicked), fails each time it fires,
 // and stays: the pass goes on past it, so that one such case does not
 // hold back the deadlines of every case due after it, and reports it at
 // the end. Any other failure ends the pass.
@@ -90,7 +90,7 @@ func (e *Engine) fireDue(ctx context.Context, held heldTimers) (int, error) {
 			}
 			tried++
 			if err := e.fireRecovered(ctx, t, now); err != nil {
-				if !errors.Is(err, model.ErrDamaged) && !errors.Is(err, errFiringPanicked) {
+				if !errors.Is(err, model.ErrDamaged) && !errors.Is(err, errPanicked) {
 					return fired, errors.Join(append(errs, err)...)
 				}
 				damaged[k] = true
@@ -107,28 +107,34 @@ func (e *Engine) fireDue(ctx context.Context, held heldTimers) (int, error) {
 	}
 }
 
-// errFiringPanicked is the error of a timer whose firing panicked: held
-// and reported as a timer on a damaged page is (fireDue), since it panics
-// again at every try until the code or the record is mended. Left to
-// unwind, the panic ended the pass at the oldest timer due, and every
-// pass after it began at that same timer: no deadline of any case fired
-// again, while the leader's duty ran again each second.
-var errFiringPanicked = errors.New("its firing panicked")
+// errPanicked is the error of a timer whose firing, or a case whose move
+// after a reform, panicked: held and reported as one on a damaged page is
+// (fireDue, FollowReforms), since it panics again at every try until the
+// code or the record is mended. Left to unwind, the panic ended the pass
+// where it was, and every pass after it (the leader runs the duty again a
+// second later) met the same timer or case first: no deadline of any case
+// fired again, no case after it followed the reform, and no pass ended.
+var errPanicked = errors.New("it panicked")
+
+// panicError is the error of a recovered panic p: its type and where it
+// was, never its value, which may hold a child's name; a runtime error's
+// message (an index out of range, a nil map) says words and numbers of
+// the program only. The store rolled the transaction back, so nothing of
+// what panicked is kept.
+func panicError(p any) error {
+	what := fmt.Sprintf("%T", p)
+	if re, ok := p.(runtime.Error); ok {
+		what += ": " + re.Error()
+	}
+	return fmt.Errorf("%w (a %s), at:\n%s", errPanicked, what, stackFrames())
+}
 
 // fireRecovered is fire, with a panic of the firing turned into an error
-// of its timer. The store rolled its transaction back, so nothing of the
-// firing is kept. The error says the panic's type and where it was, never
-// its value, which may hold a child's name; a runtime error's message
-// (an index out of range, a nil map) says words and numbers of the
-// program only.
+// of its timer (panicError).
 func (e *Engine) fireRecovered(ctx context.Context, t model.Timer, now time.Time) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			what := fmt.Sprintf("%T", p)
-			if re, ok := p.(runtime.Error); ok {
-				what += ": " + re.Error()
-			}
-			err = fmt.Errorf("%w (a %s), at:\n%s", errFiringPanicked, what, stackFrames())
+			err = panicError(p)
 		}
 	}()
 	return e.fire(ctx, t, now)
@@ -354,10 +360,11 @@ func (e *Engine) Run(ctx context.Context, poll time.Duration) error {
 				return nil
 			}
 			reformLog.report(ctx, e, "following the unit reforms", err)
-			// A pass that went past damaged cases only is done for the
-			// day: they move once the file is mended and the server
-			// starts again. Any other failure is tried again next pass.
-			if err == nil || errors.Is(err, model.ErrDamaged) {
+			// A pass that went past damaged cases, or cases whose move
+			// panicked, only is done for the day: they move once the
+			// file or the code is mended, the next day or at the next
+			// start. Any other failure is tried again next pass.
+			if err == nil || errors.Is(err, model.ErrDamaged) || errors.Is(err, errPanicked) {
 				e.reformDay = today
 			}
 		}
