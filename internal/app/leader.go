@@ -41,23 +41,34 @@ func (AlwaysLeader) Lead(ctx context.Context, run func(ctx context.Context)) err
 // (each returns when ctx ends, or earlier when it has nothing more to do).
 //
 // A duty that panics is logged at ERROR, without the panic's value
-// (grpcapi.PanicAttrs), and runs again after restartAfter. A panic left
-// to end the process would take the API down with it, for a hotline that
-// takes calls day and night, and a restart would meet the same record in
-// the same pass and panic again: a crash loop, in which no request is
-// served and no other deadline fires. The pass is cut where it panicked:
-// a store rolls back a transaction whose body panics, and every pass
-// starts over from what is stored.
+// (grpcapi.PanicAttrs), and runs again after restartAfter, twice as long
+// after each panic in a row (restartWait). A panic left to end the
+// process would take the API down with it, for a hotline that takes calls
+// day and night, and a restart would meet the same record in the same
+// pass and panic again: a crash loop, in which no request is served and
+// no other deadline fires. The pass is cut where it panicked: a store
+// rolls back a transaction whose body panics, and every pass starts over
+// from what is stored.
 func leaderDuties(log *slog.Logger, restartAfter time.Duration, duties ...func(ctx context.Context)) func(ctx context.Context) {
 	return func(ctx context.Context) {
 		var wg sync.WaitGroup
 		for _, d := range duties {
 			wg.Go(func() {
-				for !runRecovered(ctx, log, d) {
+				inARow := 0
+				for {
+					began := time.Now()
+					wait := restartWait(restartAfter, inARow)
+					if runRecovered(ctx, log, d, wait) {
+						return
+					}
+					inARow++
+					if time.Since(began) >= maxRestartAfter {
+						inARow = 0 // it ran a good while: a new fault, not the same one again
+					}
 					select {
 					case <-ctx.Done():
 						return
-					case <-time.After(restartAfter):
+					case <-time.After(wait):
 					}
 				}
 			})
@@ -66,13 +77,34 @@ func leaderDuties(log *slog.Logger, restartAfter time.Duration, duties ...func(c
 	}
 }
 
+// maxRestartAfter bounds the wait before a duty that panicked runs again.
+const maxRestartAfter = 5 * time.Minute
+
+// restartWait is the wait before a duty that panicked runs again, after
+// inARow panics before it with no good while between them: base, doubled
+// for each, up to maxRestartAfter. A duty that meets a record it cannot
+// handle panics at once at every run: run again each second, it logged an
+// ERROR line and its stack each second for as long as the server ran, and
+// the first line already says what is wrong.
+func restartWait(base time.Duration, inARow int) time.Duration {
+	w := base
+	for range inARow {
+		if w >= maxRestartAfter {
+			break
+		}
+		w *= 2
+	}
+	return min(w, maxRestartAfter)
+}
+
 // runRecovered runs duty, and reports whether it returned rather than
-// panicked.
-func runRecovered(ctx context.Context, log *slog.Logger, duty func(context.Context)) (returned bool) {
+// panicked; a panic is logged as running again after wait.
+func runRecovered(ctx context.Context, log *slog.Logger, duty func(context.Context), wait time.Duration) (returned bool) {
 	defer func() {
 		if p := recover(); p != nil {
+			attrs := append([]any{"runs_again_in", wait.String()}, grpcapi.PanicAttrs(p)...)
 			log.ErrorContext(ctx, "a background duty (the deadline scheduler, webhook delivery, a catch-up of the search or audit index, the sealing of clear text) panicked and runs again shortly; the stack says where: report it",
-				grpcapi.PanicAttrs(p)...)
+				attrs...)
 		}
 	}()
 	duty(ctx)

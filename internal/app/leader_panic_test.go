@@ -83,3 +83,41 @@ func TestADutyThatPanicsRunsAgainAndTheOthersRunOn(t *testing.T) {
 		t.Errorf("the log holds the panic's value, a name:\n%s", out)
 	}
 }
+
+// A duty that panics at every run waits twice as long before each next
+// run, up to maxRestartAfter, and says so in its log line: run again each
+// second, it logged an ERROR line with its stack each second for as long
+// as the server ran.
+func TestADutyThatPanicsInARowWaitsLongerEachTime(t *testing.T) {
+	var logs lockedBuffer
+	log := slog.New(slog.NewJSONHandler(&logs, nil))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	runs := 0
+	ranAgain := make(chan struct{})
+	faulty := func(ctx context.Context) {
+		runs++
+		if runs <= 5 {
+			panic("Nguyễn Thị Hoa")
+		}
+		close(ranAgain)
+		<-ctx.Done()
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		leaderDuties(log, time.Millisecond, faulty)(ctx)
+	}()
+	<-ranAgain
+	cancel()
+	<-done
+	out := logs.String()
+	for _, want := range []string{"1ms", "2ms", "4ms", "8ms", "16ms"} {
+		if !strings.Contains(out, `"runs_again_in":"`+want+`"`) {
+			t.Errorf("the log of five panics in a row does not say the duty runs again in %s:\n%s", want, out)
+		}
+	}
+	if got := restartWait(time.Second, 30); got != maxRestartAfter {
+		t.Errorf("after 30 panics in a row the duty waits %s, want at most %s", got, maxRestartAfter)
+	}
+}

@@ -33,10 +33,10 @@ const reformPage = 100
 // cases it changed. It reads the open-case queues of the units no longer
 // in force, a few index lookups each, not every case.
 //
-// A case on a damaged page of the file (model.ErrDamaged) cannot move:
-// the pass goes on past it, as FireDue does, so that one damaged case
-// does not keep every other case in a unit that is gone, and reports it
-// at the end. Any other failure ends the pass.
+// A case on a damaged page of the file (model.ErrDamaged), or whose move
+// panics (errPanicked), cannot move: the pass goes on past it, as FireDue
+// does, so that one such case does not keep every other case in a unit
+// that is gone, and reports it at the end. Any other failure ends the pass.
 func (e *Engine) FollowReforms(ctx context.Context) (int, error) {
 	today := vntime.DateOf(e.clock.Now())
 	var gone []string
@@ -94,8 +94,8 @@ func (e *Engine) FollowReforms(ctx context.Context) (int, error) {
 	changed := 0
 	var damaged []error
 	for _, id := range ids {
-		done, err := e.followReform(ctx, id)
-		if errors.Is(err, model.ErrDamaged) {
+		done, err := e.followReformRecovered(ctx, id)
+		if errors.Is(err, model.ErrDamaged) || errors.Is(err, errPanicked) {
 			damaged = append(damaged, fmt.Errorf("case id %d: %w", id, err))
 			continue
 		}
@@ -111,6 +111,17 @@ func (e *Engine) FollowReforms(ctx context.Context) (int, error) {
 		e.log.InfoContext(ctx, "cases followed the unit reforms", "cases", changed)
 	}
 	return changed, errors.Join(damaged...)
+}
+
+// followReformRecovered is followReform, with a panic of the move turned
+// into an error of its case (panicError), so that the others move.
+func (e *Engine) followReformRecovered(ctx context.Context, id uint64) (_ bool, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = panicError(p)
+		}
+	}()
+	return e.followReform(ctx, id)
 }
 
 // followReform moves one case, in its own transaction, and reports

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -33,10 +35,11 @@ const firePage = 100
 
 // FireDue handles every timer due now and returns how many it handled.
 //
-// A timer whose case lies on a damaged page of the file (model.ErrDamaged)
-// fails each time it fires, and stays: the pass goes on past it, so that
-// one damaged case does not hold back the deadlines of every case due
-// after it, and reports it at the end. Any other failure ends the pass.
+// A timer whose case lies on a damaged page of the file (model.ErrDamaged),
+// or whose firing panics (errPanicked), fails each time it fires,
+// and stays: the pass goes on past it, so that one such case does not
+// hold back the deadlines of every case due after it, and reports it at
+// the end. Any other failure ends the pass.
 func (e *Engine) FireDue(ctx context.Context) (int, error) {
 	return e.fireDue(ctx, heldTimers{})
 }
@@ -48,13 +51,15 @@ type timerKey struct {
 	deadline int
 }
 
-// heldTimers are the damaged timers Run does not try again before the
-// time given: each try fails, and logs, for as long as the file is not
-// mended (see repeatLogEvery).
+// heldTimers are the timers Run does not try again before the time
+// given, those on a damaged page or whose firing panicked: each try
+// fails, and logs, for as long as the file or the code is not mended (see
+// repeatLogEvery).
 type heldTimers map[timerKey]time.Time
 
 // fireDue is FireDue, skipping the timers held until after now and
-// holding each timer that fails on a damaged page for repeatLogEvery.
+// holding each timer that fails on a damaged page, or panics, for
+// repeatLogEvery.
 func (e *Engine) fireDue(ctx context.Context, held heldTimers) (int, error) {
 	fired := 0
 	damaged := map[timerKey]bool{}
@@ -84,8 +89,8 @@ func (e *Engine) fireDue(ctx context.Context, held heldTimers) (int, error) {
 				continue
 			}
 			tried++
-			if err := e.fire(ctx, t, now); err != nil {
-				if !errors.Is(err, model.ErrDamaged) {
+			if err := e.fireRecovered(ctx, t, now); err != nil {
+				if !errors.Is(err, model.ErrDamaged) && !errors.Is(err, errPanicked) {
 					return fired, errors.Join(append(errs, err)...)
 				}
 				damaged[k] = true
@@ -100,6 +105,47 @@ func (e *Engine) fireDue(ctx context.Context, held heldTimers) (int, error) {
 		}
 		e.hub.notify()
 	}
+}
+
+// errPanicked is the error of a timer whose firing, or a case whose move
+// after a reform, panicked: held and reported as one on a damaged page is
+// (fireDue, FollowReforms), since it panics again at every try until the
+// code or the record is mended. Left to unwind, the panic ended the pass
+// where it was, and every pass after it (the leader runs the duty again a
+// second later) met the same timer or case first: no deadline of any case
+// fired again, no case after it followed the reform, and no pass ended.
+var errPanicked = errors.New("it panicked")
+
+// panicError is the error of a recovered panic p: its type and where it
+// was, never its value, which may hold a child's name; a runtime error's
+// message (an index out of range, a nil map) says words and numbers of
+// the program only. The store rolled the transaction back, so nothing of
+// what panicked is kept.
+func panicError(p any) error {
+	what := fmt.Sprintf("%T", p)
+	if re, ok := p.(runtime.Error); ok {
+		what += ": " + re.Error()
+	}
+	return fmt.Errorf("%w (a %s), at:\n%s", errPanicked, what, stackFrames())
+}
+
+// fireRecovered is fire, with a panic of the firing turned into an error
+// of its timer (panicError).
+func (e *Engine) fireRecovered(ctx context.Context, t model.Timer, now time.Time) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = panicError(p)
+		}
+	}()
+	return e.fire(ctx, t, now)
+}
+
+// stackFrames is the calling goroutine's stack without its first line,
+// whose goroutine number changes at every pass: the same panic at the same
+// place then reads the same, and is logged once an hour (errorLog).
+func stackFrames() string {
+	_, frames, _ := strings.Cut(string(debug.Stack()), "\n")
+	return frames
 }
 
 // fire handles one timer in its own transaction.
@@ -314,10 +360,11 @@ func (e *Engine) Run(ctx context.Context, poll time.Duration) error {
 				return nil
 			}
 			reformLog.report(ctx, e, "following the unit reforms", err)
-			// A pass that went past damaged cases only is done for the
-			// day: they move once the file is mended and the server
-			// starts again. Any other failure is tried again next pass.
-			if err == nil || errors.Is(err, model.ErrDamaged) {
+			// A pass that went past damaged cases, or cases whose move
+			// panicked, only is done for the day: they move once the
+			// file or the code is mended, the next day or at the next
+			// start. Any other failure is tried again next pass.
+			if err == nil || errors.Is(err, model.ErrDamaged) || errors.Is(err, errPanicked) {
 				e.reformDay = today
 			}
 		}

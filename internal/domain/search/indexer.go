@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
+	"runtime/debug"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/childcase/childcase/internal/domain/datastore"
@@ -241,17 +244,39 @@ func (s *Service) indexCasesAtOnce(ctx context.Context, ids []uint64) (int, erro
 
 // writeEntry writes the entry of the case with the given id in tx. A case
 // whose entry cannot be made (itself, or a report of it, that cannot be
-// read or opened) fails as unindexableError.
+// read or opened, or whose making panics) fails as unindexableError.
 func (s *Service) writeEntry(tx datastore.Tx, id uint64) error {
-	c, err := tx.CaseByID(id)
-	var e datastore.SearchEntry
-	if err == nil {
-		e, err = s.entryOf(tx, c)
-	}
+	e, err := s.makeEntry(tx, id)
 	if err != nil {
 		return &unindexableError{caseID: id, err: err}
 	}
 	return tx.PutSearchEntry(e)
+}
+
+// makeEntry makes the entry of the case with the given id, reading only.
+// A panic of the making (a record the code cannot handle) is its error:
+// left to unwind, it failed the whole batch, and the leader's catch-up,
+// run again each second, met the case first every time, so that no case
+// marked after it was indexed; in the indexer a write waits for, it ended
+// the process. Nothing was written for the case, so the batch goes on
+// without it (skipUnindexable). The error says the panic's type, never
+// its value, which may hold what a report said.
+func (s *Service) makeEntry(tx datastore.Tx, id uint64) (e datastore.SearchEntry, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			what := fmt.Sprintf("%T", p)
+			if re, ok := p.(runtime.Error); ok {
+				what += ": " + re.Error()
+			}
+			_, stack, _ := strings.Cut(string(debug.Stack()), "\n")
+			err = fmt.Errorf("making it panicked (a %s), at:\n%s", what, stack)
+		}
+	}()
+	c, err := tx.CaseByID(id)
+	if err != nil {
+		return e, err
+	}
+	return s.entryOf(tx, c)
 }
 
 // unindexableError is a case whose entry cannot be made.

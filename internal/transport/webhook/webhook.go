@@ -55,11 +55,14 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"runtime"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"time"
@@ -147,12 +150,44 @@ func New(ob *outbox.Service, hooks []policy.Webhook, wake func() <-chan struct{}
 
 // Run delivers until ctx ends, one goroutine per webhook, and returns when
 // they have all stopped (at once when there are no webhooks).
+//
+// A webhook whose delivery panics starts again from its stored cursor
+// after its backoff, longer after each panic in a row, and the others
+// deliver on: the leader's recovery of its duties, in the goroutine that
+// called Run, does not reach these goroutines, and a panic left to them
+// ended the process. What was sent and not acknowledged is sent again,
+// which the receiver takes as the same delivery (its seq).
 func (d *Deliverer) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	for _, h := range d.hooks {
-		wg.Go(func() { d.run(ctx, h) })
+		wg.Go(func() {
+			for panics := 0; !d.runRecovered(ctx, h); panics++ {
+				if !sleep(ctx, d.backoff(panics)) {
+					return
+				}
+			}
+		})
 	}
 	wg.Wait()
+}
+
+// runRecovered runs the delivery to h, and reports whether it returned
+// rather than panicked. The panic is logged with its type and stack and,
+// for a runtime error, its message (words and numbers of the program),
+// never its value, which may hold what a notification says.
+func (d *Deliverer) runRecovered(ctx context.Context, h policy.Webhook) (returned bool) {
+	defer func() {
+		if p := recover(); p != nil {
+			attrs := []any{"webhook", h.Name, "panic.type", fmt.Sprintf("%T", p)}
+			if re, ok := p.(runtime.Error); ok {
+				attrs = append(attrs, "panic", re.Error())
+			}
+			attrs = append(attrs, "stack", string(debug.Stack()))
+			d.log.ErrorContext(ctx, "webhook: its delivery panicked and starts again from its cursor; the stack says where: report it", attrs...)
+		}
+	}()
+	d.run(ctx, h)
+	return true
 }
 
 // run delivers to one webhook until ctx ends.
