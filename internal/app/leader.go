@@ -6,7 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/childcase/childcase/internal/transport/grpcapi"
+	"github.com/childcase/childcase/internal/domain/panics"
 )
 
 // Leadership decides which instance runs the duties that must run on one
@@ -41,7 +41,7 @@ func (AlwaysLeader) Lead(ctx context.Context, run func(ctx context.Context)) err
 // (each returns when ctx ends, or earlier when it has nothing more to do).
 //
 // A duty that panics is logged at ERROR, without the panic's value
-// (grpcapi.PanicAttrs), and runs again after restartAfter, twice as long
+// (panics.Attrs), and runs again after restartAfter, twice as long
 // after each panic in a row (restartWait). A panic left to end the
 // process would take the API down with it, for a hotline that takes calls
 // day and night, and a restart would meet the same record in the same
@@ -102,7 +102,7 @@ func restartWait(base time.Duration, inARow int) time.Duration {
 func runRecovered(ctx context.Context, log *slog.Logger, duty func(context.Context), wait time.Duration) (returned bool) {
 	defer func() {
 		if p := recover(); p != nil {
-			attrs := append([]any{"runs_again_in", wait.String()}, grpcapi.PanicAttrs(p)...)
+			attrs := append([]any{"runs_again_in", wait.String()}, panics.Attrs(p)...)
 			log.ErrorContext(ctx, "a background duty (the deadline scheduler, webhook delivery, a catch-up of the search or audit index, the sealing of clear text) panicked and runs again shortly; the stack says where: report it",
 				attrs...)
 		}

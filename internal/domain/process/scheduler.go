@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
-	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -15,6 +13,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/idempotency"
 	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/domain/panics"
 	"github.com/childcase/childcase/internal/domain/units"
 	"github.com/childcase/childcase/internal/domain/vntime"
 )
@@ -122,11 +121,7 @@ var errPanicked = errors.New("it panicked")
 // the program only. The store rolled the transaction back, so nothing of
 // what panicked is kept.
 func panicError(p any) error {
-	what := fmt.Sprintf("%T", p)
-	if re, ok := p.(runtime.Error); ok {
-		what += ": " + re.Error()
-	}
-	return fmt.Errorf("%w (a %s), at:\n%s", errPanicked, what, stackFrames())
+	return panics.Error(errPanicked, p)
 }
 
 // fireRecovered is fire, with a panic of the firing turned into an error
@@ -138,14 +133,6 @@ func (e *Engine) fireRecovered(ctx context.Context, t model.Timer, now time.Time
 		}
 	}()
 	return e.fire(ctx, t, now)
-}
-
-// stackFrames is the calling goroutine's stack without its first line,
-// whose goroutine number changes at every pass: the same panic at the same
-// place then reads the same, and is logged once an hour (errorLog).
-func stackFrames() string {
-	_, frames, _ := strings.Cut(string(debug.Stack()), "\n")
-	return frames
 }
 
 // fire handles one timer in its own transaction.

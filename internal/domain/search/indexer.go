@@ -4,14 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
-	"runtime/debug"
 	"slices"
-	"strings"
 	"sync"
 
 	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/domain/panics"
 )
 
 // The index entries of the cases a write changes are written after its
@@ -264,12 +262,7 @@ func (s *Service) writeEntry(tx datastore.Tx, id uint64) error {
 func (s *Service) makeEntry(tx datastore.Tx, id uint64) (e datastore.SearchEntry, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			what := fmt.Sprintf("%T", p)
-			if re, ok := p.(runtime.Error); ok {
-				what += ": " + re.Error()
-			}
-			_, stack, _ := strings.Cut(string(debug.Stack()), "\n")
-			err = fmt.Errorf("making it panicked (a %s), at:\n%s", what, stack)
+			err = panics.Error(errMakingPanicked, p)
 		}
 	}()
 	c, err := tx.CaseByID(id)
@@ -278,6 +271,9 @@ func (s *Service) makeEntry(tx datastore.Tx, id uint64) (e datastore.SearchEntry
 	}
 	return s.entryOf(tx, c)
 }
+
+// errMakingPanicked is the error of an entry whose making panicked.
+var errMakingPanicked = errors.New("making it panicked")
 
 // unindexableError is a case whose entry cannot be made.
 type unindexableError struct {

@@ -8,8 +8,6 @@ import (
 	"log/slog"
 	"net/netip"
 	"regexp"
-	"runtime"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,6 +20,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+
+	"github.com/childcase/childcase/internal/domain/panics"
 )
 
 // RequestIDHeader carries a request's id in and out, over gRPC metadata and
@@ -193,7 +193,7 @@ func loggingOptions(clientAddress func(context.Context) string) []logging.Option
 // keeps running.
 func recoveryHandler(log *slog.Logger) recovery.Option {
 	return recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
-		log.ErrorContext(ctx, "panic in handler", PanicAttrs(p)...)
+		log.ErrorContext(ctx, "panic in handler", panics.Attrs(p)...)
 		return Internal()
 	})
 }
@@ -202,20 +202,6 @@ func recoveryHandler(log *slog.Logger) recovery.Option {
 // own: INTERNAL, reason INTERNAL, and nothing of the fault.
 func Internal() error {
 	return withInfo(codes.Internal, "internal error", ReasonInternal, nil)
-}
-
-// PanicAttrs are the log attributes of a recovered panic p: its type, the
-// message of a runtime error (an index out of range, a nil pointer: words
-// and numbers of the program, never data), and the stack. Any other
-// panic's value is left out: code panics with what it has at hand, and
-// that may be a child's name or what a person typed, which the log must
-// not hold (the stack's arguments are words of memory, not text).
-func PanicAttrs(p any) []any {
-	attrs := []any{"panic.type", fmt.Sprintf("%T", p)}
-	if re, ok := p.(runtime.Error); ok {
-		attrs = append(attrs, "panic", re.Error())
-	}
-	return append(attrs, "stack", string(debug.Stack()))
 }
 
 func (v *validator) unary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {

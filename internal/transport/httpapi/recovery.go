@@ -7,13 +7,14 @@ import (
 
 	"google.golang.org/grpc/status"
 
+	"github.com/childcase/childcase/internal/domain/panics"
 	"github.com/childcase/childcase/internal/transport/grpcapi"
 )
 
 // Recovered answers a request whose handler panics as the gRPC server
 // answers a call whose handler panics: 500 with the API's INTERNAL error
 // and nothing of the fault, logged once at ERROR with the panic's type
-// and stack (grpcapi.PanicAttrs, never its value, which may hold what a
+// and stack (panics.Attrs, never its value, which may hold what a
 // person typed); the server goes on. Without it net/http logged the
 // panic's value at WARN and dropped the connection: a browser saw no
 // answer at all, and the log kept whatever the value held. A handler
@@ -32,7 +33,7 @@ func Recovered(log *slog.Logger, next http.Handler) http.Handler {
 			if err, ok := p.(error); ok && errors.Is(err, http.ErrAbortHandler) {
 				panic(p)
 			}
-			attrs := append([]any{"http.method", r.Method, "http.path", grpcapi.LoggedPath(r.URL.EscapedPath())}, grpcapi.PanicAttrs(p)...)
+			attrs := append([]any{"http.method", r.Method, "http.path", grpcapi.LoggedPath(r.URL.EscapedPath())}, panics.Attrs(p)...)
 			log.ErrorContext(r.Context(), "panic in HTTP handler", attrs...)
 			if rw.started {
 				panic(http.ErrAbortHandler)

@@ -55,14 +55,11 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
-	"runtime"
-	"runtime/debug"
 	"strconv"
 	"sync"
 	"time"
@@ -70,6 +67,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/clock"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/outbox"
+	"github.com/childcase/childcase/internal/domain/panics"
 	"github.com/childcase/childcase/internal/domain/policy"
 )
 
@@ -178,11 +176,7 @@ func (d *Deliverer) Run(ctx context.Context) {
 func (d *Deliverer) runRecovered(ctx context.Context, h policy.Webhook) (returned bool) {
 	defer func() {
 		if p := recover(); p != nil {
-			attrs := []any{"webhook", h.Name, "panic.type", fmt.Sprintf("%T", p)}
-			if re, ok := p.(runtime.Error); ok {
-				attrs = append(attrs, "panic", re.Error())
-			}
-			attrs = append(attrs, "stack", string(debug.Stack()))
+			attrs := append([]any{"webhook", h.Name}, panics.Attrs(p)...)
 			d.log.ErrorContext(ctx, "webhook: its delivery panicked and starts again from its cursor; the stack says where: report it", attrs...)
 		}
 	}()
