@@ -107,29 +107,7 @@ func TestSchedulerFiresPastADamagedCase(t *testing.T) {
 	if !errors.Is(err, model.ErrDamaged) {
 		t.Errorf("FireDue past a damaged case: %d fired, error %v; want the damage reported", n, err)
 	}
-	var after model.Case
-	var timers []model.Timer
-	if err := w.store.View(w.ctx, func(tx datastore.ReadTx) error {
-		var err error
-		if after, err = tx.CaseByID(sound.ID); err != nil {
-			return err
-		}
-		timers, err = tx.DueTimers(w.clk.Now(), 100)
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if d := after.OpenDeadline(model.DeadlineAcknowledge, ""); d == nil || !d.Breached {
-		t.Errorf("the sound case's overdue acknowledgement after FireDue: %+v, want it breached", d)
-	}
-	for _, tm := range timers {
-		if tm.CaseID != damaged.ID {
-			t.Errorf("a due timer of the sound case is left: %+v", tm)
-		}
-	}
-	if len(timers) == 0 {
-		t.Error("the damaged case's timer is gone: it must fire once the file is mended")
-	}
+	w.firedPast(t, sound, damaged)
 }
 
 // The unit reforms move the other cases of a unit gone out of force past a
@@ -155,18 +133,7 @@ func TestReformsMovePastADamagedCase(t *testing.T) {
 	if !errors.Is(err, model.ErrDamaged) || n != 2 {
 		t.Errorf("FollowReforms past a damaged case: %d changed, error %v; want 2 and the damage reported", n, err)
 	}
-	for _, sound := range []model.Case{first, last} {
-		var after model.Case
-		if err := w.store.View(w.ctx, func(tx datastore.ReadTx) error {
-			after, err = tx.CaseByID(sound.ID)
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
-		if after.ResponsibleUnit == sound.ResponsibleUnit && !after.AwaitingSuccessor {
-			t.Errorf("the sound case %s stayed in %v, a unit gone out of force", sound.Number, after.ResponsibleUnit)
-		}
-	}
+	w.movedPast(t, first, last)
 }
 
 // The scheduler tries a case on a damaged page again, and logs it, once an
@@ -259,5 +226,55 @@ func TestReformsLeaveACaseAwaitingTheCityAlone(t *testing.T) {
 	w.clk.Advance(24 * time.Hour)
 	if n, err := eng.FollowReforms(w.ctx); err != nil || n != 0 || writes.Load() != 0 {
 		t.Errorf("the next day's pass: %d changed, %v, %d write transactions; want none", n, err, writes.Load())
+	}
+}
+
+// firedPast fails t unless a FireDue past the case held (damaged, or one
+// whose firing panics) breached sound's overdue acknowledgement and left
+// due only held's timers, which must still be there to fire once the
+// fault is mended.
+func (w *world) firedPast(t *testing.T, sound, held model.Case) {
+	t.Helper()
+	var after model.Case
+	var timers []model.Timer
+	if err := w.store.View(w.ctx, func(tx datastore.ReadTx) error {
+		var err error
+		if after, err = tx.CaseByID(sound.ID); err != nil {
+			return err
+		}
+		timers, err = tx.DueTimers(w.clk.Now(), 100)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if d := after.OpenDeadline(model.DeadlineAcknowledge, ""); d == nil || !d.Breached {
+		t.Errorf("the sound case's overdue acknowledgement after FireDue: %+v, want it breached", d)
+	}
+	for _, tm := range timers {
+		if tm.CaseID != held.ID {
+			t.Errorf("a due timer of the sound case is left: %+v", tm)
+		}
+	}
+	if len(timers) == 0 {
+		t.Errorf("the timer of case %s, held back, is gone: it must fire once the fault is mended", held.Number)
+	}
+}
+
+// movedPast fails t unless each sound case left the unit gone out of force
+// it was in (moved to its successor, or awaiting the city's choice of one).
+func (w *world) movedPast(t *testing.T, sound ...model.Case) {
+	t.Helper()
+	for _, c := range sound {
+		var after model.Case
+		if err := w.store.View(w.ctx, func(tx datastore.ReadTx) error {
+			var err error
+			after, err = tx.CaseByID(c.ID)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if after.ResponsibleUnit == c.ResponsibleUnit && !after.AwaitingSuccessor {
+			t.Errorf("the sound case %s stayed in %v, a unit gone out of force", c.Number, after.ResponsibleUnit)
+		}
 	}
 }

@@ -68,29 +68,7 @@ func TestSchedulerFiresPastACaseWhoseFiringPanics(t *testing.T) {
 	if err != nil && strings.Contains(err.Error(), "Hoa") {
 		t.Errorf("the error holds the panic's value, a name: %v", err)
 	}
-	var after model.Case
-	var timers []model.Timer
-	if err := w.store.View(w.ctx, func(tx datastore.ReadTx) error {
-		var err error
-		if after, err = tx.CaseByID(sound.ID); err != nil {
-			return err
-		}
-		timers, err = tx.DueTimers(w.clk.Now(), 100)
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if d := after.OpenDeadline(model.DeadlineAcknowledge, ""); d == nil || !d.Breached {
-		t.Errorf("the sound case's overdue acknowledgement after FireDue: %+v, want it breached", d)
-	}
-	for _, tm := range timers {
-		if tm.CaseID != poisoned.ID {
-			t.Errorf("a due timer of the sound case is left: %+v", tm)
-		}
-	}
-	if len(timers) == 0 {
-		t.Error("the poisoned case's timer is gone: it must fire once the code is mended")
-	}
+	w.firedPast(t, sound, poisoned)
 }
 
 // The unit reforms move the other cases of a unit gone out of force past a
@@ -126,18 +104,7 @@ func TestReformsMovePastACaseWhoseMovePanics(t *testing.T) {
 	if err != nil && strings.Contains(err.Error(), "Hoa") {
 		t.Errorf("the error holds the panic's value, a name: %v", err)
 	}
-	for _, sound := range []model.Case{first, last} {
-		var after model.Case
-		if err := w.store.View(w.ctx, func(tx datastore.ReadTx) error {
-			after, err = tx.CaseByID(sound.ID)
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
-		if after.ResponsibleUnit == sound.ResponsibleUnit && !after.AwaitingSuccessor {
-			t.Errorf("the sound case %s stayed in %v, a unit gone out of force", sound.Number, after.ResponsibleUnit)
-		}
-	}
+	w.movedPast(t, first, last)
 
 	// The scheduler's passes end: a Settle returns.
 	func() {
