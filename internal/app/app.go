@@ -732,6 +732,12 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 		return nil, err
 	}
 	cfg = cfg.WithDefaults()
+	// What an XLSX export killed with its process left: case rows in
+	// $TMPDIR, outside the database's protections, which nothing else
+	// would remove.
+	for _, dir := range grpcapi.RemoveExportLeftovers() {
+		opts.Logger.Info("removed the temporary folder of an export that did not finish", "removed", dir)
+	}
 	if opts.Clock == nil {
 		opts.Clock = clock.System{}
 	}

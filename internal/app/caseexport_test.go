@@ -7,6 +7,8 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -265,5 +267,61 @@ func TestCaseExportNamesWhatItExportedOnTheTrail(t *testing.T) {
 	slices.Sort(got)
 	if !slices.Equal(got, want) {
 		t.Errorf("the exports' events say %q, want %q", got, want)
+	}
+}
+
+// TestExportLeftoverIsRemovedAtStart: an XLSX export past memory writes
+// its rows into a temporary file; a server killed mid-export (kill -9, a
+// power cut) left it in $TMPDIR, case numbers, units, ages, sexes and
+// forms of abuse outside the database's protections, and nothing ever
+// removed it. The next start removes the export's folder, at once (no
+// process holds it), and leaves alone a folder of that name another
+// local user could have made (mode 0777) and a link; an export leaves
+// nothing behind.
+func TestExportLeftoverIsRemovedAtStart(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	killed := filepath.Join(tmp, "childcase-export-4021777")
+	if err := os.Mkdir(killed, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	rows := `<row r="2"><c r="A2" t="inlineStr"><is><t>HN-2026-00005</t></is></c><c r="B2" t="inlineStr"><is><t>7 FEMALE</t></is></c></row>`
+	if err := os.WriteFile(filepath.Join(killed, "excelize-3318"), []byte(rows), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	planted := filepath.Join(tmp, "childcase-export-planted")
+	if err := os.Mkdir(planted, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(planted, 0o777); err != nil { // past the umask
+		t.Fatal(err)
+	}
+	elsewhere := t.TempDir()
+	if err := os.Chmod(elsewhere, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(tmp, "childcase-export-link")
+	if err := os.Symlink(elsewhere, link); err != nil {
+		t.Fatal(err)
+	}
+
+	ts := startServer(t, "")
+	if _, err := os.Lstat(killed); !os.IsNotExist(err) {
+		t.Errorf("the folder a killed export left is still there after a start (%v)", err)
+	}
+	for _, p := range []string{planted, link, elsewhere} {
+		if _, err := os.Lstat(p); err != nil {
+			t.Errorf("a start removed %s, not an export's folder: %v", p, err)
+		}
+	}
+
+	ts.addUser(t, "bd.chair", pb.Role_ROLE_COMMUNE_CHAIR, pBaDinh)
+	openCase(t, ts, testNow.Add(-time.Hour), "00004")
+	if _, _, err := exportCases(t, ts, "bd.chair", &pb.ExportCasesRequest{Format: pb.ExportFormat_EXPORT_FORMAT_XLSX}); err != nil {
+		t.Fatal(err)
+	}
+	left, _ := filepath.Glob(filepath.Join(tmp, "*export-[0-9]*"))
+	if len(left) > 0 {
+		t.Errorf("an export left %v", left)
 	}
 }

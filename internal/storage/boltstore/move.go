@@ -14,6 +14,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/childcase/childcase/internal/privtemp"
 	"github.com/childcase/childcase/internal/storage/kv"
 )
 
@@ -135,16 +136,11 @@ const staleSnapshotAge = time.Minute
 //
 // tmp is often /tmp, where any local user may make a directory of that
 // name, dated as they like, holding a link to a file of ours: only a
-// directory as SnapshotPath makes it (this user's, mode 0700, which no one
-// else can change the entries of) is looked into, and its file is opened
-// only when it is a regular file, never through a link.
+// directory as SnapshotPath makes it (privtemp.Leftovers: this user's,
+// mode 0700) is looked into, and its file is opened only when it is a
+// regular file, never through a link.
 func removeStaleSnapshots(tmp string) {
-	dirs, _ := filepath.Glob(filepath.Join(tmp, snapshotDirPrefix+"*"))
-	for _, dir := range dirs {
-		fi, err := os.Lstat(dir)
-		if err != nil || !fi.IsDir() || fi.Mode().Perm() != 0o700 || !ownedByUs(fi) || time.Since(fi.ModTime()) < staleSnapshotAge {
-			continue
-		}
+	for _, dir := range privtemp.Leftovers(tmp, snapshotDirPrefix, staleSnapshotAge) {
 		path := filepath.Join(dir, "childcase.db")
 		file, err := os.Lstat(path)
 		switch {

@@ -8,6 +8,7 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/intake"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/units"
+	"github.com/childcase/childcase/internal/privtemp"
 	"github.com/childcase/childcase/internal/transport/reportfile"
 )
 
@@ -222,9 +224,56 @@ func xlsxRowCell(rows int) (string, error) {
 	return excelize.CoordinatesToCellName(1, rows+2)
 }
 
+// exportDirPrefix begins the name of the private folder of each XLSX
+// export (mode 0700, in $TMPDIR), where excelize's stream writer puts
+// the sheet's rows past what it holds in memory (excelize.StreamChunkSize).
+const exportDirPrefix = "childcase-export-"
+
+// newExportWorkbook makes the workbook of an XLSX export, its temporary
+// files in a private folder held while the export runs. excelize would
+// make them in $TMPDIR itself, named excelize-*: a process killed
+// mid-export (kill -9, a power cut) left case rows there that nothing
+// ever removed. The caller closes the workbook, then releases the
+// folder, which removes it.
+func newExportWorkbook() (*excelize.File, *privtemp.Held, error) {
+	held, err := privtemp.Hold(exportDirPrefix)
+	if err != nil {
+		return nil, nil, fmt.Errorf("export: %w", err)
+	}
+	f := excelize.NewFile(excelize.Options{
+		TmpDir: held.Dir,
+		// excelize's defaults, which Options given replace whole.
+		UnzipSizeLimit: excelize.UnzipSizeLimit, UnzipXMLSizeLimit: excelize.StreamChunkSize,
+	})
+	return f, held, nil
+}
+
+// RemoveExportLeftovers removes the private folders of XLSX exports that
+// a killed process left in $TMPDIR, the case rows they hold with them,
+// and returns them. A folder is removed only when no process holds it:
+// another server's export under way on the same machine is left alone,
+// and a leftover goes at once, however recent.
+func RemoveExportLeftovers() []string {
+	var removed []string
+	for _, dir := range privtemp.Leftovers(os.TempDir(), exportDirPrefix, 0) {
+		if privtemp.RemoveUnheld(dir) {
+			removed = append(removed, dir)
+		}
+	}
+	return removed
+}
+
 func (s *caseServer) exportXLSX(ctx context.Context, p access.Principal, q exportQuery, send exportSend) (int, error) {
-	f := excelize.NewFile()
-	defer f.Close()
+	f, held, err := newExportWorkbook()
+	if err != nil {
+		return 0, err
+	}
+	defer func() {
+		f.Close()
+		if err := held.Release(); err != nil {
+			s.log.WarnContext(ctx, "an export's temporary folder was not removed", "folder", held.Dir, "error", err)
+		}
+	}()
 	const sheet = "Sheet1"
 	sw, err := f.NewStreamWriter(sheet)
 	if err != nil {

@@ -4,11 +4,17 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/xuri/excelize/v2"
 
 	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/privtemp"
 	"github.com/childcase/childcase/internal/transport/reportfile"
 )
 
@@ -136,3 +142,75 @@ func TestXLSXExportIsNotHeldWhole(t *testing.T) {
 // maxWorkbookWrite is the most a write of a workbook may carry: what the
 // zip writer buffers (bufio's 4 KiB) and a deflate block, with room.
 const maxWorkbookWrite = 64 << 10
+
+// TestXLSXExportSpillsIntoItsPrivateFolder: past excelize.StreamChunkSize
+// an XLSX export's rows go to a temporary file. excelize made it in
+// $TMPDIR itself (excelize-*), where a process killed mid-export left
+// case rows for good. The file is made in the export's own folder (mode
+// 0700, this user's), which no other start removes while the export
+// holds it, and which goes, file and all, when the export ends.
+func TestXLSXExportSpillsIntoItsPrivateFolder(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	f, held, err := newExportWorkbook()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sw, err := f.NewStreamWriter("Sheet1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	spill := ""
+	for r := 0; spill == "" && r < 500_000; r++ {
+		cell, _ := excelize.CoordinatesToCellName(1, r+1)
+		row := []any{fmt.Sprintf("HN-2026-%05d", r), "AWAITING_ACKNOWLEDGEMENT", "units/00004@2025-07-01", "units/00070@2025-07-01", "7 FEMALE; 9 MALE", "SEXUAL; NEGLECT"}
+		if err := sw.SetRow(cell, row); err != nil {
+			t.Fatal(err)
+		}
+		if r%1000 == 0 {
+			spill = spillFile(t, tmp)
+		}
+	}
+	if spill == "" {
+		t.Fatal("no temporary file was made: the rows never left memory")
+	}
+	if filepath.Dir(spill) != held.Dir || !strings.HasPrefix(filepath.Base(held.Dir), exportDirPrefix) {
+		t.Errorf("the rows went to %s: want them in the export's folder %s", spill, held.Dir)
+	}
+	if fi, err := os.Lstat(held.Dir); err != nil || !fi.IsDir() || fi.Mode().Perm() != 0o700 || !privtemp.OwnedByUs(fi) {
+		t.Errorf("the export's folder: %v, %v; want this user's folder, mode 0700", fi.Mode(), err)
+	}
+	if removed := RemoveExportLeftovers(); len(removed) > 0 {
+		t.Errorf("a start removed the folder of an export under way: %v", removed)
+	}
+	if err := sw.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeWorkbook(f, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if err := held.Release(); err != nil {
+		t.Fatal(err)
+	}
+	if left, _ := os.ReadDir(tmp); len(left) > 0 {
+		t.Errorf("the export left %s in $TMPDIR", left[0].Name())
+	}
+}
+
+// spillFile names the temporary file excelize made under tmp, at any
+// depth, or "".
+func spillFile(t *testing.T, tmp string) string {
+	t.Helper()
+	found := ""
+	err := filepath.WalkDir(tmp, func(path string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasPrefix(d.Name(), "excelize-") {
+			found = path
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return found
+}
