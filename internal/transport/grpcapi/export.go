@@ -115,8 +115,9 @@ const exportChunkSize = 256 << 10
 
 // ExportCases streams the cases of the caller's scope as a CSV or XLSX
 // file. The rows are read page by page through the list's index; a CSV is
-// sent as each page is written, an XLSX once the workbook is whole (its
-// parts are zipped at the end).
+// sent as each page is written; an XLSX is zipped onto the stream as it
+// is made, its rows held in memory to a bound and past it in a private
+// folder (newExportWorkbook), never whole.
 func (s *caseServer) ExportCases(req *pb.ExportCasesRequest, stream grpc.ServerStreamingServer[httpbody.HttpBody]) error {
 	ctx := stream.Context()
 	p := principalFrom(ctx)
