@@ -888,21 +888,9 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 	if err != nil {
 		return nil, err
 	}
-	// A database written before case free text was sealed gets it sealed
-	// before anything is served. On a full database it cannot be: the
-	// server starts all the same (such a case opens in the clear, as
-	// before the upgrade, and any step on it seals it), and the leader
-	// seals the rest once there is room (sealClearTextLater).
-	sealLater := false
-	switch n, err := mk.vault.SealClearText(ctx, store); {
-	case isDiskFull(err):
-		sealLater = true
-		opts.Logger.ErrorContext(ctx, "the free text older versions stored in the clear cannot be sealed: the database is full; "+
-			"the server starts with it in the clear, and seals it once space is freed", "sealed", n, "err", err)
-	case err != nil:
-		return nil, fmt.Errorf("seal the free text of older cases: %w", err)
-	case n > 0:
-		opts.Logger.InfoContext(ctx, "sealed the free text older versions stored in the clear", "cases", n)
+	sealLater, sealRetryAt, err := sealClearTextAtStart(ctx, mk.vault, store, opts.Clock, opts.Logger)
+	if err != nil {
+		return nil, err
 	}
 	// The vault seals the TOTP secrets of console sign-in.
 	ids := identity.New(store, reg, opts.Clock, opts.Logger).WithVault(mk.vault)
@@ -952,7 +940,9 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 		every = searchCatchUpEvery
 	}
 	if sealLater {
-		duties = append(duties, func(ctx context.Context) { sealClearTextLater(ctx, mk.vault, store, every, opts.Logger) })
+		duties = append(duties, func(ctx context.Context) {
+			ticking(ctx, every, sealClearTextRound(mk.vault, store, opts.Clock, opts.Logger, sealRetryAt))
+		})
 	}
 	// The cases a crash left marked between their write and their index
 	// entry, and, unless the index is recorded complete under the current
@@ -1392,20 +1382,69 @@ func (s *Server) serveMetrics(ctx context.Context, lis net.Listener, readTimeout
 	return nil
 }
 
-// sealClearTextLater seals the free text a start on a full database left
-// in the clear, trying every while until it is done or ctx ends.
-func sealClearTextLater(ctx context.Context, v *vault.Vault, store datastore.Store, every time.Duration, log *slog.Logger) {
-	ticking(ctx, every, func(ctx context.Context) bool {
+// sealClearTextAtStart seals the free text a database written before case
+// free text was sealed keeps in the clear, before anything is served, and
+// reports whether some is left for the leader (sealClearTextRound). On a
+// full database it cannot be: the server starts all the same (such a case
+// opens in the clear, as before the upgrade, and any step on it seals
+// it), and the leader seals the rest once there is room. A case that
+// cannot be sealed (a damaged page, a failure or panic of its own) is
+// passed over and the others sealed: the server starts, and the leader
+// tries it again from retryAt, sealRetryEvery later.
+func sealClearTextAtStart(ctx context.Context, v *vault.Vault, store datastore.Store, clk clock.Clock, log *slog.Logger) (later bool, retryAt time.Time, err error) {
+	switch n, err := v.SealClearText(ctx, store); {
+	case isDiskFull(err):
+		log.ErrorContext(ctx, "the free text older versions stored in the clear cannot be sealed: the database is full; "+
+			"the server starts with it in the clear, and seals it once space is freed", "sealed", n, "err", err)
+		return true, time.Time{}, nil
+	case errors.Is(err, vault.ErrLeftInTheClear):
+		log.ErrorContext(ctx, sealPassedOver, "sealed", n, "err", err)
+		return true, clk.Now().Add(sealRetryEvery), nil
+	case err != nil:
+		return false, time.Time{}, fmt.Errorf("seal the free text of older cases: %w", err)
+	case n > 0:
+		log.InfoContext(ctx, "sealed the free text older versions stored in the clear", "cases", n)
+	}
+	return false, time.Time{}, nil
+}
+
+// sealRetryEvery is how long the leader waits before it tries again the
+// cases whose free text it could not seal: each try fails, and logs, for
+// as long as the file or the code is not mended, as the scheduler's tries
+// of a damaged case do (process.repeatLogEvery).
+const sealRetryEvery = time.Hour
+
+// sealPassedOver is the log message of a sealing of clear text that
+// passed over cases it could not seal.
+const sealPassedOver = "the free text older versions stored in the clear could not be sealed in some cases, which were passed over " +
+	"and stay in the clear: the others are sealed, and these are tried again every hour"
+
+// sealClearTextRound is a round of the leader's duty that seals the free
+// text a start left in the clear (on a full database, or in cases it
+// passed over), for ticking: it is done once every case is sealed. While
+// the database is full it tries at every round; once cases were passed
+// over, not before sealRetryEvery, and not before heldUntil (the start's
+// retryAt).
+func sealClearTextRound(v *vault.Vault, store datastore.Store, clk clock.Clock, log *slog.Logger, heldUntil time.Time) func(context.Context) bool {
+	return func(ctx context.Context) bool {
+		if clk.Now().Before(heldUntil) {
+			return false
+		}
 		n, err := v.SealClearText(ctx, store)
 		switch {
 		case err == nil:
 			log.InfoContext(ctx, "sealed the free text older versions stored in the clear", "cases", n)
 			return true
-		case !isDiskFull(err) && ctx.Err() == nil:
+		case ctx.Err() != nil, isDiskFull(err):
+			// Stopped, or no room yet: the next round tries again.
+		case errors.Is(err, vault.ErrLeftInTheClear):
+			heldUntil = clk.Now().Add(sealRetryEvery)
+			log.ErrorContext(ctx, sealPassedOver, "sealed", n, "err", err)
+		default:
 			log.ErrorContext(ctx, "sealing the free text older versions stored in the clear failed; tried again", "sealed", n, "err", err)
 		}
 		return false
-	})
+	}
 }
 
 // ticking calls round every interval until it says it is done or ctx

@@ -22,6 +22,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/audit"
 	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/domain/panics"
 	"github.com/childcase/childcase/internal/domain/units"
 	"github.com/childcase/childcase/internal/domain/vntime"
 	"github.com/childcase/childcase/internal/keys"
@@ -754,6 +755,18 @@ func (v *Vault) OpenCases(tx datastore.KeyReader, cs []model.Case) error {
 // or seals.
 const sealClearBatch = 200
 
+// ErrLeftInTheClear is the error of SealClearText when it passed over
+// cases it could not seal: their free text stays in the clear, and so
+// does the mark that makes a later run look for them.
+var ErrLeftInTheClear = errors.New("cases whose free text could not be sealed were left in the clear")
+
+// errSealPanicked is the error of a case whose sealing panicked.
+var errSealPanicked = errors.New("its sealing panicked")
+
+// passedOverShown bounds how many passed-over cases the error of
+// SealClearText names; it counts them all.
+const passedOverShown = 10
+
 // SealClearText seals the free text that a database of schema version 2
 // or older kept in the clear in its cases, in small transactions, and
 // returns how many cases it sealed. It runs at every start before the
@@ -764,6 +777,14 @@ const sealClearBatch = 200
 // mark stays, and a later start looks again). Sealing is a change of the
 // stored case, so its etag changes once, but not the police view's, which
 // shows nothing new.
+//
+// A case that cannot be sealed (on a damaged page, or whose sealing fails
+// or panics) fails its batch's transaction; the batch is then sealed case
+// by case, and such a case is passed over, so that it does not leave
+// every case after it in the clear until it is mended. The cases passed
+// over are reported together (ErrLeftInTheClear), and the mark stays for
+// a later run to try them again. A full database, or ctx ending, ends the
+// run.
 func (v *Vault) SealClearText(ctx context.Context, store datastore.Store) (int, error) {
 	var pending bool
 	if err := store.View(ctx, func(tx datastore.ReadTx) error {
@@ -773,12 +794,11 @@ func (v *Vault) SealClearText(ctx context.Context, store datastore.Store) (int, 
 	}); err != nil || !pending {
 		return 0, err
 	}
-	clear := func(c model.Case) bool { return len(c.Texts.Data) == 0 && HasClearText(c) }
 	var todo []string
 	for after := ""; ; {
 		var next string
 		err := store.View(ctx, func(tx datastore.ReadTx) error {
-			cs, cursor, err := tx.ListCases(datastore.CaseQuery{Match: clear, After: after, Limit: sealClearBatch})
+			cs, cursor, err := tx.ListCases(datastore.CaseQuery{Match: inClear, After: after, Limit: sealClearBatch})
 			for _, c := range cs {
 				todo = append(todo, c.Number)
 			}
@@ -794,52 +814,108 @@ func (v *Vault) SealClearText(ctx context.Context, store datastore.Store) (int, 
 		after = next
 	}
 	sealed, limit := 0, sealClearBatch
+	var passed []error
 	for len(todo) > 0 {
 		n := 0
 		var err error
 		limit, err = datastore.FitBatch(limit, func(limit int) error {
-			batch := todo[:min(limit, len(todo))]
-			return store.Update(ctx, func(tx datastore.Tx) error {
-				n = 0
-				for _, number := range batch {
-					c, err := tx.CaseByNumber(number)
-					if err != nil {
-						return err
-					}
-					if !clear(c) {
-						continue // sealed since it was found
-					}
-					// Nothing the police see changes: their views keep their
-					// etags and update times. c's free text is in the clear,
-					// as StampPoliceViews takes it.
-					before := c
-					c.Revision++
-					if err := access.StampPoliceViews(&c, func() (model.Case, error) { return before, nil }); err != nil {
-						return err
-					}
-					stored, err := v.SealCase(tx, c)
-					if err != nil {
-						return err
-					}
-					if err := tx.UpdateCase(stored); err != nil {
-						return fmt.Errorf("seal the free text of case %s: %w", c.Number, err)
-					}
-					n++
-				}
-				return nil
-			})
+			n, err = v.sealClearCases(ctx, store, todo[:min(limit, len(todo))])
+			return err
 		})
-		if err != nil {
-			return sealed, err
+		batch := todo[:min(limit, len(todo))]
+		todo = todo[len(batch):]
+		if err == nil {
+			sealed += n
+			continue
 		}
-		sealed += n
-		todo = todo[min(limit, len(todo)):]
+		if endsSealing(ctx, err) {
+			return sealed, errors.Join(leftInTheClear(passed), err)
+		}
+		// One case of the batch failed it: each alone, to find which.
+		for _, number := range batch {
+			n, err := v.sealClearCases(ctx, store, []string{number})
+			if endsSealing(ctx, err) {
+				return sealed, errors.Join(leftInTheClear(passed), err)
+			}
+			if err != nil {
+				passed = append(passed, fmt.Errorf("case %s: %w", number, err))
+			}
+			sealed += n
+		}
+	}
+	if len(passed) > 0 {
+		return sealed, leftInTheClear(passed)
 	}
 	err := store.Update(ctx, func(tx datastore.Tx) error { return tx.ClearTextSealed() })
 	if errors.Is(err, model.ErrFull) {
 		return sealed, nil // every case is sealed; the mark goes at a later start
 	}
 	return sealed, err
+}
+
+// inClear reports whether c keeps free text in the clear, as a database
+// of schema version 2 or older wrote it.
+func inClear(c model.Case) bool { return len(c.Texts.Data) == 0 && HasClearText(c) }
+
+// endsSealing reports whether err, of a transaction of SealClearText,
+// ends the run rather than pass over a case: a full database has no room
+// for the next case either, and an ended ctx wants the run to stop.
+func endsSealing(ctx context.Context, err error) bool {
+	return err != nil && (errors.Is(err, model.ErrFull) || ctx.Err() != nil)
+}
+
+// leftInTheClear is the error of the cases passed over, naming the first
+// passedOverShown of them and counting all; nil for none.
+func leftInTheClear(passed []error) error {
+	if len(passed) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w (%d): %w", ErrLeftInTheClear, len(passed), errors.Join(passed[:min(len(passed), passedOverShown)]...))
+}
+
+// sealClearCases seals the free text of the cases numbered in one
+// transaction and returns how many it sealed. A panic is its error
+// (errSealPanicked, described without its value, which may hold a
+// child's name); the store rolled the transaction back.
+func (v *Vault) sealClearCases(ctx context.Context, store datastore.Store, numbers []string) (n int, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			n, err = 0, panics.Error(errSealPanicked, p)
+		}
+	}()
+	err = store.Update(ctx, func(tx datastore.Tx) error {
+		n = 0
+		for _, number := range numbers {
+			c, err := tx.CaseByNumber(number)
+			if err != nil {
+				return err
+			}
+			if !inClear(c) {
+				continue // sealed since it was found
+			}
+			// Nothing the police see changes: their views keep their
+			// etags and update times. c's free text is in the clear, as
+			// StampPoliceViews takes it.
+			before := c
+			c.Revision++
+			if err := access.StampPoliceViews(&c, func() (model.Case, error) { return before, nil }); err != nil {
+				return err
+			}
+			stored, err := v.SealCase(tx, c)
+			if err != nil {
+				return err
+			}
+			if err := tx.UpdateCase(stored); err != nil {
+				return fmt.Errorf("seal the free text of case %s: %w", c.Number, err)
+			}
+			n++
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
 }
 
 // sealedReasonPrefix starts the stored form of an audit event's reason.

@@ -96,10 +96,11 @@ func (v view) UnitRef(id string) unitRef {
 	return unitRef{Name: v.Unit(id), ID: id}
 }
 
-// Actor names who wrote a timeline line: a person by their user name,
-// as the API gives it, and the service's own lines (a deadline started,
-// a warning, a breach, an escalation) in the page's language, not by the
-// service's user id.
+// Actor names who wrote a timeline line or an audit event: a person by
+// their user name, as the API gives it, and the service's own lines (a
+// deadline started, a warning, a breach, an escalation; on the audit page
+// the first admin's creation, a migration) in the page's language, not by
+// the service's user id, which stays in the audit page's filter.
 func (v view) Actor(user string) string {
 	if user == access.SystemUserID || user == "users/"+access.SystemUserID {
 		return v.T("actor.system")
