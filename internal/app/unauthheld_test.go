@@ -1,9 +1,14 @@
 package app_test
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/binary"
+	"fmt"
 	"io"
+	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -195,5 +200,45 @@ func TestUnauthenticatedRefusalBeforeTheMessageIsTheSame(t *testing.T) {
 	}
 	if _, _, refused := signInAudit(t, ts); refused != 11 {
 		t.Errorf("the trail counts %d refused sign-ins, want 11", refused)
+	}
+}
+
+// TestRESTWithoutATokenHoldsNoBody: REST clients with no token each send
+// a request to a route that needs one with a body near the 1 MiB limit,
+// all of it but its last byte. The server refuses them whatever their
+// body, so it must read none of it: the gateway held each body until it
+// came whole (or the bound on its arrival ran out).
+func TestRESTWithoutATokenHoldsNoBody(t *testing.T) {
+	ts := launch(t, testConfig(t, ""), app.Options{Clock: clock.NewFake(testNow)})
+	const conns, size = 40, 1<<20 - 100
+	base := heapObjectBytes()
+	body := append([]byte(`{"narrative": "`), bytes.Repeat([]byte("a"), size)...)
+	var wg sync.WaitGroup
+	answered := make(chan string, conns)
+	for range conns {
+		c, err := net.Dial("tcp", ts.HTTPAddr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		c.SetDeadline(time.Now().Add(30 * time.Second)) // a bound for a loaded machine, not an assertion
+		wg.Go(func() {
+			fmt.Fprintf(c, "POST /v1/reports HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n", len(body)+3)
+			_, _ = c.Write(body) // all but its end: "}
+			line, _ := bufio.NewReader(c).ReadString('\n')
+			answered <- line
+		})
+	}
+	var heap int
+	for range conns {
+		line := <-answered
+		heap = max(heap, heapObjectBytes())
+		if !strings.Contains(line, " 401 ") && !strings.Contains(line, " 429 ") { // past the throttle's burst
+			t.Errorf("answered %q with the body unsent, want 401 (or 429) at once", line)
+		}
+	}
+	wg.Wait()
+	if limit := base + 16<<20; heap > limit {
+		t.Errorf("%d MiB of heap held with the bodies in, %d MiB before (%d MiB sent with no token)", heap>>20, base>>20, conns*size>>20)
 	}
 }

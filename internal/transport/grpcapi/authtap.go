@@ -43,10 +43,8 @@ func (t *authTap) tap(ctx context.Context, info *tap.Info) (context.Context, err
 	if !t.unary[method] || publicMethods[method] {
 		return t.then(ctx, info)
 	}
-	if token, why := bearerOf(info.Header.Get("authorization")); why == "" {
-		if _, ok := identity.TokenID(token); ok {
-			return t.then(ctx, info) // for the authenticator to look up
-		}
+	if CarriesToken(info.Header.Get("authorization")) {
+		return t.then(ctx, info) // for the authenticator to look up
 	}
 	// The same path as the interceptors: authenticate finds no token to
 	// look up and refuses the call, counting it toward the throttle and
@@ -80,4 +78,17 @@ func chainUnary(interceptors ...grpc.UnaryServerInterceptor) grpc.UnaryServerInt
 		}
 		return h(ctx, req)
 	}
+}
+
+// CarriesToken says whether the authorization values of a call (its
+// metadata, or a REST request's headers) hold one bearer token of a
+// token's form, which only the store can refuse; a call without one is
+// refused whatever else it carries, before its message is read.
+func CarriesToken(authorization []string) bool {
+	token, why := bearerOf(authorization)
+	if why != "" {
+		return false
+	}
+	_, ok := identity.TokenID(token)
+	return ok
 }
