@@ -145,8 +145,20 @@ func NewServer(d Deps, opts ...grpc.ServerOption) (*Server, error) {
 	auth := &authenticator{identity: d.Identity, audit: d.Audit, guard: d.SignIns, cases: d.Cases, clock: d.Clock,
 		gateway: d.Gateway, trusted: d.TrustedProxies}
 	calls := callAudit{audit: d.Audit, refused: d.SignIns.calls, cases: d.Cases, clock: d.Clock, log: d.Log}
+	logUnary := logging.UnaryServerInterceptor(logger, loggingOptions(auth.clientAddr)...)
+	taps := &authTap{auth: auth, refuse: chainUnary(logUnary, orNoUnary(d.UnaryMetrics))}
 	if d.RequestArrival > 0 {
-		opts = append(opts, grpc.InTapHandle(requestArrival(d.RequestArrival).tap))
+		taps.next = requestArrival(d.RequestArrival).tap
+	}
+	switch {
+	case !d.Gateway:
+		opts = append(opts, grpc.InTapHandle(taps.tap))
+	case taps.next != nil:
+		// The gateway's calls carry the REST request's body, which the
+		// HTTP server read and bounded already; its answers must carry
+		// the request id (X-Request-Id, and the gateway's one log line),
+		// which a refusal in the tap cannot.
+		opts = append(opts, grpc.InTapHandle(taps.next))
 	}
 	opts = append(opts,
 		grpc.ForceServerCodecV2(newScreeningCodec()),
@@ -156,7 +168,7 @@ func NewServer(d Deps, opts ...grpc.ServerOption) (*Server, error) {
 			recovery.UnaryServerInterceptor(recoveryHandler(d.Log)),
 			arrivedUnary,
 			requestIDUnary,
-			logging.UnaryServerInterceptor(logger, loggingOptions(auth.clientAddr)...),
+			logUnary,
 			orNoUnary(d.UnaryMetrics),
 			auth.unary,
 			noteActorUnary,
@@ -192,6 +204,8 @@ func NewServer(d Deps, opts ...grpc.ServerOption) (*Server, error) {
 	pb.RegisterStatisticsServiceServer(s, &statisticsServer{stats: d.Statistics, log: d.Log})
 	pb.RegisterAuditServiceServer(s, &auditServer{pages: pages, log: d.Audit, identity: d.Identity, clock: d.Clock, logger: d.Log})
 
+	taps.unary = unaryMethods(s)
+
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(s, hs)
 	for name := range s.GetServiceInfo() {
@@ -201,6 +215,19 @@ func NewServer(d Deps, opts ...grpc.ServerOption) (*Server, error) {
 		return nil, err
 	}
 	return &Server{Server: s, Health: hs, watches: watches}, nil
+}
+
+// unaryMethods are the full names of the unary methods of s.
+func unaryMethods(s *grpc.Server) map[string]bool {
+	m := map[string]bool{}
+	for service, info := range s.GetServiceInfo() {
+		for _, method := range info.Methods {
+			if !method.IsClientStream && !method.IsServerStream {
+				m["/"+service+"/"+method.Name] = true
+			}
+		}
+	}
+	return m
 }
 
 // orNoUnary and orNoStream stand in for an interceptor not configured.

@@ -69,10 +69,11 @@ func serve(h http.Handler, method, path string, body io.Reader) *httptest.Respon
 	rec := httptest.NewRecorder()
 	req := httptest.NewRequest(method, path, body)
 	req.Header.Set("Content-Type", "application/json")
-	// A bearer token, which the stand-in server takes (authenticatesAll):
+	// A bearer token of a token's form, which the stand-in server takes
+	// (authenticatesAll; the gateway reads no body of a request without one):
 	// without a valid one, a refusal of the input is 401, and these tests
 	// are about the refusals.
-	req.Header.Set("Authorization", "Bearer cc_0123456789abcdef_test")
+	req.Header.Set("Authorization", "Bearer cc_0123456789abcdef_"+strings.Repeat("t", 43))
 	h.ServeHTTP(rec, req)
 	return rec
 }
