@@ -20,10 +20,7 @@ import (
 // the reserve's are: a link is refused, naming --key-file and the link,
 // and nothing is rotated or renamed.
 func TestKeyFilesThatAreLinksAreRefused(t *testing.T) {
-	mgClearEnv(t)
-	dir := t.TempDir()
-	db, keyFile := filepath.Join(dir, "cc.db"), filepath.Join(dir, "cc.key")
-	mgMustRun(t, "load", "--db", db, "--cases", "2", "--seed", "1", "--key-file", keyFile)
+	dir, db, keyFile := loadedWithKeyFile(t)
 	before, err := os.ReadFile(keyFile)
 	if err != nil {
 		t.Fatal(err)
@@ -96,10 +93,7 @@ func mustMasterKey(t *testing.T) keys.MasterKey {
 // rotation checks OK with the key folder the rotation left; without
 // --key-file check reads no key, and says nothing of masters.
 func TestCheckWithTheKeyFileFindsDataKeysNoKeyFileOpens(t *testing.T) {
-	mgClearEnv(t)
-	dir := t.TempDir()
-	db, keyFile := filepath.Join(dir, "cc.db"), filepath.Join(dir, "cc.key")
-	mgMustRun(t, "load", "--db", db, "--cases", "2", "--seed", "1", "--key-file", keyFile)
+	dir, db, keyFile := loadedWithKeyFile(t)
 	backup := filepath.Join(dir, "backup.db")
 	mgMustRun(t, "backup", "--db", db, "--to", backup)
 	if out := mgMustRun(t, "check", "--db", backup, "--key-file", keyFile); !strings.HasPrefix(out, "OK: ") {
@@ -151,10 +145,7 @@ func TestCheckWithTheKeyFileFindsDataKeysNoKeyFileOpens(t *testing.T) {
 // backup was lost. Such a rotation is refused, naming the file, before
 // any data key is re-wrapped, and the key file keeps the old master.
 func TestRotationKeepsTheOldKeyWhenItsRetiredNameIsTaken(t *testing.T) {
-	mgClearEnv(t)
-	dir := t.TempDir()
-	db, keyFile := filepath.Join(dir, "cc.db"), filepath.Join(dir, "cc.key")
-	mgMustRun(t, "load", "--db", db, "--cases", "2", "--seed", "1", "--key-file", keyFile)
+	_, db, keyFile := loadedWithKeyFile(t)
 	old, err := keys.LoadMaster(keyFile)
 	if err != nil {
 		t.Fatal(err)
@@ -190,10 +181,7 @@ func TestRotationKeepsTheOldKeyWhenItsRetiredNameIsTaken(t *testing.T) {
 // start opens; and a file of that prefix that is no retired key file (a
 // note) is none of check's business, as it is none of the start's.
 func TestCheckWithTheKeyFileCountsRetiredFilesAsAStartReadsThem(t *testing.T) {
-	mgClearEnv(t)
-	dir := t.TempDir()
-	db, keyFile := filepath.Join(dir, "cc.db"), filepath.Join(dir, "cc.key")
-	mgMustRun(t, "load", "--db", db, "--cases", "2", "--seed", "1", "--key-file", keyFile)
+	dir, db, keyFile := loadedWithKeyFile(t)
 	backup := filepath.Join(dir, "backup.db")
 	mgMustRun(t, "backup", "--db", db, "--to", backup)
 	master, err := keys.LoadMaster(keyFile)
@@ -223,4 +211,15 @@ func TestCheckWithTheKeyFileCountsRetiredFilesAsAStartReadsThem(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// loadedWithKeyFile loads two cases into cc.db under a new key file,
+// cc.key, in a folder of the test's, with no CHILDCASE_ variable set.
+func loadedWithKeyFile(t *testing.T) (dir, db, keyFile string) {
+	t.Helper()
+	mgClearEnv(t)
+	dir = t.TempDir()
+	db, keyFile = filepath.Join(dir, "cc.db"), filepath.Join(dir, "cc.key")
+	mgMustRun(t, "load", "--db", db, "--cases", "2", "--seed", "1", "--key-file", keyFile)
+	return dir, db, keyFile
 }
