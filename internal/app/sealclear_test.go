@@ -128,7 +128,7 @@ func inTheClear(t *testing.T, s datastore.Store) []string {
 	t.Helper()
 	var numbers []string
 	err := s.View(context.Background(), func(tx datastore.ReadTx) error {
-		cs, _, err := tx.ListCases(datastore.CaseQuery{Limit: 1000, Match: func(c model.Case) bool { return len(c.Texts.Data) == 0 && vault.HasClearText(c) }})
+		cs, _, err := tx.ListCases(datastore.CaseQuery{Limit: 1000, Match: vault.InClear})
 		for _, c := range cs {
 			numbers = append(numbers, c.Number)
 		}

@@ -798,7 +798,7 @@ func (v *Vault) SealClearText(ctx context.Context, store datastore.Store) (int, 
 	for after := ""; ; {
 		var next string
 		err := store.View(ctx, func(tx datastore.ReadTx) error {
-			cs, cursor, err := tx.ListCases(datastore.CaseQuery{Match: inClear, After: after, Limit: sealClearBatch})
+			cs, cursor, err := tx.ListCases(datastore.CaseQuery{Match: InClear, After: after, Limit: sealClearBatch})
 			for _, c := range cs {
 				todo = append(todo, c.Number)
 			}
@@ -853,9 +853,9 @@ func (v *Vault) SealClearText(ctx context.Context, store datastore.Store) (int, 
 	return sealed, err
 }
 
-// inClear reports whether c keeps free text in the clear, as a database
+// InClear reports whether c keeps free text in the clear, as a database
 // of schema version 2 or older wrote it.
-func inClear(c model.Case) bool { return len(c.Texts.Data) == 0 && HasClearText(c) }
+func InClear(c model.Case) bool { return len(c.Texts.Data) == 0 && HasClearText(c) }
 
 // endsSealing reports whether err, of a transaction of SealClearText,
 // ends the run rather than pass over a case: a full database has no room
@@ -890,7 +890,7 @@ func (v *Vault) sealClearCases(ctx context.Context, store datastore.Store, numbe
 			if err != nil {
 				return err
 			}
-			if !inClear(c) {
+			if !InClear(c) {
 				continue // sealed since it was found
 			}
 			// Nothing the police see changes: their views keep their
