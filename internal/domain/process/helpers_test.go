@@ -240,7 +240,14 @@ func (w *world) escalationDue(from time.Time) time.Time {
 	return from.Add(length)
 }
 
+// warnTime is when d's i-th warning falls: at its stored instant, for a
+// working-day clock (TestPlanApprovalStartedOnAFridayWarnsOnWorkingDays
+// and the others of workingwarnings_test.go hold where), or at its
+// fraction of the wall-clock time.
 func warnTime(d model.Deadline, i int) time.Time {
+	if d.Clock == model.ClockWorkingDays && len(d.WarnTimes) == len(d.WarnAt) {
+		return d.WarnTimes[i]
+	}
 	span := d.Due.Sub(d.Start)
 	return d.Start.Add(time.Duration(float64(span) * d.WarnAt[i]))
 }
