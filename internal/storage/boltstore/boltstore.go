@@ -131,7 +131,13 @@ import (
 // part of a database. The events already stored keep their JSON, which
 // Decode still reads, so the migration rewrites nothing; a release that
 // knows only version 10 would refuse the new events as unknown.
-const SchemaVersion = 11
+// Version 12 keeps a working-day deadline's warning instants (warn_times,
+// model.Deadline.WarnTimes), placed on its working days: the deadlines
+// stored before it have none and keep the wall-clock fractions they were
+// given, so the migration rewrites nothing; a release that knows only
+// version 11 would drop them at the next write of the case and warn at
+// wall-clock fractions again, on days off.
+const SchemaVersion = 12
 
 var (
 	bucketMeta              = []byte("meta")

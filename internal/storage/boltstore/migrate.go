@@ -70,7 +70,9 @@ func migrate(tx *bolt.Tx, version uint32) error {
 		}
 	}
 	// Version 11 (audit events in binary) rewrites nothing: the events
-	// stored before it keep their JSON, which audit.Decode reads.
+	// stored before it keep their JSON, which audit.Decode reads. Nor
+	// does version 12 (a working-day deadline's warning instants): the
+	// deadlines stored before it keep their wall-clock warning points.
 	return tx.Bucket(bucketMeta).Put(keySchemaVersion, u32(SchemaVersion))
 }
 
