@@ -133,7 +133,7 @@ type Deadline struct {
 	PauseReason string
 	// Paused is the total time spent paused. Due has moved by it, or for
 	// a working-day clock by the working days the pauses took.
-	Paused       time.Duration
+	Paused time.Duration
 	WarnAt []float64 // fractions of the limit that warn
 	// WarnTimes are when each of WarnAt falls, for a working-day clock:
 	// on its working days (process: warnings of a working-day clock),

@@ -522,6 +522,20 @@ func (w *world) checkCase(c model.Case, events []model.CaseEvent, now time.Time,
 				df("warning at %s, after the due time %s", e.Time, d.Due)
 			}
 		}
+		// A working-day clock's warnings to come fall on its working
+		// days, in order, before it is due, whatever pauses it had.
+		if d.Clock == model.ClockWorkingDays {
+			if len(d.WarnTimes) != len(d.WarnAt) {
+				df("%d warning times for %d warnings", len(d.WarnTimes), len(d.WarnAt))
+			} else if d.Open() && d.PausedAt.IsZero() {
+				for i := d.WarningsSent; i < len(d.WarnTimes); i++ {
+					at := d.WarnTimes[i]
+					if !w.cal.IsWorkingDay(vntime.DateOf(at)) || !at.Before(d.Due) || i > 0 && at.Before(d.WarnTimes[i-1]) {
+						df("warning %d at %s (due %s, the one before at %v): not in order on a working day before the due time", i, at.In(vntime.Location()), d.Due.In(vntime.Location()), d.WarnTimes[max(i-1, 0)])
+					}
+				}
+			}
+		}
 
 		// Breaches and escalations: each breach escalates once, up to the
 		// top of the chain.
