@@ -350,6 +350,10 @@ type OutboxReader interface {
 	Notifications(after uint64, limit int) ([]model.Notification, error)
 	// OutboxHead returns the seq of the last outbox entry, 0 when empty.
 	OutboxHead() (uint64, error)
+	// OutboxTail returns the seq of the oldest outbox entry kept, 0 when
+	// empty: every seq from it to OutboxHead is kept, those below it were
+	// pruned (PruneNotifications) or never written.
+	OutboxTail() (uint64, error)
 	// Cursor returns a named delivery cursor (a webhook's last delivered
 	// outbox seq), 0 when never set.
 	Cursor(name string) (uint64, error)
@@ -360,6 +364,12 @@ type OutboxWriter interface {
 	// AppendNotifications appends entries to the outbox, assigning each
 	// the next seq (from 1), and returns them.
 	AppendNotifications(ns ...model.Notification) ([]model.Notification, error)
+	// PruneNotifications removes the oldest outbox entries, up to limit of
+	// them (limit must be positive), none with a seq above through, and
+	// never the last entry, so that OutboxHead and the seqs
+	// AppendNotifications assigns go on as before. It returns how many it
+	// removed.
+	PruneNotifications(through uint64, limit int) (int, error)
 	// PutCursor stores a named delivery cursor.
 	PutCursor(name string, seq uint64) error
 }

@@ -847,7 +847,13 @@ func (t *tx) Notifications(after uint64, limit int) ([]model.Notification, error
 		return nil, fmt.Errorf("notifications: limit %d must be positive", limit)
 	}
 	var out []model.Notification
-	for seq := after; seq < t.st.outboxSeq && len(out) < limit; seq++ {
+	// Below the tail every entry was pruned: start there, so that a read
+	// costs its page, not the seqs pruned before it.
+	start := after
+	if t.st.outboxTail > 0 {
+		start = max(after, t.st.outboxTail-1)
+	}
+	for seq := start; seq < t.st.outboxSeq && len(out) < limit; seq++ {
 		raw, ok := t.st.outbox.get(seq + 1)
 		if !ok {
 			continue
@@ -863,6 +869,32 @@ func (t *tx) Notifications(after uint64, limit int) ([]model.Notification, error
 }
 
 func (t *tx) OutboxHead() (uint64, error) { return t.st.outboxSeq, nil }
+
+func (t *tx) OutboxTail() (uint64, error) {
+	if t.st.outboxSeq == 0 {
+		return 0, nil
+	}
+	return max(t.st.outboxTail, 1), nil
+}
+
+// PruneNotifications removes from the tail up; the entries are
+// contiguous from outboxTail (AppendNotifications leaves no gaps).
+func (t *tx) PruneNotifications(through uint64, limit int) (int, error) {
+	if limit <= 0 {
+		return 0, fmt.Errorf("prune notifications: limit %d must be positive", limit)
+	}
+	if t.st.outboxSeq == 0 {
+		return 0, nil
+	}
+	through = min(through, t.st.outboxSeq-1)
+	n := 0
+	for seq := max(t.st.outboxTail, 1); seq <= through && n < limit; seq++ {
+		t.st.outbox.del(seq)
+		t.st.outboxTail = seq + 1
+		n++
+	}
+	return n, nil
+}
 
 func (t *tx) Cursor(name string) (uint64, error) {
 	seq, _ := t.st.cursors.get(name)
