@@ -262,3 +262,41 @@ func TestListAssignableOfficersOfAClosedCaseIsRefusedAsTheStep(t *testing.T) {
 		t.Errorf("the closed case's officers: %v, %q, %v; want %s as the step and no one", officerIDs(got), next, err, stepErr.Reason)
 	}
 }
+
+// TestListAssignableOfficersOfACaseTheCityHolds: the officers of a case
+// the city holds are its active city officers and the social work
+// centre's active supervisors (access.Policy.ActsFor), two groups of the
+// index merged in order of user id across pages, and no one else: not
+// the hotline's supervisors, the centre's operators, or a disabled
+// officer.
+func TestListAssignableOfficersOfACaseTheCityHolds(t *testing.T) {
+	w := newWorld(t, loadEnv(t))
+	defer w.close()
+	step := stepOK(t)
+	c := w.openCaseAt(t, start, false, model.AbuseNeglect)
+	name := "cases/" + c.Number
+	req := func() process.Request { return process.Request{Case: name, Etag: c.Etag()} }
+	c = step(w.eng.ProposeTransfer(w.ctx, principal("worker.badinh"), req(), unitCity, "cần dịch vụ của thành phố"))
+	c = step(w.eng.AcceptTransfer(w.ctx, principal("city"), req()))
+	w.createUsers(t,
+		model.User{ID: "a.centre", Role: model.RoleHotlineSupervisor, Unit: model.OrgSocialWorkCentre},
+		model.User{ID: "b.city", Role: model.RoleCityOfficer, Unit: unitCity},
+		model.User{ID: "c.centre", Role: model.RoleHotlineSupervisor, Unit: model.OrgSocialWorkCentre},
+		model.User{ID: "d.city", Role: model.RoleCityOfficer, Unit: unitCity},
+		model.User{ID: "e.hotline", Role: model.RoleHotlineSupervisor, Unit: model.OrgHotline111},
+		model.User{ID: "f.operator", Role: model.RoleHotlineOperator, Unit: model.OrgSocialWorkCentre},
+		model.User{ID: "g.gone", Role: model.RoleCityOfficer, Unit: unitCity, DisableTime: start},
+		model.User{ID: "h.worker", Role: model.RoleCommuneWorker, Unit: unitBaDinh},
+	)
+	want := []string{"a.centre", "b.city", "c.centre", "d.city"}
+	for _, limit := range []int{1, 2, 3, 100} {
+		ids, pages := w.allOfficers(t, principal("city"), name, limit)
+		if wantPages := (len(want) + limit - 1) / limit; !slices.Equal(ids, want) || pages != wantPages {
+			t.Errorf("pages of %d: %v in %d pages, want %v in %d", limit, ids, pages, want, wantPages)
+		}
+	}
+	// Each one offered is one the step accepts.
+	for _, id := range want {
+		c = step(w.eng.AssignOfficer(w.ctx, principal("city"), req(), "users/"+id))
+	}
+}
