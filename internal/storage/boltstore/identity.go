@@ -41,15 +41,6 @@ func (t *tx) createRecord(bucket []byte, what, id string, v any) error {
 	return t.writeRecord(bucket, what, id, v)
 }
 
-// replaceRecord stores v under id in bucket, or returns model.ErrNotFound
-// if there is no record to replace, so an update cannot create.
-func (t *tx) replaceRecord(bucket []byte, what, id string, v any) error {
-	if t.bucket(bucket).Get([]byte(id)) == nil {
-		return fmt.Errorf("%s %q: %w", what, id, model.ErrNotFound)
-	}
-	return t.writeRecord(bucket, what, id, v)
-}
-
 func (t *tx) writeRecord(bucket []byte, what, id string, v any) error {
 	raw, err := encode(v)
 	if err != nil {
@@ -79,7 +70,8 @@ func (t *tx) CreateUser(u model.User) error {
 
 // UpdateUser moves the user's entry in users_by_unit with the user: a
 // disabled user loses it, an enabled one gets it back, a new unit or
-// role moves it, all in the write of the record.
+// role moves it, all in the write of the record. A user not stored is
+// model.ErrNotFound, so an update cannot create.
 func (t *tx) UpdateUser(u model.User) error {
 	prev, err := getAs[model.User](t, bucketUsers, "user", u.ID)
 	if err != nil {
