@@ -124,7 +124,7 @@ func TestREADMEEtcdBlocks(t *testing.T) {
 		"Copied childcase.db to etcd://" + strings.TrimPrefix(members.Endpoints()[0], "https://") + ",",
 		" (prefix /childcase/).\n",
 		"bucket                           keys   sequence  sha256           source\n",
-		"OK: schema version 11, ",
+		"OK: schema version 12, ",
 		"; every bucket the same as the source's\n",
 	} {
 		if !strings.Contains(out, shown) {
@@ -158,7 +158,7 @@ func TestREADMEEtcdBlocks(t *testing.T) {
 		t.Fatalf("users add --store printed no token:\n%s", added)
 	}
 	out = readmeEtcdRun(t, dir, admin, rewrite, backups)
-	for _, shown := range []string{"Backed up ", "OK: schema version 11, ", "Restored backups/childcase-2026-12-05.db to etcd://"} {
+	for _, shown := range []string{"Backed up ", "OK: schema version 12, ", "Restored backups/childcase-2026-12-05.db to etcd://"} {
 		if !strings.Contains(out, shown) {
 			t.Errorf("the README's backups on etcd do not print %q:\n%s", shown, out)
 		}

@@ -46,6 +46,8 @@
 //	  timers                at(8) case id(8) deadline id(4); at is Unix
 //	                        nanoseconds, so a timer is due from 1970 to 2262
 //	  tokens_by_user        user id, 0x00, token id
+//	  users_by_unit         unit, 0x00, role(1) user id: every active
+//	                        user (storekey.UserUnitKeys; since version 12)
 //	  audit_by_case         case resource name, 0x00, seq(8)
 //	  audit_by_actor        actor user id, 0x00, seq(8)
 //	  audit_by_time         time(8) seq(8) (storekey.AuditTimeKey); its
@@ -131,7 +133,16 @@ import (
 // part of a database. The events already stored keep their JSON, which
 // Decode still reads, so the migration rewrites nothing; a release that
 // knows only version 10 would refuse the new events as unknown.
-const SchemaVersion = 11
+// Version 12 adds the index of active users by unit and role
+// (users_by_unit), which ListAssignableOfficers pages through: the
+// migration builds it from the users, and a release that knows only
+// version 11 would create, disable and enable users without it.
+const SchemaVersion = 12
+
+// usersByUnitVersion is the schema version that added users_by_unit: a
+// file of an older one (a backup, checked or restored) has no entries
+// there yet.
+const usersByUnitVersion = 12
 
 var (
 	bucketMeta              = []byte("meta")
@@ -148,6 +159,7 @@ var (
 	bucketUsers             = []byte("users")
 	bucketTokens            = []byte("tokens")
 	bucketTokensByUser      = []byte("tokens_by_user")
+	bucketUsersByUnit       = []byte("users_by_unit")
 	bucketPoliceUnits       = []byte("police_units")
 	bucketDataKeys          = []byte("data_keys")
 	bucketDataKeysByMaster  = []byte("data_keys_by_master")

@@ -514,6 +514,30 @@ func sortedTable(tb *table[string, []byte]) *sortedCursor {
 	return newCursor(ks, vs)
 }
 
+// ListActiveUsersOf derives the entries of the index of users by unit
+// (storekey.UserUnitKeys) from the users, as TokensOfUserPage derives
+// its own, and walks them as the file store walks its index.
+func (t *tx) ListActiveUsersOf(of []datastore.UnitRole, after string, limit int) ([]model.User, string, error) {
+	var index [][]byte
+	for id, raw := range t.st.users.m {
+		u, err := decodeAs[model.User](raw)
+		if err != nil {
+			return nil, "", fmt.Errorf("user %q: %w", id, err)
+		}
+		index = append(index, storekey.UserUnitKeys(u)...)
+	}
+	var out []model.User
+	next, err := storekey.ScanUsersOfUnits(func() storekey.Cursor { return newCursor(index, nil) }, of, after, limit, func(id string) error {
+		u, err := t.User(id)
+		if err != nil {
+			return fmt.Errorf("active users: %w", err)
+		}
+		out = append(out, u)
+		return nil
+	})
+	return out, next, err
+}
+
 func (t *tx) CountUsers() (int, error) { return len(t.st.users.m), nil }
 
 func (t *tx) Token(id string) (model.Token, error) {
