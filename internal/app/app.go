@@ -141,6 +141,10 @@ type Config struct {
 	// below MaxDBSize (at most a quarter of it), and on the disk as a file
 	// beside the database. Zero: DefaultDBReserve.
 	DBReserve int64
+	// OutboxRetention is how long a notification stays in the outbox: the
+	// leader prunes older ones, never one a webhook of the policy has not
+	// acknowledged. Zero: outbox.DefaultRetention (90 days).
+	OutboxRetention time.Duration
 }
 
 // The defaults of the limits in Config.
@@ -180,6 +184,7 @@ func (c Config) WithDefaults() Config {
 	setDefault(&c.KeepaliveTime, DefaultKeepaliveTime)
 	setDefault(&c.KeepaliveTimeout, DefaultKeepaliveTimeout)
 	setDefault(&c.DBReserve, DefaultDBReserve)
+	setDefault(&c.OutboxRetention, outbox.DefaultRetention)
 	if _, etcd := c.etcdEndpoints(); !etcd {
 		// Set here as the file will keep it, so that the log says what
 		// is in effect.
@@ -428,6 +433,7 @@ func (c Config) validateLimits() error {
 		namedLimit{"keepalive-timeout", int64(c.KeepaliveTimeout)},
 		namedLimit{"max-db-size", c.MaxDBSize},
 		namedLimit{"db-reserve", c.DBReserve},
+		namedLimit{"outbox-retention", int64(c.OutboxRetention)},
 	); err != nil {
 		return err
 	}
@@ -556,6 +562,10 @@ type Options struct {
 	// a shared store, or by a disk that filled in between); zero means
 	// every 30 s.
 	SearchCatchUpEvery time.Duration
+	// OutboxPruneEvery is how often the leader prunes the outbox of what
+	// is older than Config.OutboxRetention (and once as it starts to
+	// lead); zero means every hour.
+	OutboxPruneEvery time.Duration
 	// WatchPoll bounds how long a WatchEvents stream waits without a
 	// wake-up (default one second); tests lengthen it to prove wake-ups.
 	WatchPoll time.Duration
@@ -668,6 +678,43 @@ func (s *Server) MetricsAddr() string {
 
 // TLS reports whether gRPC and HTTP are served over TLS.
 func (s *Server) TLS() bool { return s.tls }
+
+// outboxPruneEvery is how often the leader prunes the outbox by default
+// (Options.OutboxPruneEvery): a notification lives for days at least, so
+// an hour late is nothing, and a round with nothing to prune reads a key.
+const outboxPruneEvery = time.Hour
+
+// outboxPruning is the leader's duty that prunes the outbox of what is
+// older than retention, once as it starts to lead and then every
+// Options.OutboxPruneEvery. A round that fails (a full database, the
+// store out of reach) is logged and tried again at the next.
+func outboxPruning(store datastore.Store, opts Options, retention time.Duration, hooks []policy.Webhook) func(context.Context) {
+	every := opts.OutboxPruneEvery
+	if every <= 0 {
+		every = outboxPruneEvery
+	}
+	names := make([]string, 0, len(hooks))
+	for _, h := range hooks {
+		names = append(names, h.Name)
+	}
+	box := outbox.New(store)
+	round := func(ctx context.Context) bool {
+		n, err := box.Prune(ctx, opts.Clock.Now(), retention, names)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			opts.Logger.Error("outbox: pruning the notifications older than the retention failed; tried again later",
+				"outbox_retention", retention.String(), "err", err)
+		case n > 0:
+			opts.Logger.Info("outbox: pruned the notifications older than the retention",
+				"notifications", n, "outbox_retention", retention.String())
+		}
+		return false
+	}
+	return func(ctx context.Context) {
+		round(ctx)
+		ticking(ctx, every, round)
+	}
+}
 
 // searchCatchUpEvery is how often the leader indexes the cases left marked
 // between a write and its index entry.
@@ -1001,6 +1048,11 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 	// (or while no instance led), then fires each deadline event when it
 	// falls due.
 	duties = append(duties, func(ctx context.Context) { _ = engine.Run(ctx, opts.SchedulerPoll) })
+	// The outbox is a feed, not the record (the audit log and the cases'
+	// timelines are): what is older than the retention and delivered to
+	// every webhook of the policy goes, a batch a transaction, so that it
+	// does not grow for ever.
+	duties = append(duties, outboxPruning(store, opts, cfg.OutboxRetention, pol.Webhooks))
 	// Webhooks named in the policy get every notification, in order, from
 	// the cursor stored for each.
 	if len(pol.Webhooks) > 0 {
@@ -1289,7 +1341,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 		"max_recv_msg_size", cfg.MaxRecvMsgSize, "max_send_msg_size", cfg.MaxSendMsgSize,
 		"max_concurrent_streams", cfg.MaxConcurrentStreams, "max_streams_per_user", cfg.MaxStreamsPerUser,
 		"request_timeout", cfg.RequestTimeout.String(), "max_db_size", cfg.MaxDBSize, "db_reserve", cfg.DBReserve,
-		"trusted_proxies", cfg.TrustedProxies)
+		"outbox_retention", cfg.OutboxRetention.String(), "trusted_proxies", cfg.TrustedProxies)
 	// Ready: the store is open and migrated, and what a start does before
 	// serving is done (what runs in the background, as the search index's
 	// catch-up, serves meanwhile).
@@ -1325,6 +1377,7 @@ func metricsSources(store *serverStore, engine *process.Engine, auditLog *auditl
 		Deadlines:     engine.OpenDeadlineCounts,
 		Notifications: ob.Read,
 		Position:      ob.Position,
+		Tail:          ob.Tail,
 		Webhooks:      names,
 		Store:         store.gauges,
 		AuditHead:     auditLog.HeadSeq,

@@ -148,7 +148,8 @@ func stallMessages(t *testing.T, h *h2Conn, calls uint32, size int) {
 // before its message is read (no authorization, one that is no bearer
 // token, or a bearer token not of a token's form) is answered, logged, counted toward the throttle and audited as
 // a call with a token that does not exist, which the authenticator
-// refuses after the message: the same code, message and ErrorInfo, one
+// refuses after the message: the same code, message and ErrorInfo (and
+// a RequestInfo with its request id, which has no header to go in), one
 // "finished call" line with its request id, and an auth.fail event that
 // counts it; past the throttle's burst, 429's RESOURCE_EXHAUSTED with
 // RetryInfo.
@@ -170,8 +171,15 @@ func TestUnauthenticatedRefusalBeforeTheMessageIsTheSame(t *testing.T) {
 			md = append(md, "authorization", c.auth)
 		}
 		got := status.Convert(call(md...))
-		if got.Code() != want.Code() || got.Message() != want.Message() || !proto.Equal(got.Proto(), want.Proto()) {
-			t.Errorf("%s: answered %v, want %v as a bad token is", c.name, got.Proto(), want.Proto())
+		// The same refusal, and its request id, which the tap's refusal
+		// carries in its status, having no header to carry it
+		// (TestTapRefusalCarriesItsRequestID).
+		wantHere, err := want.WithDetails(&errdetails.RequestInfo{RequestId: "tap-refused"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Code() != want.Code() || got.Message() != want.Message() || !proto.Equal(got.Proto(), wantHere.Proto()) {
+			t.Errorf("%s: answered %v, want %v as a bad token is, with its request id", c.name, got.Proto(), wantHere.Proto())
 		}
 		logged := lines.take(t)
 		if len(logged) != 1 {
@@ -193,7 +201,9 @@ func TestUnauthenticatedRefusalBeforeTheMessageIsTheSame(t *testing.T) {
 	st := status.Convert(last)
 	retry := false
 	for _, d := range st.Details() {
-		_, retry = d.(*errdetails.RetryInfo)
+		if _, ok := d.(*errdetails.RetryInfo); ok {
+			retry = true
+		}
 	}
 	if st.Code() != codes.ResourceExhausted || !retry {
 		t.Errorf("past the throttle's burst, no token is answered %v, want RESOURCE_EXHAUSTED with RetryInfo", st.Proto())

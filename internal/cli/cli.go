@@ -148,7 +148,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		"keepalive_min_time", eff.KeepaliveMinTime.String(), "keepalive_permit_without_stream", eff.KeepalivePermitWithoutStream,
 		"keepalive_max_connection_idle", eff.KeepaliveMaxConnectionIdle.String(),
 		"keepalive_time", eff.KeepaliveTime.String(), "keepalive_timeout", eff.KeepaliveTimeout.String(),
-		"max_db_size", eff.MaxDBSize, "db_reserve", eff.DBReserve, "trusted_proxies", cfg.TrustedProxies)
+		"max_db_size", eff.MaxDBSize, "db_reserve", eff.DBReserve, "outbox_retention", eff.OutboxRetention.String(), "trusted_proxies", cfg.TrustedProxies)
 	if exposed := plainOnANetwork(cfg); len(exposed) > 0 {
 		log.Warn("serving in plain text on a network address: bearer tokens, passwords and children's data cross it in clear; give --tls-cert and --tls-key, or keep the addresses on localhost",
 			"flags", exposed)
@@ -214,6 +214,7 @@ func serveConfig(args []string, stderr io.Writer) (app.Config, error) {
 	intFlag(fs, &cfg.MaxConcurrentStreams, "max-concurrent-streams", fmt.Sprintf("calls at once on one gRPC connection, and requests on one HTTP/2 connection of the REST port (0: %d)", app.DefaultMaxConcurrentStreams))
 	intFlag(fs, &cfg.MaxStreamsPerUser, "max-streams-per-user", fmt.Sprintf("server streams (watch, backup, export) one user may hold open at once (0: %d)", app.DefaultMaxStreamsPerUser))
 	durationFlag(fs, &cfg.RequestTimeout, "request-timeout", "the server's deadline for every unary call (0: "+app.DefaultRequestTimeout.String()+")")
+	durationFlag(fs, &cfg.OutboxRetention, "outbox-retention", "how long a notification stays in the outbox for watches and webhooks, 90 days by default; older ones every webhook has acknowledged are pruned (0: 2160h)")
 	durationFlag(fs, &cfg.KeepaliveMinTime, "keepalive-min-time", "clients may ping at most this often, or are disconnected (0: "+app.DefaultKeepaliveMinTime.String()+")")
 	boolFlag(fs, &cfg.KeepalivePermitWithoutStream, "keepalive-permit-without-stream", "allow client pings while no call is open")
 	durationFlag(fs, &cfg.KeepaliveMaxConnectionIdle, "keepalive-max-connection-idle", "close a gRPC connection idle this long (0: "+app.DefaultKeepaliveMaxConnectionIdle.String()+")")

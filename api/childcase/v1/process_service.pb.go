@@ -3292,8 +3292,9 @@ type ListAssignableOfficersResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The officers of this page, in order of name.
 	Officers []*AssignableOfficer `protobuf:"bytes,1,rep,name=officers,proto3" json:"officers,omitempty"`
-	// Empty on the last page, and only there: a page may hold
-	// fewer than page_size officers, even none, with a token to go on.
+	// Empty on the last page, and only there: a client goes on while it is
+	// set, as a page may hold fewer than page_size officers (today only the
+	// last one does, read from an index of active users by unit).
 	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

@@ -127,9 +127,9 @@ type CaseProcessServiceClient interface {
 	// AssignCase, refused as AssignCase would be now (CASE_CLOSED on a
 	// closed case, NOT_RESPONSIBLE_UNIT to a caller outside the responsible
 	// unit); a case out of scope is NOT_FOUND. Audited on the case
-	// (case.officers.list). A page reads at most 1,000 users of the service
-	// (there is no index of users by unit): it may hold fewer than
-	// page_size officers, even none, with a next_page_token.
+	// (case.officers.list). A page is read from an index of active users by
+	// unit and role, so it reads as many users as it shows: every page but
+	// the last holds page_size officers.
 	ListAssignableOfficers(ctx context.Context, in *ListAssignableOfficersRequest, opts ...grpc.CallOption) (*ListAssignableOfficersResponse, error)
 	// Merges two cases of the same child: the case named survives and takes the absorbed case's reports, timeline, police referrals and open deadlines (a deadline both run keeps the earlier legal start and its due); the absorbed case closes with merged_into, and its number resolves to the survivor from then on. Both cases must be open, not merged, in the caller's scope (NotFound otherwise) and sent with their etags. Commune chairs and city officers.
 	MergeCase(ctx context.Context, in *MergeCaseRequest, opts ...grpc.CallOption) (*Case, error)
@@ -622,9 +622,9 @@ type CaseProcessServiceServer interface {
 	// AssignCase, refused as AssignCase would be now (CASE_CLOSED on a
 	// closed case, NOT_RESPONSIBLE_UNIT to a caller outside the responsible
 	// unit); a case out of scope is NOT_FOUND. Audited on the case
-	// (case.officers.list). A page reads at most 1,000 users of the service
-	// (there is no index of users by unit): it may hold fewer than
-	// page_size officers, even none, with a next_page_token.
+	// (case.officers.list). A page is read from an index of active users by
+	// unit and role, so it reads as many users as it shows: every page but
+	// the last holds page_size officers.
 	ListAssignableOfficers(context.Context, *ListAssignableOfficersRequest) (*ListAssignableOfficersResponse, error)
 	// Merges two cases of the same child: the case named survives and takes the absorbed case's reports, timeline, police referrals and open deadlines (a deadline both run keeps the earlier legal start and its due); the absorbed case closes with merged_into, and its number resolves to the survivor from then on. Both cases must be open, not merged, in the caller's scope (NotFound otherwise) and sent with their etags. Commune chairs and city officers.
 	MergeCase(context.Context, *MergeCaseRequest) (*Case, error)

@@ -245,6 +245,13 @@ type StatsReader interface {
 	StatCells(kind tally.Kind, from, to string, fn func(k tally.Key, t *tally.Tally) error) error
 }
 
+// UnitRole names the users of one role in one unit (a user's Unit and
+// Role), as ListActiveUsersOf takes them.
+type UnitRole struct {
+	Unit string
+	Role model.Role
+}
+
 // IdentityReader reads users, their tokens and police units.
 type IdentityReader interface {
 	// User returns the user with that id, or model.ErrNotFound.
@@ -252,6 +259,15 @@ type IdentityReader interface {
 	// ListUsers returns up to limit users in order of id, after the cursor,
 	// and a cursor for the next page as ListReports.
 	ListUsers(after string, limit int) ([]model.User, string, error)
+	// ListActiveUsersOf returns up to limit users who are not disabled and
+	// whose unit and role are one of of, in order of id after the cursor
+	// (ListUsers' cursor: a page token of either goes on from the same
+	// user), and a cursor for the next page ("" on the last, so a page
+	// is short only when it is the last). A store reads an index of
+	// active users by unit and role: a page costs the users it returns,
+	// not the users the service has. A cursor of another shape gives
+	// model.ErrBadCursor.
+	ListActiveUsersOf(of []UnitRole, after string, limit int) ([]model.User, string, error)
 	// CountUsers returns how many users exist, disabled ones included.
 	CountUsers() (int, error)
 	// Token returns the token with that id, or model.ErrNotFound.
@@ -350,6 +366,10 @@ type OutboxReader interface {
 	Notifications(after uint64, limit int) ([]model.Notification, error)
 	// OutboxHead returns the seq of the last outbox entry, 0 when empty.
 	OutboxHead() (uint64, error)
+	// OutboxTail returns the seq of the oldest outbox entry kept, 0 when
+	// empty: every seq from it to OutboxHead is kept, those below it were
+	// pruned (PruneNotifications) or never written.
+	OutboxTail() (uint64, error)
 	// Cursor returns a named delivery cursor (a webhook's last delivered
 	// outbox seq), 0 when never set.
 	Cursor(name string) (uint64, error)
@@ -360,6 +380,12 @@ type OutboxWriter interface {
 	// AppendNotifications appends entries to the outbox, assigning each
 	// the next seq (from 1), and returns them.
 	AppendNotifications(ns ...model.Notification) ([]model.Notification, error)
+	// PruneNotifications removes the oldest outbox entries, up to limit of
+	// them (limit must be positive), none with a seq above through, and
+	// never the last entry, so that OutboxHead and the seqs
+	// AppendNotifications assigns go on as before. It returns how many it
+	// removed.
+	PruneNotifications(through uint64, limit int) (int, error)
 	// PutCursor stores a named delivery cursor.
 	PutCursor(name string, seq uint64) error
 }

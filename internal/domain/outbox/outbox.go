@@ -1,12 +1,14 @@
 // Package outbox is the domain service that hands the transactional outbox
 // to its deliverers (the webhooks): it reads notifications in order of seq
 // and keeps each deliverer's cursor, so that transport never touches the
-// store. It must not send anything itself, nor decide what a notification
-// says (the process engine appends them).
+// store; and it prunes what is older than the retention and delivered. It
+// must not send anything itself, nor decide what a notification says (the
+// process engine appends them).
 package outbox
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -185,4 +187,96 @@ func (s *Service) Position(ctx context.Context, deliverer string) (head, cursor 
 		return 0, 0, fmt.Errorf("read the outbox position of deliverer %q: %w", deliverer, err)
 	}
 	return head, cursor, nil
+}
+
+// DefaultRetention is how long a notification is kept in the outbox when
+// the deployment says nothing (--outbox-retention): the outbox is a feed
+// for watches and webhooks, not the record (the audit log and each case's
+// timeline are), and a watcher resumes at most process.MaxWatchReplay
+// back anyway. Ninety days leaves a webhook whose receiver was down for a
+// quarter time to catch up, and a month's statistics time to be checked
+// against the feed.
+const DefaultRetention = 90 * 24 * time.Hour
+
+// PruneBatch is how many notifications one transaction of Prune removes
+// at most: a commit of a few hundred small deletes, far below what etcd
+// takes in one (etcdstore.DefaultMaxTxnOps), and short enough not to hold
+// the writers back.
+const PruneBatch = 500
+
+// Prune removes the notifications made more than retention before now,
+// oldest first, PruneBatch a transaction, until none is left to remove or
+// ctx ends. It never removes one that a deliverer named in deliverers (the
+// webhooks of the policy in effect) has not acknowledged, nor the newest
+// (datastore.OutboxWriter). It stops at the first notification that is
+// not old enough, so one whose time is out of order keeps those after it.
+// It returns how many it removed.
+//
+// Nothing the audit trail needs is lost: the audit log is the record of
+// who was sent what, and its events name a notification by its seq and
+// case, never by pointing into the outbox.
+func (s *Service) Prune(ctx context.Context, now time.Time, retention time.Duration, deliverers []string) (int, error) {
+	if retention <= 0 {
+		return 0, fmt.Errorf("prune the outbox: retention %v must be positive", retention)
+	}
+	cutoff := now.Add(-retention)
+	total := 0
+	for ctx.Err() == nil {
+		var removed int
+		// The body sets removed afresh and only reads and writes through
+		// tx, so it is safe to re-run (datastore.Store).
+		err := s.store.Update(ctx, func(tx datastore.Tx) error {
+			removed = 0
+			floor := uint64(1<<64 - 1)
+			for _, d := range deliverers {
+				cur, err := tx.Cursor(CursorName(d))
+				if err != nil {
+					return err
+				}
+				floor = min(floor, cur)
+			}
+			batch, err := tx.Notifications(0, PruneBatch)
+			if err != nil {
+				return err
+			}
+			var through uint64
+			for _, n := range batch {
+				if n.Seq > floor || !n.Time.Before(cutoff) {
+					break
+				}
+				through = n.Seq
+			}
+			if through == 0 {
+				return nil
+			}
+			removed, err = tx.PruneNotifications(through, PruneBatch)
+			return err
+		})
+		if err != nil {
+			if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+				return total, nil
+			}
+			return total, fmt.Errorf("prune the outbox of what is older than %v: %w", retention, err)
+		}
+		total += removed
+		if removed < PruneBatch {
+			break
+		}
+	}
+	return total, nil
+}
+
+// Tail returns the seq of the oldest notification kept, 0 when the outbox
+// is empty (for the metrics: with the head, how many are kept).
+func (s *Service) Tail(ctx context.Context) (uint64, error) {
+	var tail uint64
+	err := s.store.View(ctx, func(tx datastore.ReadTx) error {
+		var err error
+		tail, err = tx.OutboxTail()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("read the oldest notification kept: %w", err)
+	}
+	return tail, nil
 }

@@ -183,13 +183,6 @@ type OfficersPage struct {
 	Limit int
 }
 
-// maxUsersScanned bounds the users one page of ListAssignableOfficers
-// reads: the store keeps no index of users by unit, so the officers of one
-// unit are found among everyone's. A page that reads this many ends,
-// short or empty, with a cursor to go on, so no call costs more than this
-// however many users the service has.
-const maxUsersScanned = 1000
-
 // ListAssignableOfficers returns a page of the users AssignOfficer would
 // accept as the officer responsible for the case now, and a cursor for the
 // next page ("" on the last), so that a chair chooses among the people the
@@ -260,30 +253,49 @@ func (e *Engine) ListAssignableOfficers(ctx context.Context, p access.Principal,
 	return out, next, nil
 }
 
-// officersOf reads the users after page.After until it has kept
-// page.Limit who take the cases of unit, or read maxUsersScanned, or
-// reached the last. Each read asks for no more users than may still be
-// kept, so the store's cursor after it is the page's.
+// officersOf returns a page of the users who take the cases of unit,
+// from the store's index of active users by unit and role: a full page
+// of page.Limit (short only on the last), in order of user id as the
+// users are stored and as the scan of every user that came before
+// listed them, so a page token of that scan goes on from the same user.
+// What a page reads grows with the page, not with the service's users.
 func (e *Engine) officersOf(tx datastore.ReadTx, unit string, page OfficersPage) ([]model.User, string, error) {
-	var out []model.User
-	after := page.After
-	for scanned := 0; len(out) < page.Limit && scanned < maxUsersScanned; {
-		users, next, err := tx.ListUsers(after, min(page.Limit-len(out), maxUsersScanned-scanned))
-		if err != nil {
-			return nil, "", fmt.Errorf("officers of %s: %w", unit, err)
+	users, next, err := tx.ListActiveUsersOf(e.officerGroups(unit), page.After, page.Limit)
+	if err != nil {
+		return nil, "", fmt.Errorf("officers of %s: %w", unit, err)
+	}
+	// The index holds active users of a unit and role; the rule is the
+	// one AssignOfficer applies, asked again so that an entry a damaged
+	// index keeps (which check reports) never offers a user the step
+	// would refuse.
+	out := users[:0]
+	for _, u := range users {
+		if e.takesCasesOf(u, unit) {
+			out = append(out, u)
 		}
-		scanned += len(users)
-		for _, u := range users {
-			if e.takesCasesOf(u, unit) {
-				out = append(out, u)
+	}
+	return out, next, nil
+}
+
+// officerUnits are the units whose users may act for a unit other than
+// their own (access.Policy.ActsFor: the social work centre's supervisors
+// for the city), beside the unit itself.
+var officerUnits = []string{model.OrgHotline111, model.OrgSocialWorkCentre}
+
+// officerGroups are the units and roles whose active users take the cases
+// of unit (takesCasesOf): each role of a user of unit, or of an
+// organisation that may act for it, that takesCasesOf accepts. The rule
+// decides; this only names the users it is asked about.
+func (e *Engine) officerGroups(unit string) []datastore.UnitRole {
+	var out []datastore.UnitRole
+	for _, of := range append([]string{unit}, officerUnits...) {
+		for _, r := range model.Roles {
+			if e.takesCasesOf(model.User{ID: "-", Role: r, Unit: of}, unit) {
+				out = append(out, datastore.UnitRole{Unit: of, Role: r})
 			}
 		}
-		if next == "" {
-			return out, "", nil
-		}
-		after = next
 	}
-	return out, after, nil
+	return out
 }
 
 // checkTransferLevel allows commune to commune, commune to its district or

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/childcase/childcase/internal/domain/access"
 	"github.com/childcase/childcase/internal/domain/audit"
@@ -107,8 +108,10 @@ func TestListAssignableOfficersAreThoseTheStepAccepts(t *testing.T) {
 		t.Errorf("a bad case name: %v, want a field error", err)
 	}
 
-	// Audited on the case: the chair's six pages (three, two and one), the city's refusal and
-	// the other commune chair's, as absent.
+	// Audited on the case: the chair's four pages (two, one and one: a
+	// page is short only when it is the last, so no cursor leads to an
+	// empty one), the city's refusal and the other commune chair's, as
+	// absent.
 	var events []audit.Event
 	if err := w.store.View(w.ctx, func(tx datastore.ReadTx) error {
 		var err error
@@ -124,33 +127,111 @@ func TestListAssignableOfficersAreThoseTheStepAccepts(t *testing.T) {
 		}
 	}
 	slices.Sort(listed)
-	if wantEvents := []string{"chair.badinh ok", "chair.badinh ok", "chair.badinh ok", "chair.badinh ok", "chair.badinh ok", "chair.badinh ok", "chair.other not_found", "city refused NOT_RESPONSIBLE_UNIT"}; !slices.Equal(listed, wantEvents) {
+	if wantEvents := []string{"chair.badinh ok", "chair.badinh ok", "chair.badinh ok", "chair.badinh ok", "chair.other not_found", "city refused NOT_RESPONSIBLE_UNIT"}; !slices.Equal(listed, wantEvents) {
 		t.Errorf("the case's trail of officer lists: %v, want %v", listed, wantEvents)
 	}
 }
 
-// TestListAssignableOfficersReadsABoundedPage: no index holds the users of
-// a unit, so a page reads at most 1,000 users; the service's other users
-// end a page short (even empty) with a cursor rather than be read whole,
-// and the next page goes on to the unit's officer behind them.
-func TestListAssignableOfficersReadsABoundedPage(t *testing.T) {
+// TestListAssignableOfficersPagesAreFullAmongThousandsOfUsers: the
+// officers of a commune are read from the index of active users by unit
+// and role, so a commune's few workers among thousands of the service's
+// other users (of other communes, of other roles in the same commune,
+// disabled) fill their pages: full pages of the limit, in order of user
+// id, each worker once, and no cursor after the last. (Scanning every
+// user, as the list did, gave an empty first page and a cursor.)
+func TestListAssignableOfficersPagesAreFullAmongThousandsOfUsers(t *testing.T) {
 	w := newWorld(t, loadEnv(t))
 	defer w.close()
 	c := w.openCaseAt(t, start, false, model.AbuseNeglect)
+	name := "cases/" + c.Number
 	var others []model.User
 	for i := range 2500 {
 		others = append(others, model.User{ID: fmt.Sprintf("a.other%04d", i), Role: model.RoleCommuneWorker, Unit: unitOther})
 	}
-	w.createUsers(t, others...)
-	w.createUsers(t, model.User{ID: "z.worker", Role: model.RoleCommuneWorker, Unit: unitBaDinh})
-
-	got, next, err := w.eng.ListAssignableOfficers(w.ctx, principal("chair.badinh"), "cases/"+c.Number, process.OfficersPage{Limit: 100})
-	if err != nil || len(got) != 0 || next == "" {
-		t.Fatalf("the first page: %v, %q, %v; want no one and a cursor after the first 1,000 users", officerIDs(got), next, err)
+	for i := range 20 {
+		others = append(others,
+			model.User{ID: fmt.Sprintf("b.chair%02d", i), Role: model.RoleCommuneChair, Unit: unitBaDinh},
+			model.User{ID: fmt.Sprintf("b.gone%02d", i), Role: model.RoleCommuneWorker, Unit: unitBaDinh, DisableTime: start})
 	}
-	ids, pages := w.allOfficers(t, principal("chair.badinh"), "cases/"+c.Number, 100)
-	if !slices.Equal(ids, []string{"z.worker"}) || pages != 3 {
-		t.Errorf("every page: %v in %d pages, want z.worker in 3 (1,000 users a page)", ids, pages)
+	w.createUsers(t, others...)
+	workers := []string{"c.worker1", "m.worker2", "z.worker3"}
+	for _, id := range workers {
+		w.createUsers(t, model.User{ID: id, Role: model.RoleCommuneWorker, Unit: unitBaDinh})
+	}
+
+	chair := principal("chair.badinh")
+	got, next, err := w.eng.ListAssignableOfficers(w.ctx, chair, name, process.OfficersPage{Limit: 100})
+	if err != nil || !slices.Equal(officerIDs(got), workers) || next != "" {
+		t.Fatalf("one page of 100: %v, %q, %v; want %v and no next page", officerIDs(got), next, err, workers)
+	}
+	got, next, err = w.eng.ListAssignableOfficers(w.ctx, chair, name, process.OfficersPage{Limit: 2})
+	if err != nil || !slices.Equal(officerIDs(got), workers[:2]) || next == "" {
+		t.Fatalf("the first page of 2: %v, %q, %v; want %v and a next page", officerIDs(got), next, err, workers[:2])
+	}
+	got, next, err = w.eng.ListAssignableOfficers(w.ctx, chair, name, process.OfficersPage{After: next, Limit: 2})
+	if err != nil || !slices.Equal(officerIDs(got), workers[2:]) || next != "" {
+		t.Fatalf("the second page of 2: %v, %q, %v; want %v and no next page", officerIDs(got), next, err, workers[2:])
+	}
+	for _, limit := range []int{1, 3} {
+		ids, pages := w.allOfficers(t, chair, name, limit)
+		if wantPages := (len(workers) + limit - 1) / limit; !slices.Equal(ids, workers) || pages != wantPages {
+			t.Errorf("pages of %d: %v in %d pages, want %v in %d", limit, ids, pages, workers, wantPages)
+		}
+	}
+}
+
+// TestListAssignableOfficersFollowsEveryChangeOfAUser: a worker created,
+// disabled, enabled again, given another role or moved to another unit
+// is offered, or no longer, by the next call.
+func TestListAssignableOfficersFollowsEveryChangeOfAUser(t *testing.T) {
+	w := newWorld(t, loadEnv(t))
+	defer w.close()
+	c := w.openCaseAt(t, start, false, model.AbuseNeglect)
+	name := "cases/" + c.Number
+	chair := principal("chair.badinh")
+	offered := func() []string {
+		t.Helper()
+		ids, _ := w.allOfficers(t, chair, name, 100)
+		return ids
+	}
+	update := func(id string, change func(*model.User)) {
+		t.Helper()
+		if err := w.store.Update(w.ctx, func(tx datastore.Tx) error {
+			u, err := tx.User(id)
+			if err != nil {
+				return err
+			}
+			change(&u)
+			return tx.UpdateUser(u)
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := offered(); got != nil {
+		t.Fatalf("before any worker: %v", got)
+	}
+	w.createUsers(t, model.User{ID: "bd.worker", Role: model.RoleCommuneWorker, Unit: unitBaDinh})
+	steps := []struct {
+		what   string
+		change func(*model.User)
+		want   []string
+	}{
+		{"disabled", func(u *model.User) { u.DisableTime = start }, nil},
+		{"enabled again", func(u *model.User) { u.DisableTime = time.Time{} }, []string{"bd.worker"}},
+		{"made a chair", func(u *model.User) { u.Role = model.RoleCommuneChair }, nil},
+		{"a worker again", func(u *model.User) { u.Role = model.RoleCommuneWorker }, []string{"bd.worker"}},
+		{"moved to another commune", func(u *model.User) { u.Unit = unitOther }, nil},
+		{"moved back", func(u *model.User) { u.Unit = unitBaDinh }, []string{"bd.worker"}},
+		{"renamed", func(u *model.User) { u.DisplayName = "Lan" }, []string{"bd.worker"}},
+	}
+	if got := offered(); !slices.Equal(got, []string{"bd.worker"}) {
+		t.Fatalf("once created: %v, want bd.worker", got)
+	}
+	for _, st := range steps {
+		update("bd.worker", st.change)
+		if got := offered(); !slices.Equal(got, st.want) {
+			t.Errorf("the worker %s: %v, want %v", st.what, got, st.want)
+		}
 	}
 }
 
@@ -179,5 +260,43 @@ func TestListAssignableOfficersOfAClosedCaseIsRefusedAsTheStep(t *testing.T) {
 	got, next, err := w.eng.ListAssignableOfficers(w.ctx, chair, name, process.OfficersPage{Limit: 100})
 	if !errors.As(err, &listErr) || listErr.Reason != stepErr.Reason || got != nil || next != "" {
 		t.Errorf("the closed case's officers: %v, %q, %v; want %s as the step and no one", officerIDs(got), next, err, stepErr.Reason)
+	}
+}
+
+// TestListAssignableOfficersOfACaseTheCityHolds: the officers of a case
+// the city holds are its active city officers and the social work
+// centre's active supervisors (access.Policy.ActsFor), two groups of the
+// index merged in order of user id across pages, and no one else: not
+// the hotline's supervisors, the centre's operators, or a disabled
+// officer.
+func TestListAssignableOfficersOfACaseTheCityHolds(t *testing.T) {
+	w := newWorld(t, loadEnv(t))
+	defer w.close()
+	step := stepOK(t)
+	c := w.openCaseAt(t, start, false, model.AbuseNeglect)
+	name := "cases/" + c.Number
+	req := func() process.Request { return process.Request{Case: name, Etag: c.Etag()} }
+	c = step(w.eng.ProposeTransfer(w.ctx, principal("worker.badinh"), req(), unitCity, "cần dịch vụ của thành phố"))
+	c = step(w.eng.AcceptTransfer(w.ctx, principal("city"), req()))
+	w.createUsers(t,
+		model.User{ID: "a.centre", Role: model.RoleHotlineSupervisor, Unit: model.OrgSocialWorkCentre},
+		model.User{ID: "b.city", Role: model.RoleCityOfficer, Unit: unitCity},
+		model.User{ID: "c.centre", Role: model.RoleHotlineSupervisor, Unit: model.OrgSocialWorkCentre},
+		model.User{ID: "d.city", Role: model.RoleCityOfficer, Unit: unitCity},
+		model.User{ID: "e.hotline", Role: model.RoleHotlineSupervisor, Unit: model.OrgHotline111},
+		model.User{ID: "f.operator", Role: model.RoleHotlineOperator, Unit: model.OrgSocialWorkCentre},
+		model.User{ID: "g.gone", Role: model.RoleCityOfficer, Unit: unitCity, DisableTime: start},
+		model.User{ID: "h.worker", Role: model.RoleCommuneWorker, Unit: unitBaDinh},
+	)
+	want := []string{"a.centre", "b.city", "c.centre", "d.city"}
+	for _, limit := range []int{1, 2, 3, 100} {
+		ids, pages := w.allOfficers(t, principal("city"), name, limit)
+		if wantPages := (len(want) + limit - 1) / limit; !slices.Equal(ids, want) || pages != wantPages {
+			t.Errorf("pages of %d: %v in %d pages, want %v in %d", limit, ids, pages, want, wantPages)
+		}
+	}
+	// Each one offered is one the step accepts.
+	for _, id := range want {
+		c = step(w.eng.AssignOfficer(w.ctx, principal("city"), req(), "users/"+id))
 	}
 }

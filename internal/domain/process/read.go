@@ -106,11 +106,21 @@ func (e *Engine) Watch(ctx context.Context, p access.Principal, after uint64, ca
 	// so that nothing done meanwhile is missed. A cursor past the last
 	// notification is none this service sent (one kept across a restore
 	// from an older backup): the watch would wait for it, and send
-	// nothing of what happens next, numbered from the last one.
-	var head uint64
+	// nothing of what happens next, numbered from the last one. A cursor
+	// before the oldest notification kept would skip those pruned
+	// (outbox.Service.Prune) without a word.
+	//
+	// A refusal names the caller's own after_seq and the service's bound,
+	// never the outbox's numbers: the outbox is numbered across the whole
+	// city, and its last seq would tell any watcher how many
+	// notifications every scope has had.
+	var head, tail uint64
 	if err := e.store.View(ctx, func(tx datastore.ReadTx) error {
 		var err error
-		head, err = tx.OutboxHead()
+		if head, err = tx.OutboxHead(); err != nil {
+			return err
+		}
+		tail, err = tx.OutboxTail()
 		return err
 	}); err != nil {
 		return err
@@ -121,14 +131,17 @@ func (e *Engine) Watch(ctx context.Context, p access.Principal, after uint64, ca
 		reason = fmt.Sprintf("from now (after seq %d)", after)
 	case after > head:
 		return model.InvalidField("after_seq", "after_seq.sent",
-			"after_seq %d is past the last notification, %d: resume after a seq this service sent, or leave after_seq out to start from now", after, head)
+			"after_seq %d is past the last notification: resume after a seq this service sent, or leave after_seq out to start from now", after)
+	case after+1 < tail:
+		return model.InvalidField("after_seq", "after_seq.pruned",
+			"after_seq %d is older than the notifications the service keeps (--outbox-retention): a watch cannot resume there; older work is in the case lists and each case's events, or leave after_seq out to start from now", after)
 	case head-after > e.watchReplay:
 		// A replay reads every notification after the cursor, and the
 		// case of each, to keep those p may see: from the first of
 		// millions it was minutes of the server's work for one call,
 		// which any user could ask for again and again.
 		return model.InvalidField("after_seq", "after_seq.replay",
-			"after_seq %d is %d notifications behind the last, %d: a watch resumes at most %d back (after_seq %d or later); older work is in the case lists and each case's events", after, head-after, head, e.watchReplay, head-e.watchReplay)
+			"after_seq %d is more than %d notifications behind the last: a watch resumes at most %d back; older work is in the case lists and each case's events, or leave after_seq out to start from now", after, e.watchReplay, e.watchReplay)
 	}
 	log := auditlog.New(e.store)
 	opened := p.Event(e.clock.Now(), action, resource, onCase, audit.OutcomeOK)

@@ -2,6 +2,8 @@ package process_test
 
 import (
 	"errors"
+	"regexp"
+	"strconv"
 	"testing"
 	"time"
 
@@ -14,8 +16,7 @@ import (
 // replay reads every notification after its cursor and the case of each,
 // and from the first of a million (after_seq=1) it was minutes of the
 // server's work for one call of any user. An older cursor is refused
-// naming after_seq and the oldest it takes; one within the bound is
-// taken. The test runs on a bound of 3.
+// naming after_seq and the bound; one within the bound is taken. The test runs on a bound of 3.
 func TestAWatchResumesOnlySoFarBack(t *testing.T) {
 	if process.MaxWatchReplay < 1000 || process.MaxWatchReplay > 100_000 {
 		t.Errorf("process.MaxWatchReplay is %d: a resumption after a weekend must fit, a replay of the whole outbox must not", process.MaxWatchReplay)
@@ -50,6 +51,94 @@ func TestAWatchResumesOnlySoFarBack(t *testing.T) {
 	}
 	if err := watch(head - 3); !errors.Is(err, errLive) {
 		t.Errorf("a watch after seq %d of %d, bound 3: %v; want it live", head-3, head, err)
+	}
+	if err := watch(0); !errors.Is(err, errLive) {
+		t.Errorf("a watch from now: %v; want it live", err)
+	}
+}
+
+// numbersIn returns the decimal numbers a text names.
+func numbersIn(s string) []uint64 {
+	var out []uint64
+	for _, m := range regexp.MustCompile(`[0-9]+`).FindAllString(s, -1) {
+		n, err := strconv.ParseUint(m, 10, 64)
+		if err == nil {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// TestAnAfterSeqRefusalNamesNoOtherScopesNumbers: the outbox is the
+// city's, numbered across every scope, so a refused after_seq that named
+// the last notification ("the last is N") told a commune worker how many
+// notifications the whole city had had. A refusal names the rule broken,
+// the caller's own after_seq and the service's bound, no number of the
+// outbox's.
+func TestAnAfterSeqRefusalNamesNoOtherScopesNumbers(t *testing.T) {
+	e := loadEnv(t)
+	w := newWorld(t, e)
+	defer w.close()
+	const bound = 3
+	eng := process.New(process.Deps{Store: w.store, Units: e.reg, Policy: e.pol, Calendar: e.cal, Vault: e.vault, Clock: w.clk, Log: e.log,
+		WatchReplay: bound})
+	for range 6 {
+		w.openCaseAt(t, start.Add(-2*time.Hour), false, 1)
+	}
+	worker := principal("worker.badinh")
+	for _, tt := range []struct {
+		after uint64
+		rule  string
+	}{
+		{1000, "after_seq.sent"},
+		{1, "after_seq.replay"},
+	} {
+		err := eng.Watch(w.ctx, worker, tt.after, "", nil, func(model.Notification) error { return nil })
+		var fe *model.FieldError
+		if !errors.As(err, &fe) || fe.Field != "after_seq" || fe.Rule != tt.rule {
+			t.Errorf("a watch after seq %d: %v; want it refused naming after_seq (%s)", tt.after, err, tt.rule)
+			continue
+		}
+		for _, n := range numbersIn(fe.Description) {
+			if n != tt.after && n != bound {
+				t.Errorf("the refusal of after_seq %d (%s) names %d, a number of the outbox's: %q", tt.after, tt.rule, n, fe.Description)
+			}
+		}
+	}
+}
+
+// TestAWatchAfterWhatWasPrunedIsRefused: an after_seq older than the
+// oldest notification kept would skip those pruned without a word; it is
+// refused naming after_seq and the rule (after_seq.pruned). The one just
+// before the oldest kept loses nothing and is taken.
+func TestAWatchAfterWhatWasPrunedIsRefused(t *testing.T) {
+	e := loadEnv(t)
+	w := newWorld(t, e)
+	defer w.close()
+	eng := process.New(process.Deps{Store: w.store, Units: e.reg, Policy: e.pol, Calendar: e.cal, Vault: e.vault, Clock: w.clk, Log: e.log})
+	for range 6 {
+		w.openCaseAt(t, start.Add(-2*time.Hour), false, 1)
+	}
+	if err := w.store.Update(w.ctx, func(tx datastore.Tx) error {
+		_, err := tx.PruneNotifications(3, 100)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	worker := principal("worker.badinh")
+	errLive := errors.New("live")
+	watch := func(after uint64) error {
+		return eng.Watch(w.ctx, worker, after, "", func(uint64) error { return errLive }, func(model.Notification) error { return nil })
+	}
+	for _, after := range []uint64{1, 2} {
+		err := watch(after)
+		var fe *model.FieldError
+		if !errors.As(err, &fe) || fe.Field != "after_seq" || fe.Rule != "after_seq.pruned" {
+			t.Errorf("a watch after seq %d, 1-3 pruned: %v; want it refused naming after_seq (after_seq.pruned)", after, err)
+		}
+	}
+	if err := watch(3); !errors.Is(err, errLive) {
+		t.Errorf("a watch after seq 3, 1-3 pruned: %v; want it live", err)
 	}
 	if err := watch(0); !errors.Is(err, errLive) {
 		t.Errorf("a watch from now: %v; want it live", err)

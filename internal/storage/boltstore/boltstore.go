@@ -46,6 +46,8 @@
 //	  timers                at(8) case id(8) deadline id(4); at is Unix
 //	                        nanoseconds, so a timer is due from 1970 to 2262
 //	  tokens_by_user        user id, 0x00, token id
+//	  users_by_unit         unit, 0x00, role(1) user id: every active
+//	                        user (storekey.UserUnitKeys; since version 12)
 //	  audit_by_case         case resource name, 0x00, seq(8)
 //	  audit_by_actor        actor user id, 0x00, seq(8)
 //	  audit_by_time         time(8) seq(8) (storekey.AuditTimeKey); its
@@ -131,13 +133,22 @@ import (
 // part of a database. The events already stored keep their JSON, which
 // Decode still reads, so the migration rewrites nothing; a release that
 // knows only version 10 would refuse the new events as unknown.
-// Version 12 keeps a working-day deadline's warning instants (warn_times,
+// Version 12 adds the index of active users by unit and role
+// (users_by_unit), which ListAssignableOfficers pages through: the
+// migration builds it from the users, and a release that knows only
+// version 11 would create, disable and enable users without it.
+// Version 13 keeps a working-day deadline's warning instants (warn_times,
 // model.Deadline.WarnTimes), placed on its working days: the deadlines
 // stored before it have none and keep the wall-clock fractions they were
 // given, so the migration rewrites nothing; a release that knows only
-// version 11 would drop them at the next write of the case and warn at
+// version 12 would drop them at the next write of the case and warn at
 // wall-clock fractions again, on days off.
-const SchemaVersion = 12
+const SchemaVersion = 13
+
+// usersByUnitVersion is the schema version that added users_by_unit: a
+// file of an older one (a backup, checked or restored) has no entries
+// there yet.
+const usersByUnitVersion = 12
 
 var (
 	bucketMeta              = []byte("meta")
@@ -154,6 +165,7 @@ var (
 	bucketUsers             = []byte("users")
 	bucketTokens            = []byte("tokens")
 	bucketTokensByUser      = []byte("tokens_by_user")
+	bucketUsersByUnit       = []byte("users_by_unit")
 	bucketPoliceUnits       = []byte("police_units")
 	bucketDataKeys          = []byte("data_keys")
 	bucketDataKeysByMaster  = []byte("data_keys_by_master")

@@ -122,8 +122,8 @@ const MaxProblems = 1000
 //   - every index against its records, both ways: each record has its
 //     entries (reports_by_call_type, reports_by_taker, case_numbers,
 //     cases_by_unit, cases_by_status, case_scope, case_queue, report_scope,
-//     idempotency_by_time, tokens_by_user, data_keys_by_master,
-//     audit_by_case, audit_by_actor, and audit_by_time once meta records
+//     idempotency_by_time, tokens_by_user, users_by_unit (each active
+//     user; from schema version 12), data_keys_by_master, audit_by_case, audit_by_actor, and audit_by_time once meta records
 //     it complete), and each entry points at a record that exists and
 //     agrees with it;
 //   - the links between records: a report's case lists it and the case's
@@ -350,6 +350,7 @@ type checker struct {
 	storedStatsOdd bool
 	dailyStats     bool          // whether the file has counters by day (schema version 9)
 	scopeIndexes   bool          // whether the file has the scope and queue indexes (schema version 4)
+	usersByUnit    bool          // whether the file has users_by_unit (schema version 12)
 	countStat      tally.Counter // c.countStatEvent, made once
 	statTally      tally.Tally   // countStatEvent's, reused
 	statKeyBuf     []byte        // countStatEvent's, reused
@@ -407,6 +408,7 @@ func (c *checker) run() (err error) {
 	c.caseSeqs = map[uint16]uint64{}
 	c.dailyStats = c.res.SchemaVersion >= dailyStatsVersion
 	c.scopeIndexes = c.res.SchemaVersion == 0 || c.res.SchemaVersion >= bucketVersion(bucketCaseScope)
+	c.usersByUnit = c.res.SchemaVersion == 0 || c.res.SchemaVersion >= usersByUnitVersion
 	c.countStat = c.countStatEvent
 	c.caseEntries, c.scopeEntries, c.scopeKeys = map[string]int{}, map[string]int{}, map[string]int{}
 	c.found, c.expected, c.scopeSums = map[string]*int{}, map[string]*indexSum{}, map[string]uint64{}
@@ -415,7 +417,7 @@ func (c *checker) run() (err error) {
 	// their own (start), each joined where it stands in this order, so
 	// that the problems come in the order of a check on one goroutine.
 	idempotency := c.start((*checker).checkIdempotency, (*checker).checkIdempotencyIndex)
-	identity := c.start((*checker).checkUsers, (*checker).checkTokens, (*checker).checkTokenIndex,
+	identity := c.start((*checker).checkUsers, (*checker).checkUserUnitIndex, (*checker).checkTokens, (*checker).checkTokenIndex,
 		(*checker).checkPoliceUnits, (*checker).checkDataKeys, (*checker).checkDataKeyIndex)
 	auditLog := c.start((*checker).checkAudit,
 		func(a *checker) { a.checkAuditIndex(bucketAuditByCase)() },
@@ -537,7 +539,7 @@ func (c *checker) start(steps ...func(*checker)) *checkPart {
 		ctx: c.ctx, res: &CheckResult{}, cursors: map[string]*getCursor{}, seqCursors: map[string]*seqCursor{},
 		found: map[string]*int{}, expected: map[string]*indexSum{}, scopeSums: map[string]uint64{}, caseEntries: map[string]int{}, scopeEntries: map[string]int{}, scopeKeys: map[string]int{},
 		caseSeqs: map[uint16]uint64{},
-		linkSeed: c.linkSeed, dailyStats: c.dailyStats, scopeIndexes: c.scopeIndexes,
+		linkSeed: c.linkSeed, dailyStats: c.dailyStats, scopeIndexes: c.scopeIndexes, usersByUnit: c.usersByUnit,
 		notedSeq: c.notedSeq, notedHash: c.notedHash, masters: c.masters,
 	}
 	sub.countStat = sub.countStatEvent
@@ -1567,6 +1569,50 @@ func (c *checker) checkUsers() {
 		}
 		if u.ID != string(k) {
 			c.problem(bucketUsers, readable(k), "the record holds user id %q", u.ID)
+		}
+		if !c.usersByUnit {
+			return
+		}
+		for _, e := range storekey.UserUnitKeys(u) {
+			if !c.hasEntry(bucketUsersByUnit, e) {
+				c.problem(bucketUsersByUnit, fmt.Sprintf("unit %q, role %d, user %q", u.Unit, u.Role, u.ID),
+					"missing: active user %q has no entry", u.ID)
+			}
+		}
+	})
+}
+
+// checkUserUnitIndex checks users_by_unit against the users: each entry
+// is well formed and names an active user of its unit and role. The
+// users' pass has checked the other way (every active user has its
+// entry); a file of a version before 12 has none to check.
+func (c *checker) checkUserUnitIndex() {
+	if !c.usersByUnit {
+		return
+	}
+	if ok, _ := c.indexMatches(bucketUsersByUnit); ok || c.err != nil {
+		return
+	}
+	c.each(bucketUsersByUnit, func(k, _ []byte) {
+		unit, role, id, ok := storekey.ParseUserUnitKey(k)
+		if !ok {
+			c.problem(bucketUsersByUnit, readable(k), "malformed key: want unit, 0x00, role(1), user id")
+			return
+		}
+		key := fmt.Sprintf("unit %q, role %d, user %q", unit, role, id)
+		raw := c.get(bucketUsers, []byte(id))
+		if raw == nil {
+			c.problem(bucketUsersByUnit, key, "dangling: user %q does not exist", id)
+			return
+		}
+		u, err := decodeAs[model.User](raw)
+		switch {
+		case err != nil:
+			return // the users' pass reports it
+		case u.Disabled():
+			c.problem(bucketUsersByUnit, key, "dangling: user %q is disabled", id)
+		case u.Unit != unit || u.Role != role:
+			c.problem(bucketUsersByUnit, key, "user %q is of unit %q, role %d", id, u.Unit, u.Role)
 		}
 	})
 }

@@ -276,6 +276,27 @@ func TestCheckFindsDamage(t *testing.T) {
 			bucket: "tokens_by_user", key: `user "lan.nguyen", token "tok1"`, what: "missing",
 		},
 		{
+			name: "user unit index entry deleted",
+			change: func(f ckFixture, tx *bolt.Tx) error {
+				return del("users_by_unit", []byte(model.OrgHotline111+"\x00\x01"+ckUser))(tx)
+			},
+			bucket: "users_by_unit", key: `unit "orgs/hotline-111", role 1, user "lan.nguyen"`, what: "missing: active user",
+		},
+		{
+			name: "dangling user unit index entry",
+			change: func(f ckFixture, tx *bolt.Tx) error {
+				return put("users_by_unit", []byte(model.OrgHotline111+"\x00\x01ghost.user"), nil)(tx)
+			},
+			bucket: "users_by_unit", key: `user "ghost.user"`, what: "dangling: user \"ghost.user\" does not exist",
+		},
+		{
+			name: "user unit index entry of another role",
+			change: func(f ckFixture, tx *bolt.Tx) error {
+				return put("users_by_unit", []byte(model.OrgHotline111+"\x00\x02"+ckUser), nil)(tx)
+			},
+			bucket: "users_by_unit", key: `role 2, user "lan.nguyen"`, what: `is of unit "orgs/hotline-111", role 1`,
+		},
+		{
 			name: "audit actor index entry deleted",
 			change: func(f ckFixture, tx *bolt.Tx) error {
 				return del("audit_by_actor", append([]byte(ckUser+"\x00"), u64(2)...))(tx)

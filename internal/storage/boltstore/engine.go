@@ -150,6 +150,14 @@ var _ datastore.Store = (*EngineStore)(nil)
 // when it fails.
 func OpenEngine(ctx context.Context, e kv.Engine, opts EngineOptions) (*EngineStore, error) {
 	if err := e.Update(ctx, func(t kv.Tx) error { return initEngine(t) }); err != nil {
+		if errors.Is(err, kv.ErrTooLarge) {
+			// The one commit of a start that grows with the data: the
+			// migration's index of users by unit (initEngine).
+			return nil, fmt.Errorf("open the store: its first commit (a new store's layout, or the migration to schema version %d, "+
+				"which puts an entry for every active user in the commit that raises the version) is more than one commit may hold: "+
+				"raise --etcd-max-txn-ops and --etcd-max-request-bytes (and the cluster's limits) above the number of users, "+
+				"or migrate the store on a bbolt file and move it with childcase migrate-store: %w", usersByUnitVersion, err)
+		}
 		return nil, fmt.Errorf("open the store: %w", err)
 	}
 	s := &EngineStore{e: e, committed: opts.Committed, commitTimeout: opts.CommitTimeout}
@@ -199,7 +207,15 @@ func initEngine(t kv.Tx) error {
 	if version >= lastRewritingVersion && version < SchemaVersion {
 		// The migrations after lastRewritingVersion rewrite no record
 		// (see migrate), so an engine's store, which is never migrated
-		// record by record, takes them by its version alone.
+		// record by record, takes them by its version and the indexes
+		// they add, built in this one transaction: its commit guard
+		// makes it fail, and run again, if any other instance wrote
+		// meanwhile, so no user is created or changed without its entry.
+		if version < usersByUnitVersion {
+			if err := buildUsersByUnit(&tx{kt: t}); err != nil {
+				return fmt.Errorf("migrate to schema version %d: %w", usersByUnitVersion, err)
+			}
+		}
 		return meta.Put(keySchemaVersion, u32(SchemaVersion))
 	}
 	if version < SchemaVersion {

@@ -330,3 +330,36 @@ func TestEngineGroupsCommitOneAtATime(t *testing.T) {
 		t.Error("an Update's and a Batch's transactions ran on the engine at once")
 	}
 }
+
+// TestOpenEngineBuildsUsersByUnit: a store on an engine (as on etcd) of
+// schema version 11, the schema-11 golden file as a kv engine, gets the
+// index of users by unit of version 12 in the transaction that raises
+// its version, without any record rewritten: the Ba Đình chair's
+// officers are a prefix scan at once, and Check finds the index and the
+// users in agreement.
+func TestOpenEngineBuildsUsersByUnit(t *testing.T) {
+	ctx := context.Background()
+	db, _ := copyGolden(t, "schema11")
+	s := openEngineStore(t, openBoltEngine(t, db))
+	baDinh := "units/00004@2025-07-01"
+	err := s.View(ctx, func(tx datastore.ReadTx) error {
+		us, next, err := tx.ListActiveUsersOf([]datastore.UnitRole{{Unit: baDinh, Role: model.RoleCommuneWorker}}, "", 10)
+		if err != nil || len(us) != 1 || us[0].ID != "badinh.worker" || next != "" {
+			t.Errorf("Ba Đình's workers after the migration: %v, %q, %v; want badinh.worker alone", us, next, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := bucketCounts(t, db); got["users_by_unit"] != 11 || got["users"] != 11 {
+		t.Errorf("after the engine's migration: %d users, %d entries in users_by_unit; want 11 of each", got["users"], got["users_by_unit"])
+	}
+	res := mustCheck(t, db)
+	if !res.OK() || res.SchemaVersion != boltstore.SchemaVersion {
+		t.Errorf("Check after the engine's migration: version %d, problems:\n%s", res.SchemaVersion, problemList(res))
+	}
+}

@@ -48,9 +48,11 @@ import (
 // tokens; the same demo and query as schema7's), schema9 by commit 0208bd3
 // (schema version 9: counters by day; the counting rules of before
 // version 10), schema10 by commit 6e46a28 (schema version 10, the last to
-// store audit events in JSON), schema11 by commit 974310d (schema version
-// 11, the last to store a working-day deadline without its warning
-// instants). schema9 holds more, what version 10 counts differently: its
+// store audit events in JSON), schema11 and schema11wd by commit 974310d
+// (schema version 11, the last without the index of users by unit),
+// schema12 by commit c3c3e050 (schema version 12, the last to store a
+// working-day deadline without its warning instants).
+// schema9 holds more, what version 10 counts differently: its
 // server ran `serve --demo --policy` with {"acknowledge": {"seconds": 60}}
 // (so that the demo's cases miss their acknowledgements within a minute), on
 // ports of its own; badinh.worker acknowledged HN-2026-00001 at once
@@ -63,10 +65,15 @@ import (
 // badinh.chair merged it into HN-2026-00001 (golden-merge-1); then the
 // audit query was the events of HN-2026-00001, and a clean stop. schema10
 // holds the demo of its commit, the acknowledgement (golden-ack-1) and the
-// audit query of the events of HN-2026-00001, on ports of its own. schema11
-// holds the same, its server run with `--policy` {"acknowledge":
-// {"working_days": 2}} (so the demo's acknowledgements are working-day
-// clocks) at 16:05 on Mon 7 Dec 2026 in Hanoi. Each
+// audit query of the events of HN-2026-00001, on ports of its own;
+// schema11, written by commit 974310d1 (schema version 11, the last
+// without the index of users by unit), the same on ports of its own;
+// schema11wd, written by the same commit, holds the same, its server run
+// with `--policy` {"acknowledge": {"working_days": 2}} (so the demo's
+// acknowledgements are working-day clocks) at 16:05 on Mon 7 Dec 2026 in
+// Hanoi; schema12, written by commit c3c3e050 (schema version 12, the
+// last to store a working-day deadline without its warning instants), the
+// same as schema11, on ports of its own. Each
 // step was a curl to the REST API with the demo's tokens. Each has its
 // master key file beside it. They are what every later layout must still open: never regenerate
 // them, add the next version's instead.
@@ -95,31 +102,31 @@ var goldenFiles = []goldenFileCase{
 		// The acknowledgement's idempotency record remembers the whole
 		// case, free text in the clear: the migration to version 3 drops it.
 		before:        demoCounts(39, 14, 1, false),
-		after:         withAuditByTime(withStats(withSearchIndex(demoCounts(39, 14, 0, true)))),
+		after:         withUsersByUnit(withAuditByTime(withStats(withSearchIndex(demoCounts(39, 14, 0, true))))),
 		sealedAtStart: 2,
 	},
 	{
 		name:   "schema3",
 		before: demoCounts(38, 13, 1, false),
-		after:  withAuditByTime(withStats(withSearchIndex(demoCounts(38, 13, 1, true)))),
+		after:  withUsersByUnit(withAuditByTime(withStats(withSearchIndex(demoCounts(38, 13, 1, true))))),
 	},
 	{
 		// Written with its indexes (schema version 4), records in JSON.
 		name:   "schema4",
 		before: demoCounts(39, 14, 1, true),
-		after:  withAuditByTime(withStats(withSearchIndex(demoCounts(39, 14, 1, true)))),
+		after:  withUsersByUnit(withAuditByTime(withStats(withSearchIndex(demoCounts(39, 14, 1, true))))),
 	},
 	{
 		// Records as storage-owned messages (schema version 5).
 		name:   "schema5",
 		before: demoCounts(39, 14, 1, true),
-		after:  withAuditByTime(withStats(withSearchIndex(demoCounts(39, 14, 1, true)))),
+		after:  withUsersByUnit(withAuditByTime(withStats(withSearchIndex(demoCounts(39, 14, 1, true))))),
 	},
 	{
 		// The indexes in the one bucket index (schema version 6).
 		name:   "schema6",
 		before: demoCounts(39, 14, 1, true),
-		after:  withAuditByTime(withStats(withSearchIndex(demoCounts(39, 14, 1, true)))),
+		after:  withUsersByUnit(withAuditByTime(withStats(withSearchIndex(demoCounts(39, 14, 1, true))))),
 	},
 	{
 		// Statistics counters and a full search index of 16-byte tokens
@@ -130,7 +137,7 @@ var goldenFiles = []goldenFileCase{
 		// its own.
 		name:     "schema7",
 		before:   schema7Counts(4, 142, 11),
-		after:    withAuditByTime(schema7Counts(0, 0, 11+19)),
+		after:    withUsersByUnit(withAuditByTime(schema7Counts(0, 0, 11+19))),
 		referred: []string{"HN-2026-00001", "HN-2026-00003", "HN-2026-00004"},
 	},
 	{
@@ -139,7 +146,7 @@ var goldenFiles = []goldenFileCase{
 		// cells by day and changes nothing else.
 		name:     "schema8",
 		before:   schema8Counts(11),
-		after:    withAuditByTime(schema8Counts(11 + 19)),
+		after:    withUsersByUnit(withAuditByTime(schema8Counts(11 + 19))),
 		referred: []string{"HN-2026-00001", "HN-2026-00003", "HN-2026-00004"},
 	},
 	{
@@ -150,7 +157,7 @@ var goldenFiles = []goldenFileCase{
 		// with the audit log's index by time.
 		name:     "schema9",
 		before:   schema9Counts(38),
-		after:    schema9Counts(40),
+		after:    withUsersByUnit(schema9Counts(40)),
 		referred: []string{"HN-2026-00001", "HN-2026-00003", "HN-2026-00004"},
 		cases:    5, reports: 6,
 	},
@@ -160,17 +167,36 @@ var goldenFiles = []goldenFileCase{
 		// and the events written after it are binary.
 		name:     "schema10",
 		before:   schema10Counts(),
-		after:    schema10Counts(),
+		after:    withUsersByUnit(schema10Counts()),
+		referred: []string{"HN-2026-00001", "HN-2026-00003", "HN-2026-00004"},
+	},
+	{
+		// The last schema before the index of users by unit (version
+		// 12), written by commit 974310d1 as schema10 was by its own;
+		// the migration adds an entry for each of its 11 users, all
+		// active, and changes nothing else.
+		name:     "schema11",
+		before:   schema11Counts(),
+		after:    withUsersByUnit(schema11Counts()),
 		referred: []string{"HN-2026-00001", "HN-2026-00003", "HN-2026-00004"},
 	},
 	{
 		// Working-day deadlines without their warning instants, as every
-		// release before schema version 12 stored them
+		// release before schema version 13 stored them
 		// (TestSchema11DeadlinesKeepTheirWarningPoints); the migration
-		// rewrites nothing.
-		name:     "schema11",
-		before:   schema11Counts(),
-		after:    schema11Counts(),
+		// adds the index of users by unit and rewrites nothing.
+		name:     "schema11wd",
+		before:   schema11wdCounts(),
+		after:    withUsersByUnit(schema11wdCounts()),
+		referred: []string{"HN-2026-00001", "HN-2026-00003", "HN-2026-00004"},
+	},
+	{
+		// The last schema before a working-day deadline's warning
+		// instants (version 13), written by commit c3c3e050 as schema11
+		// was by its own; the migration rewrites nothing.
+		name:     "schema12",
+		before:   schema12Counts(),
+		after:    schema12Counts(),
 		referred: []string{"HN-2026-00001", "HN-2026-00003", "HN-2026-00004"},
 	},
 }
@@ -258,14 +284,45 @@ func schema10Counts() goldenCounts {
 	}
 }
 
-// schema11Counts are schema10Counts' demo, acknowledgement and audit
+// schema11wdCounts are schema10Counts' demo, acknowledgement and audit
 // query, written by the release of schema version 11 under a policy of 2
 // working days to acknowledge: three more audit events (its start's), and
 // one more cell of counters (a day the acknowledgements are due).
-func schema11Counts() goldenCounts {
+func schema11wdCounts() goldenCounts {
 	c := schema10Counts()
 	c["audit"], c["audit_by_actor"], c["audit_by_case"], c["audit_by_time"] = 105, 105, 25, 106
 	c["stats"] = 33
+	return c
+}
+
+// schema11Counts are the entries per bucket of the schema-11 golden file:
+// the demo of commit 974310d1, one acknowledgement and one audit query.
+func schema11Counts() goldenCounts {
+	return goldenCounts{
+		"audit": 103, "audit_by_actor": 102, "audit_by_case": 22, "audit_by_time": 104,
+		"case_events": 20, "case_numbers": 4, "case_queue": 31, "case_scope": 20, "case_sequences": 1, "cases": 4, "cases_by_status": 4,
+		"cases_by_unit": 4, "cursors": 0, "data_keys": 12, "data_keys_by_master": 12,
+		"idempotency": 1, "idempotency_by_time": 1, "meta": 3, "outbox": 7,
+		"police_units": 2, "report_scope": 30, "reports": 5, "reports_by_call_type": 5, "reports_by_taker": 5,
+		"search_by_case": 4, "search_pending": 0, "search_tokens": 142, "stats": 30, "timers": 9,
+		"tokens": 31, "tokens_by_user": 31, "users": 11,
+	}
+}
+
+// schema12Counts are schema11Counts' with the index of users by unit,
+// written by commit c3c3e050: one audit event fewer, since schema11's
+// file holds one event without an actor that this run did not write.
+func schema12Counts() goldenCounts {
+	c := withUsersByUnit(schema11Counts())
+	c["audit"], c["audit_by_time"] = 102, 103
+	return c
+}
+
+// withUsersByUnit adds the index of active users by unit and role (schema
+// version 12), which the migration builds from the users: every golden
+// file's 11 demo users are active, each with one entry.
+func withUsersByUnit(c goldenCounts) goldenCounts {
+	c["users_by_unit"] = 11
 	return c
 }
 
@@ -376,7 +433,7 @@ func copyGolden(t *testing.T, name string) (db, key string) {
 var goldenIndexTags = map[byte]string{
 	1: "reports_by_call_type", 2: "reports_by_taker", 3: "report_scope", 4: "cases_by_unit", 5: "cases_by_status",
 	6: "case_scope", 7: "case_queue", 8: "timers", 9: "tokens_by_user", 10: "audit_by_case", 11: "audit_by_actor",
-	12: "audit_by_time",
+	12: "audit_by_time", 13: "users_by_unit",
 }
 
 func bucketCounts(t *testing.T, path string) goldenCounts {
@@ -724,7 +781,7 @@ func emptyToNil(v reflect.Value) reflect.Value {
 // store (an offline backup's) reads its records and writes a backup
 // Check finds the same.
 func TestCheckAndBackupReadOlderSchemas(t *testing.T) {
-	for version, name := range map[uint32]string{2: "schema2", 3: "schema3", 4: "schema4", 5: "schema5", 6: "schema6", 7: "schema7", 8: "schema8", 9: "schema9", 10: "schema10"} {
+	for version, name := range map[uint32]string{2: "schema2", 3: "schema3", 4: "schema4", 5: "schema5", 6: "schema6", 7: "schema7", 8: "schema8", 9: "schema9", 10: "schema10", 11: "schema11", 12: "schema12"} {
 		t.Run(name, func(t *testing.T) {
 			db, _ := copyGolden(t, name)
 			res := mustCheck(t, db)
@@ -1059,7 +1116,7 @@ func TestEveryOlderSchemaHasAGoldenFile(t *testing.T) {
 // its timer is set), not the points on working days that version 12 gives
 // a deadline started after it (00:00 of Wed 9).
 func TestSchema11DeadlinesKeepTheirWarningPoints(t *testing.T) {
-	db, _ := copyGolden(t, "schema11")
+	db, _ := copyGolden(t, "schema11wd")
 	s := open(t, db)
 	err := s.View(context.Background(), func(tx datastore.ReadTx) error {
 		c, err := tx.CaseByNumber("HN-2026-00002")

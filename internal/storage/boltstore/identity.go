@@ -2,6 +2,7 @@ package boltstore
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 
 	"github.com/childcase/childcase/internal/domain/datastore"
@@ -40,15 +41,6 @@ func (t *tx) createRecord(bucket []byte, what, id string, v any) error {
 	return t.writeRecord(bucket, what, id, v)
 }
 
-// replaceRecord stores v under id in bucket, or returns model.ErrNotFound
-// if there is no record to replace, so an update cannot create.
-func (t *tx) replaceRecord(bucket []byte, what, id string, v any) error {
-	if t.bucket(bucket).Get([]byte(id)) == nil {
-		return fmt.Errorf("%s %q: %w", what, id, model.ErrNotFound)
-	}
-	return t.writeRecord(bucket, what, id, v)
-}
-
 func (t *tx) writeRecord(bucket []byte, what, id string, v any) error {
 	raw, err := encode(v)
 	if err != nil {
@@ -70,12 +62,64 @@ func (t *tx) CreateUser(u model.User) error {
 	if err := checkID("user", u.ID, false); err != nil {
 		return err
 	}
-	return t.createRecord(bucketUsers, "user", u.ID, u)
+	if err := t.createRecord(bucketUsers, "user", u.ID, u); err != nil {
+		return err
+	}
+	return t.putUserUnitEntries(nil, u)
 }
 
+// UpdateUser moves the user's entry in users_by_unit with the user: a
+// disabled user loses it, an enabled one gets it back, a new unit or
+// role moves it, all in the write of the record. A user not stored is
+// model.ErrNotFound, so an update cannot create.
 func (t *tx) UpdateUser(u model.User) error {
-	return t.replaceRecord(bucketUsers, "user", u.ID, u)
+	prev, err := getAs[model.User](t, bucketUsers, "user", u.ID)
+	if err != nil {
+		return err
+	}
+	if err := t.writeRecord(bucketUsers, "user", u.ID, u); err != nil {
+		return err
+	}
+	return t.putUserUnitEntries(&prev, u)
 }
+
+// putUserUnitEntries writes u's entries in users_by_unit and deletes
+// those of prev (nil for a new user) that u no longer has.
+func (t *tx) putUserUnitEntries(prev *model.User, u model.User) error {
+	var old [][]byte
+	if prev != nil {
+		old = storekey.UserUnitKeys(*prev)
+	}
+	if err := t.syncEntries(t.keys(bucketUsersByUnit), old, storekey.UserUnitKeys(u)); err != nil {
+		return fmt.Errorf("user %q: %s: %w", u.ID, bucketUsersByUnit, err)
+	}
+	return nil
+}
+
+// ListActiveUsersOf walks the prefixes of users_by_unit that of names,
+// merged in order of id: a page reads its own entries and users, and
+// one entry more of each prefix.
+func (t *tx) ListActiveUsersOf(of []datastore.UnitRole, after string, limit int) ([]model.User, string, error) {
+	ix := t.keys(bucketUsersByUnit)
+	if ix == nil {
+		return nil, "", errNoUsersByUnit
+	}
+	var out []model.User
+	next, err := storekey.ScanUsersOfUnits(func() storekey.Cursor { return ix.Cursor() }, of, after, limit, func(id string) error {
+		u, err := t.User(id)
+		if err != nil {
+			return fmt.Errorf("%s points at a missing user: %w", bucketUsersByUnit, err)
+		}
+		out = append(out, u)
+		return nil
+	})
+	return out, next, err
+}
+
+// errNoUsersByUnit is returned by ListActiveUsersOf on a file of a version
+// before 6 opened read-only, which keeps its indexes in buckets of their
+// own and has no users_by_unit.
+var errNoUsersByUnit = errors.New("the database predates the index of users by unit (schema version 12): open it read-write once to migrate it")
 
 func (t *tx) ListUsers(after string, limit int) ([]model.User, string, error) {
 	var out []model.User

@@ -38,6 +38,7 @@ var indexTags = []struct {
 	{bucketAuditByCase, 10},
 	{bucketAuditByActor, 11},
 	{bucketAuditByTime, 12}, // never a bucket of its own
+	{bucketUsersByUnit, 13}, // never a bucket of its own
 }
 
 // indexTag returns the tag of an index kept in the index bucket.
@@ -191,7 +192,7 @@ func moveIndexes(btx *bolt.Tx) error {
 	ix.FillPercent = 0.9
 	for _, it := range indexTags {
 		old := btx.Bucket(it.name)
-		if old == nil && (had || bytes.Equal(it.name, bucketAuditByTime)) {
+		if old == nil && (had || neverOwnBucket(it.name)) {
 			continue
 		}
 		if old == nil {
@@ -214,4 +215,10 @@ func moveIndexes(btx *bolt.Tx) error {
 		}
 	}
 	return nil
+}
+
+// neverOwnBucket reports whether an index of indexTags came after
+// version 6 and so was only ever keys of the index bucket.
+func neverOwnBucket(name []byte) bool {
+	return bytes.Equal(name, bucketAuditByTime) || bytes.Equal(name, bucketUsersByUnit)
 }

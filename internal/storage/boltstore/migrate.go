@@ -71,9 +71,47 @@ func migrate(tx *bolt.Tx, version uint32) error {
 	}
 	// Version 11 (audit events in binary) rewrites nothing: the events
 	// stored before it keep their JSON, which audit.Decode reads. Nor
-	// does version 12 (a working-day deadline's warning instants): the
+	// does version 13 (a working-day deadline's warning instants): the
 	// deadlines stored before it keep their wall-clock warning points.
+	if version < usersByUnitVersion {
+		if err := buildUsersByUnit(newTx(tx)); err != nil {
+			return fmt.Errorf("migrate to schema version %d: %w", usersByUnitVersion, err)
+		}
+	}
 	return tx.Bucket(bucketMeta).Put(keySchemaVersion, u32(SchemaVersion))
+}
+
+// buildUsersByUnit (version 11 to 12) puts every active user's entry in
+// users_by_unit, in the transaction of the migration, so a crash leaves
+// the file (or the etcd store: initEngine) at the older version without
+// an entry, and the next open starts again. The entries are put in key
+// order (see buildCaseIndexes); an entry already there (a file whose
+// version a test lowered) is put again, to the same empty value.
+func buildUsersByUnit(t *tx) error {
+	users := t.bucket(bucketUsers)
+	if users == nil {
+		return fmt.Errorf("bucket %s is missing", bucketUsers)
+	}
+	ix := t.keys(bucketUsersByUnit)
+	if ix == nil {
+		return fmt.Errorf("bucket %s is missing", bucketIndex)
+	}
+	var entries [][]byte
+	c := users.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		u, err := decodeAs[model.User](v)
+		if err != nil {
+			return fmt.Errorf("user %q: %w", k, err)
+		}
+		entries = append(entries, storekey.UserUnitKeys(u)...)
+	}
+	slices.SortFunc(entries, bytes.Compare)
+	for _, k := range entries {
+		if err := ix.Put(k, nil); err != nil {
+			return fmt.Errorf("put %s entry: %w", bucketUsersByUnit, err)
+		}
+	}
+	return nil
 }
 
 // statsRulesVersion is the schema version whose rules the statistics
@@ -83,9 +121,11 @@ const statsRulesVersion = 10
 
 // lastRewritingVersion is the last schema version whose migration rewrites
 // records. The versions after it change only how new records are written,
-// so a store of it or later is brought up to date by its version number
-// alone: an etcd store (initEngine) too, which is never migrated record by
-// record. A migration that rewrites records moves it.
+// or add an index built from records in one pass (users_by_unit, version
+// 12), so a store of it or later is brought up to date by its version
+// number and that build: an etcd store (initEngine) too, which is never
+// migrated record by record, in the one transaction that raises its
+// version. A migration that rewrites records moves it.
 const lastRewritingVersion = 10
 
 // recordBuckets are the buckets whose values are records (encode), and the
@@ -400,6 +440,9 @@ func bucketVersion(name []byte) uint32 {
 		return 6
 	case bytes.Equal(name, bucketStats):
 		return 7
+	case bytes.Equal(name, bucketUsersByUnit):
+		// Only ever keys of the index bucket, as audit_by_time.
+		return usersByUnitVersion
 	}
 	return 1
 }

@@ -305,6 +305,52 @@ func (t *tx) OutboxHead() (uint64, error) {
 	return be.Uint64(k), nil
 }
 
+func (t *tx) OutboxTail() (uint64, error) {
+	k, _ := t.bucket(bucketOutbox).Cursor().First()
+	if k == nil {
+		return 0, nil
+	}
+	if len(k) != seqKeyLen {
+		return 0, fmt.Errorf("outbox: malformed key %x", k)
+	}
+	return be.Uint64(k), nil
+}
+
+// PruneNotifications collects the keys first and deletes them after the
+// cursor is done (no deletes while a cursor walks). The last entry stays:
+// OutboxHead reads it, and check compares it with the bucket's sequence.
+func (t *tx) PruneNotifications(through uint64, limit int) (int, error) {
+	if limit <= 0 {
+		return 0, fmt.Errorf("prune notifications: limit %d must be positive", limit)
+	}
+	b := t.bucket(bucketOutbox)
+	last, _ := b.Cursor().Last()
+	if last == nil {
+		return 0, nil
+	}
+	if len(last) != seqKeyLen {
+		return 0, fmt.Errorf("outbox: malformed key %x", last)
+	}
+	through = min(through, be.Uint64(last)-1)
+	var doomed [][]byte
+	c := b.Cursor()
+	for k, _ := c.First(); k != nil && len(doomed) < limit; k, _ = c.Next() {
+		if len(k) != seqKeyLen {
+			return 0, fmt.Errorf("outbox: malformed key %x", k)
+		}
+		if be.Uint64(k) > through {
+			break
+		}
+		doomed = append(doomed, bytes.Clone(k))
+	}
+	for _, k := range doomed {
+		if err := b.Delete(k); err != nil {
+			return 0, fmt.Errorf("prune outbox entry %d: %w", be.Uint64(k), err)
+		}
+	}
+	return len(doomed), nil
+}
+
 func (t *tx) Cursor(name string) (uint64, error) {
 	raw := t.bucket(bucketCursors).Get([]byte(name))
 	if raw == nil {

@@ -173,6 +173,7 @@ type state struct {
 	timers      table[string, struct{}] // storekey.TimerKey
 	outbox      table[uint64, []byte]
 	outboxSeq   uint64
+	outboxTail  uint64 // the oldest seq kept once some were pruned; 0: none pruned
 	cursors     table[string, uint64]
 	// searchEntries holds each case's search index entry (JSON);
 	// postings the ids of the cases under each token, sorted. A posting

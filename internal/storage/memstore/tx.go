@@ -514,6 +514,30 @@ func sortedTable(tb *table[string, []byte]) *sortedCursor {
 	return newCursor(ks, vs)
 }
 
+// ListActiveUsersOf derives the entries of the index of users by unit
+// (storekey.UserUnitKeys) from the users, as TokensOfUserPage derives
+// its own, and walks them as the file store walks its index.
+func (t *tx) ListActiveUsersOf(of []datastore.UnitRole, after string, limit int) ([]model.User, string, error) {
+	var index [][]byte
+	for id, raw := range t.st.users.m {
+		u, err := decodeAs[model.User](raw)
+		if err != nil {
+			return nil, "", fmt.Errorf("user %q: %w", id, err)
+		}
+		index = append(index, storekey.UserUnitKeys(u)...)
+	}
+	var out []model.User
+	next, err := storekey.ScanUsersOfUnits(func() storekey.Cursor { return newCursor(index, nil) }, of, after, limit, func(id string) error {
+		u, err := t.User(id)
+		if err != nil {
+			return fmt.Errorf("active users: %w", err)
+		}
+		out = append(out, u)
+		return nil
+	})
+	return out, next, err
+}
+
 func (t *tx) CountUsers() (int, error) { return len(t.st.users.m), nil }
 
 func (t *tx) Token(id string) (model.Token, error) {
@@ -847,7 +871,13 @@ func (t *tx) Notifications(after uint64, limit int) ([]model.Notification, error
 		return nil, fmt.Errorf("notifications: limit %d must be positive", limit)
 	}
 	var out []model.Notification
-	for seq := after; seq < t.st.outboxSeq && len(out) < limit; seq++ {
+	// Below the tail every entry was pruned: start there, so that a read
+	// costs its page, not the seqs pruned before it.
+	start := after
+	if t.st.outboxTail > 0 {
+		start = max(after, t.st.outboxTail-1)
+	}
+	for seq := start; seq < t.st.outboxSeq && len(out) < limit; seq++ {
 		raw, ok := t.st.outbox.get(seq + 1)
 		if !ok {
 			continue
@@ -863,6 +893,32 @@ func (t *tx) Notifications(after uint64, limit int) ([]model.Notification, error
 }
 
 func (t *tx) OutboxHead() (uint64, error) { return t.st.outboxSeq, nil }
+
+func (t *tx) OutboxTail() (uint64, error) {
+	if t.st.outboxSeq == 0 {
+		return 0, nil
+	}
+	return max(t.st.outboxTail, 1), nil
+}
+
+// PruneNotifications removes from the tail up; the entries are
+// contiguous from outboxTail (AppendNotifications leaves no gaps).
+func (t *tx) PruneNotifications(through uint64, limit int) (int, error) {
+	if limit <= 0 {
+		return 0, fmt.Errorf("prune notifications: limit %d must be positive", limit)
+	}
+	if t.st.outboxSeq == 0 {
+		return 0, nil
+	}
+	through = min(through, t.st.outboxSeq-1)
+	n := 0
+	for seq := max(t.st.outboxTail, 1); seq <= through && n < limit; seq++ {
+		t.st.outbox.del(seq)
+		t.st.outboxTail = seq + 1
+		n++
+	}
+	return n, nil
+}
 
 func (t *tx) Cursor(name string) (uint64, error) {
 	seq, _ := t.st.cursors.get(name)

@@ -2,6 +2,7 @@ package storagetest
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"reflect"
@@ -25,6 +26,9 @@ var userTests = []namedTest{
 	{"Count", testUserCount},
 	{"ListPaging", testUserListPaging},
 	{"ListBadCursor", testUserListBadCursor},
+	{"ActiveUsersOfPaging", testActiveUsersOfPaging},
+	{"ActiveUsersOfFollowChanges", testActiveUsersOfFollowChanges},
+	{"ActiveUsersOfBadCursor", testActiveUsersOfBadCursor},
 }
 
 var tokenTests = []namedTest{
@@ -335,6 +339,210 @@ func testUserListBadCursor(t *testing.T, s datastore.Store) {
 		for _, limit := range []int{0, -1} {
 			if _, _, err := tx.ListUsers("", limit); err == nil {
 				t.Errorf("ListUsers(limit %d) succeeded", limit)
+			}
+		}
+		return nil
+	})
+}
+
+// activeOf are the groups ListActiveUsersOf is asked for in these tests:
+// the workers of unit A and the social work centre's supervisors (as the
+// officers of a case the city holds are its officers and those).
+var activeOf = []datastore.UnitRole{
+	{Unit: "units/" + unitA.String(), Role: model.RoleCommuneWorker},
+	{Unit: model.OrgSocialWorkCentre, Role: model.RoleHotlineSupervisor},
+}
+
+// userOf is sampleUser of another unit and role.
+func userOf(id, unit string, role model.Role) model.User {
+	u := sampleUser(id)
+	u.Unit, u.Role = unit, role
+	return u
+}
+
+// activeUsersOf reads one page of ListActiveUsersOf(activeOf).
+func activeUsersOf(t *testing.T, s datastore.Store, after string, limit int) (ids []string, next string) {
+	t.Helper()
+	view(t, s, func(tx datastore.ReadTx) error {
+		us, n, err := tx.ListActiveUsersOf(activeOf, after, limit)
+		ids, next = userIDs(us), n
+		return err
+	})
+	return ids, next
+}
+
+// testActiveUsersOfPaging: the active users of the groups asked for,
+// among users of other units, of other roles and disabled ones, come in
+// order of id across the groups, each once, in full pages (short only on
+// the last, with no cursor after it).
+func testActiveUsersOfPaging(t *testing.T, s datastore.Store) {
+	if ids, next := activeUsersOf(t, s, "", 10); len(ids) != 0 || next != "" {
+		t.Errorf("on an empty store: %v, %q; want none and no cursor", ids, next)
+	}
+	unitAName, unitBName := "units/"+unitA.String(), "units/"+unitB.String()
+	var all []model.User
+	var want []string
+	for i, id := range userIDsUnsorted {
+		u := userOf(id, unitAName, model.RoleCommuneWorker)
+		if i%3 == 1 {
+			u = userOf(id, model.OrgSocialWorkCentre, model.RoleHotlineSupervisor)
+		}
+		all = append(all, u)
+		want = append(want, id)
+		all = append(all,
+			userOf(id+"-b", unitBName, model.RoleCommuneWorker),
+			userOf(id+"-chair", unitAName, model.RoleCommuneChair),
+			userOf(id+"-op", model.OrgSocialWorkCentre, model.RoleHotlineOperator))
+		gone := userOf(id+"-gone", unitAName, model.RoleCommuneWorker)
+		gone.DisableTime = baseTime
+		all = append(all, gone)
+	}
+	createUsers(t, s, all[:20]...)
+	for _, u := range all[20:] {
+		createUsers(t, s, u)
+	}
+	slices.Sort(want)
+	for _, limit := range append(pageSizes, len(want)) {
+		t.Run(fmt.Sprintf("limit %d", limit), func(t *testing.T) {
+			var got []string
+			after := ""
+			for page := 0; page <= len(want); page++ {
+				ids, next := activeUsersOf(t, s, after, limit)
+				got = append(got, ids...)
+				if next == "" {
+					break
+				}
+				if len(ids) != limit {
+					t.Errorf("page %d of %d users has a next page: %v", page, limit, ids)
+				}
+				after = next
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("every page: %v, want %v", got, want)
+			}
+		})
+	}
+	// The users listed are whole records.
+	view(t, s, func(tx datastore.ReadTx) error {
+		us, _, err := tx.ListActiveUsersOf(activeOf, "", 1)
+		if err != nil || len(us) != 1 {
+			return fmt.Errorf("one user: %v, %v", userIDs(us), err)
+		}
+		if d := sameUser(us[0], sampleUser(want[0])); d != "" {
+			t.Errorf("listed user differs: %s", d)
+		}
+		return nil
+	})
+	// A cursor of ListUsers goes on from the same user.
+	var cursor string
+	view(t, s, func(tx datastore.ReadTx) error {
+		var err error
+		_, cursor, err = tx.ListUsers("", 1) // "0"
+		return err
+	})
+	if ids, _ := activeUsersOf(t, s, cursor, 100); !slices.Equal(ids, want[1:]) {
+		t.Errorf("after ListUsers' cursor of its first user: %v, want %v", ids, want[1:])
+	}
+	// No group, or a group no one is in, lists no one.
+	view(t, s, func(tx datastore.ReadTx) error {
+		for _, of := range [][]datastore.UnitRole{nil, {{Unit: "units/nowhere", Role: model.RoleCommuneWorker}}, {{Unit: unitAName, Role: model.RoleCityOfficer}}} {
+			if us, next, err := tx.ListActiveUsersOf(of, "", 10); err != nil || len(us) != 0 || next != "" {
+				t.Errorf("ListActiveUsersOf(%v) = %v, %q, %v; want no one", of, userIDs(us), next, err)
+			}
+		}
+		return nil
+	})
+}
+
+// testActiveUsersOfFollowChanges: a user is listed from its creation
+// while active and of a group asked for, and no longer once disabled,
+// given another role or moved to another unit, in the transaction that
+// changes it and in every one after; a change rolled back changes
+// nothing.
+func testActiveUsersOfFollowChanges(t *testing.T, s datastore.Store) {
+	unitAName := "units/" + unitA.String()
+	change := func(fn func(*model.User)) func(datastore.Tx) error {
+		return func(tx datastore.Tx) error {
+			u, err := tx.User("lan")
+			if err != nil {
+				return err
+			}
+			fn(&u)
+			return tx.UpdateUser(u)
+		}
+	}
+	listedIn := func(tx datastore.ReadTx) bool {
+		us, _, err := tx.ListActiveUsersOf(activeOf, "", 10)
+		if err != nil {
+			t.Fatalf("ListActiveUsersOf: %v", err)
+		}
+		return slices.Equal(userIDs(us), []string{"lan"})
+	}
+	step := func(what string, fn func(*model.User), want bool) {
+		t.Helper()
+		update(t, s, func(tx datastore.Tx) error {
+			if err := change(fn)(tx); err != nil {
+				return err
+			}
+			if got := listedIn(tx); got != want {
+				t.Errorf("%s, in its transaction: listed %v, want %v", what, got, want)
+			}
+			return nil
+		})
+		view(t, s, func(tx datastore.ReadTx) error {
+			if got := listedIn(tx); got != want {
+				t.Errorf("%s: listed %v, want %v", what, got, want)
+			}
+			return nil
+		})
+	}
+	update(t, s, func(tx datastore.Tx) error {
+		if err := tx.CreateUser(userOf("lan", unitAName, model.RoleCommuneWorker)); err != nil {
+			return err
+		}
+		if !listedIn(tx) {
+			t.Error("a user created is not listed in the transaction that creates her")
+		}
+		return nil
+	})
+	step("disabled", func(u *model.User) { u.DisableTime = baseTime }, false)
+	step("enabled again", func(u *model.User) { u.DisableTime = time.Time{} }, true)
+	step("made a chair", func(u *model.User) { u.Role = model.RoleCommuneChair }, false)
+	step("a worker again", func(u *model.User) { u.Role = model.RoleCommuneWorker }, true)
+	step("moved to unit B", func(u *model.User) { u.Unit = "units/" + unitB.String() }, false)
+	step("moved to the social work centre as a supervisor", func(u *model.User) {
+		u.Unit, u.Role = model.OrgSocialWorkCentre, model.RoleHotlineSupervisor
+	}, true)
+	step("back to unit A", func(u *model.User) { u.Unit, u.Role = unitAName, model.RoleCommuneWorker }, true)
+	step("renamed", func(u *model.User) { u.DisplayName = "Lan" }, true)
+	errBoom := errors.New("boom")
+	if err := s.Update(context.Background(), func(tx datastore.Tx) error {
+		if err := change(func(u *model.User) { u.DisableTime = baseTime })(tx); err != nil {
+			return err
+		}
+		return errBoom
+	}); !errors.Is(err, errBoom) {
+		t.Fatalf("Update = %v, want errBoom", err)
+	}
+	view(t, s, func(tx datastore.ReadTx) error {
+		if !listedIn(tx) {
+			t.Error("a disabling rolled back took the user off the list")
+		}
+		return nil
+	})
+}
+
+func testActiveUsersOfBadCursor(t *testing.T, s datastore.Store) {
+	createUsers(t, s, sampleUser("a"), sampleUser("b"))
+	view(t, s, func(tx datastore.ReadTx) error {
+		for _, cur := range []string{"zz", "not a cursor"} {
+			if us, next, err := tx.ListActiveUsersOf(activeOf, cur, 5); !errors.Is(err, model.ErrBadCursor) {
+				t.Errorf("ListActiveUsersOf(after %q) = %v, %q, %v; want ErrBadCursor", cur, userIDs(us), next, err)
+			}
+		}
+		for _, limit := range []int{0, -1} {
+			if _, _, err := tx.ListActiveUsersOf(activeOf, "", limit); err == nil {
+				t.Errorf("ListActiveUsersOf(limit %d) succeeded", limit)
 			}
 		}
 		return nil

@@ -47,6 +47,9 @@ var outboxTests = []namedTest{
 	{"AppendAssignsSeqs", testOutboxAppend},
 	{"RoundTrip", testOutboxRoundTrip},
 	{"Paging", testOutboxPaging},
+	{"Prune", testOutboxPrune},
+	{"PruneKeepsTheHead", testOutboxPruneKeepsTheHead},
+	{"PruneRollsBack", testOutboxPruneRollsBack},
 }
 
 var cursorTests = []namedTest{
@@ -1255,5 +1258,123 @@ func testProcessBatchNoGaps(t *testing.T, s datastore.Store) {
 	slices.SortFunc(wantTimers, func(a, b model.Timer) int { return a.DeadlineID - b.DeadlineID })
 	if d := sameTimers(allTimers(t, s), wantTimers); d != "" {
 		t.Errorf("DueTimers: %s", d)
+	}
+}
+
+func outboxTail(t *testing.T, s datastore.Store) uint64 {
+	t.Helper()
+	tail, err := readOne(t, s, func(tx datastore.ReadTx) (uint64, error) { return tx.OutboxTail() })
+	if err != nil {
+		t.Fatalf("OutboxTail: %v", err)
+	}
+	return tail
+}
+
+func pruneNotifications(t *testing.T, s datastore.Store, through uint64, limit int) int {
+	t.Helper()
+	var n int
+	update(t, s, func(tx datastore.Tx) error {
+		var err error
+		n, err = tx.PruneNotifications(through, limit)
+		return err
+	})
+	return n
+}
+
+// testOutboxPrune: a prune removes the oldest entries, a batch at a time,
+// none past through; what is kept reads as before, and the seqs go on
+// from the head, never reusing a pruned one.
+func testOutboxPrune(t *testing.T, s datastore.Store) {
+	if got := outboxTail(t, s); got != 0 {
+		t.Errorf("OutboxTail of an empty outbox = %d, want 0", got)
+	}
+	if n := pruneNotifications(t, s, 10, 10); n != 0 {
+		t.Errorf("PruneNotifications of an empty outbox removed %d, want 0", n)
+	}
+	appendNotifications(t, s, sampleNotifications(1, 10)...)
+	if got := outboxTail(t, s); got != 1 {
+		t.Errorf("OutboxTail before a prune = %d, want 1", got)
+	}
+	if n := pruneNotifications(t, s, 6, 4); n != 4 {
+		t.Errorf("PruneNotifications(through 6, limit 4) removed %d, want 4 (the limit)", n)
+	}
+	if got := outboxTail(t, s); got != 5 {
+		t.Errorf("OutboxTail after pruning 1-4 = %d, want 5", got)
+	}
+	if n := pruneNotifications(t, s, 6, 100); n != 2 {
+		t.Errorf("PruneNotifications(through 6, limit 100) removed %d, want 2 (5 and 6)", n)
+	}
+	if n := pruneNotifications(t, s, 6, 100); n != 0 {
+		t.Errorf("PruneNotifications(through 6) again removed %d, want 0", n)
+	}
+	if got := outboxTail(t, s); got != 7 {
+		t.Errorf("OutboxTail after pruning through 6 = %d, want 7", got)
+	}
+	if got, want := notificationSeqs(readNotifications(t, s, 0, 100)), seqRange(7, 10); !slices.Equal(got, want) {
+		t.Errorf("Notifications(after 0) after the prune = %v, want %v", got, want)
+	}
+	if got, want := notificationSeqs(readNotifications(t, s, 3, 2)), []uint64{7, 8}; !slices.Equal(got, want) {
+		t.Errorf("Notifications(after 3, limit 2) after the prune = %v, want %v", got, want)
+	}
+	got := readNotifications(t, s, 8, 100)
+	if d := sameList(got, notificationsWithSeqs(sampleNotifications(9, 2), 9)); d != "" {
+		t.Errorf("Notifications(after 8) after the prune: %s", d)
+	}
+	if h := outboxHead(t, s); h != 10 {
+		t.Errorf("OutboxHead after the prune = %d, want 10", h)
+	}
+	added := appendNotifications(t, s, sampleNotifications(11, 1)...)
+	if len(added) != 1 || added[0].Seq != 11 {
+		t.Errorf("AppendNotifications after the prune assigned %v, want seq 11", notificationSeqs(added))
+	}
+	for _, limit := range []int{0, -1} {
+		err := s.Update(context.Background(), func(tx datastore.Tx) error {
+			_, err := tx.PruneNotifications(100, limit)
+			return err
+		})
+		if err == nil {
+			t.Errorf("PruneNotifications with limit %d succeeded, want an error", limit)
+		}
+	}
+}
+
+// testOutboxPruneKeepsTheHead: even told to prune everything, the newest
+// entry stays, so that the head (and a watch's "from now") is not taken
+// back to 0 and the next seq is not reused.
+func testOutboxPruneKeepsTheHead(t *testing.T, s datastore.Store) {
+	appendNotifications(t, s, sampleNotifications(1, 3)...)
+	if n := pruneNotifications(t, s, math.MaxUint64, 100); n != 2 {
+		t.Errorf("PruneNotifications(through max) removed %d, want 2 (all but the head)", n)
+	}
+	if h, tail := outboxHead(t, s), outboxTail(t, s); h != 3 || tail != 3 {
+		t.Errorf("after pruning everything: head %d, tail %d; want 3 and 3", h, tail)
+	}
+	if got := notificationSeqs(readNotifications(t, s, 0, 10)); !slices.Equal(got, []uint64{3}) {
+		t.Errorf("Notifications after pruning everything = %v, want [3]", got)
+	}
+	if n := pruneNotifications(t, s, math.MaxUint64, 100); n != 0 {
+		t.Errorf("PruneNotifications of the head alone removed %d, want 0", n)
+	}
+}
+
+// testOutboxPruneRollsBack: a prune in a transaction that fails removes
+// nothing.
+func testOutboxPruneRollsBack(t *testing.T, s datastore.Store) {
+	appendNotifications(t, s, sampleNotifications(1, 5)...)
+	errBoom := errors.New("boom")
+	err := s.Update(context.Background(), func(tx datastore.Tx) error {
+		if _, err := tx.PruneNotifications(4, 10); err != nil {
+			return err
+		}
+		return errBoom
+	})
+	if !errors.Is(err, errBoom) {
+		t.Fatalf("Update = %v, want %v", err, errBoom)
+	}
+	if tail := outboxTail(t, s); tail != 1 {
+		t.Errorf("OutboxTail after a rolled back prune = %d, want 1", tail)
+	}
+	if got := notificationSeqs(readNotifications(t, s, 0, 10)); !slices.Equal(got, seqRange(1, 5)) {
+		t.Errorf("Notifications after a rolled back prune = %v, want 1-5", got)
 	}
 }

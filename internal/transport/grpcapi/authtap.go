@@ -3,7 +3,9 @@ package grpcapi
 import (
 	"context"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/tap"
 
 	"github.com/childcase/childcase/internal/domain/identity"
@@ -21,8 +23,11 @@ import (
 // interceptors' own, through the same chain a refused call takes today
 // (request id, the finished-call line, the RPC metrics, the sign-in
 // throttle and its audit), so the client, the log and the trail see the
-// same refusal; only the call's x-request-id header is not sent back, a
-// refusal before the call has none. The tap reads no token from the
+// same refusal. Its request id comes back otherwise: grpc-go answers a
+// tap's refusal with the status alone (grpc-status, grpc-message and
+// grpc-status-details-bin; no metadata of ours, so no x-request-id
+// header), so the status carries it as a google.rpc.RequestInfo
+// (TestTapRefusalCarriesItsRequestID). The tap reads no token from the
 // store: a call with a token of the right form is left whole to the
 // authenticator. A stream's request is read by its handler, after the
 // authenticator, so streams are left to it too.
@@ -58,7 +63,23 @@ func (t *authTap) tap(ctx context.Context, info *tap.Info) (context.Context, err
 		// Not reached: a call with no token is never authenticated.
 		return t.then(ctx, info)
 	}
-	return nil, err
+	return nil, withRequestInfo(err, RequestID(ctx))
+}
+
+// withRequestInfo adds the request id to a refusal's status details, for
+// a refusal that cannot carry the x-request-id header. An error that is
+// no status, or a status that cannot take the detail, is returned as it
+// is.
+func withRequestInfo(err error, id string) error {
+	st, ok := status.FromError(err)
+	if !ok || id == "" {
+		return err
+	}
+	withID, derr := st.WithDetails(&errdetails.RequestInfo{RequestId: id})
+	if derr != nil {
+		return err
+	}
+	return withID.Err()
 }
 
 func (t *authTap) then(ctx context.Context, info *tap.Info) (context.Context, error) {

@@ -63,6 +63,9 @@ type Sources struct {
 	// webhook's cursor, the head alone for "" (outbox.Service.Position).
 	Notifications func(ctx context.Context, after uint64, limit int) ([]model.Notification, error)
 	Position      func(ctx context.Context, webhook string) (head, cursor uint64, err error)
+	// Tail returns the seq of the oldest notification the outbox keeps
+	// (outbox.Service.Tail); nil leaves childcase_outbox_tail_seq out.
+	Tail func(context.Context) (uint64, error)
 	// Webhooks are the names of the webhooks in the policy.
 	Webhooks []string
 	Store    func() (StoreGauges, error)
@@ -241,6 +244,8 @@ var (
 		"Notifications in the outbox that a webhook has not yet acknowledged.", []string{"webhook"}, nil)
 	descHead = prometheus.NewDesc("childcase_outbox_head_seq",
 		"The seq of the newest notification in the outbox.", nil, nil)
+	descTail = prometheus.NewDesc("childcase_outbox_tail_seq",
+		"The seq of the oldest notification the outbox keeps (--outbox-retention prunes those before it): it holds head - tail + 1.", nil, nil)
 	descCommits = prometheus.NewDesc("childcase_db_commits_total",
 		"Write transactions committed since start.", nil, nil)
 	descFsyncs = prometheus.NewDesc("childcase_db_fsyncs_total",
@@ -285,7 +290,7 @@ type collector struct {
 }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descDeadlines, descOverdue, descLag, descHead, descCommits, descFsyncs,
+	for _, d := range []*prometheus.Desc{descDeadlines, descOverdue, descLag, descHead, descTail, descCommits, descFsyncs,
 		descSize, descReserve, descReserveFree, descAudit, descSignInFailed, descSignInThrottled,
 		descHolidayAnnounced, descHolidayEnd, descScrapeErrors} {
 		ch <- d
@@ -410,6 +415,13 @@ func (c *collector) collectOutbox(ctx context.Context, ch chan<- prometheus.Metr
 		return
 	}
 	gauge(ch, descHead, prometheus.GaugeValue, float64(head))
+	if c.src.Tail != nil {
+		if tail, err := c.src.Tail(ctx); err != nil {
+			c.failed(ctx, "outbox", err)
+		} else {
+			gauge(ch, descTail, prometheus.GaugeValue, float64(tail))
+		}
+	}
 	for _, name := range c.src.Webhooks {
 		head, cursor, err := c.src.Position(ctx, name)
 		if err != nil {

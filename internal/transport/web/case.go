@@ -221,8 +221,8 @@ func (c *Console) timeline(r *http.Request, s *session, name string, limit int) 
 	return events, true, nil
 }
 
-// officerPages bounds the API's pages of officers a case page reads;
-// each reads at most 1,000 of the service's users.
+// officerPages bounds the API's pages of officers a case page reads, of
+// 1,000 officers each.
 const officerPages = 10
 
 // assignableOfficers are the people the API's ListAssignableOfficers
