@@ -107,12 +107,8 @@ func (t *tx) reportCase(r model.StoredReport) (*model.Case, error) {
 }
 
 // putReportIndex writes r's scope entries and deletes those of prev (nil
-// for a new report) that r no longer has.
-func (t *tx) putReportIndex(rk []byte, prev *model.StoredReport, r model.StoredReport) error {
-	c, err := t.reportCase(r)
-	if err != nil {
-		return err
-	}
+// for a new report) that r no longer has; c is r's case (reportCase).
+func (t *tx) putReportIndex(rk []byte, prev *model.StoredReport, r model.StoredReport, c *model.Case) error {
 	keys, err := storekey.ReportIndexKeys(rk, r, c)
 	if err != nil {
 		return err

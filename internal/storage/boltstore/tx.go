@@ -176,10 +176,16 @@ func (t *tx) CreateReport(r model.StoredReport) error {
 	if b.Get(key) != nil {
 		return fmt.Errorf("report %s: %w", r.ID, model.ErrAlreadyExists)
 	}
-	if err := t.putReportIndex(key, nil, r); err != nil {
+	// The report's case is read once, for its index entries and its
+	// statistics both: intake has just written it (a new case).
+	rc, err := t.reportCase(r)
+	if err != nil {
 		return err
 	}
-	if err := t.reportStats(nil, r); err != nil {
+	if err := t.putReportIndex(key, nil, r, rc); err != nil {
+		return err
+	}
+	if err := t.reportStats(nil, r, rc); err != nil {
 		return err
 	}
 	return t.putReport(key, r)
@@ -205,10 +211,14 @@ func (t *tx) UpdateReport(r model.StoredReport) error {
 			return fmt.Errorf("update report %s: %w", r.ID, err)
 		}
 	}
-	if err := t.putReportIndex(key, &prev, r); err != nil {
+	rc, err := t.reportCase(r)
+	if err != nil {
 		return fmt.Errorf("update report %s: %w", r.ID, err)
 	}
-	if err := t.reportStats(&prev, r); err != nil {
+	if err := t.putReportIndex(key, &prev, r, rc); err != nil {
+		return fmt.Errorf("update report %s: %w", r.ID, err)
+	}
+	if err := t.reportStats(&prev, r, rc); err != nil {
 		return fmt.Errorf("update report %s: %w", r.ID, err)
 	}
 	return t.putReport(key, r)
