@@ -178,7 +178,8 @@ func (t *tx) syncEntries(b entrySetter, old, keys [][]byte) error {
 		}
 	}
 	for _, k := range keys {
-		if err := t.putEntry(b, k); err != nil {
+		had := slices.ContainsFunc(old, func(o []byte) bool { return bytes.Equal(o, k) })
+		if err := t.putEntry(b, k, had); err != nil {
 			return fmt.Errorf("put index entry: %w", err)
 		}
 	}
@@ -196,7 +197,16 @@ func (t *tx) syncEntries(b entrySetter, old, keys [][]byte) error {
 // (kv.Prefetcher: etcd) gets the put, as before, which costs it less than
 // a read. An entry put earlier in the same transaction reads as missing
 // (bbolt keeps the nil value put), and is put again: the same entry.
-func (t *tx) putEntry(b entrySetter, k []byte) error {
+//
+// stored says whether the record had the entry before this write. Only
+// then can it be there: an entry of a new record, or one its record did
+// not have, is put without the read, which would miss (in an intact index
+// no entry stands for no record; were one there, the put writes it as it
+// was). Every report and new case paid a read for each of its entries.
+func (t *tx) putEntry(b entrySetter, k []byte, stored bool) error {
+	if !stored {
+		return b.Put(k, nil)
+	}
 	if _, remote := t.kt.(kv.Prefetcher); !remote && b.Get(k) != nil {
 		return nil
 	}
