@@ -1,6 +1,7 @@
 package boltstore
 
 import (
+	"math/rand/v2"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -151,6 +152,119 @@ func TestEntriesReadOnlyWhereTheRecordHadThem(t *testing.T) {
 		}
 		if !slices.Equal(idx.puts, []string{"b"}) || !idx.keys["b"] || !idx.keys["c"] {
 			t.Errorf("a lost entry: put %q, index %v; want b put back", idx.puts, idx.keys)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// seekCounter counts the Seeks of a cursor: each reads from the root.
+type seekCounter struct {
+	*bolt.Cursor
+	seeks int
+}
+
+func (c *seekCounter) Seek(k []byte) ([]byte, []byte) {
+	c.seeks++
+	return c.Cursor.Seek(k)
+}
+
+// An idWalk answers what a Seek from the root would, for any ids asked
+// in any order, among ids dense and sparse, keys of other lengths under
+// its prefix and other prefixes on either side; asked for ids coming down,
+// as a search asks, it seeks only where its answer is more than a few keys
+// below the last one (it sought once a step before).
+func TestIDWalkAnswersAsASeekWouldWithFewerSeeks(t *testing.T) {
+	db, err := bolt.Open(filepath.Join(t.TempDir(), "walk.db"), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	prefix := []byte("scope/")
+	rng := rand.New(rand.NewPCG(1, 2))
+	var ids []uint64 // ascending
+	err = db.Update(func(btx *bolt.Tx) error {
+		b, err := btx.CreateBucket([]byte("entries"))
+		if err != nil {
+			return err
+		}
+		for id := uint64(1); id <= 3000; id++ {
+			// Dense runs and sparse stretches.
+			if (id/300)%2 == 0 || rng.IntN(20) == 0 {
+				ids = append(ids, id)
+				if err := b.Put(be.AppendUint64([]byte("scope/"), id), nil); err != nil {
+					return err
+				}
+			}
+			if rng.IntN(50) == 0 { // a key of another length under the prefix
+				if err := b.Put(append(be.AppendUint64([]byte("scope/"), id), 'x'), nil); err != nil {
+					return err
+				}
+			}
+		}
+		for _, k := range [][]byte{be.AppendUint64([]byte("scope."), 7), be.AppendUint64([]byte("scope0"), 1<<62)} {
+			if err := b.Put(k, nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := func(id uint64) (uint64, bool) {
+		i, found := slices.BinarySearch(ids, id)
+		if found {
+			return id, true
+		}
+		if i == 0 {
+			return 0, false
+		}
+		return ids[i-1], true
+	}
+	err = db.View(func(btx *bolt.Tx) error {
+		walk := func() (*idWalk, *seekCounter) {
+			c := &seekCounter{Cursor: btx.Bucket([]byte("entries")).Cursor()}
+			return &idWalk{c: c, prefix: prefix}, c
+		}
+		// Any order: down mostly, up at times, the same id twice, past
+		// either end.
+		w, _ := walk()
+		at := uint64(3100)
+		for range 5000 {
+			switch r := rng.IntN(10); {
+			case r == 0:
+				at = rng.Uint64N(3200)
+			case r < 8 && at > 0:
+				at -= min(at, rng.Uint64N(12))
+			}
+			got, ok := w.atOrBelow(at)
+			if wantID, wantOK := want(at); got != wantID || ok != wantOK {
+				t.Fatalf("atOrBelow(%d) = %d, %v; want %d, %v", at, got, ok, wantID, wantOK)
+			}
+		}
+		// Down through every id, as a search steps (the next below the
+		// last found): in the dense runs, no seek at all.
+		w, c := walk()
+		found := 0
+		for at := uint64(3100); ; {
+			got, ok := w.atOrBelow(at)
+			if !ok {
+				break
+			}
+			found++
+			if got == 0 {
+				break
+			}
+			at = got - 1
+		}
+		if found != len(ids) {
+			t.Fatalf("stepping down found %d ids, want %d", found, len(ids))
+		}
+		if c.seeks > len(ids)/10 {
+			t.Errorf("stepping down through %d ids sought %d times; want at most a tenth as many (one a step before)", len(ids), c.seeks)
 		}
 		return nil
 	})
