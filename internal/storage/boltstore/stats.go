@@ -205,8 +205,9 @@ func (t *tx) caseStats(prev *model.Case, c model.Case) error {
 // in the counters: its own contribution, and that of the case whose first
 // report it is, which takes its channel and call type from it. That may
 // be a case merged into the one r names: it keeps the report that opened
-// it (tally.FirstReportID).
-func (t *tx) reportStats(prev *model.StoredReport, r model.StoredReport) error {
+// it (tally.FirstReportID). rc is r's case as reportCase read it (nil:
+// not stored), which the write has read already for its index entries.
+func (t *tx) reportStats(prev *model.StoredReport, r model.StoredReport, rc *model.Case) error {
 	delta := tally.OfReport(r)
 	numbers := []string{r.CaseNumber}
 	if prev != nil {
@@ -222,15 +223,24 @@ func (t *tx) reportStats(prev *model.StoredReport, r model.StoredReport) error {
 			continue
 		}
 		seen[n] = true
-		c, err := t.CaseByNumber(n)
-		if errors.Is(err, model.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return err
+		var c model.Case
+		if n == r.CaseNumber {
+			if rc == nil {
+				continue
+			}
+			c = *rc
+		} else {
+			var err error
+			c, err = t.CaseByNumber(n)
+			if errors.Is(err, model.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
 		}
 		if tally.FirstReportID(c) == r.ID {
-			delta.Add(tally.Delta(tally.OfCase(c, prev), tally.OfCase(c, &r)), 1)
+			delta.Add(tally.FirstReportDelta(c, prev, &r), 1)
 		}
 		numbers = append(numbers, c.MergedFrom...)
 	}

@@ -176,13 +176,19 @@ func (t *tx) CreateReport(r model.StoredReport) error {
 	if b.Get(key) != nil {
 		return fmt.Errorf("report %s: %w", r.ID, model.ErrAlreadyExists)
 	}
-	if err := t.putReportIndex(key, nil, r); err != nil {
+	// The report's case is read once, for its index entries and its
+	// statistics both: intake has just written it (a new case).
+	rc, err := t.reportCase(r)
+	if err != nil {
 		return err
 	}
-	if err := t.reportStats(nil, r); err != nil {
+	if err := t.putReportIndex(key, nil, r, rc); err != nil {
 		return err
 	}
-	return t.putReport(key, r)
+	if err := t.reportStats(nil, r, rc); err != nil {
+		return err
+	}
+	return t.putReport(key, r, false)
 }
 
 // UpdateReport refuses a new taker rather than moving the report in the
@@ -205,13 +211,17 @@ func (t *tx) UpdateReport(r model.StoredReport) error {
 			return fmt.Errorf("update report %s: %w", r.ID, err)
 		}
 	}
-	if err := t.putReportIndex(key, &prev, r); err != nil {
+	rc, err := t.reportCase(r)
+	if err != nil {
 		return fmt.Errorf("update report %s: %w", r.ID, err)
 	}
-	if err := t.reportStats(&prev, r); err != nil {
+	if err := t.putReportIndex(key, &prev, r, rc); err != nil {
 		return fmt.Errorf("update report %s: %w", r.ID, err)
 	}
-	return t.putReport(key, r)
+	if err := t.reportStats(&prev, r, rc); err != nil {
+		return fmt.Errorf("update report %s: %w", r.ID, err)
+	}
+	return t.putReport(key, r, true)
 }
 
 func callTypeIndexKey(ct model.CallType, key []byte) []byte {
@@ -221,8 +231,9 @@ func callTypeIndexKey(ct model.CallType, key []byte) []byte {
 func stringPrefix(id string) []byte { return storekey.StringPrefix(id) }
 
 // putReport writes the record and its index entries; the entries are
-// written even when they exist, so an update cannot leave one out.
-func (t *tx) putReport(key []byte, r model.StoredReport) error {
+// written even when they exist, so an update cannot leave one out. stored
+// says whether the report was stored before (putEntry).
+func (t *tx) putReport(key []byte, r model.StoredReport, stored bool) error {
 	raw, err := encode(r)
 	if err != nil {
 		return err
@@ -230,13 +241,13 @@ func (t *tx) putReport(key []byte, r model.StoredReport) error {
 	if err := t.bucket(bucketReports).Put(key, raw); err != nil {
 		return fmt.Errorf("put report: %w", err)
 	}
-	if err := t.putEntry(t.keys(bucketReportsByCallType), callTypeIndexKey(r.CallType, key)); err != nil {
+	if err := t.putEntry(t.keys(bucketReportsByCallType), callTypeIndexKey(r.CallType, key), stored); err != nil {
 		return fmt.Errorf("put report call type index: %w", err)
 	}
 	if r.TakenBy == "" {
 		return nil // nothing to find it by
 	}
-	if err := t.putEntry(t.keys(bucketReportsByTaker), append(stringPrefix(r.TakenBy), key...)); err != nil {
+	if err := t.putEntry(t.keys(bucketReportsByTaker), append(stringPrefix(r.TakenBy), key...), stored); err != nil {
 		return fmt.Errorf("put report taker index: %w", err)
 	}
 	return nil
@@ -340,7 +351,7 @@ func (t *tx) CreateCase(c *model.Case) error {
 	if err := t.caseStats(nil, *c); err != nil {
 		return err
 	}
-	return t.putCase(key, *c)
+	return t.putCase(key, *c, false)
 }
 
 func (t *tx) UpdateCase(c model.Case) error {
@@ -371,10 +382,12 @@ func (t *tx) UpdateCase(c model.Case) error {
 	if err := t.caseStats(&prev, c); err != nil {
 		return err
 	}
-	return t.putCase(key, c)
+	return t.putCase(key, c, true)
 }
 
-func (t *tx) putCase(key []byte, c model.Case) error {
+// putCase writes the record and its index entries; stored says whether
+// the case was stored before (putEntry).
+func (t *tx) putCase(key []byte, c model.Case, stored bool) error {
 	raw, err := encode(c)
 	if err != nil {
 		return err
@@ -382,10 +395,10 @@ func (t *tx) putCase(key []byte, c model.Case) error {
 	if err := t.bucket(bucketCases).Put(key, raw); err != nil {
 		return fmt.Errorf("put case: %w", err)
 	}
-	if err := t.putEntry(t.keys(bucketCasesByUnit), append(unitPrefix(c.ResponsibleUnit), key...)); err != nil {
+	if err := t.putEntry(t.keys(bucketCasesByUnit), append(unitPrefix(c.ResponsibleUnit), key...), stored); err != nil {
 		return err
 	}
-	return t.putEntry(t.keys(bucketCasesByStatus), append(u32(uint32(c.Status)), key...))
+	return t.putEntry(t.keys(bucketCasesByStatus), append(u32(uint32(c.Status)), key...), stored)
 }
 
 func (t *tx) ListCases(q datastore.CaseQuery) ([]model.Case, string, error) {

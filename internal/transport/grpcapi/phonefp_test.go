@@ -44,6 +44,13 @@ func TestFingerprintTakesPhonesInE164(t *testing.T) {
 	if got := fingerprintBeforeE164(e164); got != nil {
 		t.Errorf("a report whose phones are in E.164 has an earlier fingerprint %x; want none (the same)", got)
 	}
+	// Both taken of one copy, as CreateReport takes them, are the same.
+	for _, r := range []*pb.CreateReportRequest{spaced, dotted, e164} {
+		now, before := fingerprints(r)
+		if !bytes.Equal(now, fingerprintWithoutID(r)) || !bytes.Equal(before, fingerprintBeforeE164(r)) || len(now) == 0 {
+			t.Errorf("fingerprints of %s = %x, %x; want %x, %x", r.GetReport().GetCaregivers()[0].GetPhone(), now, before, fingerprintWithoutID(r), fingerprintBeforeE164(r))
+		}
+	}
 	user := &pb.CreateUserRequest{RequestId: "u1", User: &pb.User{Phone: "024 3825 0000"}}
 	other := &pb.CreateUserRequest{RequestId: "u1", User: &pb.User{Phone: "+842438250000"}}
 	if bytes.Equal(fingerprintWithoutID(user), fingerprintWithoutID(other)) {

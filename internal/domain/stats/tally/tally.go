@@ -694,6 +694,63 @@ func names[E ~int32](vs []E, table map[E]string) []string {
 	return slices.Compact(out)
 }
 
+// FirstReportDelta is Delta(OfCase(c, before), OfCase(c, after)): what
+// changes in c's contribution when its first report becomes after, from
+// before (nil: none stored yet, as when intake writes a new case before
+// its report). A first report gives its case only a channel and a call
+// type (CaseFacts), which the cells of kinds with dimensions hold and
+// those of kind Total and DayTotal do not: these cancel, and are not
+// counted. Every report of a new case changes its case's first report,
+// and the difference of the case's two whole contributions was a tenth of
+// what such a write allocated.
+func FirstReportDelta(c model.Case, before, after *model.StoredReport) Cells {
+	d := Cells{}
+	if firstFacts(before) == firstFacts(after) {
+		return d
+	}
+	// after first: its counts are added in place, and before's through
+	// a tally of each event taken away.
+	CountCase(c, after, d.countDimensioned(1))
+	CountCase(c, before, d.countDimensioned(-1))
+	return d
+}
+
+// firstFacts are the facts a case takes from its first report.
+func firstFacts(first *model.StoredReport) [2]string {
+	if first == nil {
+		return [2]string{}
+	}
+	return [2]string{ChannelName(first.Channel), CallTypeName(first.CallType)}
+}
+
+// countDimensioned is the Counter that adds sign times each event to the
+// cells of c of kinds with dimensions only, dropping a cell that comes to
+// zero.
+func (c Cells) countDimensioned(sign int64) Counter {
+	return func(keys []Key, inc func(*Tally)) {
+		for _, k := range keys {
+			if !k.Kind.HasDimensions() {
+				continue
+			}
+			mine := c[k]
+			if mine == nil {
+				mine = &Tally{}
+				c[k] = mine
+			}
+			if sign == 1 {
+				inc(mine)
+			} else {
+				var one Tally
+				inc(&one)
+				mine.Add(&one, sign)
+			}
+			if mine.IsZero() {
+				delete(c, k)
+			}
+		}
+	}
+}
+
 // FirstReport returns the first report of c through report, nil when it
 // is not stored (yet: intake writes a new case before its report). A case
 // merged into another keeps the report that opened it (FirstReportID)

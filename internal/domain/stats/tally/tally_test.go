@@ -176,3 +176,55 @@ func TestCaseD3OfAReopenedCase(t *testing.T) {
 		})
 	}
 }
+
+// What a report changes in its case's contribution by becoming, or
+// ceasing to be, its first report is the difference of the case's two
+// whole contributions, for a case with every kind of event, new or
+// closed: FirstReportDelta counts only the cells that can differ.
+func TestFirstReportDeltaIsTheDifference(t *testing.T) {
+	at := func(month time.Month, day int) time.Time {
+		return time.Date(2026, month, day, 8, 0, 0, 0, vntime.Location())
+	}
+	unit := "units/00004@2025-07-01"
+	newCase := model.Case{Number: "HN-2026-00001", Status: model.StatusAwaitingAcknowledgement, ReceiveTime: at(3, 2),
+		ReportIDs: []string{"r1"}, SuspectedAbuse: []model.AbuseForm{model.AbuseSexual},
+		Children:  []model.ChildSummary{{AgeYears: 9, Sex: model.SexFemale}},
+		Deadlines: []model.Deadline{{ID: 1, Kind: "D1", Unit: unit, Start: at(3, 2), Due: at(3, 3), State: model.DeadlineOpen}}}
+	worked := newCase
+	worked.Status, worked.Emergency, worked.CloseTime = model.StatusClosed, true, at(6, 30)
+	worked.Deadlines = []model.Deadline{
+		{ID: 1, Kind: "D1", Unit: unit, Start: at(3, 2), Due: at(3, 3), State: model.DeadlineMet, DoneTime: at(3, 2)},
+		{ID: 2, Kind: model.DeadlineEmergencyMeasures, Start: at(3, 2), Due: at(3, 3), State: model.DeadlineMissed, DoneTime: at(4, 9), MinutesLate: 900,
+			Escalations: []model.Escalation{{Time: at(3, 4), To: "units/00001@2025-07-01", MinutesLate: 60}}},
+		{ID: 3, Kind: "D5", Unit: unit, Start: at(5, 2), Due: at(5, 20), State: model.DeadlineOpen},
+	}
+	worked.Transfers = []model.Transfer{{ID: 1, From: unit, To: "units/00007@2025-07-01", ProposeTime: at(4, 1), State: model.TransferAccepted, DecideTime: at(4, 2)}}
+	worked.LateRecordings = []model.LateRecording{{RecordTime: at(4, 3), Unit: unit}}
+	worked.PoliceReferrals = []model.PoliceReferral{{PoliceUnit: "policeUnits/p1", ReferTime: at(3, 5), Outcome: "PROSECUTED", OutcomeTime: at(6, 1)}}
+
+	hotline := &model.StoredReport{ID: "r1", Channel: model.ChannelHotline111, CallType: model.CallIntervention}
+	walkIn := &model.StoredReport{ID: "r1", Channel: model.ChannelWalkIn, CallType: model.CallIntervention}
+	sameFacts := &model.StoredReport{ID: "r1", Channel: model.ChannelHotline111, CallType: model.CallIntervention, Private: model.Sealed{KeyID: "dk-2"}}
+	for _, c := range []model.Case{newCase, worked} {
+		for _, tt := range []struct {
+			name          string
+			before, after *model.StoredReport
+		}{
+			{"the first report stored", nil, hotline},
+			{"its channel changed", hotline, walkIn},
+			{"rewritten with the same facts", hotline, sameFacts},
+			{"no longer its first", walkIn, nil},
+			{"none either side", nil, nil},
+		} {
+			want := Delta(OfCase(c, tt.before), OfCase(c, tt.after))
+			got := FirstReportDelta(c, tt.before, tt.after)
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("%s, case of status %d: FirstReportDelta = %d cells, want the difference of its contributions, %d cells:\ngot  %v\nwant %v",
+					tt.name, c.Status, len(got), len(want), got, want)
+			}
+			if (tt.before == nil) != (tt.after == nil) && len(want) == 0 {
+				t.Errorf("%s: the difference is empty; the case gives this test nothing to check", tt.name)
+			}
+		}
+	}
+}
