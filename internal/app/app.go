@@ -1272,7 +1272,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 	}
 	webConsole, err := web.New(web.Config{
 		Conn: conn, Accounts: accounts, Passwords: ids, Clock: opts.Clock, Log: opts.Logger,
-		SecureCookies: tlsCfg != nil, Warnings: pol.Warnings, TrustedProxies: trusted,
+		SecureCookies: tlsCfg != nil, TrustedProxies: trusted,
 		EnrolKey: mk.vault.Keyring().Current().EnrolKey(),
 		// A refused session cookie counts as a refused token does, and a
 		// refused password toward the same throttle per address.

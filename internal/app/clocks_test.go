@@ -65,16 +65,17 @@ func TestClocksPlanDraftFromMeetingAndResubmit(t *testing.T) {
 	if !d6.GetStartTime().AsTime().Equal(meeting) {
 		t.Errorf("D6 starts %v, want the meeting %v", d6.GetStartTime().AsTime().In(hanoi), meeting)
 	}
-	// Half of D6 had passed when it was recorded: its first warning goes
-	// out at once.
+	// Half of D6 (2.5 of its working days, to 12:00 on Thu 24) had passed
+	// when it was recorded: its first warning goes out at once.
 	waitEvents(t, ts, "tb.worker", name, "DEADLINE_WARNING", d6.GetId(), 1)
 
 	// Submitted on Fri 25, returned on Mon 28 April: the worker has the
 	// policy's 2 working days: Tue 29, then the 30/4 - 1/5 holidays, the
 	// swapped Fri 2 May and the weekend, then Mon 5 May; by 24:00 of Mon 5.
-	ts.setClock(t, hn(2025, 4, 25, 15, 0))
-	// Three quarters of D6 passed at 14:15: its second warning goes out
-	// as the clock moves, and must be out before the etag is read.
+	ts.setClock(t, hn(2025, 4, 25, 18, 0))
+	// Three quarters of D6 (3.75 of its working days) passed at 18:00 on
+	// Fri 25: its second warning goes out as the clock moves, and must be
+	// out before the etag is read.
 	waitEvents(t, ts, "tb.worker", name, "DEADLINE_WARNING", d6.GetId(), 2)
 	services := []*pb.PlanServiceInput{{Name: "tư vấn", Owner: "trạm y tế", CommuneAssignee: "cán bộ BVTE", StartDate: "2025-05-05", ExpectedEndDate: "2025-05-30"}}
 	c, err = p.SubmitPlan(worker, &pb.SubmitPlanRequest{Name: name, Etag: etagOf(t, ts, "tb.worker", name), Services: services})
@@ -82,8 +83,9 @@ func TestClocksPlanDraftFromMeetingAndResubmit(t *testing.T) {
 		t.Fatalf("submit: %v", err)
 	}
 	checkDeadline(t, findDeadline(t, c, "D6_PLAN_DRAFT", "plan-1"), "MET", hn(2025, 4, 27, 0, 0))
-	ts.setClock(t, hn(2025, 4, 28, 9, 0))
-	// The chair's D7 (Sat 26, a make-up day, and Mon 28) has warned twice.
+	ts.setClock(t, hn(2025, 4, 28, 12, 0))
+	// The chair's D7 (Sat 26, a make-up day, and Mon 28) has warned twice,
+	// on working time: at 00:00 and 12:00 on Mon 28.
 	waitEvents(t, ts, "tb.worker", name, "DEADLINE_WARNING", findDeadline(t, c, "D7_PLAN_APPROVAL", "plan-1").GetId(), 2)
 	c, err = p.ReturnPlan(chair, &pb.ReturnPlanRequest{Name: name, Etag: etagOf(t, ts, "tb.chair", name), Reason: "thiếu dịch vụ giáo dục"})
 	if err != nil {

@@ -334,10 +334,14 @@ func TestDeadlinePausedAcrossQuocKhanh(t *testing.T) {
 	d7 := findDeadline(t, getCase(t, ts, "bd.worker", name), "D7_PLAN_APPROVAL", "plan-1")
 	checkDeadline(t, d7, "OPEN", hn(2026, 8, 28, 0, 0))
 	ts.setClock(t, hn(2026, 8, 26, 20, 0))
-	// D7's first warning (half its time, Wed 17:00) fell due: the
-	// scheduler writes it to the case, so wait for it before reading the
-	// etag the pause gives.
-	waitEvents(t, ts, "bd.worker", name, "DEADLINE_WARNING", d7.GetId(), 1)
+	// D7's first warning falls after one of its two working days, at
+	// 00:00 on Thu 27 (on the wall clock, half its time was Wed 17:00):
+	// none has fallen yet.
+	for _, e := range caseEvents(t, ts, "bd.worker", name) {
+		if e.GetKind() == "DEADLINE_WARNING" {
+			t.Errorf("a warning before the first of D7's working days ended: %s at %s", e.GetDetail(), e.GetTime().AsTime().In(hanoi))
+		}
+	}
 	if _, err := p.PauseDeadline(worker, &pb.PauseDeadlineRequest{Name: name, Etag: etagOf(t, ts, "bd.worker", name), DeadlineId: d7.GetId(), Reason: "chủ tịch đi công tác"}); err != nil {
 		t.Fatalf("pause: %v", err)
 	}
@@ -354,8 +358,12 @@ func TestDeadlinePausedAcrossQuocKhanh(t *testing.T) {
 	}
 	d := findDeadline(t, c, "D7_PLAN_APPROVAL", "plan-1")
 	checkDeadline(t, d, "OPEN", hn(2026, 9, 4, 0, 0))
-	// The start moves with it, so the warnings keep their fractions.
+	// The start moves with it; the warnings, which fell after the pause,
+	// fall on its one working day left, Thu 3 Sep, at 00:00 and 12:00: the
+	// first keeps its place after one of two working days, all its one
+	// used day being spent before the pause.
 	if got, want := d.GetStartTime().AsTime(), d7.GetStartTime().AsTime().Add(7*24*time.Hour); !got.Equal(want) {
 		t.Errorf("start %s, want %s", got.In(hanoi), want.In(hanoi))
 	}
+	checkWarningTimes(t, "D7 resumed after Quốc khánh", d, hn(2026, 9, 3, 0, 0), hn(2026, 9, 3, 12, 0))
 }

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/childcase/childcase/internal/app"
 	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/storage/boltstore"
 	"github.com/childcase/childcase/internal/storage/etcdstore/etcdtest"
@@ -124,7 +125,7 @@ func TestREADMEEtcdBlocks(t *testing.T) {
 		"Copied childcase.db to etcd://" + strings.TrimPrefix(members.Endpoints()[0], "https://") + ",",
 		" (prefix /childcase/).\n",
 		"bucket                           keys   sequence  sha256           source\n",
-		"OK: schema version 12, ",
+		fmt.Sprintf("OK: schema version %d, ", app.SchemaVersion),
 		"; every bucket the same as the source's\n",
 	} {
 		if !strings.Contains(out, shown) {
@@ -158,7 +159,7 @@ func TestREADMEEtcdBlocks(t *testing.T) {
 		t.Fatalf("users add --store printed no token:\n%s", added)
 	}
 	out = readmeEtcdRun(t, dir, admin, rewrite, backups)
-	for _, shown := range []string{"Backed up ", "OK: schema version 12, ", "Restored backups/childcase-2026-12-05.db to etcd://"} {
+	for _, shown := range []string{"Backed up ", fmt.Sprintf("OK: schema version %d, ", app.SchemaVersion), "Restored backups/childcase-2026-12-05.db to etcd://"} {
 		if !strings.Contains(out, shown) {
 			t.Errorf("the README's backups on etcd do not print %q:\n%s", shown, out)
 		}

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/childcase/childcase/internal/app"
 	"github.com/childcase/childcase/internal/domain/vntime"
 )
 
@@ -256,7 +257,7 @@ func TestREADME(t *testing.T) {
 		// check's summary of the hot backup: the walk-through's own counts
 		// (not the file's size in bytes, which follows how the writes
 		// of the moment shared their commits).
-		"OK: schema version 12, ",
+		fmt.Sprintf("OK: schema version %d, ", app.SchemaVersion),
 		" bytes; 9 reports, 7 cases, 31 case events, 15 timers, 11 notifications; " +
 			"12 users, 34 tokens, 2 police units, 20 data keys; 171 audit events (head seq 171)",
 	} {

@@ -323,7 +323,18 @@ type Deadline struct {
 	// missed or cancelled, with its escalations: a step dated before the
 	// due time but recorded after it (flagged as a late recording) meets it
 	// without rewriting what happened meanwhile.
-	Breached      bool `protobuf:"varint,17,opt,name=breached,proto3" json:"breached,omitempty"`
+	Breached bool `protobuf:"varint,17,opt,name=breached,proto3" json:"breached,omitempty"`
+	// When its unit is warned, earliest first: one instant for each of the
+	// policy's `warnings` in force when it started, whether sent yet or not
+	// (none when that list was empty). A working-day clock's warnings fall
+	// on its working days (after that fraction of its working days, a
+	// working day being 00:00-24:00 of a working day; placed again on the
+	// days it has left when it is resumed), the other clocks' at that
+	// fraction of the wall-clock time from start_time to due_time. They are
+	// the deadline's own: a restart with another policy does not move them.
+	// While it is paused they are those it had when paused: its resumption
+	// moves the ones yet to come.
+	WarningTimes  []*timestamppb.Timestamp `protobuf:"bytes,18,rep,name=warning_times,json=warningTimes,proto3" json:"warning_times,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -475,6 +486,13 @@ func (x *Deadline) GetBreached() bool {
 		return x.Breached
 	}
 	return false
+}
+
+func (x *Deadline) GetWarningTimes() []*timestamppb.Timestamp {
+	if x != nil {
+		return x.WarningTimes
+	}
+	return nil
 }
 
 // An escalation of an overdue deadline to the next level.
@@ -2197,7 +2215,7 @@ var File_childcase_v1_process_proto protoreflect.FileDescriptor
 
 const file_childcase_v1_process_proto_rawDesc = "" +
 	"\n" +
-	"\x1achildcase/v1/process.proto\x12\fchildcase.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc2\x04\n" +
+	"\x1achildcase/v1/process.proto\x12\fchildcase.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x88\x05\n" +
 	"\bDeadline\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x05R\x02id\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x10\n" +
@@ -2217,7 +2235,8 @@ const file_childcase_v1_process_proto_rawDesc = "" +
 	"\fminutes_late\x18\x0e \x01(\x03R\vminutesLate\x12:\n" +
 	"\vescalations\x18\x0f \x03(\v2\x18.childcase.v1.EscalationR\vescalations\x12\x1a\n" +
 	"\bpausable\x18\x10 \x01(\bR\bpausable\x12\x1a\n" +
-	"\bbreached\x18\x11 \x01(\bR\bbreached\"x\n" +
+	"\bbreached\x18\x11 \x01(\bR\bbreached\x12D\n" +
+	"\rwarning_times\x18\x12 \x03(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\fwarningTimes\"x\n" +
 	"\n" +
 	"Escalation\x12.\n" +
 	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x17\n" +
@@ -2439,49 +2458,50 @@ var file_childcase_v1_process_proto_depIdxs = []int32{
 	23, // 1: childcase.v1.Deadline.due_time:type_name -> google.protobuf.Timestamp
 	23, // 2: childcase.v1.Deadline.done_time:type_name -> google.protobuf.Timestamp
 	5,  // 3: childcase.v1.Deadline.escalations:type_name -> childcase.v1.Escalation
-	23, // 4: childcase.v1.Escalation.time:type_name -> google.protobuf.Timestamp
-	23, // 5: childcase.v1.Transfer.propose_time:type_name -> google.protobuf.Timestamp
-	23, // 6: childcase.v1.Transfer.decide_time:type_name -> google.protobuf.Timestamp
-	11, // 7: childcase.v1.CaseDossier.initial_assessment:type_name -> childcase.v1.InitialAssessment
-	12, // 8: childcase.v1.CaseDossier.emergency_measures:type_name -> childcase.v1.EmergencyMeasuresRecord
-	13, // 9: childcase.v1.CaseDossier.separation:type_name -> childcase.v1.SeparationRecord
-	17, // 10: childcase.v1.CaseDossier.specific_assessment:type_name -> childcase.v1.SpecificAssessment
-	19, // 11: childcase.v1.CaseDossier.reviews:type_name -> childcase.v1.ReviewRecord
-	20, // 12: childcase.v1.CaseDossier.notes:type_name -> childcase.v1.CaseNote
-	10, // 13: childcase.v1.CaseDossier.plan_approvals:type_name -> childcase.v1.PlanApprovalRecord
-	16, // 14: childcase.v1.CaseDossier.care_follow_ups:type_name -> childcase.v1.CareFollowUpRecord
-	9,  // 15: childcase.v1.CaseDossier.merged:type_name -> childcase.v1.MergedCaseDossier
-	8,  // 16: childcase.v1.MergedCaseDossier.dossier:type_name -> childcase.v1.CaseDossier
-	7,  // 17: childcase.v1.MergedCaseDossier.services:type_name -> childcase.v1.PlanService
-	23, // 18: childcase.v1.PlanApprovalRecord.time:type_name -> google.protobuf.Timestamp
-	1,  // 19: childcase.v1.InitialAssessment.emergency_reason:type_name -> childcase.v1.EmergencyReason
-	0,  // 20: childcase.v1.InitialAssessment.harm_severity:type_name -> childcase.v1.RiskLevel
-	0,  // 21: childcase.v1.InitialAssessment.abuser_access:type_name -> childcase.v1.RiskLevel
-	0,  // 22: childcase.v1.InitialAssessment.safety_obstacles:type_name -> childcase.v1.RiskLevel
-	23, // 23: childcase.v1.InitialAssessment.time:type_name -> google.protobuf.Timestamp
-	23, // 24: childcase.v1.EmergencyMeasuresRecord.applied_time:type_name -> google.protobuf.Timestamp
-	23, // 25: childcase.v1.EmergencyMeasuresRecord.record_time:type_name -> google.protobuf.Timestamp
-	23, // 26: childcase.v1.SeparationRecord.record_time:type_name -> google.protobuf.Timestamp
-	14, // 27: childcase.v1.SeparationRecord.extensions:type_name -> childcase.v1.SeparationExtension
-	15, // 28: childcase.v1.SeparationRecord.court_petition:type_name -> childcase.v1.CourtPetition
-	23, // 29: childcase.v1.SeparationExtension.time:type_name -> google.protobuf.Timestamp
-	23, // 30: childcase.v1.CourtPetition.petition_time:type_name -> google.protobuf.Timestamp
-	23, // 31: childcase.v1.CareFollowUpRecord.time:type_name -> google.protobuf.Timestamp
-	23, // 32: childcase.v1.SpecificAssessment.meeting_time:type_name -> google.protobuf.Timestamp
-	18, // 33: childcase.v1.SpecificAssessment.meeting_chair:type_name -> childcase.v1.MeetingAttendee
-	18, // 34: childcase.v1.SpecificAssessment.meeting_participants:type_name -> childcase.v1.MeetingAttendee
-	0,  // 35: childcase.v1.ReviewRecord.harm_severity:type_name -> childcase.v1.RiskLevel
-	0,  // 36: childcase.v1.ReviewRecord.abuser_access:type_name -> childcase.v1.RiskLevel
-	0,  // 37: childcase.v1.ReviewRecord.safety_obstacles:type_name -> childcase.v1.RiskLevel
-	23, // 38: childcase.v1.ReviewRecord.time:type_name -> google.protobuf.Timestamp
-	23, // 39: childcase.v1.CaseNote.time:type_name -> google.protobuf.Timestamp
-	23, // 40: childcase.v1.CaseEvent.time:type_name -> google.protobuf.Timestamp
-	23, // 41: childcase.v1.Notification.time:type_name -> google.protobuf.Timestamp
-	42, // [42:42] is the sub-list for method output_type
-	42, // [42:42] is the sub-list for method input_type
-	42, // [42:42] is the sub-list for extension type_name
-	42, // [42:42] is the sub-list for extension extendee
-	0,  // [0:42] is the sub-list for field type_name
+	23, // 4: childcase.v1.Deadline.warning_times:type_name -> google.protobuf.Timestamp
+	23, // 5: childcase.v1.Escalation.time:type_name -> google.protobuf.Timestamp
+	23, // 6: childcase.v1.Transfer.propose_time:type_name -> google.protobuf.Timestamp
+	23, // 7: childcase.v1.Transfer.decide_time:type_name -> google.protobuf.Timestamp
+	11, // 8: childcase.v1.CaseDossier.initial_assessment:type_name -> childcase.v1.InitialAssessment
+	12, // 9: childcase.v1.CaseDossier.emergency_measures:type_name -> childcase.v1.EmergencyMeasuresRecord
+	13, // 10: childcase.v1.CaseDossier.separation:type_name -> childcase.v1.SeparationRecord
+	17, // 11: childcase.v1.CaseDossier.specific_assessment:type_name -> childcase.v1.SpecificAssessment
+	19, // 12: childcase.v1.CaseDossier.reviews:type_name -> childcase.v1.ReviewRecord
+	20, // 13: childcase.v1.CaseDossier.notes:type_name -> childcase.v1.CaseNote
+	10, // 14: childcase.v1.CaseDossier.plan_approvals:type_name -> childcase.v1.PlanApprovalRecord
+	16, // 15: childcase.v1.CaseDossier.care_follow_ups:type_name -> childcase.v1.CareFollowUpRecord
+	9,  // 16: childcase.v1.CaseDossier.merged:type_name -> childcase.v1.MergedCaseDossier
+	8,  // 17: childcase.v1.MergedCaseDossier.dossier:type_name -> childcase.v1.CaseDossier
+	7,  // 18: childcase.v1.MergedCaseDossier.services:type_name -> childcase.v1.PlanService
+	23, // 19: childcase.v1.PlanApprovalRecord.time:type_name -> google.protobuf.Timestamp
+	1,  // 20: childcase.v1.InitialAssessment.emergency_reason:type_name -> childcase.v1.EmergencyReason
+	0,  // 21: childcase.v1.InitialAssessment.harm_severity:type_name -> childcase.v1.RiskLevel
+	0,  // 22: childcase.v1.InitialAssessment.abuser_access:type_name -> childcase.v1.RiskLevel
+	0,  // 23: childcase.v1.InitialAssessment.safety_obstacles:type_name -> childcase.v1.RiskLevel
+	23, // 24: childcase.v1.InitialAssessment.time:type_name -> google.protobuf.Timestamp
+	23, // 25: childcase.v1.EmergencyMeasuresRecord.applied_time:type_name -> google.protobuf.Timestamp
+	23, // 26: childcase.v1.EmergencyMeasuresRecord.record_time:type_name -> google.protobuf.Timestamp
+	23, // 27: childcase.v1.SeparationRecord.record_time:type_name -> google.protobuf.Timestamp
+	14, // 28: childcase.v1.SeparationRecord.extensions:type_name -> childcase.v1.SeparationExtension
+	15, // 29: childcase.v1.SeparationRecord.court_petition:type_name -> childcase.v1.CourtPetition
+	23, // 30: childcase.v1.SeparationExtension.time:type_name -> google.protobuf.Timestamp
+	23, // 31: childcase.v1.CourtPetition.petition_time:type_name -> google.protobuf.Timestamp
+	23, // 32: childcase.v1.CareFollowUpRecord.time:type_name -> google.protobuf.Timestamp
+	23, // 33: childcase.v1.SpecificAssessment.meeting_time:type_name -> google.protobuf.Timestamp
+	18, // 34: childcase.v1.SpecificAssessment.meeting_chair:type_name -> childcase.v1.MeetingAttendee
+	18, // 35: childcase.v1.SpecificAssessment.meeting_participants:type_name -> childcase.v1.MeetingAttendee
+	0,  // 36: childcase.v1.ReviewRecord.harm_severity:type_name -> childcase.v1.RiskLevel
+	0,  // 37: childcase.v1.ReviewRecord.abuser_access:type_name -> childcase.v1.RiskLevel
+	0,  // 38: childcase.v1.ReviewRecord.safety_obstacles:type_name -> childcase.v1.RiskLevel
+	23, // 39: childcase.v1.ReviewRecord.time:type_name -> google.protobuf.Timestamp
+	23, // 40: childcase.v1.CaseNote.time:type_name -> google.protobuf.Timestamp
+	23, // 41: childcase.v1.CaseEvent.time:type_name -> google.protobuf.Timestamp
+	23, // 42: childcase.v1.Notification.time:type_name -> google.protobuf.Timestamp
+	43, // [43:43] is the sub-list for method output_type
+	43, // [43:43] is the sub-list for method input_type
+	43, // [43:43] is the sub-list for extension type_name
+	43, // [43:43] is the sub-list for extension extendee
+	0,  // [0:43] is the sub-list for field type_name
 }
 
 func init() { file_childcase_v1_process_proto_init() }

@@ -117,3 +117,37 @@ func (c *Calendar) ResumeWorkingDays(due, paused, resumed time.Time) time.Time {
 	}
 	return c.EndOfLastDay(vntime.DateOf(resumed))
 }
+
+// WorkingDaysPoint returns the instant x working days into the last m
+// working days of a day count that ends at due (00:00 after its last
+// day), as a warning at a fraction of a working-day limit falls: a
+// working day is 00:00-24:00 of a working day, as the count's days are
+// (Civil Code Arts. 147-148), so the instant is (x - ⌊x⌋) × 24 hours after
+// 00:00 of the (⌊x⌋+1)th of those days, which is a working day. A whole x
+// is the start of the next day counted, not 24:00 of the one before,
+// which may be the start of a day off. x is taken as 0 below 0 and as just
+// under m from m on: the point lies within the count.
+//
+// WorkingDaysPoint panics if m is less than 1.
+func (c *Calendar) WorkingDaysPoint(due time.Time, m int, x float64) time.Time {
+	if m < 1 {
+		panic(fmt.Sprintf("calendar: WorkingDaysPoint: count %d is not positive", m))
+	}
+	x = max(x, 0)
+	day := int(x)
+	part := x - float64(day) // of the day the point falls in
+	if day >= m {
+		day, part = m-1, 1-1e-9
+	}
+	// The (day+1)th of the last m working days is the (m-day)th counted
+	// back from the last day.
+	d := vntime.DateOf(due.Add(-time.Nanosecond))
+	for back := m - day; ; d = d.AddDays(-1) {
+		if c.IsWorkingDay(d) {
+			if back--; back == 0 {
+				break
+			}
+		}
+	}
+	return d.Start().Add(time.Duration(part * float64(24*time.Hour)))
+}

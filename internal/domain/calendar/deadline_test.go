@@ -205,6 +205,7 @@ func TestInvalidLimitsPanic(t *testing.T) {
 		{"AddCalendarDays -15", func() { c.AddCalendarDays(start, -15) }},
 		{"AddWorkingDays 0", func() { c.AddWorkingDays(start, 0) }},
 		{"AddWorkingDays -5", func() { c.AddWorkingDays(start, -5) }},
+		{"WorkingDaysPoint of 0 days", func() { c.WorkingDaysPoint(start, 0, 0) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -340,4 +341,41 @@ func TestWorkingDaysAcrossTet2027(t *testing.T) {
 	// D6 paused on the eve of Tết with four working days left, resumed on
 	// the first working day after it.
 	checkDeadline(t, "ResumeWorkingDays", c.ResumeWorkingDays(hanoi(2027, 2, 17, 0, 0), hanoi(2027, 2, 3, 15, 0), hanoi(2027, 2, 11, 9, 0)), hanoi(2027, 2, 18, 0, 0))
+}
+
+// WorkingDaysPoint places a point of a working-day count on its working
+// days, 00:00-24:00 each: D7 due at 24:00 of Tue 8 Dec 2026 counts Mon 7
+// and Tue 8; D6 due at 24:00 of Wed 17 Feb 2027 counts Thu 11, Fri 12,
+// Mon 15, Tue 16 and Wed 17 across Tết. A whole number of days is 00:00 of
+// the next day counted (Monday, not the Saturday after a Friday), and a
+// point outside the count is taken at its edge.
+func TestWorkingDaysPoint(t *testing.T) {
+	c := load(t)
+	d7, d6 := hanoi(2026, 12, 9, 0, 0), hanoi(2027, 2, 18, 0, 0)
+	tests := []struct {
+		name string
+		due  time.Time
+		m    int
+		x    float64
+		want time.Time
+	}{
+		{"D7 at 0", d7, 2, 0, hanoi(2026, 12, 7, 0, 0)},
+		{"D7 at 50%", d7, 2, 1, hanoi(2026, 12, 8, 0, 0)},
+		{"D7 at 75%", d7, 2, 1.5, hanoi(2026, 12, 8, 12, 0)},
+		{"D6 at 50% across Tết", d6, 5, 2.5, hanoi(2027, 2, 15, 12, 0)},
+		{"D6 at 75% across Tết", d6, 5, 3.75, hanoi(2027, 2, 16, 18, 0)},
+		{"D6 after its first two days: Monday, not Saturday", d6, 5, 2, hanoi(2027, 2, 15, 0, 0)},
+		{"the last 4 of D6", d6, 4, 1.5, hanoi(2027, 2, 15, 12, 0)},
+		{"before the count: its first day's start", d6, 5, -0.5, hanoi(2027, 2, 11, 0, 0)},
+		{"at its end: within its last day", d6, 5, 5, hanoi(2027, 2, 18, 0, 0).Add(-86400 * time.Nanosecond)},
+	}
+	for _, tt := range tests {
+		got := c.WorkingDaysPoint(tt.due, tt.m, tt.x)
+		if !got.Equal(tt.want) {
+			t.Errorf("%s: WorkingDaysPoint(%v, %d, %v) = %v, want %v", tt.name, tt.due, tt.m, tt.x, got, tt.want)
+		}
+		if !c.IsWorkingDay(vntime.DateOf(got)) {
+			t.Errorf("%s: %v is a day off", tt.name, got)
+		}
+	}
 }

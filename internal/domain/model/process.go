@@ -133,9 +133,18 @@ type Deadline struct {
 	PauseReason string
 	// Paused is the total time spent paused. Due has moved by it, or for
 	// a working-day clock by the working days the pauses took.
-	Paused       time.Duration
-	WarnAt       []float64 // fractions of the limit that warn
-	WarningsSent int       // how many of WarnAt have fired
+	Paused time.Duration
+	WarnAt []float64 // fractions of the limit that warn
+	// WarnTimes are when each of WarnAt falls, for a working-day clock:
+	// on its working days (process: warnings of a working-day clock),
+	// fixed when it starts or resumes, so the unit is warned when it was
+	// told it would be whatever the policy or the holiday data become.
+	// Nil for the other clocks, whose warnings fall at WarnAt's fractions
+	// of the wall-clock time from Start to Due, and for a working-day
+	// deadline started before schema version 12, which keeps those
+	// (WarningTime).
+	WarnTimes    []time.Time
+	WarningsSent int // how many of WarnAt have fired
 	State        DeadlineState
 	Breached     bool      // the due time passed while open
 	DoneTime     time.Time // when met, missed or cancelled
@@ -144,6 +153,16 @@ type Deadline struct {
 	// NextFire is when the scheduler's timer for this deadline is set, so
 	// that a change can remove it; zero when none is set.
 	NextFire time.Time
+}
+
+// WarningTime is when d's i-th warning falls: its WarnTimes, or else
+// WarnAt's fraction of the wall-clock time from Start to Due.
+func (d Deadline) WarningTime(i int) time.Time {
+	if len(d.WarnTimes) == len(d.WarnAt) {
+		return d.WarnTimes[i]
+	}
+	span := d.Due.Sub(d.Start)
+	return d.Start.Add(time.Duration(float64(span) * d.WarnAt[i]))
 }
 
 // Open reports whether the deadline still runs.

@@ -144,6 +144,9 @@ func (s *stepCtx) openDeadline(kind model.DeadlineKind, ref, unit string, start,
 		Unit: unit, Start: start.UTC(), Due: due.UTC(), CalendarVersion: s.calendarFor(kind, start, due, spec.countsDaysOff()),
 		Pausable: kindPausable(kind), WarnAt: append([]float64(nil), s.e.policy.Warnings...), State: model.DeadlineOpen,
 	}
+	if d.Clock == model.ClockWorkingDays {
+		s.e.workingWarnings(&d, d.Days)
+	}
 	c.Deadlines = append(c.Deadlines, d)
 	s.event("DEADLINE_STARTED", dueDetail(&d), id)
 	return &c.Deadlines[len(c.Deadlines)-1]
@@ -399,10 +402,34 @@ func overdueAt(due, now time.Time) bool { return now.After(due) }
 // find it overdue: the first instant after it (overdueAt).
 func breachFire(due time.Time) time.Time { return due.Add(time.Nanosecond) }
 
-// warnTime is when the i-th warning of d falls.
-func warnTime(d *model.Deadline, i int) time.Time {
-	span := d.Due.Sub(d.Start)
-	return d.Start.Add(time.Duration(float64(span) * d.WarnAt[i]))
+// warnTime is when the i-th warning of d falls (workingWarnings).
+func warnTime(d *model.Deadline, i int) time.Time { return d.WarningTime(i) }
+
+// workingWarnings places the warnings of a working-day deadline d, from
+// the first not yet sent, on its working days: the warning at fraction f
+// of its limit of n working days falls after f × n of them, counted as
+// the deadline counts them (Calendar.WorkingDaysPoint: a working day is
+// 00:00-24:00 of a working day), so never on a day off. On the wall clock
+// a D7 started on a Friday afternoon warned on the Sunday, and a clock
+// across Tết in the middle of the holiday. The count is the last left of
+// the working days of the limit up to d.Due: all n at the start; after a
+// resumption, the ones it had left (the day of the pause and those
+// before it are used), so a warning keeps its place in the limit, and
+// one whose place was used up comes at the start of the count's first
+// day. The instants are stored, computed with the calendar the due time
+// was (the deadline's calendar version): a later policy or holiday data
+// do not move what the unit was told.
+func (e *Engine) workingWarnings(d *model.Deadline, left int) {
+	times := make([]time.Time, len(d.WarnAt))
+	for i, f := range d.WarnAt {
+		if i < d.WarningsSent {
+			times[i] = d.WarningTime(i) // sent: history
+			continue
+		}
+		used := d.Days - left
+		times[i] = e.calendar.WorkingDaysPoint(d.Due, max(left, 1), f*float64(d.Days)-float64(used)).UTC()
+	}
+	d.WarnTimes = times
 }
 
 // syncTimers sets the scheduler's timers to the deadlines' next fire times.

@@ -42,6 +42,8 @@ type Calendar interface {
 	EndOfLastDay(last vntime.Date) time.Time
 	AddWorkingDays(start time.Time, n int) time.Time
 	ResumeWorkingDays(due, paused, resumed time.Time) time.Time
+	WorkingDaysBetween(a, b vntime.Date) int
+	WorkingDaysPoint(due time.Time, m int, x float64) time.Time
 	// Years are the first and last years whose days off the data list;
 	// outside them only weekends and the fixed-date holidays are off.
 	Years() (first, last int)

@@ -751,11 +751,15 @@ func (e *Engine) ResumeDeadline(ctx context.Context, p access.Principal, req Req
 // resumption (Calendar.ResumeWorkingDays): the wall-clock length of the
 // pause would make it end at any hour, on a Sunday or in Tết. Any other
 // clock's due time moves by the pause. The start moves as the due time
-// does, so the warnings keep their fractions of the limit.
+// does, so the warnings of a clock that are fractions of its wall-clock
+// time keep them; a working-day clock's warnings yet to come are placed
+// again on the working days it has left (workingWarnings).
 func (s *stepCtx) resume(d *model.Deadline) {
 	paused := s.now.Sub(d.PausedAt)
 	due := d.Due.Add(paused)
+	left := -1
 	if d.Clock == model.ClockWorkingDays {
+		left = s.e.calendar.WorkingDaysBetween(vntime.DateOf(d.PausedAt), lastDay(d.Due))
 		// Never sooner than before: a due time an earlier version moved
 		// off the end of a day counts its partial day as a whole one.
 		due = later(s.e.calendar.ResumeWorkingDays(d.Due, d.PausedAt, s.now).UTC(), d.Due)
@@ -764,9 +768,27 @@ func (s *stepCtx) resume(d *model.Deadline) {
 		d.CalendarVersion = s.calendarFor(d.Kind, s.now, due, true)
 	}
 	d.Paused += paused
+	sent := make([]time.Time, d.WarningsSent)
+	for i := range sent {
+		sent[i] = d.WarningTime(i)
+	}
 	d.Start = d.Start.Add(due.Sub(d.Due))
 	d.Due = due
 	d.PausedAt, d.PauseReason = time.Time{}, ""
+	if left >= 0 {
+		d.WarnTimes = append(sent, make([]time.Time, len(d.WarnAt)-len(sent))...)
+		s.e.workingWarnings(d, left)
+	}
+}
+
+// lastDay is the last day of a day count due at due: the day that ends
+// then, the day before for a count due at 00:00.
+func lastDay(due time.Time) vntime.Date {
+	last := vntime.DateOf(due)
+	if due.Equal(last.Start()) {
+		last = last.AddDays(-1)
+	}
+	return last
 }
 
 func later(a, b time.Time) time.Time {

@@ -240,7 +240,14 @@ func (w *world) escalationDue(from time.Time) time.Time {
 	return from.Add(length)
 }
 
+// warnTime is when d's i-th warning falls: at its stored instant, for a
+// working-day clock (TestPlanApprovalStartedOnAFridayWarnsOnWorkingDays
+// and the others of workingwarnings_test.go hold where), or at its
+// fraction of the wall-clock time.
 func warnTime(d model.Deadline, i int) time.Time {
+	if d.Clock == model.ClockWorkingDays && len(d.WarnTimes) == len(d.WarnAt) {
+		return d.WarnTimes[i]
+	}
 	span := d.Due.Sub(d.Start)
 	return d.Start.Add(time.Duration(float64(span) * d.WarnAt[i]))
 }
@@ -513,6 +520,20 @@ func (w *world) checkCase(c model.Case, events []model.CaseEvent, now time.Time,
 		for _, e := range warnEvents[d.ID] {
 			if e.Time.After(d.Due) {
 				df("warning at %s, after the due time %s", e.Time, d.Due)
+			}
+		}
+		// A working-day clock's warnings to come fall on its working
+		// days, in order, before it is due, whatever pauses it had.
+		if d.Clock == model.ClockWorkingDays {
+			if len(d.WarnTimes) != len(d.WarnAt) {
+				df("%d warning times for %d warnings", len(d.WarnTimes), len(d.WarnAt))
+			} else if d.Open() && d.PausedAt.IsZero() {
+				for i := d.WarningsSent; i < len(d.WarnTimes); i++ {
+					at := d.WarnTimes[i]
+					if !w.cal.IsWorkingDay(vntime.DateOf(at)) || !at.Before(d.Due) || i > 0 && at.Before(d.WarnTimes[i-1]) {
+						df("warning %d at %s (due %s, the one before at %v): not in order on a working day before the due time", i, at.In(vntime.Location()), d.Due.In(vntime.Location()), d.WarnTimes[max(i-1, 0)])
+					}
+				}
 			}
 		}
 

@@ -137,7 +137,13 @@ import (
 // (users_by_unit), which ListAssignableOfficers pages through: the
 // migration builds it from the users, and a release that knows only
 // version 11 would create, disable and enable users without it.
-const SchemaVersion = 12
+// Version 13 keeps a working-day deadline's warning instants (warn_times,
+// model.Deadline.WarnTimes), placed on its working days: the deadlines
+// stored before it have none and keep the wall-clock fractions they were
+// given, so the migration rewrites nothing; a release that knows only
+// version 12 would drop them at the next write of the case and warn at
+// wall-clock fractions again, on days off.
+const SchemaVersion = 13
 
 // usersByUnitVersion is the schema version that added users_by_unit: a
 // file of an older one (a backup, checked or restored) has no entries

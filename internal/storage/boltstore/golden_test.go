@@ -48,7 +48,11 @@ import (
 // tokens; the same demo and query as schema7's), schema9 by commit 0208bd3
 // (schema version 9: counters by day; the counting rules of before
 // version 10), schema10 by commit 6e46a28 (schema version 10, the last to
-// store audit events in JSON). schema9 holds more, what version 10 counts differently: its
+// store audit events in JSON), schema11 and schema11wd by commit 974310d
+// (schema version 11, the last without the index of users by unit),
+// schema12 by commit c3c3e050 (schema version 12, the last to store a
+// working-day deadline without its warning instants).
+// schema9 holds more, what version 10 counts differently: its
 // server ran `serve --demo --policy` with {"acknowledge": {"seconds": 60}}
 // (so that the demo's cases miss their acknowledgements within a minute), on
 // ports of its own; badinh.worker acknowledged HN-2026-00001 at once
@@ -63,7 +67,13 @@ import (
 // holds the demo of its commit, the acknowledgement (golden-ack-1) and the
 // audit query of the events of HN-2026-00001, on ports of its own;
 // schema11, written by commit 974310d1 (schema version 11, the last
-// without the index of users by unit), the same on ports of its own. Each
+// without the index of users by unit), the same on ports of its own;
+// schema11wd, written by the same commit, holds the same, its server run
+// with `--policy` {"acknowledge": {"working_days": 2}} (so the demo's
+// acknowledgements are working-day clocks) at 16:05 on Mon 7 Dec 2026 in
+// Hanoi; schema12, written by commit c3c3e050 (schema version 12, the
+// last to store a working-day deadline without its warning instants), the
+// same as schema11, on ports of its own. Each
 // step was a curl to the REST API with the demo's tokens. Each has its
 // master key file beside it. They are what every later layout must still open: never regenerate
 // them, add the next version's instead.
@@ -170,6 +180,25 @@ var goldenFiles = []goldenFileCase{
 		after:    withUsersByUnit(schema11Counts()),
 		referred: []string{"HN-2026-00001", "HN-2026-00003", "HN-2026-00004"},
 	},
+	{
+		// Working-day deadlines without their warning instants, as every
+		// release before schema version 13 stored them
+		// (TestSchema11DeadlinesKeepTheirWarningPoints); the migration
+		// adds the index of users by unit and rewrites nothing.
+		name:     "schema11wd",
+		before:   schema11wdCounts(),
+		after:    withUsersByUnit(schema11wdCounts()),
+		referred: []string{"HN-2026-00001", "HN-2026-00003", "HN-2026-00004"},
+	},
+	{
+		// The last schema before a working-day deadline's warning
+		// instants (version 13), written by commit c3c3e050 as schema11
+		// was by its own; the migration rewrites nothing.
+		name:     "schema12",
+		before:   schema12Counts(),
+		after:    schema12Counts(),
+		referred: []string{"HN-2026-00001", "HN-2026-00003", "HN-2026-00004"},
+	},
 }
 
 // demoCounts are the entries per bucket of a golden file: what the demo,
@@ -255,6 +284,17 @@ func schema10Counts() goldenCounts {
 	}
 }
 
+// schema11wdCounts are schema10Counts' demo, acknowledgement and audit
+// query, written by the release of schema version 11 under a policy of 2
+// working days to acknowledge: three more audit events (its start's), and
+// one more cell of counters (a day the acknowledgements are due).
+func schema11wdCounts() goldenCounts {
+	c := schema10Counts()
+	c["audit"], c["audit_by_actor"], c["audit_by_case"], c["audit_by_time"] = 105, 105, 25, 106
+	c["stats"] = 33
+	return c
+}
+
 // schema11Counts are the entries per bucket of the schema-11 golden file:
 // the demo of commit 974310d1, one acknowledgement and one audit query.
 func schema11Counts() goldenCounts {
@@ -267,6 +307,15 @@ func schema11Counts() goldenCounts {
 		"search_by_case": 4, "search_pending": 0, "search_tokens": 142, "stats": 30, "timers": 9,
 		"tokens": 31, "tokens_by_user": 31, "users": 11,
 	}
+}
+
+// schema12Counts are schema11Counts' with the index of users by unit,
+// written by commit c3c3e050: one audit event fewer, since schema11's
+// file holds one event without an actor that this run did not write.
+func schema12Counts() goldenCounts {
+	c := withUsersByUnit(schema11Counts())
+	c["audit"], c["audit_by_time"] = 102, 103
+	return c
 }
 
 // withUsersByUnit adds the index of active users by unit and role (schema
@@ -732,7 +781,7 @@ func emptyToNil(v reflect.Value) reflect.Value {
 // store (an offline backup's) reads its records and writes a backup
 // Check finds the same.
 func TestCheckAndBackupReadOlderSchemas(t *testing.T) {
-	for version, name := range map[uint32]string{2: "schema2", 3: "schema3", 4: "schema4", 5: "schema5", 6: "schema6", 7: "schema7", 8: "schema8", 9: "schema9", 10: "schema10", 11: "schema11"} {
+	for version, name := range map[uint32]string{2: "schema2", 3: "schema3", 4: "schema4", 5: "schema5", 6: "schema6", 7: "schema7", 8: "schema8", 9: "schema9", 10: "schema10", 11: "schema11", 12: "schema12"} {
 		t.Run(name, func(t *testing.T) {
 			db, _ := copyGolden(t, name)
 			res := mustCheck(t, db)
@@ -1056,5 +1105,43 @@ func TestEveryOlderSchemaHasAGoldenFile(t *testing.T) {
 		strings.Join(listed[:len(listed)-1], ", "), listed[len(listed)-1])
 	if !strings.Contains(strings.Join(strings.Fields(string(readme)), " "), says) {
 		t.Errorf("the README's Configuration does not say %q", says)
+	}
+}
+
+// TestSchema11DeadlinesKeepTheirWarningPoints opens the schema-11 golden
+// file, whose demo cases have a 2-working-day ACKNOWLEDGE started at 16:05
+// on Mon 7 Dec 2026 (Hanoi), due at 24:00 of Wed 9, stored without
+// warning instants: it keeps the points it was given and its unit was
+// told, the wall-clock fractions of its time (50% at 20:02 on Tue 8, where
+// its timer is set), not the points on working days that version 12 gives
+// a deadline started after it (00:00 of Wed 9).
+func TestSchema11DeadlinesKeepTheirWarningPoints(t *testing.T) {
+	db, _ := copyGolden(t, "schema11wd")
+	s := open(t, db)
+	err := s.View(context.Background(), func(tx datastore.ReadTx) error {
+		c, err := tx.CaseByNumber("HN-2026-00002")
+		if err != nil {
+			return err
+		}
+		d := c.OpenDeadline(model.DeadlineAcknowledge, "")
+		if d == nil || d.Clock != model.ClockWorkingDays || d.WarningsSent != 0 || len(d.WarnAt) != 2 {
+			t.Fatalf("HN-2026-00002's acknowledgement = %+v, want an open 2-working-day clock with two warnings to come", d)
+		}
+		if d.WarnTimes != nil {
+			t.Errorf("warning instants %v read from a deadline stored without them", d.WarnTimes)
+		}
+		for i, f := range d.WarnAt {
+			want := d.Start.Add(time.Duration(float64(d.Due.Sub(d.Start)) * f))
+			if got := d.WarningTime(i); !got.Equal(want) {
+				t.Errorf("warning %d at %v, want %v, the wall-clock point it was given", i, got, want)
+			}
+		}
+		if first := d.WarningTime(0); !d.NextFire.Equal(first) {
+			t.Errorf("its timer is set at %v, not at its first warning %v", d.NextFire, first)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

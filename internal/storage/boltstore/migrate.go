@@ -70,7 +70,9 @@ func migrate(tx *bolt.Tx, version uint32) error {
 		}
 	}
 	// Version 11 (audit events in binary) rewrites nothing: the events
-	// stored before it keep their JSON, which audit.Decode reads.
+	// stored before it keep their JSON, which audit.Decode reads. Nor
+	// does version 13 (a working-day deadline's warning instants): the
+	// deadlines stored before it keep their wall-clock warning points.
 	if version < usersByUnitVersion {
 		if err := buildUsersByUnit(newTx(tx)); err != nil {
 			return fmt.Errorf("migrate to schema version %d: %w", usersByUnitVersion, err)

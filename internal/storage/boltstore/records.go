@@ -210,7 +210,7 @@ func deadlineToRec(d model.Deadline) *recordpb.Deadline {
 		Paused: int64(d.Paused), WarnAt: floats(d.WarnAt), WarningsSent: int64(d.WarningsSent),
 		State: string(d.State), Breached: d.Breached, DoneTime: timeToRec(d.DoneTime),
 		MinutesLate: d.MinutesLate, Escalations: mapSlice(d.Escalations, escalationToRec),
-		NextFire: timeToRec(d.NextFire),
+		NextFire: timeToRec(d.NextFire), WarnTimes: mapSlice(d.WarnTimes, timeToRec),
 	}
 }
 
@@ -223,7 +223,7 @@ func deadlineFromRec(r *recordpb.Deadline) model.Deadline {
 		Paused: time.Duration(r.GetPaused()), WarnAt: floats(r.GetWarnAt()), WarningsSent: int(r.GetWarningsSent()),
 		State: model.DeadlineState(r.GetState()), Breached: r.GetBreached(), DoneTime: timeFromRec(r.GetDoneTime()),
 		MinutesLate: r.GetMinutesLate(), Escalations: mapSlice(r.GetEscalations(), escalationFromRec),
-		NextFire: timeFromRec(r.GetNextFire()),
+		NextFire: timeFromRec(r.GetNextFire()), WarnTimes: mapSlice(r.GetWarnTimes(), timeFromRec),
 	}
 }
 

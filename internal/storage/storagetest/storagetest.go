@@ -234,6 +234,7 @@ func sampleCase(number string, unit units.Key, status model.CaseStatus) model.Ca
 				PauseReason:     "child in hospital",
 				Paused:          36*time.Hour + 19,
 				WarnAt:          []float64{0.5, 1.0 / 3, 0.9},
+				WarnTimes:       []time.Time{baseTime.Add(5*24*time.Hour + 41), baseTime.Add(6*24*time.Hour + 43), baseTime.Add(8*24*time.Hour + 47)},
 				WarningsSent:    2,
 				State:           model.DeadlineMissed,
 				Breached:        true,

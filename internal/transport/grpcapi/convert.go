@@ -267,6 +267,11 @@ func deadlineToProto(d model.Deadline, pausable bool) *pb.Deadline {
 	for _, e := range d.Escalations {
 		out.Escalations = append(out.Escalations, &pb.Escalation{Time: timestamp(e.Time), ToUnit: e.To, MinutesLate: e.MinutesLate})
 	}
+	// The deadline's own warning points, as the scheduler fires them,
+	// not the running policy's: the console colours by them.
+	for i := range d.WarnAt {
+		out.WarningTimes = append(out.WarningTimes, timestamp(d.WarningTime(i)))
+	}
 	return out
 }
 

@@ -137,12 +137,14 @@ func nearestOpen(ds []*pb.Deadline) *pb.Deadline {
 	return best
 }
 
-// warnAt is when a deadline reaches the policy's first warning point,
-// the same moment the scheduler sends its first warning.
+// warnAt is when a deadline's countdown turns amber: its own first
+// warning time, the moment the scheduler sends its first warning (on a
+// working day, for a working-day clock), not a fraction of its span from
+// the running policy, which a restart with another policy would change
+// under a deadline started before; its due time when it has no warning.
 func (c *Console) warnAt(d *pb.Deadline) time.Time {
-	start, due := d.GetStartTime().AsTime(), d.GetDueTime().AsTime()
-	if len(c.cfg.Warnings) == 0 || !due.After(start) {
-		return due
+	if w := d.GetWarningTimes(); len(w) > 0 {
+		return w[0].AsTime()
 	}
-	return start.Add(time.Duration(float64(due.Sub(start)) * c.cfg.Warnings[0]))
+	return d.GetDueTime().AsTime()
 }

@@ -6,8 +6,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
 	"github.com/childcase/childcase/internal/domain/model"
@@ -83,6 +85,60 @@ func TestQueuePagesReadOnPastEmptyPages(t *testing.T) {
 		}
 		if got := strings.Contains(page, `id="list-read-on"`); got != tc.readSome {
 			t.Errorf("%s after %d empty pages: says only part of the list was read %v, want %v", tc.path, tc.empties, got, tc.readSome)
+		}
+	}
+}
+
+// warnedCases lists cases whose one open deadline has its own warning
+// times (the API's warning_times).
+type warnedCases struct {
+	pb.UnimplementedCaseServiceServer
+	cases []*pb.Case
+}
+
+func (f *warnedCases) ListCases(context.Context, *pb.ListCasesRequest) (*pb.ListCasesResponse, error) {
+	return &pb.ListCasesResponse{Cases: f.cases}, nil
+}
+
+// TestCountdownTurnsAmberAtTheDeadlinesOwnWarning: a countdown turns amber
+// at the first of the deadline's own warning times, which it was given
+// when it started and which the scheduler fires, not at a fraction of its
+// span from the running policy: a restart with another policy does not
+// recolour it, and a working-day clock's warning placed on a working day
+// colours it then. HN-2026-00051's deadline warned an hour ago (amber,
+// though at 47% of its span); HN-2026-00052's warns in an hour (green,
+// though past 80% of its span); HN-2026-00053's has no warning (green until
+// overdue); HN-2026-00054's is overdue (red).
+func TestCountdownTurnsAmberAtTheDeadlinesOwnWarning(t *testing.T) {
+	now := time.Date(2026, 11, 28, 3, 0, 0, 0, time.UTC) // serveConsoleWith's clock
+	at := func(d time.Duration) *timestamppb.Timestamp { return timestamppb.New(now.Add(d)) }
+	deadline := func(start, due time.Duration, warn ...time.Duration) []*pb.Deadline {
+		d := &pb.Deadline{Id: 1, Kind: "D6_PLAN_DRAFT", State: "OPEN", Clock: "WORKING_DAYS", StartTime: at(start), DueTime: at(due)}
+		for _, w := range warn {
+			d.WarningTimes = append(d.WarningTimes, at(w))
+		}
+		return []*pb.Deadline{d}
+	}
+	cases := &warnedCases{cases: []*pb.Case{
+		{Name: "cases/HN-2026-00051", CaseNumber: "HN-2026-00051", Deadlines: deadline(-10*time.Hour, 11*time.Hour, -time.Hour, 5*time.Hour)},
+		{Name: "cases/HN-2026-00052", CaseNumber: "HN-2026-00052", Deadlines: deadline(-10*time.Hour, 2*time.Hour, time.Hour)},
+		{Name: "cases/HN-2026-00053", CaseNumber: "HN-2026-00053", Deadlines: deadline(-10*time.Hour, time.Hour)},
+		{Name: "cases/HN-2026-00054", CaseNumber: "HN-2026-00054", Deadlines: deadline(-10*time.Hour, -time.Hour, -5*time.Hour)},
+	}}
+	client, base := consoleWith(t, workerAccounts{}, func(srv *grpc.Server) { pb.RegisterCaseServiceServer(srv, cases) })
+	var code int
+	page := fetch(t, client, base+"/queues", &code)
+	if code != 200 {
+		t.Fatalf("/queues: %d\n%s", code, page)
+	}
+	for number, want := range map[string]string{"HN-2026-00051": "amber", "HN-2026-00052": "ok", "HN-2026-00053": "ok", "HN-2026-00054": "red"} {
+		i := strings.Index(page, ">"+number+"<")
+		if i < 0 {
+			t.Fatalf("/queues does not list %s", number)
+		}
+		row, _, _ := strings.Cut(page[i:], "</tr>")
+		if !strings.Contains(row, `class="countdown `+want+`"`) {
+			t.Errorf("%s's countdown is not %s: %s", number, want, row)
 		}
 	}
 }

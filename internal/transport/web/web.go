@@ -97,9 +97,6 @@ type Config struct {
 	// SecureCookies marks the session cookie Secure (the service runs
 	// under TLS, or behind a proxy that terminates it).
 	SecureCookies bool
-	// Warnings are the policy's warning points, as fractions of a
-	// deadline's span: a countdown turns amber past the first.
-	Warnings []float64
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
 	// the client, as for the API: the sign-in's lock-out audit and every
 	// API call name that client, not the proxy.

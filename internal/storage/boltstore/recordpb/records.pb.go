@@ -825,8 +825,12 @@ type Deadline struct {
 	MinutesLate     int64                  `protobuf:"varint,20,opt,name=minutes_late,json=minutesLate,proto3" json:"minutes_late,omitempty"`
 	Escalations     []*Escalation          `protobuf:"bytes,21,rep,name=escalations,proto3" json:"escalations,omitempty"`
 	NextFire        int64                  `protobuf:"varint,22,opt,name=next_fire,json=nextFire,proto3" json:"next_fire,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// When each of warn_at falls, for a working-day clock (schema version
+	// 12); empty for the other clocks and older deadlines, whose warnings
+	// fall at warn_at's fractions of start to due.
+	WarnTimes     []int64 `protobuf:"varint,23,rep,packed,name=warn_times,json=warnTimes,proto3" json:"warn_times,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Deadline) Reset() {
@@ -1011,6 +1015,13 @@ func (x *Deadline) GetNextFire() int64 {
 		return x.NextFire
 	}
 	return 0
+}
+
+func (x *Deadline) GetWarnTimes() []int64 {
+	if x != nil {
+		return x.WarnTimes
+	}
+	return nil
 }
 
 // Transfer is a proposed hand-over of a case.
@@ -2641,7 +2652,7 @@ const file_childcase_storage_v1_records_proto_rawDesc = "" +
 	"Escalation\x12\x12\n" +
 	"\x04time\x18\x01 \x01(\x03R\x04time\x12\x0e\n" +
 	"\x02to\x18\x02 \x01(\tR\x02to\x12!\n" +
-	"\fminutes_late\x18\x03 \x01(\x03R\vminutesLate\"\xee\x04\n" +
+	"\fminutes_late\x18\x03 \x01(\x03R\vminutesLate\"\x8d\x05\n" +
 	"\bDeadline\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x10\n" +
@@ -2665,7 +2676,9 @@ const file_childcase_storage_v1_records_proto_rawDesc = "" +
 	"\tdone_time\x18\x13 \x01(\x03R\bdoneTime\x12!\n" +
 	"\fminutes_late\x18\x14 \x01(\x03R\vminutesLate\x12B\n" +
 	"\vescalations\x18\x15 \x03(\v2 .childcase.storage.v1.EscalationR\vescalations\x12\x1b\n" +
-	"\tnext_fire\x18\x16 \x01(\x03R\bnextFire\"\x93\x02\n" +
+	"\tnext_fire\x18\x16 \x01(\x03R\bnextFire\x12\x1d\n" +
+	"\n" +
+	"warn_times\x18\x17 \x03(\x03R\twarnTimes\"\x93\x02\n" +
 	"\bTransfer\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x12\n" +
 	"\x04from\x18\x02 \x01(\tR\x04from\x12\x0e\n" +
