@@ -117,6 +117,14 @@ const hashTag = "childcase.audit.event.v1\x00"
 // dropped or duplicated without changing the length. Equal hashes then mean
 // equal events, up to a SHA-256 collision.
 func (e Event) ComputeHash() []byte {
+	sum := e.hashSum()
+	return sum[:]
+}
+
+// hashSum is ComputeHash, as an array: verify compares it with the stored
+// hash in place, where the slice ComputeHash returns was an allocation
+// per event of the log.
+func (e Event) hashSum() [sha256.Size]byte {
 	// The encoding is built in one buffer and hashed at once: writing each
 	// field to a hash.Hash copied every string to the heap, and a check
 	// hashes every event of the log. 512 bytes hold a usual event without
@@ -136,8 +144,7 @@ func (e Event) ComputeHash() []byte {
 		enc = binary.BigEndian.AppendUint64(enc, uint64(len(*f.value)))
 		enc = append(enc, *f.value...)
 	}
-	sum := sha256.Sum256(enc)
-	return sum[:]
+	return sha256.Sum256(enc)
 }
 
 // alwaysHashed is how many of stringFields every event's hash covers; the
@@ -391,7 +398,7 @@ func verify(events iter.Seq2[Event, error], from uint64, prev []byte) verifyResu
 			return r
 		}
 		want := r.lastSeq + 1
-		if !bytes.Equal(e.Hash, e.ComputeHash()) {
+		if sum := e.hashSum(); !bytes.Equal(e.Hash, sum[:]) {
 			// An event that does not match its hash cannot be trusted
 			// for its own seq either: an edit of that very field would
 			// otherwise send the auditor to an intact event. The place

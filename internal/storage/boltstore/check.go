@@ -17,6 +17,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
@@ -182,6 +183,11 @@ type CheckOptions struct {
 	// chunks is how many parts read the reports, and the cases, side by
 	// side; zero means one per core (GOMAXPROCS). Tests set it.
 	chunks int
+	// workers is how many parts run at once (partPool); zero means one
+	// per core (GOMAXPROCS). onPart, when set, is called as each part
+	// begins, with how many are running then. Tests set them.
+	workers int
+	onPart  func(running int)
 }
 
 // progressReporter calls CheckOptions.Progress, no more often than every,
@@ -233,6 +239,7 @@ func CheckWith(ctx context.Context, path string, opts CheckOptions) (CheckResult
 		c := &checker{
 			ctx: ctx, btx: btx, t: newReadTx(btx), res: &res, notedSeq: opts.NotedHeadSeq, notedHash: opts.NotedHeadHash, masters: mastersAtHand(opts.Masters),
 			cursors: map[string]*getCursor{}, seqCursors: map[string]*seqCursor{}, chunks: cmp.Or(opts.chunks, runtime.GOMAXPROCS(0)),
+			pool: &partPool{size: cmp.Or(opts.workers, runtime.GOMAXPROCS(0)), onPart: opts.onPart},
 		}
 		if opts.Progress != nil {
 			every := opts.Every
@@ -275,6 +282,7 @@ type checker struct {
 
 	seen    *checkPart            // the part this checker runs, if any (start)
 	running []*checkPart          // the parts this checker started and has not joined
+	pool    *partPool             // what runs the parts (start)
 	chunks  int                   // CheckOptions.chunks, or GOMAXPROCS
 	cursors map[string]*getCursor // get's, one per bucket or index
 	// seqCursors are hasInOrder's, one per index and prefix, by the two
@@ -416,16 +424,17 @@ func (c *checker) run() (err error) {
 	// The steps that share no state with the others run on goroutines of
 	// their own (start), each joined where it stands in this order, so
 	// that the problems come in the order of a check on one goroutine.
-	idempotency := c.start((*checker).checkIdempotency, (*checker).checkIdempotencyIndex)
-	identity := c.start((*checker).checkUsers, (*checker).checkUserUnitIndex, (*checker).checkTokens, (*checker).checkTokenIndex,
-		(*checker).checkPoliceUnits, (*checker).checkDataKeys, (*checker).checkDataKeyIndex)
+	//
+	// They run on a pool of as many goroutines as the machine has cores
+	// (partPool), in the order they are started here: the longest first
+	// (the audit log's, a quarter of a check of loaded cases, and the
+	// cases', together half of it), so that the short ones fill in at the
+	// end instead of one long part running alone.
 	auditLog := c.start((*checker).checkAudit,
 		func(a *checker) { a.checkAuditIndex(bucketAuditByCase)() },
 		func(a *checker) { a.checkAuditIndex(bucketAuditByActor)() },
 		(*checker).checkAuditTimeIndex,
 		(*checker).checkAuditChain)
-	caseEvents := c.start((*checker).checkCaseEvents)
-	outbox := c.start((*checker).checkOutbox, (*checker).checkCursors)
 	// The cases beside the reports: each pass decodes its records and
 	// looks up the other's (a report's case for its scope entries, a
 	// case's first report for its statistics), and together they are
@@ -437,21 +446,26 @@ func (c *checker) run() (err error) {
 	// largest part of a database of synthetic cases (some 35 postings a
 	// case) and reads no other record.
 	var reports, cases []*checkPart
-	for _, r := range c.split(bucketReports) {
-		reports = append(reports, c.start(func(p *checker) { p.checkReports(r) }))
-	}
 	for _, r := range c.split(bucketCases) {
 		cases = append(cases, c.start(func(p *checker) { p.checkCases(r) }))
 	}
+	// The stored statistics counters, hashed for checkStats.
+	storedStats := c.start((*checker).hashStoredStats)
+	caseEvents := c.start((*checker).checkCaseEvents)
+	for _, r := range c.split(bucketReports) {
+		reports = append(reports, c.start(func(p *checker) { p.checkReports(r) }))
+	}
 	searchIndex := c.start((*checker).checkSearchIndex)
+	identity := c.start((*checker).checkUsers, (*checker).checkUserUnitIndex, (*checker).checkTokens, (*checker).checkTokenIndex,
+		(*checker).checkPoliceUnits, (*checker).checkDataKeys, (*checker).checkDataKeyIndex)
 	// The scope and queue indexes hold several entries a record; counting
 	// them needs nothing the records' passes find until the counts are
 	// compared (checkScopeIndex).
 	caseScope := c.start(countScopeIndex(bucketCaseScope))
 	caseQueue := c.start(countScopeIndex(bucketCaseQueue))
 	reportScope := c.start(countScopeIndex(bucketReportScope))
-	// The stored statistics counters, hashed for checkStats.
-	storedStats := c.start((*checker).hashStoredStats)
+	outbox := c.start((*checker).checkOutbox, (*checker).checkCursors)
+	idempotency := c.start((*checker).checkIdempotency, (*checker).checkIdempotencyIndex)
 	parts := append(slices.Concat(reports, cases), idempotency, identity, auditLog, caseEvents, outbox, searchIndex, caseScope, caseQueue, reportScope, storedStats)
 	defer func() {
 		for _, g := range parts {
@@ -526,9 +540,9 @@ type checkPart struct {
 	}
 }
 
-// start runs steps on a goroutine of their own, with a checker of their
-// own in a read transaction of its own over the same file, while this
-// goroutine goes on: a check reads every record, and on one goroutine it
+// start runs steps on a goroutine of the pool (partPool), with a checker
+// of their own in a read transaction of its own over the same file, while
+// this goroutine goes on: a check reads every record, and on one goroutine it
 // would use one core of the machine (decoding and hashing the audit log
 // alone is two fifths of it at 10,000 loaded cases). No one writes the
 // file during a check, so every transaction sees the same data. The
@@ -546,7 +560,7 @@ func (c *checker) start(steps ...func(*checker)) *checkPart {
 	g := &checkPart{sub: sub, done: make(chan struct{})}
 	sub.seen = g
 	c.running = append(c.running, g)
-	go func() {
+	c.pool.run(func() {
 		defer close(g.done)
 		// As in CheckWith and run: a damaged page is a finding.
 		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
@@ -568,8 +582,59 @@ func (c *checker) start(steps ...func(*checker)) *checkPart {
 			}
 			step(sub)
 		}
-	}()
+	})
 	return g
+}
+
+// partPool runs the parts of a check (start) on at most size goroutines,
+// in the order they were started. Each part was a goroutine of its own,
+// some twenty at once on a machine of two cores: each held its
+// transaction, cursors and counters from the start, and the scheduler
+// sliced the cores between them. In start order, the longest parts,
+// started first, run first, and the short ones fill in behind them.
+type partPool struct {
+	size   int
+	onPart func(running int) // CheckOptions.onPart
+
+	mu      sync.Mutex
+	queue   []func() // the parts not yet begun
+	workers int      // the goroutines taking parts from queue
+	running int      // the parts running, for onPart
+}
+
+// run queues part, and starts a goroutine to run it and those after it
+// unless size of them are already at it. A goroutine ends when the queue
+// is empty: the pool needs no closing.
+func (p *partPool) run(part func()) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.queue = append(p.queue, part)
+	if p.workers < max(p.size, 1) {
+		p.workers++
+		go p.work()
+	}
+}
+
+func (p *partPool) work() {
+	for {
+		p.mu.Lock()
+		if len(p.queue) == 0 {
+			p.workers--
+			p.mu.Unlock()
+			return
+		}
+		part := p.queue[0]
+		p.queue = p.queue[1:]
+		p.running++
+		if p.onPart != nil {
+			p.onPart(p.running)
+		}
+		p.mu.Unlock()
+		part()
+		p.mu.Lock()
+		p.running--
+		p.mu.Unlock()
+	}
 }
 
 // wait waits for the part's steps to end.
@@ -596,8 +661,10 @@ func (c *checker) joinPart(g *checkPart) {
 				break waiting
 			case <-tick.C:
 				// A part that has not reached its first bucket has
-				// nothing to name: the report waits for the next tick.
-				if bucket, _ := g.seen.bucket.Load().(string); bucket != "" {
+				// nothing to name (it may wait for a goroutine of the
+				// pool): the report names a part that has, or waits for
+				// the next tick.
+				if bucket := c.readingNow(g); bucket != "" {
 					c.progress.report([]byte(bucket), c.readSoFar(), false)
 				}
 			}
@@ -658,6 +725,20 @@ func (c *checker) joinPart(g *checkPart) {
 	}
 	c.recordsOdd = c.recordsOdd || sub.recordsOdd
 	c.err = cmp.Or(c.err, sub.err)
+}
+
+// readingNow names the bucket that g, or else the first part running
+// that has reached one, reads, or "" when none has.
+func (c *checker) readingNow(g *checkPart) string {
+	if bucket, _ := g.seen.bucket.Load().(string); bucket != "" {
+		return bucket
+	}
+	for _, p := range c.running {
+		if bucket, _ := p.seen.bucket.Load().(string); bucket != "" {
+			return bucket
+		}
+	}
+	return ""
 }
 
 // addCounts adds the record counts of a part of the check, which counted

@@ -1122,6 +1122,49 @@ func TestCheckInPartsFindsDamageAtTheirEnds(t *testing.T) {
 	}
 }
 
+// TestCheckRunsAtMostWorkersParts: the parts of a check run on a pool of
+// at most as many goroutines as it is given (GOMAXPROCS in a real check),
+// not one goroutine each, and what it finds in a damaged file, and in
+// which order, does not depend on how many run at once.
+func TestCheckRunsAtMostWorkersParts(t *testing.T) {
+	path := workloadFile(t, 50)
+	rawUpdate(t, path, func(tx *bolt.Tx) error {
+		for _, bucket := range []string{"reports", "cases", "audit"} {
+			k, _ := tx.Bucket([]byte(bucket)).Cursor().Last()
+			if err := tx.Bucket([]byte(bucket)).Put(bytes.Clone(k), []byte{0xff, 0xfe}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	var whole boltstore.CheckResult
+	for _, workers := range []int{1, 2, 3} {
+		var mu sync.Mutex
+		most, parts := 0, 0
+		res, err := boltstore.CheckOnWorkers(context.Background(), path, workers, func(running int) {
+			mu.Lock()
+			defer mu.Unlock()
+			most, parts = max(most, running), parts+1
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if most > workers || parts < 10 {
+			t.Errorf("on %d workers: %d parts, at most %d running at once; want at most %d at once, of some 20 parts", workers, parts, most, workers)
+		}
+		if workers == 1 {
+			whole = res
+			if len(res.Problems) < 3 {
+				t.Fatalf("on one worker: %d problems, want one per damaged record at least:\n%s", len(res.Problems), problemList(res))
+			}
+			continue
+		}
+		if !slices.Equal(res.Problems, whole.Problems) || res.CheckSummary != whole.CheckSummary {
+			t.Errorf("on %d workers: %+v, problems\n%s\nwant those on one: %+v\n%s", workers, res.CheckSummary, problemList(res), whole.CheckSummary, problemList(whole))
+		}
+	}
+}
+
 func be64(k []byte) uint64 {
 	var v uint64
 	for _, b := range k {

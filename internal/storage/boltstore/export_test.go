@@ -163,3 +163,10 @@ func SetLockHooks(t interface{ Cleanup(func()) }, before, after func(path string
 	lockHooks.before, lockHooks.after = before, after
 	t.Cleanup(func() { lockHooks.before, lockHooks.after = nil, nil })
 }
+
+// CheckOnWorkers is Check with its parts run by at most workers
+// goroutines, calling onPart as each part begins with how many are
+// running then.
+func CheckOnWorkers(ctx context.Context, path string, workers int, onPart func(running int)) (CheckResult, error) {
+	return CheckWith(ctx, path, CheckOptions{workers: workers, onPart: onPart})
+}

@@ -7,7 +7,10 @@ import (
 	"hash/fnv"
 	"io"
 	"math/bits"
+	"runtime"
 	"slices"
+	"sync"
+	"sync/atomic"
 )
 
 // bbolt maps the whole file into memory and reads its pages in place, so a
@@ -117,6 +120,13 @@ func readMeta(r io.ReaderAt, at int64) (meta, error) {
 // the page it is in, which reads every page in use once. It returns a
 // *damage error describing the first problem.
 func inspectFile(r io.ReaderAt, size int64, deep bool) error {
+	return inspectOn(r, size, deep, runtime.GOMAXPROCS(0))
+}
+
+// inspectOn is inspectFile, its deep walk run by as many goroutines as
+// workers (walkSideBySide). It finds a problem when the walk on one
+// goroutine does, and then says what that walk says.
+func inspectOn(r io.ReaderAt, size int64, deep bool, workers int) error {
 	switch {
 	case size == 0:
 		return damaged("the file is empty (0 bytes): it is not a database")
@@ -132,7 +142,20 @@ func inspectFile(r io.ReaderAt, size int64, deep bool) error {
 		return damaged("the file is truncated: its meta page (transaction %d) counts %s of %d bytes, %s, but the file has %s",
 			m.txid, counted(m.hwm, "page"), ps, counted(m.hwm*uint64(ps), "byte"), counted(size, "byte"))
 	}
-	w := &walker{r: r, pageSize: ps, hwm: m.hwm, seen: make([]bool, m.hwm)}
+	if deep && workers > 1 && inspectPages(r, m, deep, workers) == nil {
+		return nil
+	}
+	// On one goroutine, the walk stops at the first problem in its own
+	// order, which the walk side by side, stopping at whichever problem
+	// one of its goroutines met first, does not: a file found damaged is
+	// walked again to say what that first problem is, the same each time.
+	return inspectPages(r, m, deep, 1)
+}
+
+// inspectPages is what inspectFile checks of the pages of the file whose
+// meta m it chose.
+func inspectPages(r io.ReaderAt, m meta, deep bool, workers int) error {
+	w := &walker{r: r, pageSize: int64(m.pageSize), hwm: m.hwm, seen: newPageSet(m.hwm)}
 	if m.freelist != noFreelist {
 		if err := w.checkFreelist(m.freelist); err != nil {
 			return err
@@ -145,7 +168,22 @@ func inspectFile(r io.ReaderAt, size int64, deep bool) error {
 		_, err := w.readPage(m.root, "the root bucket")
 		return err
 	}
+	if workers > 1 {
+		return w.walkSideBySide(m.root, workers)
+	}
 	return w.walk(m.root)
+}
+
+// pageSet is a set of page ids below a high-water mark, one bit each,
+// that goroutines walking the pages side by side share.
+type pageSet []atomic.Uint32
+
+func newPageSet(hwm uint64) pageSet { return make(pageSet, (hwm+31)/32) }
+
+// add adds page id and reports whether it was in the set already.
+func (s pageSet) add(id uint64) bool {
+	bit := uint32(1) << (id % 32)
+	return s[id/32].Or(bit)&bit != 0
 }
 
 // chooseMeta finds the page size as bbolt does (from meta page 0, else by
@@ -199,8 +237,8 @@ type walker struct {
 	r        io.ReaderAt
 	pageSize int64
 	hwm      uint64
-	seen     []bool // pages already read, overflow included
-	buf      []byte // the page readPage read last
+	seen     pageSet // pages already read, overflow included
+	buf      []byte  // the page readPage read last
 }
 
 // readPage reads page id and its overflow pages, and checks that they lie
@@ -227,10 +265,9 @@ func (w *walker) readPage(id uint64, what string) ([]byte, error) {
 		return nil, damaged("page %d (%s) runs over %s, beyond the high-water mark %d", id, what, counted(overflow, "more page"), w.hwm)
 	}
 	for p := id; p <= id+overflow; p++ {
-		if w.seen[p] {
+		if w.seen.add(p) {
 			return nil, damaged("page %d (%s) is reached twice", p, what)
 		}
-		w.seen[p] = true
 	}
 	if overflow == 0 {
 		return w.buf, nil
@@ -269,24 +306,80 @@ func (w *walker) checkFreelist(id uint64) error {
 
 // walk reads the page tree of the root bucket and of every bucket in it.
 func (w *walker) walk(root uint64) error {
-	type todo struct {
-		id   uint64
-		what string
-	}
-	stack := []todo{{root, "the root bucket"}}
+	return w.walkFrom([]child{{root, "the root bucket"}}, nil)
+}
+
+// walkFrom reads the page trees under the pages of stack, last first,
+// until stop is set (when it is not nil).
+func (w *walker) walkFrom(stack []child, stop *atomic.Bool) error {
 	for len(stack) > 0 {
+		if stop != nil && stop.Load() {
+			return nil
+		}
 		t := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
 		p, err := w.readPage(t.id, t.what)
 		if err != nil {
 			return err
 		}
-		children, err := w.elements(p, t.id, t.what)
-		if err != nil {
+		if stack, err = w.elements(p, t.id, t.what, stack); err != nil {
 			return err
 		}
-		for _, c := range children {
-			stack = append(stack, todo(c))
+	}
+	return nil
+}
+
+// walkSideBySide is walk on workers goroutines: the pages are read one by
+// one with ordinary reads, a system call each, and on one goroutine the
+// walk of a file of loaded cases was a tenth of a check's CPU, all of it
+// before anything else of the check could begin. It reads the first
+// levels of the tree here, until there are subtrees enough to share out,
+// then the goroutines take the subtrees one at a time. The pages read
+// are marked in one set (pageSet), so a page reached twice is found
+// whichever goroutine reaches it second. It returns one of the problems
+// found, not necessarily walk's first.
+func (w *walker) walkSideBySide(root uint64, workers int) error {
+	level := []child{{root, "the root bucket"}}
+	for len(level) > 0 && len(level) < 64*workers {
+		var next []child
+		for _, t := range level {
+			p, err := w.readPage(t.id, t.what)
+			if err != nil {
+				return err
+			}
+			if next, err = w.elements(p, t.id, t.what, next); err != nil {
+				return err
+			}
+		}
+		level = next
+	}
+	var (
+		taken atomic.Int64 // the subtrees of level taken so far
+		stop  atomic.Bool
+		wg    sync.WaitGroup
+		errs  = make([]error, workers)
+	)
+	for i := range workers {
+		wg.Go(func() {
+			own := &walker{r: w.r, pageSize: w.pageSize, hwm: w.hwm, seen: w.seen}
+			var stack []child
+			for !stop.Load() {
+				at := taken.Add(1) - 1
+				if at >= int64(len(level)) {
+					return
+				}
+				if err := own.walkFrom(append(stack[:0], level[at]), &stop); err != nil {
+					errs[i] = err
+					stop.Store(true)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
 		}
 	}
 	return nil
@@ -298,23 +391,26 @@ type child struct {
 }
 
 // elements checks that every element of page p (page id, or an inline
-// bucket when id is 0) and its key and value lie inside p, and returns
-// the pages p points at: a branch page's children, and the roots of the
-// buckets in a leaf page. Inline buckets are walked here, as they sit in
-// p.
-func (w *walker) elements(p []byte, id uint64, what string) ([]child, error) {
-	where := fmt.Sprintf("page %d (%s)", id, what)
-	if id == 0 {
-		where = "the inline page of " + what
+// bucket when id is 0) and its key and value lie inside p, and appends
+// to out the pages p points at: a branch page's children, and the roots
+// of the buckets in a leaf page. Inline buckets are walked here, as they
+// sit in p.
+func (w *walker) elements(p []byte, id uint64, what string, out []child) ([]child, error) {
+	// Said only of a damaged page: made for every page, it was an
+	// allocation and a formatting per page of the file.
+	where := func() string {
+		if id == 0 {
+			return "the inline page of " + what
+		}
+		return fmt.Sprintf("page %d (%s)", id, what)
 	}
 	flags, count := ne.Uint16(p[8:]), int(ne.Uint16(p[10:]))
 	if flags != flagBranch && flags != flagLeaf {
-		return nil, damaged("%s is neither a branch nor a leaf page (flags %#x)", where, flags)
+		return nil, damaged("%s is neither a branch nor a leaf page (flags %#x)", where(), flags)
 	}
 	if pageHeaderSize+count*elemSize > len(p) {
-		return nil, damaged("%s counts %s, more than it holds", where, counted(count, "element"))
+		return nil, damaged("%s counts %s, more than it holds", where(), counted(count, "element"))
 	}
-	var out []child
 	for i := range count {
 		at := pageHeaderSize + i*elemSize
 		e := p[at : at+elemSize]
@@ -322,14 +418,14 @@ func (w *walker) elements(p []byte, id uint64, what string) ([]child, error) {
 		case flagBranch:
 			pos, ksize := int64(ne.Uint32(e[0:])), int64(ne.Uint32(e[4:]))
 			if int64(at)+pos+ksize > int64(len(p)) {
-				return nil, damaged("%s: element %d lies beyond the page", where, i)
+				return nil, damaged("%s: element %d lies beyond the page", where(), i)
 			}
 			out = append(out, child{ne.Uint64(e[8:]), what})
 		case flagLeaf:
 			elemFlags, pos, ksize, vsize := ne.Uint32(e[0:]), int64(ne.Uint32(e[4:])), int64(ne.Uint32(e[8:])), int64(ne.Uint32(e[12:]))
 			end := int64(at) + pos + ksize + vsize
 			if end > int64(len(p)) {
-				return nil, damaged("%s: element %d lies beyond the page", where, i)
+				return nil, damaged("%s: element %d lies beyond the page", where(), i)
 			}
 			if elemFlags&flagBucket == 0 {
 				continue
@@ -337,7 +433,7 @@ func (w *walker) elements(p []byte, id uint64, what string) ([]child, error) {
 			name := fmt.Sprintf("bucket %q", p[int64(at)+pos:int64(at)+pos+ksize])
 			value := p[int64(at)+pos+ksize : end]
 			if len(value) < 16 {
-				return nil, damaged("%s: the header of %s is %s, want 16", where, name, counted(len(value), "byte"))
+				return nil, damaged("%s: the header of %s is %s, want 16", where(), name, counted(len(value), "byte"))
 			}
 			if root := ne.Uint64(value); root != 0 {
 				out = append(out, child{root, name})
@@ -345,13 +441,12 @@ func (w *walker) elements(p []byte, id uint64, what string) ([]child, error) {
 			}
 			inline := value[16:]
 			if len(inline) < pageHeaderSize {
-				return nil, damaged("%s: the inline page of %s is %s", where, name, counted(len(inline), "byte"))
+				return nil, damaged("%s: the inline page of %s is %s", where(), name, counted(len(inline), "byte"))
 			}
-			nested, err := w.elements(inline, 0, name)
-			if err != nil {
+			var err error
+			if out, err = w.elements(inline, 0, name, out); err != nil {
 				return nil, err
 			}
-			out = append(out, nested...)
 		}
 	}
 	return out, nil
