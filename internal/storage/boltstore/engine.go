@@ -196,10 +196,7 @@ func initEngine(t kv.Tx) error {
 		return fmt.Errorf("%w: the store has schema version %d, this binary knows up to %d; run a newer childcase",
 			datastore.ErrSchemaTooNew, version, SchemaVersion)
 	}
-	if version >= lastRewritingVersion && version < SchemaVersion {
-		// The migrations after lastRewritingVersion rewrite no record
-		// (see migrate), so an engine's store, which is never migrated
-		// record by record, takes them by its version alone.
+	if EngineTakesUp(version) {
 		return meta.Put(keySchemaVersion, u32(SchemaVersion))
 	}
 	if version < SchemaVersion {
@@ -213,6 +210,17 @@ func initEngine(t kv.Tx) error {
 		}
 	}
 	return nil
+}
+
+// EngineTakesUp reports whether OpenEngine brings a store on an engine
+// of schema version version, older than this code's, up to date by its
+// version alone: the
+// migrations after lastRewritingVersion rewrite no record (see migrate),
+// so an engine's store, which is never migrated record by record, takes
+// them so. A store of an older version still is refused at open; check
+// says which of the two a store of an older version is.
+func EngineTakesUp(version uint32) bool {
+	return version >= lastRewritingVersion && version < SchemaVersion
 }
 
 // schemaVersion reads the schema version of the meta bucket.
