@@ -136,6 +136,8 @@ type EngineStore struct {
 	committed  func(time.Duration)
 	commits    atomic.Int64 // write transactions committed (Commits)
 	space      *spaceGauge  // nil: no room is kept for reads
+	// created: OpenEngine made the store, on an empty engine (Created).
+	created bool
 }
 
 var _ datastore.Store = (*EngineStore)(nil)
@@ -149,10 +151,11 @@ var _ datastore.Store = (*EngineStore)(nil)
 // CopyIntoEngine has not finished filling. OpenEngine does not close e
 // when it fails.
 func OpenEngine(ctx context.Context, e kv.Engine, opts EngineOptions) (*EngineStore, error) {
-	if err := e.Update(ctx, func(t kv.Tx) error { return initEngine(t) }); err != nil {
+	var created bool
+	if err := e.Update(ctx, func(t kv.Tx) (err error) { created, err = initEngine(t); return err }); err != nil {
 		return nil, fmt.Errorf("open the store: %w", err)
 	}
-	s := &EngineStore{e: e, committed: opts.Committed, commitTimeout: opts.CommitTimeout}
+	s := &EngineStore{e: e, committed: opts.Committed, commitTimeout: opts.CommitTimeout, created: created}
 	if s.commitTimeout <= 0 {
 		s.commitTimeout = DefaultCommitTimeout
 	}
@@ -166,6 +169,11 @@ func OpenEngine(ctx context.Context, e kv.Engine, opts EngineOptions) (*EngineSt
 	return s, nil
 }
 
+// Created reports whether OpenEngine made the store, on an engine that
+// held none: a start refused after that takes it back, so that the
+// next start finds the engine as the refused one did.
+func (s *EngineStore) Created() bool { return s.created }
+
 // MinEngineTxnOps is the fewest operations an engine must let one commit
 // hold for the layout to live on it: a new store's first commit
 // (initEngine) writes the marker of every bucket at once, beside the meta
@@ -175,16 +183,24 @@ func MinEngineTxnOps() int { return len(allBuckets) + 3 }
 
 // initEngine is initSchema for an engine, which is never migrated record
 // by record: a store of a version before lastRewritingVersion is refused.
-func initEngine(t kv.Tx) error {
+// It reports whether it made the store, on an engine that held none.
+func initEngine(t kv.Tx) (created bool, err error) {
 	meta := t.Bucket(bucketMeta)
 	if meta == nil {
 		for _, name := range allBuckets {
 			if _, err := t.CreateBucketIfNotExists(name); err != nil {
-				return fmt.Errorf("create bucket %s: %w", name, err)
+				return false, fmt.Errorf("create bucket %s: %w", name, err)
 			}
 		}
-		return initStore(t.Bucket(bucketMeta), t.Bucket(bucketIndex))
+		return true, initStore(t.Bucket(bucketMeta), t.Bucket(bucketIndex))
 	}
+	return false, checkEngineStore(t, meta)
+}
+
+// checkEngineStore is initEngine on an engine that holds a store: it
+// takes up one of a recent older version (EngineTakesUp) and refuses what
+// a start cannot run on.
+func checkEngineStore(t kv.Tx, meta kv.Bucket) error {
 	if meta.Get(keyMigrating) != nil {
 		return errors.New("a copy into this store (childcase migrate-store) has not finished; run it again on an emptied store")
 	}
