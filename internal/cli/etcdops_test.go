@@ -2,10 +2,14 @@ package cli
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -222,5 +226,61 @@ func TestOfflineBackupOfAnOlderSchemaFile(t *testing.T) {
 				t.Errorf("restore of the backup:\n%s", out)
 			}
 		})
+	}
+}
+
+// fullDisk mounts a tmpfs of 1 MiB, removed when the test ends, fills
+// it with a ballast file, and returns its folder. It needs root (CI runs
+// as root, and fails where it cannot mount; elsewhere the test skips).
+func fullDisk(t *testing.T) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "full")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs", dir).CombinedOutput(); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("CI runs as root and must test the full disk: mount: %v: %s", err, out)
+		}
+		t.Skipf("mounting a tmpfs is not permitted: %v: %s", err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v: %s", dir, err, out)
+		}
+	})
+	f, err := os.Create(filepath.Join(dir, "ballast"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	chunk := make([]byte, 64<<10)
+	for {
+		if _, err := f.Write(chunk); err != nil {
+			if !errors.Is(err, syscall.ENOSPC) {
+				t.Fatal(err)
+			}
+			break
+		}
+	}
+	return dir
+}
+
+// TestOfflineBackupOntoAFullDisk: backup --db onto a disk with no room
+// for the copy fails, exit 1 saying so, and leaves no FILE.tmp (nor
+// FILE) there, for the nightly unit's next run to meet.
+func TestOfflineBackupOntoAFullDisk(t *testing.T) {
+	opsClearEnv(t)
+	db := opsDatabase(t, t.TempDir())
+	full := fullDisk(t)
+	code, stdout, stderr := mgRun(t, "backup", "--to", filepath.Join(full, "cc-1.db"), "--db", db)
+	if code != 1 || !strings.Contains(stderr, "no space left on device") {
+		t.Errorf("backup onto a full disk: exit %d, want 1 saying there is no space\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	if names := dirNames(t, full); !slices.Equal(names, []string{"ballast"}) {
+		t.Errorf("the backup onto a full disk left %v", names)
+	}
+	if out := mgMustRun(t, "check", "--db", db); !strings.HasPrefix(out, "OK: ") {
+		t.Errorf("the database after a backup that failed:\n%s", out)
 	}
 }
