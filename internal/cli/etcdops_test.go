@@ -284,3 +284,52 @@ func TestOfflineBackupOntoAFullDisk(t *testing.T) {
 		t.Errorf("the database after a backup that failed:\n%s", out)
 	}
 }
+
+// TestBackupOnAFileSystemWithoutHardLinks: where the file system refuses
+// hard links (some network shares), the checked copy takes its name by a
+// rename: the backup is there under its name, whole, with no FILE.tmp
+// beside it; and a file that took the name while the backup ran is
+// still never replaced, the backup failing naming it.
+func TestBackupOnAFileSystemWithoutHardLinks(t *testing.T) {
+	opsClearEnv(t)
+	dir := t.TempDir()
+	db := opsDatabase(t, dir)
+	linked := 0
+	backupHooks.link = func(oldname, newname string) error {
+		linked++
+		return &os.LinkError{Op: "link", Old: oldname, New: newname, Err: syscall.EPERM}
+	}
+	t.Cleanup(func() { backupHooks.link, backupHooks.beforePublish = nil, nil })
+
+	to := filepath.Join(dir, "backup.db")
+	if out := mgMustRun(t, "backup", "--db", db, "--to", to); !strings.HasPrefix(out, "Backed up ") {
+		t.Errorf("backup without hard links said:\n%s", out)
+	}
+	if linked != 1 {
+		t.Fatalf("the backup tried %d hard links, want 1 (the fake was not used)", linked)
+	}
+	if _, err := os.Lstat(to + ".tmp"); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("%s.tmp is left (%v)", to, err)
+	}
+	if out := mgMustRun(t, "check", "--db", to); !strings.HasPrefix(out, "OK: ") {
+		t.Errorf("check of the backup renamed into place:\n%s", out)
+	}
+
+	taken := filepath.Join(dir, "taken.db")
+	theirs := []byte("another backup's bytes")
+	backupHooks.beforePublish = func(name string) {
+		if err := os.WriteFile(name, theirs, 0o600); err != nil {
+			t.Error(err)
+		}
+	}
+	code, stdout, stderr := mgRun(t, "backup", "--db", db, "--to", taken)
+	if code != 1 || !strings.Contains(stderr, taken+" appeared while the backup ran: not replaced") {
+		t.Errorf("backup without hard links onto a name taken at the last moment: exit %d, want 1 naming it\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	if got, err := os.ReadFile(taken); err != nil || !bytes.Equal(got, theirs) {
+		t.Errorf("the file that took the name holds %d bytes (%v), want its %d as they were", len(got), err, len(theirs))
+	}
+	if _, err := os.Lstat(taken + ".tmp"); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("%s.tmp is left (%v)", taken, err)
+	}
+}

@@ -203,7 +203,11 @@ func publishBackup(tmp, to string) error {
 		backupHooks.beforePublish(to)
 	}
 	taken := fmt.Errorf("%s appeared while the backup ran: not replaced, and the backup is not kept", to)
-	err := os.Link(tmp, to)
+	link := os.Link
+	if backupHooks.link != nil {
+		link = backupHooks.link
+	}
+	err := link(tmp, to)
 	switch {
 	case errors.Is(err, fs.ErrExist):
 		return taken
@@ -226,8 +230,12 @@ func publishBackup(tmp, to string) error {
 
 // backupHooks, set by tests only: beforePublish runs just before the
 // checked copy takes its name, where another process may make a file of
-// that name.
-var backupHooks struct{ beforePublish func(to string) }
+// that name; link, when set, stands for os.Link (a file system without
+// hard links refuses it).
+var backupHooks struct {
+	beforePublish func(to string)
+	link          func(oldname, newname string) error
+}
 
 // fileToRead refuses a file a command is to read that does not exist,
 // naming its flag (--db: ... does not exist), as the commands that open a
