@@ -884,7 +884,8 @@ func listInClear(ctx context.Context, store datastore.Store) (todo []string, pas
 			return nil, nil, err
 		}
 	}
-	// Matched newest first, as the pages were: a case listed is below's.
+	// read returns the numbers of the cases in the clear among ids, in
+	// one read transaction; an id no case has now is passed.
 	read := func(ids []uint64) ([]string, error) {
 		var numbers []string
 		err := store.View(ctx, func(tx datastore.ReadTx) error {
