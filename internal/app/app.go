@@ -905,11 +905,16 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 	if err != nil {
 		return nil, err
 	}
-	s.push(func(context.Context) error {
+	s.push(func(ctx context.Context) error {
 		// A start refused after the database opened (a wrong key file)
-		// leaves the folder as it found it: the reserve file it made goes.
+		// leaves the folder as it found it: the reserve file it made goes,
+		// and the database, when it made it.
 		if s.refused && opened.file != nil {
 			return opened.file.CloseRefused()
+		}
+		// On etcd the store it made goes.
+		if s.refused && opened.madeOnEtcd {
+			return opened.closeRefusedEtcd(ctx)
 		}
 		return opened.Close()
 	})

@@ -93,7 +93,10 @@ func backupFile(ctx context.Context, path string, wait time.Duration, dest strin
 	if err := ro.Close(); err != nil {
 		return CopyAudit{}, err
 	}
-	s, err := boltstore.Open(path, boltstore.Options{Timeout: wait})
+	// Its event is a read's (a Batch), which on a full disk takes the
+	// room the server's reserve file keeps for such events, as a hot
+	// backup's does: opened without it, the event found no room.
+	s, err := boltstore.Open(path, boltstore.Options{Timeout: wait, Reserve: boltstore.ExistingReserve(path)})
 	if errors.Is(err, ErrDatabaseInUse) {
 		return CopyAudit{}, err
 	}

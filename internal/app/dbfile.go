@@ -34,6 +34,12 @@ func SyncDir(dir string) error { return boltstore.SyncDir(dir) }
 // writes; a file of an older one is migrated at its first start.
 const SchemaVersion = boltstore.SchemaVersion
 
+// EngineTakesUp reports whether the first start on an etcd store of
+// schema version version, older than this code's, brings it up to date by
+// its version alone; one of an older version than that is refused at
+// start (see boltstore.EngineTakesUp).
+func EngineTakesUp(version uint32) bool { return boltstore.EngineTakesUp(version) }
+
 // CheckResult is what a check of a database file found: its counts and
 // its problems.
 type CheckResult = boltstore.CheckResult

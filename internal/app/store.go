@@ -60,6 +60,26 @@ type serverStore struct {
 	// on a file (the benchmarks' write counts).
 	file *boltstore.Store
 	etcd *etcdstore.Engine
+	// madeOnEtcd: this start made the store on an empty etcd prefix,
+	// which a refused start takes back (closeRefusedEtcd).
+	madeOnEtcd bool
+}
+
+// closeRefusedEtcd closes the store on etcd that a refused first start
+// made, having deleted every key under its prefix if no other instance
+// has written there since this one's last commit: the next start, with
+// the mistake mended, finds the prefix as the refused one did, as a
+// refused first start on a file leaves no file (Store.CloseRefused).
+// A store another instance has written to meanwhile is its now, and is
+// left alone.
+func (s *serverStore) closeRefusedEtcd(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	_, err := s.etcd.DeleteAllIfLastWriter(ctx)
+	if err != nil {
+		err = fmt.Errorf("take back the store a refused first start made under %s: %w", s.etcd.Prefix(), err)
+	}
+	return errors.Join(err, s.Close())
 }
 
 // shared reports whether other instances may use the store at the same
@@ -207,7 +227,7 @@ func openEtcdStore(ctx context.Context, cfg Config, log *slog.Logger, policy str
 	client, prefix := e.Client(), e.Prefix()
 	id := instanceID(cfg, policy)
 	return &serverStore{
-		Store: store, backup: store, etcd: e,
+		Store: store, backup: store, etcd: e, madeOnEtcd: store.Created(),
 		// Only the commits are childcase's to count: the cluster's size
 		// and syncs are etcd's own metrics (etcd_mvcc_db_total_size_in_bytes,
 		// etcd_disk_wal_fsync_duration_seconds).

@@ -177,6 +177,13 @@ func backupCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		// one to tell the auditors, who see it nowhere else.
 		fmt.Fprintf(stdout, "NOT AUDITED: the backup is not on the audit trail of %s: %s\n", source, rec.Unaudited)
 	}
+	if res.AwaitsMigrationOnly() {
+		// A copy of a file or store of before an upgrade (a stopped
+		// service's file, a store older servers still run on): restore
+		// takes it and the first start migrates it, as check says.
+		fmt.Fprintln(stdout, olderSchemaNotice(res))
+		return nil
+	}
 	if !res.OK() {
 		printProblems(stdout, res)
 		fmt.Fprintf(stdout, "The backup is kept, but the database it copies has these problems.\n")
@@ -196,7 +203,11 @@ func publishBackup(tmp, to string) error {
 		backupHooks.beforePublish(to)
 	}
 	taken := fmt.Errorf("%s appeared while the backup ran: not replaced, and the backup is not kept", to)
-	err := os.Link(tmp, to)
+	link := os.Link
+	if backupHooks.link != nil {
+		link = backupHooks.link
+	}
+	err := link(tmp, to)
 	switch {
 	case errors.Is(err, fs.ErrExist):
 		return taken
@@ -219,8 +230,12 @@ func publishBackup(tmp, to string) error {
 
 // backupHooks, set by tests only: beforePublish runs just before the
 // checked copy takes its name, where another process may make a file of
-// that name.
-var backupHooks struct{ beforePublish func(to string) }
+// that name; link, when set, stands for os.Link (a file system without
+// hard links refuses it).
+var backupHooks struct {
+	beforePublish func(to string)
+	link          func(oldname, newname string) error
+}
 
 // fileToRead refuses a file a command is to read that does not exist,
 // naming its flag (--db: ... does not exist), as the commands that open a
@@ -620,19 +635,65 @@ func checkCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// the counters its migration recounts) is a backup of before an
 	// upgrade: restore takes it and the first start migrates it, so it
 	// is no failure, or the restore drill, which checks first, would stop
-	// on a backup that is fine. An etcd store is not migrated that way
-	// (OpenEngine): its older version stays a problem.
-	older := res.AwaitsMigrationOnly() && !cfg.IsEtcd()
-	if !res.OK() && !older {
+	// on a backup that is fine. An etcd store is never migrated record
+	// by record: the first start takes up one of a recent version by its
+	// version alone, the same answer, and refuses an older one, which
+	// then has to go over through a file, as the notice says.
+	awaits := res.AwaitsMigrationOnly()
+	if cfg.IsEtcd() && awaits {
+		if app.EngineTakesUp(res.SchemaVersion) {
+			fmt.Fprintf(stdout, "OK: %s\n", summary(res))
+			fmt.Fprintln(stdout, olderStoreNotice(res))
+			return nil
+		}
+		// Its version lines would say the first start migrates it.
+		fmt.Fprintf(stdout, "BROKEN: %s\n", summary(res))
+		fmt.Fprintln(stdout, tooOldStoreNotice(res, cfg))
+		return errCheckFailed
+	}
+	if !res.OK() && !awaits {
 		printProblems(stdout, res)
 		fmt.Fprintf(stdout, "BROKEN: %s\n", summary(res))
 		return errCheckFailed
 	}
 	fmt.Fprintf(stdout, "OK: %s\n", summary(res))
-	if older {
+	if awaits {
 		fmt.Fprintln(stdout, olderSchemaNotice(res))
 	}
 	return nil
+}
+
+// olderStoreNotice is olderSchemaNotice for an etcd store of an older
+// schema that the first start takes up by its version alone.
+func olderStoreNotice(res app.CheckResult) string {
+	return fmt.Sprintf("OLDER SCHEMA: the store is sound; its schema version %d is older than this childcase's %d, "+
+		"and the first start on it raises it, rewriting no record (the changes since then are in how new records are written); "+
+		"no server of the older version starts on it after that, so start this childcase on it once they have all stopped.",
+		res.SchemaVersion, app.SchemaVersion)
+}
+
+// tooOldStoreNotice says that res, an etcd store of an older schema that
+// is sound but for its version, cannot be started on by this childcase
+// (an etcd store is never migrated record by record), and how to bring
+// it over: through a backup, which this childcase takes as it is and
+// migrate-store migrates on its way onto an empty prefix.
+func tooOldStoreNotice(res app.CheckResult, cfg app.Config) string {
+	return fmt.Sprintf("OLDER SCHEMA: the store is sound, but its schema version %d is too old for this childcase to start on "+
+		"(a store on etcd is never migrated record by record; this childcase takes up by their version alone only those of version %d or later, "+
+		"and its start refuses this one). Bring it over through a file, servers of the older version running or not: "+
+		"childcase backup --store %s --to FILE, then childcase migrate-store --from FILE --to %s --etcd-prefix NEW-PREFIX/ "+
+		"(each with the --etcd-* flags given here; migrate-store migrates the file first), and start this childcase on the new prefix.",
+		res.SchemaVersion, firstTakenUp(), cfg.Store, cfg.Store)
+}
+
+// firstTakenUp is the oldest schema version whose etcd store the first
+// start takes up by its version alone.
+func firstTakenUp() uint32 {
+	v := uint32(app.SchemaVersion)
+	for v > 0 && app.EngineTakesUp(v-1) {
+		v--
+	}
+	return v
 }
 
 // olderSchemaNotice says that res, a file that awaits its migration only

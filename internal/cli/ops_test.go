@@ -985,8 +985,8 @@ func TestOfflineBackupIsOnTheSourcesTrail(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The golden file's statistics predate their recount (check finds
-	// them wrong, a start's migration mends them): the backup is kept
-	// and exits 1 for that, which is not this test's matter.
+	// them wrong, a start's migration mends them): the backup says
+	// OLDER SCHEMA for that (TestOfflineBackupOfAnOlderSchemaFile).
 	_, stdout, _ := mgRun(t, "backup", "--to", filepath.Join(dir, "old-1.db"), "--db", old)
 	if want := "NOT AUDITED: the backup is not on the audit trail of " + old + ": its schema version 9 is older"; !strings.Contains(stdout, want) {
 		t.Errorf("backup of a file of schema version 9 said %q, want %q", stdout, want)

@@ -169,6 +169,12 @@ type CaseReader interface {
 	CaseByNumber(number string) (model.Case, error)
 	// CaseByID returns the case with that internal id, or model.ErrNotFound.
 	CaseByID(id uint64) (model.Case, error)
+	// LastCaseID returns the highest id a case has been given, 0 before
+	// the first: ids are given in order from 1, so a walk by id down from
+	// it meets every case, one read each, where a list that stops at a
+	// case it cannot read goes no further (the sealing of clear text
+	// passes over such a case).
+	LastCaseID() (uint64, error)
 	// ClearTextPending reports whether cases may still hold free text in
 	// the clear: true from the migration of a file written before case
 	// text was sealed (schema version 3) until ClearTextSealed. It lets a

@@ -781,7 +781,8 @@ const passedOverShown = 10
 // A case that cannot be sealed (on a damaged page, or whose sealing fails
 // or panics) fails its batch's transaction; the batch is then sealed case
 // by case, and such a case is passed over, so that it does not leave
-// every case after it in the clear until it is mended. The cases passed
+// every case after it in the clear until it is mended; so is one the
+// listing that finds them cannot read (listInClear). The cases passed
 // over are reported together (ErrLeftInTheClear), and the mark stays for
 // a later run to try them again. A full database, or ctx ending, ends the
 // run.
@@ -794,27 +795,11 @@ func (v *Vault) SealClearText(ctx context.Context, store datastore.Store) (int, 
 	}); err != nil || !pending {
 		return 0, err
 	}
-	var todo []string
-	for after := ""; ; {
-		var next string
-		err := store.View(ctx, func(tx datastore.ReadTx) error {
-			cs, cursor, err := tx.ListCases(datastore.CaseQuery{Match: InClear, After: after, Limit: sealClearBatch})
-			for _, c := range cs {
-				todo = append(todo, c.Number)
-			}
-			next = cursor
-			return err
-		})
-		if err != nil {
-			return 0, err
-		}
-		if next == "" {
-			break
-		}
-		after = next
+	todo, passed, lerr := listInClear(ctx, store)
+	if lerr != nil {
+		return 0, errors.Join(leftInTheClear(passed), lerr)
 	}
 	sealed, limit := 0, sealClearBatch
-	var passed []error
 	for len(todo) > 0 {
 		n := 0
 		var err error
@@ -851,6 +836,107 @@ func (v *Vault) SealClearText(ctx context.Context, store datastore.Store) (int, 
 		return sealed, nil // every case is sealed; the mark goes at a later start
 	}
 	return sealed, err
+}
+
+// listInClear returns the numbers of the cases in the clear, newest
+// first, and the cases it passed over because it could not read them. It
+// lists them a page at a time; a page that fails (a case on a damaged
+// page, or whose record does not decode) would end the listing there, and
+// leave every older case in the clear, so from the last case it read it
+// walks on down by id instead (datastore.CaseReader.LastCaseID), a batch
+// of ids a read, and a batch that fails id by id, passing over each case
+// it cannot read. Only an ended ctx, or a store that does not answer
+// (model.ErrUnavailable), ends the listing.
+func listInClear(ctx context.Context, store datastore.Store) (todo []string, passed []error, err error) {
+	below := uint64(0) // the id of the last case listed, 0 before one
+	for after := ""; ; {
+		var next string
+		var page []model.Case
+		err := store.View(ctx, func(tx datastore.ReadTx) error {
+			cs, cursor, err := tx.ListCases(datastore.CaseQuery{Match: InClear, After: after, Limit: sealClearBatch})
+			page, next = cs, cursor
+			return err
+		})
+		if ctx.Err() != nil {
+			return nil, passed, ctx.Err()
+		}
+		if errors.Is(err, model.ErrUnavailable) {
+			return nil, passed, err
+		}
+		if err != nil {
+			break // walked by id from below
+		}
+		for _, c := range page {
+			todo = append(todo, c.Number)
+			below = c.ID
+		}
+		if next == "" {
+			return todo, nil, nil
+		}
+		after = next
+	}
+	if below == 0 {
+		if err := store.View(ctx, func(tx datastore.ReadTx) error {
+			last, err := tx.LastCaseID()
+			below = last + 1
+			return err
+		}); err != nil {
+			return nil, nil, err
+		}
+	}
+	// read returns the numbers of the cases in the clear among ids, in
+	// one read transaction; an id no case has now is passed.
+	read := func(ids []uint64) ([]string, error) {
+		var numbers []string
+		err := store.View(ctx, func(tx datastore.ReadTx) error {
+			numbers = numbers[:0]
+			for _, id := range ids {
+				c, err := tx.CaseByID(id)
+				if errors.Is(err, model.ErrNotFound) {
+					continue
+				}
+				if err != nil {
+					return err
+				}
+				if InClear(c) {
+					numbers = append(numbers, c.Number)
+				}
+			}
+			return nil
+		})
+		return numbers, err
+	}
+	for below > 1 {
+		ids := make([]uint64, 0, sealClearBatch)
+		for id := below - 1; id >= 1 && len(ids) < sealClearBatch; id-- {
+			ids = append(ids, id)
+		}
+		below = ids[len(ids)-1]
+		numbers, err := read(ids)
+		if err == nil {
+			todo = append(todo, numbers...)
+			continue
+		}
+		if ctx.Err() != nil {
+			return nil, passed, ctx.Err()
+		}
+		for _, id := range ids {
+			numbers, err := read([]uint64{id})
+			if ctx.Err() != nil {
+				return nil, passed, ctx.Err()
+			}
+			if errors.Is(err, model.ErrUnavailable) {
+				// The store does not answer: no case is readable now.
+				return nil, passed, err
+			}
+			if err != nil {
+				passed = append(passed, fmt.Errorf("case id %d: %w", id, err))
+				continue
+			}
+			todo = append(todo, numbers...)
+		}
+	}
+	return todo, passed, nil
 }
 
 // InClear reports whether c keeps free text in the clear, as a database

@@ -136,6 +136,8 @@ type EngineStore struct {
 	committed  func(time.Duration)
 	commits    atomic.Int64 // write transactions committed (Commits)
 	space      *spaceGauge  // nil: no room is kept for reads
+	// created: OpenEngine made the store, on an empty engine (Created).
+	created bool
 }
 
 var _ datastore.Store = (*EngineStore)(nil)
@@ -149,7 +151,8 @@ var _ datastore.Store = (*EngineStore)(nil)
 // CopyIntoEngine has not finished filling. OpenEngine does not close e
 // when it fails.
 func OpenEngine(ctx context.Context, e kv.Engine, opts EngineOptions) (*EngineStore, error) {
-	if err := e.Update(ctx, func(t kv.Tx) error { return initEngine(t) }); err != nil {
+	var created bool
+	if err := e.Update(ctx, func(t kv.Tx) (err error) { created, err = initEngine(t); return err }); err != nil {
 		if errors.Is(err, kv.ErrTooLarge) {
 			// The one commit of a start that grows with the data: the
 			// migration's index of users by unit (initEngine).
@@ -160,7 +163,7 @@ func OpenEngine(ctx context.Context, e kv.Engine, opts EngineOptions) (*EngineSt
 		}
 		return nil, fmt.Errorf("open the store: %w", err)
 	}
-	s := &EngineStore{e: e, committed: opts.Committed, commitTimeout: opts.CommitTimeout}
+	s := &EngineStore{e: e, committed: opts.Committed, commitTimeout: opts.CommitTimeout, created: created}
 	if s.commitTimeout <= 0 {
 		s.commitTimeout = DefaultCommitTimeout
 	}
@@ -174,6 +177,11 @@ func OpenEngine(ctx context.Context, e kv.Engine, opts EngineOptions) (*EngineSt
 	return s, nil
 }
 
+// Created reports whether OpenEngine made the store, on an engine that
+// held none: a start refused after that takes it back, so that the
+// next start finds the engine as the refused one did.
+func (s *EngineStore) Created() bool { return s.created }
+
 // MinEngineTxnOps is the fewest operations an engine must let one commit
 // hold for the layout to live on it: a new store's first commit
 // (initEngine) writes the marker of every bucket at once, beside the meta
@@ -183,16 +191,24 @@ func MinEngineTxnOps() int { return len(allBuckets) + 3 }
 
 // initEngine is initSchema for an engine, which is never migrated record
 // by record: a store of a version before lastRewritingVersion is refused.
-func initEngine(t kv.Tx) error {
+// It reports whether it made the store, on an engine that held none.
+func initEngine(t kv.Tx) (created bool, err error) {
 	meta := t.Bucket(bucketMeta)
 	if meta == nil {
 		for _, name := range allBuckets {
 			if _, err := t.CreateBucketIfNotExists(name); err != nil {
-				return fmt.Errorf("create bucket %s: %w", name, err)
+				return false, fmt.Errorf("create bucket %s: %w", name, err)
 			}
 		}
-		return initStore(t.Bucket(bucketMeta), t.Bucket(bucketIndex))
+		return true, initStore(t.Bucket(bucketMeta), t.Bucket(bucketIndex))
 	}
+	return false, checkEngineStore(t, meta)
+}
+
+// checkEngineStore is initEngine on an engine that holds a store: it
+// takes up one of a recent older version (EngineTakesUp) and refuses what
+// a start cannot run on.
+func checkEngineStore(t kv.Tx, meta kv.Bucket) error {
 	if meta.Get(keyMigrating) != nil {
 		return errors.New("a copy into this store (childcase migrate-store) has not finished; run it again on an emptied store")
 	}
@@ -204,7 +220,7 @@ func initEngine(t kv.Tx) error {
 		return fmt.Errorf("%w: the store has schema version %d, this binary knows up to %d; run a newer childcase",
 			datastore.ErrSchemaTooNew, version, SchemaVersion)
 	}
-	if version >= lastRewritingVersion && version < SchemaVersion {
+	if EngineTakesUp(version) {
 		// The migrations after lastRewritingVersion rewrite no record
 		// (see migrate), so an engine's store, which is never migrated
 		// record by record, takes them by its version and the indexes
@@ -229,6 +245,17 @@ func initEngine(t kv.Tx) error {
 		}
 	}
 	return nil
+}
+
+// EngineTakesUp reports whether OpenEngine brings a store on an engine
+// of schema version version, older than this code's, up to date by its
+// version alone: the
+// migrations after lastRewritingVersion rewrite no record (see migrate),
+// so an engine's store, which is never migrated record by record, takes
+// them so. A store of an older version still is refused at open; check
+// says which of the two a store of an older version is.
+func EngineTakesUp(version uint32) bool {
+	return version >= lastRewritingVersion && version < SchemaVersion
 }
 
 // schemaVersion reads the schema version of the meta bucket.

@@ -27,6 +27,11 @@ func (t *tx) ClearTextSealed() error {
 	return t.bucket(bucketMeta).Delete(keyClearTextPending)
 }
 
+// LastCaseID implements datastore.CaseReader: the cases' sequence, which
+// CreateCase takes each id from, kept with the bucket rather than on the
+// pages of its records.
+func (t *tx) LastCaseID() (uint64, error) { return t.bucket(bucketCases).Sequence(), nil }
+
 func (t *tx) CaseByID(id uint64) (model.Case, error) {
 	raw := t.bucket(bucketCases).Get(u64(id))
 	if raw == nil {

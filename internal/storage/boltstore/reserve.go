@@ -50,6 +50,20 @@ type reserve struct {
 	created bool
 }
 
+// ExistingReserve is the size of the reserve file a server left beside
+// the database at path, 0 when there is none (or it is no regular file):
+// an offline command that writes the audit event of a read (a backup
+// --db) opens the file with that reserve, so that on a full disk its
+// event takes the room kept for such events, as a hot backup's does,
+// and it makes no reserve file where no server made one.
+func ExistingReserve(path string) int64 {
+	fi, err := os.Lstat(path + ".reserve")
+	if err != nil || !fi.Mode().IsRegular() {
+		return 0
+	}
+	return fi.Size()
+}
+
 // reserveSlices is how many slices a Batch frees the reserve file in:
 // small enough that another process on the disk gets little of it, large
 // enough that a few failed commits free enough for thousands of reads.

@@ -340,6 +340,10 @@ type Engine struct {
 	owned bool
 	// What the engine sent (Stats).
 	reads, commits, ops, bytes, conflicts, scanned atomic.Int64
+	// lastGuard is the guard's mod revision that this engine's last
+	// commit gave it (0 before one): while the guard still has it, no
+	// other writer has committed since (DeleteAllIfLastWriter).
+	lastGuard atomic.Int64
 	// known are the buckets transactions found, whose markers (and
 	// sequences) a transaction's first read brings at once.
 	known knownBuckets
@@ -562,6 +566,27 @@ func (e *Engine) DeleteAllIfPresent(ctx context.Context, bucket, key []byte) (bo
 	mark := e.prefix + string(bucket) + "/" + string(key)
 	resp, err := e.client.Txn(ctx).
 		If(clientv3.Compare(clientv3.CreateRevision(mark), ">", 0)).
+		Then(clientv3.OpDelete(e.prefix, clientv3.WithPrefix())).
+		Commit()
+	if err != nil {
+		return false, fmt.Errorf("etcd: delete the keys under %q: %w", e.prefix, mapErr(err))
+	}
+	return resp.Succeeded, nil
+}
+
+// DeleteAllIfLastWriter deletes every key under the prefix, in one
+// transaction that commits only while this engine's last commit is the
+// last one of the prefix (the commit guard has the mod revision that
+// commit gave it); it reports whether it did. A first start refused
+// after it made a new store takes the store back with it, and leaves
+// alone one that another instance has written to meanwhile.
+func (e *Engine) DeleteAllIfLastWriter(ctx context.Context) (bool, error) {
+	last := e.lastGuard.Load()
+	if last == 0 {
+		return false, nil // this engine committed nothing
+	}
+	resp, err := e.client.Txn(ctx).
+		If(clientv3.Compare(clientv3.ModRevision(e.guard), "=", last)).
 		Then(clientv3.OpDelete(e.prefix, clientv3.WithPrefix())).
 		Commit()
 	if err != nil {

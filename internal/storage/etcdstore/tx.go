@@ -1140,6 +1140,10 @@ func (t *tx) commit() (bool, error) {
 		}
 		return false, fmt.Errorf("etcd commit: %w", err)
 	}
+	if resp.Succeeded {
+		// The Txn put the guard at its own revision.
+		t.e.lastGuard.Store(resp.Header.Revision)
+	}
 	return resp.Succeeded, nil
 }
 

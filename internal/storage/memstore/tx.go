@@ -259,6 +259,9 @@ func (t *tx) ClearTextPending() (bool, error) { return false, nil }
 // ClearTextSealed implements datastore.CaseWriter.
 func (t *tx) ClearTextSealed() error { return nil }
 
+// LastCaseID implements datastore.CaseReader.
+func (t *tx) LastCaseID() (uint64, error) { return t.st.lastCaseID, nil }
+
 func (t *tx) CaseByID(id uint64) (model.Case, error) {
 	e, ok := t.st.cases.get(id)
 	if !ok {

@@ -22,6 +22,7 @@ var caseByIDTests = []namedTest{
 	{"FixtureFillsEveryField", testCaseFixtureIsFull},
 	{"RoundTrip", testCaseByIDRoundTrip},
 	{"NotFound", testCaseByIDNotFound},
+	{"LastCaseID", testLastCaseID},
 }
 
 var caseEventTests = []namedTest{
@@ -298,6 +299,29 @@ func testCaseFixtureIsFull(t *testing.T, _ datastore.Store) {
 	}
 	if unset := unsetFields("Notification", []reflect.Value{reflect.ValueOf(sampleNotification(1))}); !slices.Equal(unset, []string{"Notification.Seq"}) {
 		t.Errorf("sampleNotification leaves fields unset besides Seq: %v", unset)
+	}
+}
+
+// testLastCaseID: LastCaseID is 0 before the first case, then the id of
+// the newest, from which a walk down by id meets every case.
+func testLastCaseID(t *testing.T, s datastore.Store) {
+	last := func() uint64 {
+		t.Helper()
+		var id uint64
+		if err := s.View(context.Background(), func(tx datastore.ReadTx) (err error) { id, err = tx.LastCaseID(); return err }); err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	if id := last(); id != 0 {
+		t.Errorf("LastCaseID of an empty store = %d, want 0", id)
+	}
+	cs := createCases(t, s,
+		sampleCase("HN-2026-00001", unitA, model.StatusAwaitingAcknowledgement),
+		sampleCase("HN-2026-00002", unitB, model.StatusClosed),
+	)
+	if id := last(); id != cs[1].ID || cs[0].ID >= cs[1].ID || cs[0].ID < 1 {
+		t.Errorf("LastCaseID after cases of ids %d and %d = %d, want the second", cs[0].ID, cs[1].ID, id)
 	}
 }
 
