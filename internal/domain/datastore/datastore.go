@@ -92,6 +92,13 @@ type Store interface {
 	// still records reads and answers them: use it only for such audit
 	// events, never for case data.
 	Batch(ctx context.Context, fn func(Tx) error) error
+	// IndexAuditEvents writes the index entries (by case, by actor, by
+	// time) of the audit events whose commit left them for later, so
+	// that a listing that reads an index after it sees every event
+	// committed before it. A store may leave them for the audit events of
+	// Batch only, and only while they are the log's last events; one that
+	// never leaves them returns nil.
+	IndexAuditEvents(ctx context.Context) error
 	// Close releases the database.
 	Close() error
 }
