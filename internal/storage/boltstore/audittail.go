@@ -50,8 +50,9 @@ func (t *tx) indexAuditTail(events []audit.Event) error {
 
 // unindexedAuditTail returns the events at the end of the log that lack
 // their index entries, in seq order: it walks back from the head until an
-// event that has one (the entries of an event are written together, and
-// those of the tail all at once), at most auditTailMax events. An event
+// event that has all of its own (the entries of an event are written
+// together, and those of the tail all at once), at most auditTailMax
+// events. An event
 // that gets no entries at all (no case, no actor, and the index by time
 // not yet complete) cannot tell and is passed over. A key or an event
 // that does not read ends the walk: check names it.
@@ -72,16 +73,21 @@ func (t *tx) unindexedAuditTail() []audit.Event {
 		if err != nil || e.Seq != be.Uint64(k) {
 			break
 		}
-		indexed, tells := false, true
-		switch {
-		case byTime:
-			indexed = byTimeIx.Get(storekey.AuditTimeKey(e.Time, e.Seq)) != nil
-		case e.Case != "":
-			indexed = byCase != nil && byCase.Get(append(stringPrefix(e.Case), k...)) != nil
-		case e.Actor != "":
-			indexed = byActor != nil && byActor.Get(append(stringPrefix(e.Actor), k...)) != nil
-		default:
-			tells = false
+		// An event with every entry it should have ends the tail. One
+		// with some only is not taken for indexed: an entry may be left
+		// from an event cut from the log whose seq a new one took.
+		tells, indexed := false, true
+		if e.Case != "" {
+			tells = true
+			indexed = indexed && byCase != nil && byCase.Get(append(stringPrefix(e.Case), k...)) != nil
+		}
+		if e.Actor != "" {
+			tells = true
+			indexed = indexed && byActor != nil && byActor.Get(append(stringPrefix(e.Actor), k...)) != nil
+		}
+		if byTime {
+			tells = true
+			indexed = indexed && byTimeIx.Get(storekey.AuditTimeKey(e.Time, e.Seq)) != nil
 		}
 		if tells && indexed {
 			break
