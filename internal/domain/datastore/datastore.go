@@ -331,7 +331,8 @@ type AuditReader interface {
 	// index is complete), and the index, in words ("the index by case"):
 	// the listing through it would leave the event out. It returns -1
 	// when every event has its entries. A store that lists without
-	// indexes has none to miss.
+	// indexes has none to miss; the log's last events whose entries wait
+	// for Store.IndexAuditEvents are not missing them.
 	AuditIndexGap(events []audit.Event) (at int, index string, err error)
 }
 

@@ -23,7 +23,7 @@ import (
 // Each of those writes the entries of every event left without them, in
 // one transaction, so the events without entries are always the last ones
 // of the log: a tail, which a start, check and a verification find by
-// walking back from the head (unindexedAuditTail), at most auditTailMax
+// walking back from the head (unindexedAuditTail), at most auditTailWalk
 // events, without any record of its own. The stored layout is unchanged:
 // a file closed by Close is exactly what it was before.
 
@@ -32,6 +32,12 @@ import (
 // the tail to it writes the entries of all of them. It bounds what a
 // start, a listing's catch-up, a verification and check look at.
 const auditTailMax = 256
+
+// auditTailWalk bounds the walk back that finds the waiting events: more
+// than auditTailMax, since on a full disk a read whose catch-up does not
+// fit is committed without it and the events waiting grow past it, until
+// a commit has room for their entries.
+const auditTailWalk = 16 * auditTailMax
 
 // entriesOf keeps what an event's index entries are made of.
 func entriesOf(e audit.Event) audit.Event {
@@ -51,7 +57,7 @@ func (t *tx) indexAuditTail(events []audit.Event) error {
 // unindexedAuditTail returns the events at the end of the log that lack
 // their index entries, in seq order: it walks back from the head until an
 // event that has all of its own (the entries of an event are written
-// together, and those of the tail all at once), at most auditTailMax
+// together, and those of the tail all at once), at most auditTailWalk
 // events. An event
 // that gets no entries at all (no case, no actor, and the index by time
 // not yet complete) cannot tell and is passed over. A key or an event
@@ -65,7 +71,7 @@ func (t *tx) unindexedAuditTail() []audit.Event {
 	byCase, byActor, byTimeIx := t.keys(bucketAuditByCase), t.keys(bucketAuditByActor), t.keys(bucketAuditByTime)
 	var tail []audit.Event
 	c := log.Cursor()
-	for k, v := c.Last(); k != nil && len(tail) < auditTailMax; k, v = c.Prev() {
+	for k, v := c.Last(); k != nil && len(tail) < auditTailWalk; k, v = c.Prev() {
 		if len(k) != seqKeyLen {
 			break
 		}

@@ -641,11 +641,12 @@ func (s *Store) commitOrdinary(_ []func(*tx) error, fn func(*tx) error) error {
 	return s.commitAudited(false, fn, func(waiting, own int) bool { return waiting > 0 })
 }
 
-// commitAudited runs fn in one write transaction (one that may use the
-// reserve: useReserve) whose audit events get their index entries now if
-// catchUp says so, given how many events wait for theirs and how many fn
-// appended, along with those of every event waiting; otherwise (always
-// for a read's, never for an ordinary write's) they join those waiting.
+// commitAudited runs fn in one write transaction (for reads, one that
+// may use the reserve, as Batch's) whose audit events get their index
+// entries now if catchUp says so, given how many events wait for theirs
+// and how many fn appended, along with those of every event waiting;
+// otherwise (always for a read's, never for an ordinary write's) they
+// join those waiting.
 // Should the entries not fit (a full disk), the transaction is tried
 // again without them, and its events wait too: the read or write itself
 // must not fail for entries that can be written later.

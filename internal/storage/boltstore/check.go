@@ -1736,7 +1736,7 @@ func (c *checker) checkAudit() {
 		c.expectEntry(bucketAuditByTime, auditByTimeComplete) // the record itself, which the index's sum counts
 	}
 	// The events of reads that a crash, or a hot backup, caught before
-	// their entries were written (at most auditTailMax, the log's last:
+	// their entries were written (at most auditTailWalk, the log's last:
 	// audittail.go) have none yet; the next start writes them.
 	tail := c.t.unindexedFrom()
 	events := func(yield func(audit.Event, error) bool) {
