@@ -33,10 +33,11 @@ import (
 // start, a listing's catch-up, a verification and check look at.
 const auditTailMax = 256
 
-// auditTailWalk bounds the walk back that finds the waiting events: more
-// than auditTailMax, since on a full disk a read whose catch-up does not
-// fit is committed without it and the events waiting grow past it, until
-// a commit has room for their entries.
+// auditTailWalk bounds the walk back that finds the waiting events, and
+// so the events that may wait: more than auditTailMax, since on a full
+// disk a read whose catch-up does not fit is committed without it and the
+// events waiting grow past it, until a commit has room for their entries
+// (or, with auditTailWalk of them waiting, the read is refused as full).
 const auditTailWalk = 16 * auditTailMax
 
 // entriesOf keeps what an event's index entries are made of.

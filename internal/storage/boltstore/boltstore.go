@@ -649,7 +649,9 @@ func (s *Store) commitOrdinary(_ []func(*tx) error, fn func(*tx) error) error {
 // join those waiting.
 // Should the entries not fit (a full disk), the transaction is tried
 // again without them, and its events wait too: the read or write itself
-// must not fail for entries that can be written later.
+// must not fail for entries that can be written later, unless that would
+// leave more than a start looks for (auditTailWalk): then it fails with
+// model.ErrFull, as a commit that does not fit.
 func (s *Store) commitAudited(reads bool, fn func(*tx) error, catchUp func(waiting, own int) bool) error {
 	tried := false
 	attempt := func(deferAll bool) error {
@@ -660,6 +662,12 @@ func (s *Store) commitAudited(reads bool, fn func(*tx) error, catchUp func(waiti
 			t.deferAuditEntries = reads || deferAll
 			if err := fn(t); err != nil {
 				return err
+			}
+			if deferAll && len(s.auditTail)+len(t.deferred) >= auditTailWalk {
+				// A start finds no more than auditTailWalk waiting: the
+				// commit is refused, as one that does not fit.
+				return fmt.Errorf("%w: %d audit events of reads already wait for their index entries, for which there is no room",
+					model.ErrFull, len(s.auditTail))
 			}
 			if !deferAll && catchUp(len(s.auditTail), len(t.deferred)) {
 				tried = true
