@@ -769,6 +769,10 @@ func summary(res app.CheckResult) string {
 			counted(s.DataKeys, "data key"),
 		fmt.Sprintf("%s (head seq %d)", counted(s.AuditEvents, "audit event"), s.AuditHeadSeq),
 	}
+	if s.AuditUnindexed > 0 {
+		// A hot backup of a serving store: its start writes them.
+		parts[len(parts)-1] += fmt.Sprintf(", the last %d awaiting their index entries", s.AuditUnindexed)
+	}
 	// The head as audit verify --noted-head takes it: a backup's line in
 	// the journal keeps it out of the database (README, "Audit"). Only a
 	// file that checks OK has one to note, as audit verify prints none

@@ -81,18 +81,23 @@ type Query = datastore.AuditQuery
 // the log says who was seen doing what, and who looked is part of that.
 // The page shows the log as it was read; its own event comes after.
 func (l *Log) List(ctx context.Context, p access.Principal, now time.Time, q Query) (events []audit.Event, next string, err error) {
-	err = l.store.View(ctx, func(tx datastore.ReadTx) error {
-		events, next, err = tx.ListAuditEvents(q)
-		if err != nil || l.vault == nil {
-			return err
-		}
-		for i := range events {
-			if events[i].Reason, err = l.vault.OpenReason(tx, events[i]); err != nil {
+	// The events of reads may be committed before their index entries:
+	// the listing has them written first, so that it sees every event.
+	err = l.store.IndexAuditEvents(ctx)
+	if err == nil {
+		err = l.store.View(ctx, func(tx datastore.ReadTx) error {
+			events, next, err = tx.ListAuditEvents(q)
+			if err != nil || l.vault == nil {
 				return err
 			}
-		}
-		return nil
-	})
+			for i := range events {
+				if events[i].Reason, err = l.vault.OpenReason(tx, events[i]); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
 	e := p.Event(now, "audit.list", auditResource, q.Case, Outcome(err))
 	e.Reason = describe(q)
 	if rerr := l.Record(ctx, e); rerr != nil {

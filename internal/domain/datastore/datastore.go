@@ -92,6 +92,13 @@ type Store interface {
 	// still records reads and answers them: use it only for such audit
 	// events, never for case data.
 	Batch(ctx context.Context, fn func(Tx) error) error
+	// IndexAuditEvents writes the index entries (by case, by actor, by
+	// time) of the audit events whose commit left them for later, so
+	// that a listing that reads an index after it sees every event
+	// committed before it. A store may leave them for the audit events of
+	// Batch only, and only while they are the log's last events; one that
+	// never leaves them returns nil.
+	IndexAuditEvents(ctx context.Context) error
 	// Close releases the database.
 	Close() error
 }
@@ -346,7 +353,8 @@ type AuditReader interface {
 	// index is complete), and the index, in words ("the index by case"):
 	// the listing through it would leave the event out. It returns -1
 	// when every event has its entries. A store that lists without
-	// indexes has none to miss.
+	// indexes has none to miss; the log's last events whose entries wait
+	// for Store.IndexAuditEvents are not missing them.
 	AuditIndexGap(events []audit.Event) (at int, index string, err error)
 }
 

@@ -74,6 +74,17 @@ func (t *tx) putAuditEvent(e audit.Event) error {
 	if err := b.Put(key, raw); err != nil {
 		return fmt.Errorf("put event %d: %w", e.Seq, err)
 	}
+	if t.deferAuditEntries {
+		t.deferred = append(t.deferred, entriesOf(e))
+		return nil
+	}
+	return t.putAuditEntries(e)
+}
+
+// putAuditEntries puts the index entries of a stored event: by case, by
+// actor and by time.
+func (t *tx) putAuditEntries(e audit.Event) error {
+	key := u64(e.Seq)
 	if e.Case != "" {
 		if err := t.keys(bucketAuditByCase).Put(append(stringPrefix(e.Case), key...), nil); err != nil {
 			return fmt.Errorf("put event %d case index: %w", e.Seq, err)
@@ -155,7 +166,12 @@ func (t *tx) AuditIndexGap(events []audit.Event) (int, string, error) {
 		t.prefetchAuditEntries(events, byTime)
 	}
 	var key []byte // reused: a verification looks up every event's entries
+	// The log's last events may wait for their entries (audittail.go).
+	tail := t.unindexedFrom()
 	for i, e := range events {
+		if tail != 0 && e.Seq >= tail {
+			continue
+		}
 		seq := u64(e.Seq)
 		if e.Case != "" {
 			key = append(append(append(key[:0], e.Case...), 0), seq...)

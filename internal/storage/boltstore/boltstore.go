@@ -304,6 +304,10 @@ type Store struct {
 	// appendFill saves in one run.
 	fill map[string]float64
 
+	// auditTail are the events the reads' commits left without their
+	// index entries (see audittail.go), in seq order; under writeMu.
+	auditTail []audit.Event
+
 	commits   atomic.Int64 // write transactions committed (WriteStats)
 	noSync    bool
 	committed func(time.Duration) // Options.Committed
@@ -406,6 +410,20 @@ func Open(path string, opts Options) (*Store, error) {
 		// passes MaxSize (below AllocSize, the next power of two of the
 		// map): a quarter of the reserve keeps both caps a reserve apart.
 		db.AllocSize = max(min(db.AllocSize, int(size/4)), 32<<10)
+	}
+	// A crash may have come between a read's commit and the one that
+	// would have written its event's index entries (audittail.go): they
+	// are written now, or, on a full disk (the start must go on, to
+	// answer reads), by the first commit that can.
+	// A page of the log's end that does not read (damage) leaves no
+	// tail known here: the start's verification of the newest events
+	// reads the same pages and refuses the file, naming the damage.
+	_ = view(db, func(btx *bolt.Tx) error {
+		s.auditTail = newTx(btx).unindexedAuditTail()
+		return nil
+	})
+	if err := s.IndexAuditEvents(context.Background()); err != nil && opts.Logger != nil {
+		opts.Logger.Warn("open: the audit events of reads a crash left without their index entries wait for the next commit", "events", len(s.auditTail), "err", err)
 	}
 	return s, nil
 }
@@ -526,6 +544,12 @@ func initSchema(tx *bolt.Tx, migrated func(from, to uint32) audit.Event) error {
 		return err
 	}
 	if version < SchemaVersion && migrated != nil {
+		// A crash may have left reads' events without their index
+		// entries (audittail.go): they are written before the migration's
+		// event, which gets its own, so that those waiting stay the last.
+		if err := newTx(tx).catchUpAuditTail(); err != nil {
+			return fmt.Errorf("migrate to schema version %d: %w", SchemaVersion, err)
+		}
 		if _, err := newTx(tx).AppendAudit(migrated(version, SchemaVersion)); err != nil {
 			return fmt.Errorf("migrate to schema version %d: %w", SchemaVersion, err)
 		}
@@ -555,8 +579,14 @@ func hasAnyBucket(tx *bolt.Tx) bool {
 
 var errStop = errors.New("stop")
 
-// Close closes the database file.
+// Close closes the database file, once the index entries the reads'
+// commits left for later are written: a file closed is laid out as
+// every version before them had it.
 func (s *Store) Close() error {
+	if err := s.IndexAuditEvents(context.Background()); err != nil && s.log != nil {
+		// A full disk: the file is sound, and its next start writes them.
+		s.log.Warn("close: the audit events of reads keep waiting for their index entries", "err", err)
+	}
 	err := s.db.Close()
 	if s.reserve != nil {
 		err = errors.Join(err, s.reserve.close())
@@ -620,18 +650,82 @@ func (s *Store) writeTx(btx *bolt.Tx) *tx { return &tx{kt: &boltTx{tx: btx, fill
 // transaction, sharing one layout transaction (and so its statistics
 // cells: see tx.cells). A file reads memory: it has nothing to read ahead
 // of the bodies.
+//
+// It also writes the index entries the reads' commits left for later
+// (see audittail.go): an ordinary write dirties many of the index's
+// pages already, and the events without entries must stay the log's
+// last.
 func (s *Store) commitOrdinary(_ []func(*tx) error, fn func(*tx) error) error {
-	return s.write(false, func(btx *bolt.Tx) error { return commitLayout(s.writeTx(btx), fn) })
+	return s.commitAudited(false, fn, func(waiting, own int) bool { return waiting > 0 })
+}
+
+// commitAudited runs fn in one write transaction (for reads, one that
+// may use the reserve, as Batch's) whose audit events get their index
+// entries now if catchUp says so, given how many events wait for theirs
+// and how many fn appended, along with those of every event waiting;
+// otherwise (always for a read's, never for an ordinary write's) they
+// join those waiting.
+// Should the entries not fit (a full disk), the transaction is tried
+// again without them, and its events wait too: the read or write itself
+// must not fail for entries that can be written later, unless that would
+// leave more than a start looks for (auditTailWalk): then it fails with
+// model.ErrFull, as a commit that does not fit.
+func (s *Store) commitAudited(reads bool, fn func(*tx) error, catchUp func(waiting, own int) bool) error {
+	tried := false
+	attempt := func(deferAll bool) error {
+		var t *tx
+		indexed := false
+		return s.write(reads, func(btx *bolt.Tx) error {
+			t, indexed = s.writeTx(btx), false
+			t.deferAuditEntries = reads || deferAll
+			if err := fn(t); err != nil {
+				return err
+			}
+			if deferAll && len(s.auditTail)+len(t.deferred) >= auditTailWalk {
+				// A start finds no more than auditTailWalk waiting: the
+				// commit is refused, as one that does not fit.
+				return fmt.Errorf("%w: %d audit events of reads already wait for their index entries, for which there is no room",
+					model.ErrFull, len(s.auditTail))
+			}
+			if !deferAll && catchUp(len(s.auditTail), len(t.deferred)) {
+				tried = true
+				if err := t.indexAuditTail(s.auditTail); err != nil {
+					return err
+				}
+				if err := t.indexAuditTail(t.deferred); err != nil {
+					return err
+				}
+				indexed = true
+			}
+			return t.flushCells()
+		}, func() {
+			if indexed {
+				s.auditTail = nil
+			} else {
+				s.auditTail = append(s.auditTail, t.deferred...)
+			}
+		})
+	}
+	err := attempt(false)
+	if tried && errors.Is(err, model.ErrFull) {
+		return attempt(true)
+	}
+	return err
 }
 
 // write runs fn in a write transaction: an ordinary one (Update) leaves
 // the reserve alone, one that may use the reserve (Batch) draws on it.
-func (s *Store) write(useReserve bool, fn func(*bolt.Tx) error) error {
+// committed, when set, runs once the transaction is committed, still
+// under writeMu.
+func (s *Store) write(useReserve bool, fn func(*bolt.Tx) error, committed func()) error {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	start := time.Now()
 	err := s.writeLocked(useReserve, fn)
 	if err == nil {
+		if committed != nil {
+			committed()
+		}
 		s.commits.Add(1)
 		if s.committed != nil {
 			s.committed(time.Since(start))
@@ -729,9 +823,30 @@ func (s *Store) Batch(ctx context.Context, fn func(datastore.Tx) error) error {
 	return fileDamaged(s.log, s.path, "a write of an audit event", s.reads.do(s.commitBatch, func(t *tx) error { return fn(t) }))
 }
 
-// commitBatch is commitOrdinary for the writes that may use the reserve.
+// commitBatch is commitOrdinary for the writes that may use the reserve,
+// the audit events of reads among them, which it commits without their
+// index entries (see audittail.go) until auditTailMax of them wait: then
+// this commit writes the entries of all.
 func (s *Store) commitBatch(_ []func(*tx) error, fn func(*tx) error) error {
-	return s.write(true, func(btx *bolt.Tx) error { return commitLayout(s.writeTx(btx), fn) })
+	return s.commitAudited(true, fn, func(waiting, own int) bool { return waiting+own >= auditTailMax })
+}
+
+// IndexAuditEvents implements datastore.Store: it writes the index
+// entries of the events the reads' commits left without them, if any, in
+// a transaction that may use the reserve (they are the reads' own).
+func (s *Store) IndexAuditEvents(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.writeMu.Lock()
+	waiting := len(s.auditTail)
+	s.writeMu.Unlock()
+	if waiting == 0 {
+		return nil
+	}
+	return fileDamaged(s.log, s.path, "a write of audit index entries", s.write(true, func(btx *bolt.Tx) error {
+		return s.writeTx(btx).indexAuditTail(s.auditTail)
+	}, func() { s.auditTail = nil }))
 }
 
 // commitLayout runs the bodies fn runs over t, then writes what t keeps

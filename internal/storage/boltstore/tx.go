@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/childcase/childcase/internal/domain/audit"
 	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/stats/tally"
@@ -46,6 +47,13 @@ type tx struct {
 	// encode each once, in flushCells before the commit, instead of once
 	// per write. Nil until a write changes one.
 	cells map[string]*tally.Tally
+	// deferAuditEntries is set on a file store's read transactions
+	// (Store.Batch): the events they append get their index entries
+	// later (see audittail.go), and deferred keeps those events for it.
+	deferAuditEntries bool
+	deferred          []audit.Event
+	// tailFrom caches unindexedFrom: nil until asked.
+	tailFrom *uint64
 }
 
 // bucket returns a bucket of the layout, or nil when there is none.
