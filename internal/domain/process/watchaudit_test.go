@@ -114,6 +114,11 @@ func newReplayWorld(t *testing.T, store datastore.Store, cases, n int, others bo
 // notification.read events.
 func notificationReads(t *testing.T, store datastore.Store, q auditlog.Query) []audit.Event {
 	t.Helper()
+	// A read's events wait for their index entries until a later commit
+	// or a listing (auditlog.List writes them first, as this must).
+	if err := store.IndexAuditEvents(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	var out []audit.Event
 	for {
 		q.Limit = 1000
