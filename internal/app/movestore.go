@@ -13,6 +13,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/clock"
 	"github.com/childcase/childcase/internal/storage/boltstore"
 	"github.com/childcase/childcase/internal/storage/etcdstore"
+	"github.com/childcase/childcase/internal/storage/kv"
 )
 
 // The operations on a store that no server needs to hold: check, offline
@@ -53,6 +54,25 @@ func openEtcdEngine(ctx context.Context, cfg Config) (*etcdstore.Engine, error) 
 		return nil, cfg.etcdSettingError(err)
 	}
 	return e, nil
+}
+
+// EtcdFirstCommitTooLarge says why a start with cfg's --etcd-* limits
+// would refuse cfg's etcd store because its first commit is too large
+// ("" when it fits), writing nothing: that commit raises a store of an
+// older schema version and builds the index of users by unit in it, an
+// entry for every active user. check --store says it of a store it would
+// otherwise call one that a start takes up.
+func EtcdFirstCommitTooLarge(ctx context.Context, cfg Config) (string, error) {
+	e, err := openEtcdEngine(ctx, cfg)
+	if err != nil {
+		return "", err
+	}
+	defer e.Close()
+	err = boltstore.EngineFirstCommitFits(ctx, e)
+	if errors.Is(err, kv.ErrTooLarge) {
+		return err.Error(), nil
+	}
+	return "", err
 }
 
 // CheckStore checks cfg's store as CheckDatabase checks a file, as opts

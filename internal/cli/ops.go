@@ -642,6 +642,18 @@ func checkCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	awaits := res.AwaitsMigrationOnly()
 	if cfg.IsEtcd() && awaits {
 		if app.EngineTakesUp(res.SchemaVersion) {
+			// Taken up in one commit, which holds an entry of the index
+			// of users by unit for every active user of a store before
+			// it: a start with these limits may refuse it as too large.
+			tooLarge, err := app.EtcdFirstCommitTooLarge(ctx, cfg)
+			if err != nil {
+				return err
+			}
+			if tooLarge != "" {
+				fmt.Fprintf(stdout, "BROKEN: %s\n", summary(res))
+				fmt.Fprintln(stdout, tooLargeStoreNotice(res, tooLarge))
+				return errCheckFailed
+			}
 			fmt.Fprintf(stdout, "OK: %s\n", summary(res))
 			fmt.Fprintln(stdout, olderStoreNotice(res))
 			return nil
@@ -667,9 +679,18 @@ func checkCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 // schema that the first start takes up by its version alone.
 func olderStoreNotice(res app.CheckResult) string {
 	return fmt.Sprintf("OLDER SCHEMA: the store is sound; its schema version %d is older than this childcase's %d, "+
-		"and the first start on it raises it, rewriting no record (the changes since then are in how new records are written); "+
+		"and the first start on it raises it, rewriting no record (the changes since then are in how new records are written, "+
+		"and the index of users by unit of version 12, which it builds from the users in that commit); "+
 		"no server of the older version starts on it after that, so start this childcase on it once they have all stopped.",
 		res.SchemaVersion, app.SchemaVersion)
+}
+
+// tooLargeStoreNotice says that res, an etcd store of an older schema
+// that is sound but for its version, cannot be taken up by a start with
+// the --etcd-* limits given here, and why (why says what to raise).
+func tooLargeStoreNotice(res app.CheckResult, why string) string {
+	return fmt.Sprintf("OLDER SCHEMA: the store is sound; its schema version %d is older than this childcase's %d, "+
+		"but a start with these --etcd-* flags refuses it: %s", res.SchemaVersion, app.SchemaVersion, why)
 }
 
 // tooOldStoreNotice says that res, an etcd store of an older schema that

@@ -141,7 +141,7 @@ type Deadline struct {
 	// told it would be whatever the policy or the holiday data become.
 	// Nil for the other clocks, whose warnings fall at WarnAt's fractions
 	// of the wall-clock time from Start to Due, and for a working-day
-	// deadline started before schema version 12, which keeps those
+	// deadline started before schema version 13, which keeps those
 	// (WarningTime).
 	WarnTimes    []time.Time
 	WarningsSent int // how many of WarnAt have fired

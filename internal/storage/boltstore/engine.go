@@ -153,15 +153,7 @@ var _ datastore.Store = (*EngineStore)(nil)
 func OpenEngine(ctx context.Context, e kv.Engine, opts EngineOptions) (*EngineStore, error) {
 	var created bool
 	if err := e.Update(ctx, func(t kv.Tx) (err error) { created, err = initEngine(t); return err }); err != nil {
-		if errors.Is(err, kv.ErrTooLarge) {
-			// The one commit of a start that grows with the data: the
-			// migration's index of users by unit (initEngine).
-			return nil, fmt.Errorf("open the store: its first commit (a new store's layout, or the migration to schema version %d, "+
-				"which puts an entry for every active user in the commit that raises the version) is more than one commit may hold: "+
-				"raise --etcd-max-txn-ops and --etcd-max-request-bytes (and the cluster's limits) above the number of users, "+
-				"or migrate the store on a bbolt file and move it with childcase migrate-store: %w", usersByUnitVersion, err)
-		}
-		return nil, fmt.Errorf("open the store: %w", err)
+		return nil, fmt.Errorf("open the store: %w", firstCommitTooLarge(err))
 	}
 	s := &EngineStore{e: e, committed: opts.Committed, commitTimeout: opts.CommitTimeout, created: created}
 	if s.commitTimeout <= 0 {
@@ -175,6 +167,40 @@ func OpenEngine(ctx context.Context, e kv.Engine, opts EngineOptions) (*EngineSt
 		s.space.probe()
 	}
 	return s, nil
+}
+
+// firstCommitTooLarge says what to do about the one commit of a start
+// that grows with the data, OpenEngine's (the migration's index of users
+// by unit, initEngine), when err is that it is too large for the engine.
+func firstCommitTooLarge(err error) error {
+	if !errors.Is(err, kv.ErrTooLarge) {
+		return err
+	}
+	return fmt.Errorf("its first commit (a new store's layout, or the migration to schema version %d, "+
+		"which puts an entry for every active user in the commit that raises the version) is more than one commit may hold: "+
+		"raise --etcd-max-txn-ops and --etcd-max-request-bytes (and the cluster's limits) above the number of users, "+
+		"or migrate the store on a bbolt file and move it with childcase migrate-store: %w", usersByUnitVersion, err)
+}
+
+// CommitTrier is an engine that runs a write transaction without
+// committing it and says whether its writes would fit one commit
+// (etcdstore's Engine.Fits).
+type CommitTrier interface {
+	Fits(ctx context.Context, fn func(kv.Tx) error) error
+}
+
+// EngineFirstCommitFits reports whether the first commit OpenEngine
+// would make on e, with e's limits, fits one commit, writing nothing:
+// nil when it does (or writes nothing), an error wrapping kv.ErrTooLarge
+// that says what to do when a start would be refused for its size (a
+// store of an older schema whose users the index of users by unit is
+// built for in that commit), or the refusal OpenEngine would give. check
+// asks it, so that it does not call sound a store the start refuses.
+func EngineFirstCommitFits(ctx context.Context, e CommitTrier) error {
+	return firstCommitTooLarge(e.Fits(ctx, func(t kv.Tx) error {
+		_, err := initEngine(t)
+		return err
+	}))
 }
 
 // Created reports whether OpenEngine made the store, on an engine that

@@ -1108,12 +1108,12 @@ func TestEveryOlderSchemaHasAGoldenFile(t *testing.T) {
 	}
 }
 
-// TestSchema11DeadlinesKeepTheirWarningPoints opens the schema-11 golden
-// file, whose demo cases have a 2-working-day ACKNOWLEDGE started at 16:05
+// TestSchema11DeadlinesKeepTheirWarningPoints opens the schema11wd golden
+// file (schema version 11), whose demo cases have a 2-working-day ACKNOWLEDGE started at 16:05
 // on Mon 7 Dec 2026 (Hanoi), due at 24:00 of Wed 9, stored without
 // warning instants: it keeps the points it was given and its unit was
 // told, the wall-clock fractions of its time (50% at 20:02 on Tue 8, where
-// its timer is set), not the points on working days that version 12 gives
+// its timer is set), not the points on working days that version 13 gives
 // a deadline started after it (00:00 of Wed 9).
 func TestSchema11DeadlinesKeepTheirWarningPoints(t *testing.T) {
 	db, _ := copyGolden(t, "schema11wd")

@@ -73,6 +73,24 @@ func (e *Engine) View(ctx context.Context, fn func(kv.Tx) error) error {
 	return err
 }
 
+// Fits runs fn in a write transaction, as Update's first attempt does,
+// and reports whether what it wrote fits one commit under the engine's
+// limits (an error wrapping kv.ErrTooLarge when not), sending none of it:
+// check asks it whether the commit a start would make on a store of an
+// older schema version goes through with the same limits.
+func (e *Engine) Fits(ctx context.Context, fn func(kv.Tx) error) error {
+	t := e.newTx(ctx, true, true)
+	err := fn(t)
+	if t.err != nil {
+		return t.err
+	}
+	if err != nil {
+		return err
+	}
+	_, _, err = t.prepare()
+	return err
+}
+
 // Update runs fn and commits what it wrote, re-running it from a new
 // snapshot when another writer committed first.
 //
@@ -1103,30 +1121,13 @@ func (c *cursor) nextPage() int64 {
 // snapshot's guard revision. It reports false when another writer
 // committed first (nothing was written).
 func (t *tx) commit() (bool, error) {
-	var ops opList
-	names := make([]string, 0, len(t.buckets))
-	for name := range t.buckets {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	for _, name := range names {
-		t.buckets[name].ops(&ops)
-	}
+	ops, cmps, err := t.prepare()
 	if len(ops.ops) == 0 {
 		return true, nil // nothing written: nothing to commit
 	}
 	t.written = true
-	var cmps []clientv3.Cmp
-	if t.rev != 0 {
-		cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(t.e.guard), "=", t.guardRev))
-		ops.bytes += compareBytes(t.e.guard)
-	}
-	ops.put(t.e.guard, "")
-	if n := len(ops.ops); n > t.e.limits.MaxTxnOps {
-		return false, fmt.Errorf("etcd commit of %d operations, over the engine's MaxTxnOps %d: %w", n, t.e.limits.MaxTxnOps, kv.ErrTooLarge)
-	}
-	if n := ops.bytes + requestOverhead; n > t.e.limits.MaxRequestBytes {
-		return false, fmt.Errorf("etcd commit of about %d bytes, over the engine's MaxRequestBytes %d: %w", n, t.e.limits.MaxRequestBytes, kv.ErrTooLarge)
+	if err != nil {
+		return false, err
 	}
 	t.e.commits.Add(1)
 	t.e.ops.Add(int64(len(ops.ops)))
@@ -1145,6 +1146,37 @@ func (t *tx) commit() (bool, error) {
 		t.e.lastGuard.Store(resp.Header.Revision)
 	}
 	return resp.Succeeded, nil
+}
+
+// prepare gathers the transaction's writes into one commit, the commit
+// guard's put and compare with them, and refuses (kv.ErrTooLarge) a
+// commit over the engine's limits. No writes: no operations, no error.
+func (t *tx) prepare() (opList, []clientv3.Cmp, error) {
+	var ops opList
+	names := make([]string, 0, len(t.buckets))
+	for name := range t.buckets {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		t.buckets[name].ops(&ops)
+	}
+	if len(ops.ops) == 0 {
+		return ops, nil, nil
+	}
+	var cmps []clientv3.Cmp
+	if t.rev != 0 {
+		cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(t.e.guard), "=", t.guardRev))
+		ops.bytes += compareBytes(t.e.guard)
+	}
+	ops.put(t.e.guard, "")
+	if n := len(ops.ops); n > t.e.limits.MaxTxnOps {
+		return ops, nil, fmt.Errorf("etcd commit of %d operations, over the engine's MaxTxnOps %d: %w", n, t.e.limits.MaxTxnOps, kv.ErrTooLarge)
+	}
+	if n := ops.bytes + requestOverhead; n > t.e.limits.MaxRequestBytes {
+		return ops, nil, fmt.Errorf("etcd commit of about %d bytes, over the engine's MaxRequestBytes %d: %w", n, t.e.limits.MaxRequestBytes, kv.ErrTooLarge)
+	}
+	return ops, cmps, nil
 }
 
 // ops appends the bucket's writes to the commit.

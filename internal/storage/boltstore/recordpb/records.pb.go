@@ -826,7 +826,7 @@ type Deadline struct {
 	Escalations     []*Escalation          `protobuf:"bytes,21,rep,name=escalations,proto3" json:"escalations,omitempty"`
 	NextFire        int64                  `protobuf:"varint,22,opt,name=next_fire,json=nextFire,proto3" json:"next_fire,omitempty"`
 	// When each of warn_at falls, for a working-day clock (schema version
-	// 12); empty for the other clocks and older deadlines, whose warnings
+	// 13); empty for the other clocks and older deadlines, whose warnings
 	// fall at warn_at's fractions of start to due.
 	WarnTimes     []int64 `protobuf:"varint,23,rep,packed,name=warn_times,json=warnTimes,proto3" json:"warn_times,omitempty"`
 	unknownFields protoimpl.UnknownFields
