@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/process"
 	"github.com/childcase/childcase/internal/domain/vntime"
@@ -128,4 +129,53 @@ func TestResumedPlanDraftWarnsOnWorkingDays(t *testing.T) {
 	c = step(w.eng.ResumeDeadline(w.ctx, worker, req(), d6.ID))
 	checkDue(t, *c.Deadline(d6.ID), hn27(2, 18, 0, 0))
 	w.checkWarnings(t, "D6 resumed", w.warningsFired(t, c, d6.ID), []time.Time{hn27(2, 15, 12, 0), hn27(2, 16, 18, 0)})
+}
+
+// A D6 stored before schema version 13 has no warning instants: until it
+// is resumed it warns at the wall-clock fractions it was given, which its
+// unit was told; once resumed, its warnings left fall on the working days
+// left, as any working-day clock's. The D6 of
+// TestResumedPlanDraftWarnsOnWorkingDays, its instants taken away as an
+// older release stored it, would warn at 00:00 on Sat 6 Feb 2027 (50% of
+// the wall clock from Tue 2 14:00 to 24:00 of Tue 9); paused on Wed 3 and
+// resumed on Thu 11, it warns at the instants that D6 warns at.
+func TestPlanDraftStoredWithoutWarningInstantsKeepsThemUntilResumed(t *testing.T) {
+	w := newWorldAt(t, loadEnv(t), hn27(2, 2, 8, 0))
+	defer w.close()
+	worker := principal("worker.badinh")
+	step := stepOK(t)
+	c := w.toPlan(t, hn27(2, 2, 8, 0), hn27(2, 2, 14, 0))
+	d6 := openDeadline(t, c, model.DeadlinePlanDraft)
+	// As a release before schema version 13 stored it.
+	err := w.store.Update(w.ctx, func(tx datastore.Tx) error {
+		stored, err := tx.CaseByNumber(c.Number)
+		if err != nil {
+			return err
+		}
+		stored.Deadline(d6.ID).WarnTimes = nil
+		stored.Revision++
+		c = stored
+		return tx.UpdateCase(stored)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := *c.Deadline(d6.ID)
+	span := old.Due.Sub(old.Start)
+	for i, f := range old.WarnAt {
+		want := old.Start.Add(time.Duration(float64(span) * f))
+		if got := old.WarningTime(i); !got.Equal(want) {
+			t.Errorf("stored without instants: warning %d at %v, want the wall-clock fraction %v", i+1, got, want)
+		}
+	}
+	if first := old.WarningTime(0).In(vntime.Location()); w.cal.IsWorkingDay(vntime.DateOf(first)) {
+		t.Fatalf("the wall-clock 50%% of this D6 falls at %v, a working day: the test shows nothing", first)
+	}
+	req := func() process.Request { return process.Request{Case: "cases/" + c.Number, Etag: c.Etag()} }
+	w.clk.Set(hn27(2, 3, 15, 0))
+	c = step(w.eng.PauseDeadline(w.ctx, worker, req(), d6.ID, "không liên lạc được với gia đình"))
+	w.clk.Set(hn27(2, 11, 9, 0))
+	c = step(w.eng.ResumeDeadline(w.ctx, worker, req(), d6.ID))
+	checkDue(t, *c.Deadline(d6.ID), hn27(2, 18, 0, 0))
+	w.checkWarnings(t, "D6 stored without instants, resumed", w.warningsFired(t, c, d6.ID), []time.Time{hn27(2, 15, 12, 0), hn27(2, 16, 18, 0)})
 }
