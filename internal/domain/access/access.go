@@ -205,7 +205,18 @@ func (pol *Policy) ActsFor(p Principal, unit string) bool {
 	if p.Unit == unit {
 		return true
 	}
-	return p.Role == model.RoleHotlineSupervisor && p.Unit == model.OrgSocialWorkCentre && isLevel(pol.units, unit, units.LevelCity)
+	return p.Role == model.RoleHotlineSupervisor && slices.Contains(pol.OrgsActingFor(unit), p.Unit)
+}
+
+// OrgsActingFor are the organisations whose hotline supervisors act for
+// unit beside its own users (ActsFor): the social work centre for the
+// city, none for any other unit. A list of the users who may act for a
+// unit (the chair's assignable officers) reads these units and no others.
+func (pol *Policy) OrgsActingFor(unit string) []string {
+	if isLevel(pol.units, unit, units.LevelCity) {
+		return []string{model.OrgSocialWorkCentre}
+	}
+	return nil
 }
 
 // offeredTo reports whether a transfer of c to unit awaits its decision:

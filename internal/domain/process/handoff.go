@@ -277,18 +277,14 @@ func (e *Engine) officersOf(tx datastore.ReadTx, unit string, page OfficersPage)
 	return out, next, nil
 }
 
-// officerUnits are the units whose users may act for a unit other than
-// their own (access.Policy.ActsFor: the social work centre's supervisors
-// for the city), beside the unit itself.
-var officerUnits = []string{model.OrgHotline111, model.OrgSocialWorkCentre}
-
 // officerGroups are the units and roles whose active users take the cases
 // of unit (takesCasesOf): each role of a user of unit, or of an
-// organisation that may act for it, that takesCasesOf accepts. The rule
-// decides; this only names the users it is asked about.
+// organisation that may act for it (access.Policy.OrgsActingFor), that
+// takesCasesOf accepts. The rule decides; this only names the users it is
+// asked about.
 func (e *Engine) officerGroups(unit string) []datastore.UnitRole {
 	var out []datastore.UnitRole
-	for _, of := range append([]string{unit}, officerUnits...) {
+	for _, of := range append([]string{unit}, e.access.OrgsActingFor(unit)...) {
 		for _, r := range model.Roles {
 			if e.takesCasesOf(model.User{ID: "-", Role: r, Unit: of}, unit) {
 				out = append(out, datastore.UnitRole{Unit: of, Role: r})
