@@ -106,8 +106,12 @@ func (t *tx) unindexedAuditTail() []audit.Event {
 }
 
 // unindexedFrom returns the seq of the first event of the log's
-// unindexed tail, 0 when there is none, once per transaction.
+// unindexed tail, 0 when there is none, once per transaction. An open
+// engine store has none (tx.noAuditTail).
 func (t *tx) unindexedFrom() uint64 {
+	if t.noAuditTail {
+		return 0
+	}
 	if t.tailFrom == nil {
 		var from uint64
 		if tail := t.unindexedAuditTail(); len(tail) > 0 {

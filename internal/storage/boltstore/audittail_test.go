@@ -176,3 +176,54 @@ func TestReadsAuditEntriesWaitForALaterCommit(t *testing.T) {
 		t.Errorf("check after Close: err %v, problems %v, %d events, %d waiting; want %d, none waiting", err, res.Problems, res.AuditEvents, res.AuditUnindexed, n)
 	}
 }
+
+// TestHotBackupWritesTheReadsWaitingAuditEntries holds the README's
+// promise of a hot backup (WriteBackup) of a serving file store: the
+// entries its reads' commits left for later are written before the copy
+// is made, so that the copy is laid out as a closed file is, and a
+// listing of a copy opened read-only (which writes nothing) shows every
+// read; the serving store's listings too, without another commit.
+func TestHotBackupWritesTheReadsWaitingAuditEntries(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := open(t, filepath.Join(dir, "childcase.db"))
+	const n = 10
+	for i := range n {
+		if err := s.Batch(ctx, func(tx datastore.Tx) error {
+			_, err := tx.AppendAudit(readEvent(i))
+			return err
+		}); err != nil {
+			t.Fatalf("read %d: %v", i, err)
+		}
+	}
+	if c, _, _ := listed(t, s); c != 0 {
+		t.Fatalf("before the backup, the listing by case shows %d events: the reads' commits wrote their entries, the test tests nothing", c)
+	}
+	copyPath := filepath.Join(dir, "backup.db")
+	f, err := os.Create(copyPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.WriteBackup(ctx, f); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if c, a, tm := listed(t, s); c != n/2 || a != n/2 || tm != n {
+		t.Errorf("after the backup, the serving store's listings show %d, %d and %d events; want %d, %d and %d", c, a, tm, n/2, n/2, n)
+	}
+	res, err := boltstore.Check(ctx, copyPath)
+	if err != nil || !res.OK() || res.AuditEvents != n || res.AuditUnindexed != 0 {
+		t.Errorf("check of the copy: err %v, problems %v, %d events, %d waiting for their entries; want %d, none waiting",
+			err, res.Problems, res.AuditEvents, res.AuditUnindexed, n)
+	}
+	ro, err := boltstore.OpenReadOnly(copyPath, boltstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	if c, a, tm := listed(t, ro); c != n/2 || a != n/2 || tm != n {
+		t.Errorf("the copy opened read-only lists %d, %d and %d events; want %d, %d and %d", c, a, tm, n/2, n/2, n)
+	}
+}

@@ -396,7 +396,7 @@ func readAhead(kt kv.Tx, bodies []func(*tx) error) {
 // runTx runs fn over the layout's transaction on kt and marks it ended
 // when fn returns, since an engine's transaction need not tell.
 func runTx(kt kv.Tx, fn func(*tx) error) error {
-	t := &tx{kt: kt}
+	t := &tx{kt: kt, noAuditTail: true}
 	defer func() { t.closed = true }()
 	return fn(t)
 }

@@ -54,6 +54,12 @@ type tx struct {
 	deferred          []audit.Event
 	// tailFrom caches unindexedFrom: nil until asked.
 	tailFrom *uint64
+	// noAuditTail is set on an open engine store's transactions (runTx):
+	// an engine writes every event's entries with it, and OpenEngine
+	// wrote those of a tail a file moved onto it brought, so an event
+	// at the log's end without its entries is one hidden from the
+	// listings, which verification must name, not one waiting.
+	noAuditTail bool
 }
 
 // bucket returns a bucket of the layout, or nil when there is none.

@@ -150,3 +150,70 @@ func TestAuditVerifyFindsAnEventHiddenFromTheListingsOnEtcd(t *testing.T) {
 		t.Fatalf("Verify = %+v (problem %v), %v; want the problem at seq 500 after 499 events", res, res.Problem, err)
 	}
 }
+
+// TestAuditVerifyFindsTheNewestEventHiddenFromTheListingsOnEtcd is the
+// test above with the entry deleted from the log's last event, the
+// newest read of a case, the one an insider would most want to hide. A
+// file store leaves the entries of its reads' events for a later commit,
+// and its verification passes over such a tail at the log's end; an
+// engine writes every event's entries with it, and OpenEngine writes
+// those of a tail a file moved onto it brought, so on an open engine
+// store an event at the end without its entries is hidden from the
+// listings, not waiting, and the verification must name it.
+func TestAuditVerifyFindsTheNewestEventHiddenFromTheListingsOnEtcd(t *testing.T) {
+	ctx := t.Context()
+	e, _ := open(t, etcdstore.Config{}, etcdtest.WithoutFsync())
+	s, err := boltstore.OpenEngine(ctx, e, boltstore.EngineOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, time.March, 16, 1, 0, 0, 0, time.UTC)
+	const n = 20
+	for i := range n {
+		// One read at a time, as a server's Batch commits them.
+		err := s.Batch(ctx, func(tx datastore.Tx) error {
+			c := "cases/HN-2026-00001"
+			if i == n-1 {
+				c = "cases/HN-2026-00002"
+			}
+			_, err := tx.AppendAudit(audit.Event{Time: t0.Add(time.Duration(i) * time.Second), Actor: "lan.nguyen",
+				Action: "case.read", Resource: c, Case: c, Outcome: audit.OutcomeOK})
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if res, err := auditlog.New(s).Verify(ctx); err != nil || res.Problem != nil || res.Checked != n {
+		t.Fatalf("before: Verify = %+v, %v; want %d events and no problem", res, err, n)
+	}
+	// The entry of event n in the index by case (tag 10): its case, a
+	// zero byte and its seq.
+	entry := append([]byte{10}, "cases/HN-2026-00002\x00"...)
+	entry = append(entry, 0, 0, 0, 0, 0, 0, 0, n)
+	err = e.Update(ctx, func(tx kv.Tx) error {
+		if tx.Bucket([]byte("index")).Get(entry) == nil {
+			t.Fatalf("no entry %q to delete", entry)
+		}
+		return tx.Bucket([]byte("index")).Delete(entry)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var listed int
+	err = s.View(ctx, func(tx datastore.ReadTx) error {
+		es, _, err := tx.ListAuditEvents(datastore.AuditQuery{Case: "cases/HN-2026-00002", Limit: 10})
+		listed = len(es)
+		return err
+	})
+	if err != nil || listed != 0 {
+		t.Fatalf("the listing by case shows %d events, %v; want the read hidden (0)", listed, err)
+	}
+	res, err := auditlog.New(s).Verify(ctx)
+	if err != nil || res.Problem == nil || res.Problem.Seq != n || res.Checked != n-1 {
+		t.Fatalf("Verify = %+v (problem %v), %v; want the problem at seq %d after %d events", res, res.Problem, err, n, n-1)
+	}
+	if tail, err := auditlog.New(s).VerifyTail(ctx, 5); err != nil || tail.Problem == nil || tail.Problem.Seq != n {
+		t.Errorf("VerifyTail(5) = %+v, %v; want the problem at seq %d", tail, err, n)
+	}
+}
