@@ -338,6 +338,16 @@ func (e *Engine) replay(ctx context.Context, p access.Principal, method string, 
 			if err := e.mayStillWatch(tx, p); err != nil {
 				return err
 			}
+			// The leader may have pruned since the first reading: what
+			// is left would be sent with a gap, and the first gone is
+			// no fault of the store.
+			tail, err := tx.OutboxTail()
+			if err != nil {
+				return err
+			}
+			if sent[0].Seq < tail {
+				return prunedRefusal(after)
+			}
 			ns, err = tx.Notifications(sent[0].Seq-1, watchPage)
 			return err
 		}); err != nil {
