@@ -200,13 +200,15 @@ const DefaultRetention = 90 * 24 * time.Hour
 
 // PruneBatch is how many notifications one transaction of Prune removes
 // at most: a commit of a few hundred small deletes, far below what etcd
-// takes in one (etcdstore.DefaultMaxTxnOps), and short enough not to hold
-// the writers back.
+// takes in one by default (etcdstore.DefaultMaxTxnOps), and short enough
+// not to hold the writers back. A store set to commit less at once (an
+// --etcd-max-txn-ops as low as 24) gets smaller batches (Prune).
 const PruneBatch = 500
 
 // Prune removes the notifications made more than retention before now,
-// oldest first, PruneBatch a transaction, until none is left to remove or
-// ctx ends. It never removes one that a deliverer named in deliverers (the
+// oldest first, PruneBatch a transaction (fewer where the store commits
+// less at once: datastore.FitBatch), until none is left to remove or ctx
+// ends. It never removes one that a deliverer named in deliverers (the
 // webhooks of the policy in effect) has not acknowledged, nor the newest
 // (datastore.OutboxWriter). It stops at the first notification that is
 // not old enough, so one whose time is out of order keeps those after it.
@@ -221,36 +223,43 @@ func (s *Service) Prune(ctx context.Context, now time.Time, retention time.Durat
 	}
 	cutoff := now.Add(-retention)
 	total := 0
+	// limit is PruneBatch, or less where the store commits less at once
+	// (an etcd cluster's --max-txn-ops, which may be below it): found
+	// once, by halving, and kept for the batches after.
+	limit := PruneBatch
 	for ctx.Err() == nil {
 		var removed int
-		// The body sets removed afresh and only reads and writes through
-		// tx, so it is safe to re-run (datastore.Store).
-		err := s.store.Update(ctx, func(tx datastore.Tx) error {
-			removed = 0
-			floor := uint64(1<<64 - 1)
-			for _, d := range deliverers {
-				cur, err := tx.Cursor(CursorName(d))
+		var err error
+		limit, err = datastore.FitBatch(limit, func(limit int) error {
+			// The body sets removed afresh and only reads and writes
+			// through tx, so it is safe to re-run (datastore.Store).
+			return s.store.Update(ctx, func(tx datastore.Tx) error {
+				removed = 0
+				floor := uint64(1<<64 - 1)
+				for _, d := range deliverers {
+					cur, err := tx.Cursor(CursorName(d))
+					if err != nil {
+						return err
+					}
+					floor = min(floor, cur)
+				}
+				batch, err := tx.Notifications(0, limit)
 				if err != nil {
 					return err
 				}
-				floor = min(floor, cur)
-			}
-			batch, err := tx.Notifications(0, PruneBatch)
-			if err != nil {
-				return err
-			}
-			var through uint64
-			for _, n := range batch {
-				if n.Seq > floor || !n.Time.Before(cutoff) {
-					break
+				var through uint64
+				for _, n := range batch {
+					if n.Seq > floor || !n.Time.Before(cutoff) {
+						break
+					}
+					through = n.Seq
 				}
-				through = n.Seq
-			}
-			if through == 0 {
-				return nil
-			}
-			removed, err = tx.PruneNotifications(through, PruneBatch)
-			return err
+				if through == 0 {
+					return nil
+				}
+				removed, err = tx.PruneNotifications(through, limit)
+				return err
+			})
 		})
 		if err != nil {
 			if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
@@ -259,7 +268,7 @@ func (s *Service) Prune(ctx context.Context, now time.Time, retention time.Durat
 			return total, fmt.Errorf("prune the outbox of what is older than %v: %w", retention, err)
 		}
 		total += removed
-		if removed < PruneBatch {
+		if removed < limit {
 			break
 		}
 	}

@@ -2,6 +2,7 @@ package outbox
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -152,5 +153,66 @@ func TestPruneGoesABatchATime(t *testing.T) {
 	}
 	if got := keptSeqs(t, ob); !slices.Equal(got, []uint64{uint64(len(ages))}) {
 		t.Errorf("kept %v, want only the newest", got)
+	}
+}
+
+// smallCommits is a store that commits at most max deletions of the
+// outbox at once, as an etcd cluster does under --max-txn-ops: a larger
+// transaction is refused whole with model.ErrTooLarge, as the etcd engine
+// refuses it at commit.
+type smallCommits struct {
+	datastore.Store
+	max     int
+	refused int
+}
+
+type countingPrunes struct {
+	datastore.Tx
+	pruned *int
+}
+
+func (c countingPrunes) PruneNotifications(through uint64, limit int) (int, error) {
+	n, err := c.Tx.PruneNotifications(through, limit)
+	*c.pruned += n
+	return n, err
+}
+
+func (s *smallCommits) Update(ctx context.Context, fn func(datastore.Tx) error) error {
+	return s.Store.Update(ctx, func(tx datastore.Tx) error {
+		pruned := 0
+		if err := fn(countingPrunes{Tx: tx, pruned: &pruned}); err != nil {
+			return err
+		}
+		if pruned > s.max {
+			s.refused++
+			return fmt.Errorf("commit of %d deletions: %w", pruned, model.ErrTooLarge)
+		}
+		return nil
+	})
+}
+
+// TestPruneFitsTheStoresCommits: on etcd, a commit holds at most
+// --etcd-max-txn-ops operations (24 at least), which an operator sets to
+// the cluster's --max-txn-ops (etcd's own default is 128); a prune of
+// PruneBatch deletions a transaction was refused at every round there,
+// and the outbox was never pruned. It halves its batch until the store
+// commits it (datastore.FitBatch), as the other long jobs do.
+func TestPruneFitsTheStoresCommits(t *testing.T) {
+	s := &smallCommits{Store: memstore.New(), max: 100}
+	ob := New(s)
+	ages := make([]time.Duration, PruneBatch+10)
+	for i := range ages {
+		ages[i] = 100 * day
+	}
+	appendAged(t, s.Store, ages...)
+	n, err := ob.Prune(context.Background(), pruneNow, 90*day, nil)
+	if err != nil || n != len(ages)-1 {
+		t.Fatalf("Prune on a store that commits at most 100 deletions = %d, %v; want %d (all but the newest)", n, err, len(ages)-1)
+	}
+	if got := keptSeqs(t, ob); !slices.Equal(got, []uint64{uint64(len(ages))}) {
+		t.Errorf("kept %v, want only the newest", got)
+	}
+	if s.refused == 0 {
+		t.Errorf("no commit was refused: the test's store let through a batch of %d", PruneBatch)
 	}
 }

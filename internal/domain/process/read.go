@@ -133,8 +133,7 @@ func (e *Engine) Watch(ctx context.Context, p access.Principal, after uint64, ca
 		return model.InvalidField("after_seq", "after_seq.sent",
 			"after_seq %d is past the last notification: resume after a seq this service sent, or leave after_seq out to start from now", after)
 	case after+1 < tail:
-		return model.InvalidField("after_seq", "after_seq.pruned",
-			"after_seq %d is older than the notifications the service keeps (--outbox-retention): a watch cannot resume there; older work is in the case lists and each case's events, or leave after_seq out to start from now", after)
+		return prunedRefusal(after)
 	case head-after > e.watchReplay:
 		// A replay reads every notification after the cursor, and the
 		// case of each, to keep those p may see: from the first of
@@ -220,6 +219,14 @@ func (e *Engine) Watch(ctx context.Context, p access.Principal, after uint64, ca
 	}
 }
 
+// prunedRefusal refuses a watch resumed after seq after, older than the
+// oldest notification the outbox keeps: it would pass over those pruned
+// without a word. It names the caller's after_seq alone (see Watch).
+func prunedRefusal(after uint64) error {
+	return model.InvalidField("after_seq", "after_seq.pruned",
+		"after_seq %d is older than the notifications the service keeps (--outbox-retention): a watch cannot resume there; older work is in the case lists and each case's events, or leave after_seq out to start from now", after)
+}
+
 // mayStillWatch reports, in a transaction a watch read notifications to
 // send in, whether p's token may still act: a stream's token is checked
 // when it opens and by the transport every few seconds after, and what
@@ -279,6 +286,17 @@ func (e *Engine) replay(ctx context.Context, p access.Principal, method string, 
 			if err := e.mayStillWatch(tx, p); err != nil {
 				return err
 			}
+			// Watch checked the oldest kept in an earlier snapshot: the
+			// leader may have pruned since (outbox.Service.Prune), and
+			// this reading would then pass over what follows from
+			// without a word.
+			tail, err := tx.OutboxTail()
+			if err != nil {
+				return err
+			}
+			if from+1 < tail {
+				return prunedRefusal(after)
+			}
 			ns, err := tx.Notifications(from, watchPage)
 			if err != nil {
 				return err
@@ -319,6 +337,16 @@ func (e *Engine) replay(ctx context.Context, p access.Principal, method string, 
 		if err := e.store.View(ctx, func(tx datastore.ReadTx) (err error) {
 			if err := e.mayStillWatch(tx, p); err != nil {
 				return err
+			}
+			// The leader may have pruned since the first reading: what
+			// is left would be sent with a gap, and the first gone is
+			// no fault of the store.
+			tail, err := tx.OutboxTail()
+			if err != nil {
+				return err
+			}
+			if sent[0].Seq < tail {
+				return prunedRefusal(after)
 			}
 			ns, err = tx.Notifications(sent[0].Seq-1, watchPage)
 			return err

@@ -1,6 +1,7 @@
 package process_test
 
 import (
+	"context"
 	"errors"
 	"regexp"
 	"strconv"
@@ -142,5 +143,123 @@ func TestAWatchAfterWhatWasPrunedIsRefused(t *testing.T) {
 	}
 	if err := watch(0); !errors.Is(err, errLive) {
 		t.Errorf("a watch from now: %v; want it live", err)
+	}
+}
+
+// TestAPruneDuringAReplayIsRefusedNotSkipped: the oldest notification
+// kept was checked once, before the watch's opening was audited, and the
+// replay read from the cursor later, in another snapshot. A prune by the
+// leader in between (it runs every hour, 500 a transaction) removed the
+// notifications right after the cursor, and the replay sent those behind
+// them without a word: what after_seq.pruned is there to refuse. The
+// replay checks the oldest kept in each snapshot it reads.
+func TestAPruneDuringAReplayIsRefusedNotSkipped(t *testing.T) {
+	e := loadEnv(t)
+	w := newWorld(t, e)
+	defer w.close()
+	eng := process.New(process.Deps{Store: w.store, Units: e.reg, Policy: e.pol, Calendar: e.cal, Vault: e.vault, Clock: w.clk, Log: e.log})
+	for range 6 {
+		w.openCaseAt(t, start.Add(-2*time.Hour), false, 1)
+	}
+	prune := func(through uint64) {
+		t.Helper()
+		if err := w.store.Update(w.ctx, func(tx datastore.Tx) error {
+			_, err := tx.PruneNotifications(through, 100)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	prune(2) // the oldest kept is 3: a watch after 2 loses nothing
+	var sent []uint64
+	errStop := errors.New("stop")
+	ctx, cancel := context.WithTimeout(w.ctx, 10*time.Second) // a bound, should the watch wait live
+	defer cancel()
+	err := eng.Watch(ctx, principal("worker.badinh"), 2, "",
+		func(uint64) error {
+			// Taken and audited; the leader prunes 3 and 4 before the
+			// replay reads them.
+			prune(4)
+			return nil
+		},
+		func(n model.Notification) error {
+			sent = append(sent, n.Seq)
+			return errStop
+		})
+	var fe *model.FieldError
+	if !errors.As(err, &fe) || fe.Field != "after_seq" || fe.Rule != "after_seq.pruned" {
+		t.Errorf("a watch after seq 2 whose 3 and 4 were pruned as it opened: %v, sent %v; want it refused naming after_seq (after_seq.pruned), nothing sent", err, sent)
+	}
+	if len(sent) > 0 {
+		t.Errorf("sent %v past the pruned 3 and 4 without a word", sent)
+	}
+}
+
+// pruneAfterBatch is a store that runs prune once, after the first
+// batched write (an audit record) that commits once it is armed.
+type pruneAfterBatch struct {
+	datastore.Store
+	armed bool
+	prune func()
+}
+
+func (s *pruneAfterBatch) Batch(ctx context.Context, fn func(datastore.Tx) error) error {
+	err := s.Store.Batch(ctx, fn)
+	if err == nil && s.armed {
+		s.armed = false
+		s.prune()
+	}
+	return err
+}
+
+// TestAPruneBetweenAReplaysAuditAndItsSendingIsRefused: a replay reads
+// what it sends, audits it, then reads it again to send it. A prune by the
+// leader between the audit and the second reading ended the watch with an
+// internal error ("notification 3 is gone from the outbox"), which the
+// console takes for a failure rather than the cue to start from now: it
+// is after_seq.pruned, as a prune before the first reading is.
+func TestAPruneBetweenAReplaysAuditAndItsSendingIsRefused(t *testing.T) {
+	e := loadEnv(t)
+	w := newWorld(t, e)
+	defer w.close()
+	for range 6 {
+		w.openCaseAt(t, start.Add(-2*time.Hour), false, 1)
+	}
+	prune := func(through uint64) {
+		t.Helper()
+		if err := w.store.Update(w.ctx, func(tx datastore.Tx) error {
+			_, err := tx.PruneNotifications(through, 100)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	prune(2)
+	s := &pruneAfterBatch{Store: w.store, prune: func() { prune(4) }}
+	eng := process.New(process.Deps{Store: s, Units: e.reg, Policy: e.pol, Calendar: e.cal, Vault: e.vault, Clock: w.clk, Log: e.log})
+	var sent []uint64
+	errStop := errors.New("stop")
+	ctx, cancel := context.WithTimeout(w.ctx, 10*time.Second) // a bound, should the watch wait live
+	defer cancel()
+	err := eng.Watch(ctx, principal("worker.badinh"), 2, "",
+		func(uint64) error {
+			// The opening is audited; the next commit is the replay's
+			// audit, after its first reading.
+			s.armed = true
+			return nil
+		},
+		func(n model.Notification) error {
+			sent = append(sent, n.Seq)
+			return errStop
+		})
+	if s.armed {
+		t.Fatal("the replay wrote no audit event: the test pruned nothing")
+	}
+	var fe *model.FieldError
+	if !errors.As(err, &fe) || fe.Field != "after_seq" || fe.Rule != "after_seq.pruned" {
+		t.Errorf("a watch after seq 2 whose 3 and 4 were pruned between its replay's audit and its sending: %v, sent %v; want it refused naming after_seq (after_seq.pruned)", err, sent)
+	}
+	if len(sent) > 0 {
+		t.Errorf("sent %v past the pruned 3 and 4 without a word", sent)
 	}
 }
