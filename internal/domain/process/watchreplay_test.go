@@ -161,16 +161,7 @@ func TestAPruneDuringAReplayIsRefusedNotSkipped(t *testing.T) {
 	for range 6 {
 		w.openCaseAt(t, start.Add(-2*time.Hour), false, 1)
 	}
-	prune := func(through uint64) {
-		t.Helper()
-		if err := w.store.Update(w.ctx, func(tx datastore.Tx) error {
-			_, err := tx.PruneNotifications(through, 100)
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	prune(2) // the oldest kept is 3: a watch after 2 loses nothing
+	w.prune(t, 2) // the oldest kept is 3: a watch after 2 loses nothing
 	var sent []uint64
 	errStop := errors.New("stop")
 	ctx, cancel := context.WithTimeout(w.ctx, 10*time.Second) // a bound, should the watch wait live
@@ -179,7 +170,7 @@ func TestAPruneDuringAReplayIsRefusedNotSkipped(t *testing.T) {
 		func(uint64) error {
 			// Taken and audited; the leader prunes 3 and 4 before the
 			// replay reads them.
-			prune(4)
+			w.prune(t, 4)
 			return nil
 		},
 		func(n model.Notification) error {
@@ -225,17 +216,8 @@ func TestAPruneBetweenAReplaysAuditAndItsSendingIsRefused(t *testing.T) {
 	for range 6 {
 		w.openCaseAt(t, start.Add(-2*time.Hour), false, 1)
 	}
-	prune := func(through uint64) {
-		t.Helper()
-		if err := w.store.Update(w.ctx, func(tx datastore.Tx) error {
-			_, err := tx.PruneNotifications(through, 100)
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	prune(2)
-	s := &pruneAfterBatch{Store: w.store, prune: func() { prune(4) }}
+	w.prune(t, 2)
+	s := &pruneAfterBatch{Store: w.store, prune: func() { w.prune(t, 4) }}
 	eng := process.New(process.Deps{Store: s, Units: e.reg, Policy: e.pol, Calendar: e.cal, Vault: e.vault, Clock: w.clk, Log: e.log})
 	var sent []uint64
 	errStop := errors.New("stop")
@@ -261,5 +243,17 @@ func TestAPruneBetweenAReplaysAuditAndItsSendingIsRefused(t *testing.T) {
 	}
 	if len(sent) > 0 {
 		t.Errorf("sent %v past the pruned 3 and 4 without a word", sent)
+	}
+}
+
+// prune removes the notifications up to through from w's outbox, as the
+// leader's prune does.
+func (w *world) prune(t *testing.T, through uint64) {
+	t.Helper()
+	if err := w.store.Update(w.ctx, func(tx datastore.Tx) error {
+		_, err := tx.PruneNotifications(through, 100)
+		return err
+	}); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -118,16 +118,9 @@ func TestPlanDraftAcrossTet2027WarnsOnWorkingDays(t *testing.T) {
 func TestResumedPlanDraftWarnsOnWorkingDays(t *testing.T) {
 	w := newWorldAt(t, loadEnv(t), hn27(2, 2, 8, 0))
 	defer w.close()
-	worker := principal("worker.badinh")
-	step := stepOK(t)
 	c := w.toPlan(t, hn27(2, 2, 8, 0), hn27(2, 2, 14, 0))
 	d6 := openDeadline(t, c, model.DeadlinePlanDraft)
-	req := func() process.Request { return process.Request{Case: "cases/" + c.Number, Etag: c.Etag()} }
-	w.clk.Set(hn27(2, 3, 15, 0))
-	c = step(w.eng.PauseDeadline(w.ctx, worker, req(), d6.ID, "không liên lạc được với gia đình"))
-	w.clk.Set(hn27(2, 11, 9, 0))
-	c = step(w.eng.ResumeDeadline(w.ctx, worker, req(), d6.ID))
-	checkDue(t, *c.Deadline(d6.ID), hn27(2, 18, 0, 0))
+	c = w.pausedOverTet2027(t, c, d6.ID)
 	w.checkWarnings(t, "D6 resumed", w.warningsFired(t, c, d6.ID), []time.Time{hn27(2, 15, 12, 0), hn27(2, 16, 18, 0)})
 }
 
@@ -142,8 +135,6 @@ func TestResumedPlanDraftWarnsOnWorkingDays(t *testing.T) {
 func TestPlanDraftStoredWithoutWarningInstantsKeepsThemUntilResumed(t *testing.T) {
 	w := newWorldAt(t, loadEnv(t), hn27(2, 2, 8, 0))
 	defer w.close()
-	worker := principal("worker.badinh")
-	step := stepOK(t)
 	c := w.toPlan(t, hn27(2, 2, 8, 0), hn27(2, 2, 14, 0))
 	d6 := openDeadline(t, c, model.DeadlinePlanDraft)
 	// As a release before schema version 13 stored it.
@@ -171,11 +162,22 @@ func TestPlanDraftStoredWithoutWarningInstantsKeepsThemUntilResumed(t *testing.T
 	if first := old.WarningTime(0).In(vntime.Location()); w.cal.IsWorkingDay(vntime.DateOf(first)) {
 		t.Fatalf("the wall-clock 50%% of this D6 falls at %v, a working day: the test shows nothing", first)
 	}
+	c = w.pausedOverTet2027(t, c, d6.ID)
+	w.checkWarnings(t, "D6 stored without instants, resumed", w.warningsFired(t, c, d6.ID), []time.Time{hn27(2, 15, 12, 0), hn27(2, 16, 18, 0)})
+}
+
+// pausedOverTet2027 pauses the D6 id of c, from a meeting on Tue 2 Feb
+// 2027, on Wed 3 and resumes it on Thu 11, after Tết: it is due at 24:00
+// of Wed 17, its four working days left Fri 12, Mon 15, Tue 16 and Wed 17.
+func (w *world) pausedOverTet2027(t *testing.T, c model.Case, id int) model.Case {
+	t.Helper()
+	worker := principal("worker.badinh")
+	step := stepOK(t)
 	req := func() process.Request { return process.Request{Case: "cases/" + c.Number, Etag: c.Etag()} }
 	w.clk.Set(hn27(2, 3, 15, 0))
-	c = step(w.eng.PauseDeadline(w.ctx, worker, req(), d6.ID, "không liên lạc được với gia đình"))
+	c = step(w.eng.PauseDeadline(w.ctx, worker, req(), id, "không liên lạc được với gia đình"))
 	w.clk.Set(hn27(2, 11, 9, 0))
-	c = step(w.eng.ResumeDeadline(w.ctx, worker, req(), d6.ID))
-	checkDue(t, *c.Deadline(d6.ID), hn27(2, 18, 0, 0))
-	w.checkWarnings(t, "D6 stored without instants, resumed", w.warningsFired(t, c, d6.ID), []time.Time{hn27(2, 15, 12, 0), hn27(2, 16, 18, 0)})
+	c = step(w.eng.ResumeDeadline(w.ctx, worker, req(), id))
+	checkDue(t, *c.Deadline(id), hn27(2, 18, 0, 0))
+	return c
 }
