@@ -10,6 +10,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/storage/memstore"
+	"github.com/childcase/childcase/internal/storage/storagetest"
 )
 
 var pruneNow = time.Date(2026, 12, 7, 3, 0, 0, 0, time.UTC)
@@ -117,21 +118,10 @@ func TestPruneStopsAtTheFirstThatIsNotOld(t *testing.T) {
 	}
 }
 
-// countingStore counts the write transactions made through it.
-type countingStore struct {
-	datastore.Store
-	updates int
-}
-
-func (c *countingStore) Update(ctx context.Context, fn func(datastore.Tx) error) error {
-	c.updates++
-	return c.Store.Update(ctx, fn)
-}
-
 // TestPruneGoesABatchATime: a large backlog is removed PruneBatch a
 // transaction, the newest kept; a cancelled context stops it.
 func TestPruneGoesABatchATime(t *testing.T) {
-	s := &countingStore{Store: memstore.New()}
+	s := &storagetest.CountingUpdates{Store: memstore.New()}
 	ob := New(s)
 	ages := make([]time.Duration, 2*PruneBatch+10)
 	for i := range ages {
@@ -143,13 +133,13 @@ func TestPruneGoesABatchATime(t *testing.T) {
 	if n, err := ob.Prune(cancelled, pruneNow, 90*day, nil); err != nil || n != 0 {
 		t.Errorf("Prune with a cancelled context = %d, %v; want 0, nil", n, err)
 	}
-	s.updates = 0
+	s.Updates = 0
 	n, err := ob.Prune(context.Background(), pruneNow, 90*day, nil)
 	if err != nil || n != len(ages)-1 {
 		t.Fatalf("Prune = %d, %v; want %d (all but the newest)", n, err, len(ages)-1)
 	}
-	if s.updates != 3 {
-		t.Errorf("%d transactions for %d notifications, want 3 (%d at most each)", s.updates, n, PruneBatch)
+	if s.Updates != 3 {
+		t.Errorf("%d transactions for %d notifications, want 3 (%d at most each)", s.Updates, n, PruneBatch)
 	}
 	if got := keptSeqs(t, ob); !slices.Equal(got, []uint64{uint64(len(ages))}) {
 		t.Errorf("kept %v, want only the newest", got)

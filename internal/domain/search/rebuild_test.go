@@ -161,35 +161,24 @@ func TestRebuild(t *testing.T) {
 	}
 }
 
-// countingStore counts the write transactions a store is asked for.
-type countingStore struct {
-	datastore.Store
-	updates int
-}
-
-func (c *countingStore) Update(ctx context.Context, fn func(datastore.Tx) error) error {
-	c.updates++
-	return c.Store.Update(ctx, fn)
-}
-
 // A rebuild that finds every case indexed (as at every start after the
 // first) writes nothing: it looks in read transactions and commits only
 // for the cases it indexes.
 func TestRebuildOfACompleteIndexWritesNothing(t *testing.T) {
 	ctx := context.Background()
-	store := &countingStore{Store: memstore.New()}
+	store := &storagetest.CountingUpdates{Store: memstore.New()}
 	v := vault.New(keys.NewKeyring(newMaster(t)))
 	s := New(Deps{Store: store, Units: testRegistry(t), Vault: v})
 	storeUnindexedCases(t, store, v, rebuildBatch+3)
 	if got, err := s.Rebuild(ctx); err != nil || got != rebuildBatch+3 {
 		t.Fatalf("Rebuild = %d, %v; want %d", got, err, rebuildBatch+3)
 	}
-	store.updates = 0
+	store.Updates = 0
 	if got, err := s.Rebuild(ctx); err != nil || got != 0 {
 		t.Fatalf("Rebuild again = %d, %v; want none", got, err)
 	}
-	if store.updates != 0 {
-		t.Errorf("a rebuild with nothing to index asked for %d write transactions, want none", store.updates)
+	if store.Updates != 0 {
+		t.Errorf("a rebuild with nothing to index asked for %d write transactions, want none", store.Updates)
 	}
 }
 

@@ -47,3 +47,17 @@ func (s *SmallCommits) counted(fn func(datastore.Tx) error) func(datastore.Tx) e
 		return nil
 	}
 }
+
+// CountingUpdates is a store that counts the write transactions it is
+// asked for (Update): for the tests of jobs that must commit a batch at a
+// time, or nothing when there is nothing to write.
+type CountingUpdates struct {
+	datastore.Store
+	Updates int
+}
+
+// Update implements datastore.Store.
+func (c *CountingUpdates) Update(ctx context.Context, fn func(datastore.Tx) error) error {
+	c.Updates++
+	return c.Store.Update(ctx, fn)
+}
