@@ -12,6 +12,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/vault"
 	"github.com/childcase/childcase/internal/keys"
+	"github.com/childcase/childcase/internal/storage/boltstore"
 )
 
 // TestSealClearTextPassesOverACaseItCannotSeal: on the schema-2 golden
@@ -28,13 +29,7 @@ func TestSealClearTextPassesOverACaseItCannotSeal(t *testing.T) {
 		"panic":   func() error { panic("sealing went wrong") },
 	} {
 		t.Run(name, func(t *testing.T) {
-			db, keyFile := copyGolden(t, "schema2")
-			master, err := keys.LoadMaster(keyFile)
-			if err != nil {
-				t.Fatal(err)
-			}
-			s := open(t, db)
-			v := vault.New(keys.NewKeyring(master))
+			s, v := schema2WithItsVault(t)
 			before := casesInClear(t, s)
 			if len(before) < 2 {
 				t.Fatalf("the golden file has %v in the clear, want two cases at least", before)
@@ -105,13 +100,7 @@ func TestSealClearTextListingPassesOverACaseItCannotRead(t *testing.T) {
 	// Each in turn: the newest, on the listing's first page, and older.
 	for _, bad := range inClear {
 		t.Run(bad, func(t *testing.T) {
-			db, keyFile := copyGolden(t, "schema2")
-			master, err := keys.LoadMaster(keyFile)
-			if err != nil {
-				t.Fatal(err)
-			}
-			s := open(t, db)
-			v := vault.New(keys.NewKeyring(master))
+			s, v := schema2WithItsVault(t)
 			before := casesInClear(t, s)
 			var badID uint64
 			if err := s.View(ctx, func(tx datastore.ReadTx) error {
@@ -208,4 +197,16 @@ func casesInClear(t *testing.T, s datastore.Store) []string {
 	}
 	slices.Sort(numbers)
 	return numbers
+}
+
+// schema2WithItsVault opens a copy of the schema-2 golden file, whose
+// cases are in the clear, with a vault of its master key.
+func schema2WithItsVault(t *testing.T) (*boltstore.Store, *vault.Vault) {
+	t.Helper()
+	db, keyFile := copyGolden(t, "schema2")
+	master, err := keys.LoadMaster(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return open(t, db), vault.New(keys.NewKeyring(master))
 }
