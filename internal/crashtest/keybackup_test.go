@@ -186,13 +186,16 @@ func TestOfflineBackupOfARotationCutShort(t *testing.T) {
 		t.Fatalf("stop the server: %v", err)
 	}
 	h.srv = nil
-	rotate := func() *exec.Cmd {
-		cmd := exec.Command(childBin, "keys", "rotate", "--key-file", h.keyFile, "--db", h.db)
+	// rotate starts keys rotate; out holds what it says, read once it ended.
+	rotate := func() (cmd *exec.Cmd, out *strings.Builder) {
+		cmd = exec.Command(childBin, "keys", "rotate", "--key-file", h.keyFile, "--db", h.db)
 		cmd.Env = childEnv()
+		out = &strings.Builder{}
+		cmd.Stdout, cmd.Stderr = out, out
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		return cmd
+		return cmd, out
 	}
 	// A kill at a time chosen in advance (a share of an uncut rotation's
 	// time) landed in the re-wrap, a window of one batch of data keys, only
@@ -202,13 +205,17 @@ func TestOfflineBackupOfARotationCutShort(t *testing.T) {
 	landed := false
 	run := 2 * time.Millisecond
 	for try := range 8 {
-		cmd := rotate()
+		cmd, out := rotate()
 		ended := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(ended) }()
+		var waitErr error
+		go func() { waitErr = cmd.Wait(); close(ended) }()
 		killed, looked := h.killInPhase(cmd.Process, ended, func() { _ = cmd.Process.Kill(); <-ended }, run, phaseRewrap)
 		<-ended
 		phase := h.rotationPhase()
 		t.Logf("try %d, childcase keys rotate watched in slices of %s (%d looks): %s", try, run, looked, phase)
+		if killed == "" {
+			t.Logf("it ran to its end (%v): %s", waitErr, strings.TrimSpace(out.String()))
+		}
 		if killed != "" {
 			if phase != killed {
 				t.Fatalf("childcase keys rotate was killed stopped, its file copied in phase %q, and the file is left in %q", killed, phase)

@@ -863,6 +863,7 @@ func (h *harness) killInPhase(proc *os.Process, ended <-chan struct{}, kill func
 			return "", looked // it exited meanwhile
 		}
 		if err := awaitStopped(proc.Pid, 10*time.Second); err != nil {
+			_ = resume(proc) // never left stopped, whatever the error
 			if errors.Is(err, errExited) {
 				return "", looked
 			}

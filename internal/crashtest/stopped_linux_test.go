@@ -42,14 +42,13 @@ func allThreadsStopped(pid int) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	if len(tasks) == 0 {
-		return false, errExited
-	}
+	dead := 0 // threads that ended (Z, X, gone): they write nothing more
 	for _, p := range tasks {
 		raw, err := os.ReadFile(p)
 		if err != nil {
 			if errors.Is(err, os.ErrNotExist) {
-				continue // a thread that ended meanwhile
+				dead++ // a thread that ended meanwhile
+				continue
 			}
 			return false, err
 		}
@@ -61,10 +60,13 @@ func allThreadsStopped(pid int) (bool, error) {
 		switch raw[i+2] {
 		case 'T', 't':
 		case 'Z', 'X':
-			return false, errExited
+			dead++
 		default:
 			return false, nil
 		}
+	}
+	if dead == len(tasks) {
+		return false, errExited // every thread ended, or none is left
 	}
 	return true, nil
 }
