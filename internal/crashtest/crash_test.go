@@ -181,27 +181,30 @@ func runCycles(done *int, cycles int, setup func(), cycle func(n int), finish fu
 
 // stats are the run's figures for the summary line.
 type stats struct {
-	kills               int
-	ackedReports        int // reports acknowledged while the workload ran
-	ackedSteps          int // transitions acknowledged while the workload ran
-	sameAnswers         int // retries of acknowledged requests that answered the same
-	inDoubt             int // writes whose outcome a kill left unknown
-	inDoubtReports      int // in-doubt reports resolved by a retry after the restart
-	inDoubtStepsApplied int // in-doubt transitions a retry showed applied (before the kill or by the retry)
-	inDoubtStepsRefused int // in-doubt transitions a retry showed not applied, and refused since
-	hidden              int // in-doubt transitions whose retry answered NOT_FOUND
-	downtimeFired       int // deadlines due while down, fired once after the restart
-	problems            int
-	final               checkCounts
+	kills          int
+	ackedReports   int // reports acknowledged while the workload ran
+	ackedSteps     int // transitions acknowledged while the workload ran
+	sameAnswers    int // retries of acknowledged requests that answered the same
+	inDoubt        int // writes whose outcome a kill left unknown
+	inDoubtReports int // in-doubt reports resolved by a retry after the restart
+	// in-doubt reports joining a case closed since, refused by the retry
+	inDoubtReportsRefused int
+	inDoubtStepsApplied   int // in-doubt transitions a retry showed applied (before the kill or by the retry)
+	inDoubtStepsRefused   int // in-doubt transitions a retry showed not applied, and refused since
+	hidden                int // in-doubt transitions whose retry answered NOT_FOUND
+	downtimeFired         int // deadlines due while down, fired once after the restart
+	problems              int
+	final                 checkCounts
 }
 
 // writes are the figures of the writes, for a summary.
 func (s *stats) writes() string {
 	return fmt.Sprintf("%d writes acknowledged (%d reports, %d transitions), "+
 		"%d retries of acknowledged requests answered alike, %d writes in doubt at a kill resolved by retry "+
-		"(%d reports recorded once, %d transitions applied once, %d refused, %d answered NOT_FOUND)",
+		"(%d reports recorded once, %d reports refused as their case was closed, "+
+		"%d transitions applied once, %d refused, %d answered NOT_FOUND)",
 		s.ackedReports+s.ackedSteps, s.ackedReports, s.ackedSteps,
-		s.sameAnswers, s.inDoubt, s.inDoubtReports, s.inDoubtStepsApplied, s.inDoubtStepsRefused, s.hidden)
+		s.sameAnswers, s.inDoubt, s.inDoubtReports, s.inDoubtReportsRefused, s.inDoubtStepsApplied, s.inDoubtStepsRefused, s.hidden)
 }
 
 // checkCounts are the counts of boltstore.Check at the last check.

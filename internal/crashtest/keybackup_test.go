@@ -169,14 +169,16 @@ func TestBackupDuringKeyRotationIsUnderOneMaster(t *testing.T) {
 }
 
 // TestOfflineBackupOfARotationCutShort SIGKILLs an offline `childcase
-// keys rotate` while it re-wraps the data keys (trying kill times until
-// one lands there), and then backs the file up with the server stopped
+// keys rotate` while it re-wraps the data keys (stopping it after each
+// short slice and looking at a copy of its file until the re-wrap is
+// under way), and then backs the file up with the server stopped
 // (`backup --db`). The data keys are under two masters until a start
 // finishes the rotation, and a copy of them then opens with neither the
 // key file nor the retired one: the backup must be refused, saying why
 // and what to do, and leave no file; once a start has finished the
 // rotation, the same backup is taken, under one master.
 func TestOfflineBackupOfARotationCutShort(t *testing.T) {
+	requireStoppable(t)
 	h := newOpsHarness(t)
 	book := &opsBook{}
 	h.seedCases(book, 300)
@@ -184,40 +186,47 @@ func TestOfflineBackupOfARotationCutShort(t *testing.T) {
 		t.Fatalf("stop the server: %v", err)
 	}
 	h.srv = nil
-	rotate := func() *exec.Cmd {
-		cmd := exec.Command(childBin, "keys", "rotate", "--key-file", h.keyFile, "--db", h.db)
+	// rotate starts keys rotate; out holds what it says, read once it ended.
+	rotate := func() (cmd *exec.Cmd, out *strings.Builder) {
+		cmd = exec.Command(childBin, "keys", "rotate", "--key-file", h.keyFile, "--db", h.db)
 		cmd.Env = childEnv()
+		out = &strings.Builder{}
+		cmd.Stdout, cmd.Stderr = out, out
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		return cmd
+		return cmd, out
 	}
-	// One offline rotation to the end, to learn how long one takes here.
-	began := time.Now()
-	if err := rotate().Wait(); err != nil {
-		t.Fatalf("childcase keys rotate: %v", err)
-	}
-	took := time.Since(began)
-	t.Logf("an offline rotation took %s", took)
-
+	// A kill at a time chosen in advance (a share of an uncut rotation's
+	// time) landed in the re-wrap, a window of one batch of data keys, only
+	// when the machine ran as fast as when it was timed: the kill is aimed
+	// by watching the file instead (killInPhase), in shorter slices at each
+	// try until it lands.
 	landed := false
-	// The kill times sweep the rotation's time again and again: a kill
-	// lands too early (the process still starting) or too late (the
-	// re-wrap done) as the machine's load shifts it.
-	for i := range 40 {
-		cmd := rotate()
-		time.Sleep(time.Duration(float64(took) * (0.15 + 0.05*float64(i%15))))
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
+	run := 2 * time.Millisecond
+	for try := range 8 {
+		cmd, out := rotate()
+		ended := make(chan struct{})
+		var waitErr error
+		go func() { waitErr = cmd.Wait(); close(ended) }()
+		killed, looked := h.killInPhase(cmd.Process, ended, func() { _ = cmd.Process.Kill(); <-ended }, run, phaseRewrap)
+		<-ended
 		phase := h.rotationPhase()
-		t.Logf("killed childcase keys rotate at attempt %d: %s", i, phase)
-		if phase == phaseRewrap {
+		t.Logf("try %d, childcase keys rotate watched in slices of %s (%d looks): %s", try, run, looked, phase)
+		if killed == "" {
+			t.Logf("it ran to its end (%v): %s", waitErr, strings.TrimSpace(out.String()))
+		}
+		if killed != "" {
+			if phase != killed {
+				t.Fatalf("childcase keys rotate was killed stopped, its file copied in phase %q, and the file is left in %q", killed, phase)
+			}
 			landed = true
 			break
 		}
+		run /= 2
 	}
 	if !landed {
-		t.Fatalf("no kill of keys rotate landed while it re-wrapped the data keys (it took %s uncut): the test tested nothing", took)
+		t.Fatalf("no kill of keys rotate landed while it re-wrapped the data keys, the last watched in slices of %s: the test tested nothing", 2*run)
 	}
 
 	to := filepath.Join(h.dir, "cut-short.db")

@@ -306,6 +306,7 @@ func exists(path string) bool { _, err := os.Lstat(path); return err == nil }
 // rotation cut short is finished at start), every acknowledged case must
 // open, be found by a search and `check` must pass.
 func TestKillDuringKeyRotation(t *testing.T) {
+	requireStoppable(t)
 	h := newOpsHarness(t)
 	book := &opsBook{}
 	h.seedCases(book, 120)
@@ -340,25 +341,28 @@ func TestKillDuringKeyRotation(t *testing.T) {
 		{"once it answered", func(answered <-chan error) { <-answered }},
 	}
 	phases := map[string]int{}
-	for i, p := range points {
+	// cut runs one RotateMasterKey with requestID under load, kills the
+	// server when kill returns (if kill has not), and checks the restart
+	// and a retry of the rotation with the same request_id.
+	cut := func(name, requestID string, kill func(answered <-chan error)) (phase string) {
 		ctx, cancel := context.WithCancel(context.Background())
 		stop := h.load(ctx, book, 4)
 		cl := h.dial()
 		answered := make(chan error, 1)
 		go func() {
-			_, err := cl.admin.RotateMasterKey(h.as(context.Background(), "admin"), &pb.RotateMasterKeyRequest{RequestId: fmt.Sprintf("rotate-%d", i)})
+			_, err := cl.admin.RotateMasterKey(h.as(context.Background(), "admin"), &pb.RotateMasterKeyRequest{RequestId: requestID})
 			answered <- err
 		}()
-		p.kill(answered)
+		kill(answered)
 		h.srv.kill()
 		h.srv = nil
 		cancel()
 		stop()
 		cl.close()
-		phase := h.rotationPhase()
+		phase = h.rotationPhase()
 		phases[phase]++
-		t.Logf("killed %s: %s", p.name, phase)
-		h.verifyOps("restart after a SIGKILL during RotateMasterKey "+p.name, book)
+		t.Logf("killed %s: %s", name, phase)
+		h.verifyOps("restart after a SIGKILL during RotateMasterKey "+name, book)
 		if exists(h.keyFile + ".next") {
 			t.Errorf("after the restart %s.next is still there: the rotation cut short was not finished", h.keyFile)
 		}
@@ -370,7 +374,7 @@ func TestKillDuringKeyRotation(t *testing.T) {
 			t.Fatal(err)
 		}
 		cl = h.dial()
-		resp, err := cl.admin.RotateMasterKey(h.as(context.Background(), "admin"), &pb.RotateMasterKeyRequest{RequestId: fmt.Sprintf("rotate-%d", i)})
+		resp, err := cl.admin.RotateMasterKey(h.as(context.Background(), "admin"), &pb.RotateMasterKeyRequest{RequestId: requestID})
 		cl.close()
 		if err != nil {
 			t.Fatalf("retry of RotateMasterKey after the restart: %v", err)
@@ -381,14 +385,38 @@ func TestKillDuringKeyRotation(t *testing.T) {
 		}
 		if phase != phaseNone && after.ID() != before.ID() {
 			t.Errorf("killed %s, a retry of the rotation with its request_id rotated again (master %s, then %s): a retried request applied twice",
-				p.name, before.ID(), after.ID())
+				name, before.ID(), after.ID())
 		}
 		if after.ID() != resp.GetMasterKeyId() {
 			t.Errorf("the retry answered master %s; the key file holds %s", resp.GetMasterKeyId(), after.ID())
 		}
+		return phase
 	}
-	if phases[phaseRewrap]+phases[phaseRebuild] == 0 {
-		t.Errorf("no kill landed while data keys were re-wrapped or the index rebuilt (%v): the test tested neither", phases)
+	for i, p := range points {
+		cut(p.name, fmt.Sprintf("rotate-%d", i), p.kill)
+	}
+	// The kills at fractions of a rotation's time land where the machine's
+	// load puts them: one more, aimed at the re-wrap and the rebuild by
+	// watching the file (killInPhase), in shorter slices at each try until
+	// it lands, so that every run tests a kill there.
+	run := 2 * time.Millisecond
+	for try := 0; ; try++ {
+		if try == 8 {
+			t.Errorf("no kill landed while data keys were re-wrapped or the index rebuilt (%v), the last watched in slices of %s: the test tested neither", phases, 2*run)
+			break
+		}
+		var looked int
+		phase := cut(fmt.Sprintf("while watched, in slices of %s", run), fmt.Sprintf("rotate-watched-%d", try), func(answered <-chan error) {
+			ended := make(chan struct{})
+			go func() { <-answered; close(ended) }()
+			srv := h.srv
+			_, looked = h.killInPhase(srv.cmd.Process, ended, func() { srv.kill() }, run, phaseRewrap, phaseRebuild)
+		})
+		t.Logf("the watched kill looked %d times", looked)
+		if phase == phaseRewrap || phase == phaseRebuild {
+			break
+		}
+		run /= 2
 	}
 
 	// The offline command, killed as its next key file appears and at
@@ -736,16 +764,26 @@ const (
 // short: from the next key file beside the key file, the masters of the
 // data keys and the key ids of the search index's entries.
 func (h *harness) rotationPhase() string {
-	if !exists(h.keyFile + ".next") {
-		return phaseNone
-	}
-	next, err := keys.LoadMaster(h.keyFile + ".next")
+	phase, err := rotationPhaseOf(h.db, h.keyFile+".next")
 	if err != nil {
-		h.t.Fatalf("the next key file: %v", err)
+		h.t.Fatal(err)
 	}
-	st, err := boltstore.OpenReadOnly(h.db, boltstore.Options{})
+	return phase
+}
+
+// rotationPhaseOf is rotationPhase of the database file db, the next key
+// file at next.
+func rotationPhaseOf(db, next string) (string, error) {
+	if !exists(next) {
+		return phaseNone, nil
+	}
+	nextKey, err := keys.LoadMaster(next)
 	if err != nil {
-		h.t.Fatalf("open the file read-only: %v", err)
+		return "", fmt.Errorf("the next key file: %w", err)
+	}
+	st, err := boltstore.OpenReadOnly(db, boltstore.Options{})
+	if err != nil {
+		return "", fmt.Errorf("open %s read-only: %w", db, err)
 	}
 	defer st.Close()
 	phase := phaseRecord
@@ -758,7 +796,7 @@ func (h *harness) rotationPhase() string {
 		case len(ks) > 1:
 			phase = phaseRewrap
 			return nil
-		case len(ks) == 1 && ks[0].Wrapped.MasterID != next.ID():
+		case len(ks) == 1 && ks[0].Wrapped.MasterID != nextKey.ID():
 			phase = phaseBefore
 			return nil
 		}
@@ -778,14 +816,101 @@ func (h *harness) rotationPhase() string {
 			after = next
 		}
 		for id := range ids {
-			if !strings.HasPrefix(id, next.ID()+"/") {
+			if !strings.HasPrefix(id, nextKey.ID()+"/") {
 				phase = phaseRebuild
 			}
 		}
 		return nil
 	})
 	if err != nil {
-		h.t.Fatalf("read the file: %v", err)
+		return "", fmt.Errorf("read %s: %w", db, err)
 	}
-	return phase
+	return phase, nil
+}
+
+// rotationOrder is the order of the phases of one rotation.
+var rotationOrder = []string{phaseBefore, phaseRewrap, phaseRebuild, phaseRecord}
+
+// killInPhase SIGKILLs proc (with kill, which waits for its end), which is
+// rotating the master key of the harness's file (an offline keys rotate,
+// or the server; ended closes when the rotation is over), once the file is
+// in one of the phases want. A kill at a time chosen in advance lands
+// where it aims only if the machine runs as fast as when the time was
+// chosen, and under load it did not (a window of one batch of data keys
+// is a few milliseconds); this one watches the window instead. proc runs
+// in slices of run: after each it is stopped (SIGSTOP, then waited for
+// until every thread has stopped, so that no write is under way) and the
+// file is copied and its phase read from the copy; in a wanted phase proc
+// is killed while still stopped, which leaves the file as the copy is. It
+// returns the phase the copy showed when it killed, or "" when the
+// rotation ended, or went past the wanted phases, between two looks (the
+// process then finishes, and the caller tries again with shorter slices);
+// looked counts the looks.
+func (h *harness) killInPhase(proc *os.Process, ended <-chan struct{}, kill func(), run time.Duration, want ...string) (killed string, looked int) {
+	t := h.t
+	t.Helper()
+	last := slices.IndexFunc(rotationOrder, func(p string) bool { return p == want[len(want)-1] })
+	copyPath := filepath.Join(h.dir, "aim-copy.db")
+	defer os.Remove(copyPath)
+	begun := false
+	for {
+		select {
+		case <-ended:
+			return "", looked
+		case <-time.After(run):
+		}
+		if err := pause(proc); err != nil {
+			return "", looked // it exited meanwhile
+		}
+		if err := awaitStopped(proc.Pid, 10*time.Second); err != nil {
+			_ = resume(proc) // never left stopped, whatever the error
+			if errors.Is(err, errExited) {
+				return "", looked
+			}
+			t.Fatal(err)
+		}
+		looked++
+		phase := phaseNone
+		if exists(h.keyFile + ".next") {
+			if err := copyFile(h.db, copyPath); err != nil {
+				t.Fatal(err)
+			}
+			var err error
+			if phase, err = rotationPhaseOf(copyPath, h.keyFile+".next"); err != nil {
+				t.Fatalf("the copy of the file of a stopped rotation: %v", err)
+			}
+		}
+		if slices.Contains(want, phase) {
+			kill()
+			return phase, looked
+		}
+		at := slices.Index(rotationOrder, phase)
+		passed := at > last || (phase == phaseNone && begun)
+		begun = begun || at >= 0
+		if err := resume(proc); err != nil {
+			t.Fatal(err)
+		}
+		if passed {
+			<-ended
+			return "", looked
+		}
+	}
+}
+
+// requireStoppable skips a test that aims its kills with killInPhase
+// where a stopped process cannot be told (no /proc), except in CI.
+func requireStoppable(t *testing.T) {
+	t.Helper()
+	if !canAwaitStopped && !inCI() {
+		t.Skip("cannot tell here that a stopped process has stopped (no /proc)")
+	}
+}
+
+// copyFile copies the file from to the file to.
+func copyFile(from, to string) error {
+	raw, err := os.ReadFile(from)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(to, raw, 0o600)
 }

@@ -2,6 +2,7 @@ package crashtest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -10,8 +11,10 @@ import (
 	"time"
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
+	"github.com/childcase/childcase/internal/domain/access"
 	"github.com/childcase/childcase/internal/domain/audit"
 	"github.com/childcase/childcase/internal/domain/datastore"
+	"github.com/childcase/childcase/internal/domain/idempotency"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/storage/boltstore"
 )
@@ -103,6 +106,25 @@ func (h *harness) checkFile(path string) {
 	err = st.View(ctx, func(tx datastore.ReadTx) error {
 		h.checkAudited(tx)
 		for _, e := range h.led.reports {
+			// The record of a request_id is written in the transaction
+			// that stores the report: an acknowledged report has one,
+			// naming it; a refused one (joining a closed case) must have
+			// none, since had a send been stored, the record would have
+			// made the later send answer it instead of refusing.
+			key := idempotency.Key(access.Principal{UserID: userOp}, "CreateReport", e.rid)
+			rec, err := tx.Idempotency(key)
+			if err != nil && !errors.Is(err, model.ErrNotFound) {
+				h.problem("idempotency record %s: %v", key, err)
+				continue
+			}
+			switch {
+			case e.state == refused && err == nil:
+				h.problem("CreateReport request_id %s joining %s was refused (cycle %d), yet the file holds it as stored, report %s: "+
+					"refused when it should have been answered", e.rid, e.joins, e.cycle, rec.Resource)
+			case e.state == acked && (err != nil || "reports/"+rec.Resource != e.name):
+				h.problem("CreateReport request_id %s, acknowledged as %s (cycle %d): its idempotency record names %q (%v)",
+					e.rid, e.name, e.cycle, rec.Resource, err)
+			}
 			if e.state != acked {
 				continue
 			}

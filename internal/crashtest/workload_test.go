@@ -636,19 +636,22 @@ func (h *harness) resolve(cl *client) {
 	h.stats.inDoubt += len(reports) + len(steps)
 
 	for _, e := range reports {
-		h.retryUntilAnswered(func(ctx context.Context) error {
+		tries, last := h.retryUntilAnswered(func(ctx context.Context) error {
 			resp, err := cl.reports.CreateReport(h.as(ctx, userOp), e.req)
 			if h.classify(err) != classInDoubt {
 				h.settleReport(e, resp, err, false)
 			}
 			return err
 		})
-		if e.state != acked {
-			h.problem("CreateReport request_id %s (in doubt at the kill) was not recorded by its retry", e.rid)
+		if p := unresolvedReport(e, tries, last); p != "" {
+			h.problem("%s", p)
+		}
+		if e.state == refused {
+			h.bump(func(s *stats) { s.inDoubtReportsRefused++ })
 		}
 	}
 	for _, e := range steps {
-		h.retryUntilAnswered(func(ctx context.Context) error {
+		tries, last := h.retryUntilAnswered(func(ctx context.Context) error {
 			resp, err := e.call(ctx, h, cl.proc)
 			if h.classify(err) != classInDoubt {
 				h.settleStep(e, resp, err, false)
@@ -656,7 +659,8 @@ func (h *harness) resolve(cl *client) {
 			return err
 		})
 		if e.state == inDoubt {
-			h.problem("%s request_id %s on %s (in doubt at the kill) got no answer to its retries", e.method, e.rid, e.caseName)
+			h.problem("%s request_id %s on %s (in doubt at the kill) got no answer to its retries: %d sends, the last answered %v",
+				e.method, e.rid, e.caseName, tries, last)
 		}
 		if e.state == hidden {
 			h.bump(func(s *stats) { s.hidden++ })
@@ -665,15 +669,60 @@ func (h *harness) resolve(cl *client) {
 }
 
 // retryUntilAnswered calls f until it gets an answer (not a transport
-// error), for at most a while.
-func (h *harness) retryUntilAnswered(f func(ctx context.Context) error) {
+// error), for at most a while, and returns how many times it called f and
+// f's last error, for the message of a retry that resolved nothing.
+func (h *harness) retryUntilAnswered(f func(ctx context.Context) error) (sends int, last error) {
 	for try := 0; ; try++ {
 		ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
 		err := f(ctx)
 		cancel()
 		if h.classify(err) != classInDoubt || try == 20 {
-			return
+			return try + 1, err
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// unresolvedReport says what is wrong with report e, in doubt at a kill,
+// once resolve has sent it again sends times (the last answered last), or
+// "" if nothing. Retried with its request_id, it must be answered: with
+// the first answer if the first send was stored, else recorded now; or,
+// for a report joining a case that was closed since (by a closure
+// acknowledged, or in doubt and applied, before the kill), refused with
+// FAILED_PRECONDITION, as the same report sent for the first time would
+// be (settleReport marks it refused; checkFile then finds no trace of it
+// in the file: a stored first send would have been answered instead).
+// Such a refusal is the service keeping its promise, not losing the
+// report.
+func unresolvedReport(e *reportEntry, sends int, last error) string {
+	switch {
+	case e.state == acked:
+		return ""
+	case e.state == refused && e.joins != "":
+		return ""
+	}
+	return fmt.Sprintf("CreateReport request_id %s (in doubt at the kill%s) was not recorded by its retry: %s after %d sends, the last answered %v",
+		e.rid, joinsNote(e.joins), e.state, sends, last)
+}
+
+// joinsNote names the case a report joins, for a message.
+func joinsNote(joins string) string {
+	if joins == "" {
+		return ""
+	}
+	return ", joining " + joins
+}
+
+func (o outcome) String() string {
+	switch o {
+	case inDoubt:
+		return "still in doubt"
+	case acked:
+		return "acknowledged"
+	case refused:
+		return "refused"
+	case hidden:
+		return "hidden (NOT_FOUND)"
+	}
+	return fmt.Sprintf("outcome(%d)", int(o))
 }
