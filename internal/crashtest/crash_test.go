@@ -253,6 +253,7 @@ type harness struct {
 	dir, db, keyFile, policyFile string
 	storeArgs                    []string // serve's flags that name the store
 	env                          []string // added to the server's environment (a webhook's secret)
+	metrics                      bool     // serve the metrics, on a fresh port at each start (child.metricsAddr)
 	srv                          *child   // the crash test's server
 	starts                       int
 	tokens                       map[string]string // user -> bearer token, kept across restarts

@@ -86,65 +86,101 @@ func backupMasters(path string) (masters []string, indexKeys map[string]int, err
 // retired key's or the new key file's, its data keys and its search
 // entries alike: one of the two key files the README says to keep opens
 // it whole.
+//
+// The backups begin once the rotation's next key file appears, and under
+// load the rotation could end before the first of them was asked for:
+// the test then passed having taken no backup during a rotation. It
+// tells from the audit log whether one landed: a backup is audited when
+// it is asked for (database.backup, before it waits for the rotation),
+// the rotation once it is done (keys.rotate), so a backup asked for after
+// the next key file appeared and audited before the rotation was asked
+// for while it ran. When none was, the test rotates again, at most
+// rotationTries times, and fails if none ever landed.
 func TestBackupDuringKeyRotationIsUnderOneMaster(t *testing.T) {
 	h := newOpsHarness(t)
 	book := &opsBook{}
 	h.seedCases(book, 300)
-	before, err := keys.LoadMaster(h.keyFile)
-	if err != nil {
-		t.Fatal(err)
-	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	stop := h.load(ctx, book, 2)
-	rotator := h.dial()
-	answered := make(chan error, 1)
-	go func() {
-		_, err := rotator.admin.RotateMasterKey(h.as(context.Background(), "admin"), &pb.RotateMasterKeyRequest{RequestId: "rotate-during-backups"})
-		answered <- err
-	}()
-	if !awaitFile(h.keyFile+".next", 10*time.Second) {
-		t.Fatalf("no %s.next within 10 s of RotateMasterKey", h.keyFile)
-	}
 	cl := h.dial()
-	var backups []string
-	var rotateErr error
-	for done := false; !done; {
-		path := filepath.Join(h.dir, fmt.Sprintf("during-%02d.db", len(backups)))
-		if err := h.fetchBackup(cl, path); err != nil {
-			t.Fatalf("BackupDatabase during the rotation: %v", err)
+	// A backup, and the two masters of the rotation it was taken during.
+	type taken struct{ path, before, after string }
+	var backups []taken
+	landed := 0
+	for try := 0; try < rotationTries && landed == 0; try++ {
+		before, err := keys.LoadMaster(h.keyFile)
+		if err != nil {
+			t.Fatal(err)
 		}
-		backups = append(backups, path)
-		select {
-		case rotateErr = <-answered:
-			done = true
-		default:
+		askedBefore := len(backups)
+		answered := make(chan error, 1)
+		go func() {
+			_, err := cl.admin.RotateMasterKey(h.as(context.Background(), "admin"), &pb.RotateMasterKeyRequest{RequestId: fmt.Sprintf("rotate-during-backups-%d", try)})
+			answered <- err
+		}()
+		if !awaitFile(h.keyFile+".next", 10*time.Second) {
+			t.Fatalf("no %s.next within 10 s of RotateMasterKey", h.keyFile)
 		}
+		var paths []string
+		var rotateErr error
+		for done := false; !done; {
+			path := filepath.Join(h.dir, fmt.Sprintf("during-%d-%02d.db", try, len(paths)))
+			if err := h.fetchBackup(cl, path); err != nil {
+				t.Fatalf("BackupDatabase during the rotation: %v", err)
+			}
+			paths = append(paths, path)
+			select {
+			case rotateErr = <-answered:
+				done = true
+			default:
+			}
+		}
+		if rotateErr != nil {
+			t.Fatalf("RotateMasterKey: %v", rotateErr)
+		}
+		after, err := keys.LoadMaster(h.keyFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !exists(h.keyFile + ".retired-" + before.ID()) {
+			t.Errorf("no %s.retired-%s after the rotation", h.keyFile, before.ID())
+		}
+		for _, p := range paths {
+			backups = append(backups, taken{path: p, before: before.ID(), after: after.ID()})
+		}
+		rotated := h.auditSeqs(cl, "keys.rotate")
+		if len(rotated) != try+1 {
+			t.Fatalf("try %d: %d keys.rotate events in the audit log; want %d", try, len(rotated), try+1)
+		}
+		// Every backup of the earlier tries was asked for before this
+		// rotation was audited; the rest of those audited before it are
+		// this try's, asked for while it ran.
+		for _, seq := range h.auditSeqs(cl, "database.backup") {
+			if seq < slices.Max(rotated) {
+				landed++
+			}
+		}
+		landed -= askedBefore
+		t.Logf("rotation %d: %d of its %d backups asked for while it ran", try, landed, len(paths))
 	}
 	cl.close()
-	rotator.close()
 	h.srv.kill()
 	h.srv = nil
 	cancel()
 	stop()
-	if rotateErr != nil {
-		t.Fatalf("RotateMasterKey: %v", rotateErr)
+	if landed == 0 {
+		t.Errorf("in %d rotations, no backup was asked for while one ran (each backup's database.backup audit event came after the rotation's keys.rotate): the test tested no backup during a rotation", rotationTries)
 	}
-	after, err := keys.LoadMaster(h.keyFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !exists(h.keyFile + ".retired-" + before.ID()) {
-		t.Errorf("no %s.retired-%s after the rotation", h.keyFile, before.ID())
-	}
-	kept := map[string]string{before.ID(): "the retired key file", after.ID(): "the key file"}
 	for _, b := range backups {
-		if code, out := runTool(t, "check", "--db", b); code != 0 {
-			t.Errorf("%s: childcase check: exit %d:\n%s", filepath.Base(b), code, out)
+		name := filepath.Base(b.path)
+		kept := map[string]string{b.before: "the retired key file", b.after: "the key file"}
+		if code, out := runTool(t, "check", "--db", b.path); code != 0 {
+			t.Errorf("%s: childcase check: exit %d:\n%s", name, code, out)
 		}
-		masters, index, err := backupMasters(b)
+		masters, index, err := backupMasters(b.path)
 		if err != nil {
-			t.Fatalf("%s: %v", filepath.Base(b), err)
+			t.Fatalf("%s: %v", name, err)
 		}
 		var under []string
 		for id := range index {
@@ -160,12 +196,38 @@ func TestBackupDuringKeyRotationIsUnderOneMaster(t *testing.T) {
 		}
 		if len(masters) != 1 || kept[masters[0]] == "" {
 			t.Errorf("%s, taken while the master key rotated from %s to %s: its data keys and search entries are under %v; "+
-				"no one key file the README keeps opens it whole", filepath.Base(b), before.ID(), after.ID(), masters)
+				"no one key file the README keeps opens it whole", name, b.before, b.after, masters)
 			continue
 		}
-		t.Logf("%s: under %s (%s)", filepath.Base(b), masters[0], kept[masters[0]])
+		t.Logf("%s: under %s (%s)", name, masters[0], kept[masters[0]])
 	}
 	h.verifyOps("restart after the rotation and its backups", book)
+}
+
+// rotationTries bounds the rotations TestBackupDuringKeyRotationIsUnderOneMaster
+// runs to have a backup asked for during one.
+const rotationTries = 4
+
+// auditSeqs lists the seqs of the audit events of action, read as the
+// auditor, every page.
+func (h *harness) auditSeqs(cl *client, action string) []uint64 {
+	t := h.t
+	t.Helper()
+	var seqs []uint64
+	req := &pb.ListAuditEventsRequest{Action: action, PageSize: 1000}
+	for {
+		resp, err := cl.audit.ListAuditEvents(h.as(context.Background(), userAuditor), req)
+		if err != nil {
+			t.Fatalf("ListAuditEvents of %s: %v", action, err)
+		}
+		for _, e := range resp.GetEvents() {
+			seqs = append(seqs, e.GetSeq())
+		}
+		if resp.GetNextPageToken() == "" {
+			return seqs
+		}
+		req.PageToken = resp.GetNextPageToken()
+	}
 }
 
 // TestOfflineBackupOfARotationCutShort SIGKILLs an offline `childcase

@@ -470,6 +470,66 @@ func (h *harness) leftBeside() []string {
 	return out
 }
 
+// backupTries bounds the backups TestKillDuringBackup takes to land one
+// kill in one.
+const backupTries = 5
+
+// drain reads a backup stream to its end: the bytes it still brought and
+// how it ended (io.EOF for a whole backup).
+func drain(stream pb.AdminService_BackupDatabaseClient) (int, error) {
+	n := 0
+	for {
+		m, err := stream.Recv()
+		if err != nil {
+			return n, err
+		}
+		n += len(m.GetData())
+	}
+}
+
+// killWhen SIGKILLs proc (with kill, which waits for its end) at a moment
+// at, asked while proc is stopped, says is in the window the test aims
+// at. Like killInPhase, it lets proc run in slices of run; after each it
+// stops it (SIGSTOP, then waits until every thread has stopped, so that
+// no write is under way) and asks at; in the window it kills proc while
+// still stopped, so that the kill lands where at saw it. It gives up
+// (landed false) when proc ended (ended closed), when at says the window
+// has passed, or after maxLooks looks, leaving proc running.
+func (h *harness) killWhen(proc *os.Process, ended <-chan struct{}, kill func(), run time.Duration, maxLooks int, at func() (in, passed bool)) (landed bool, looked int) {
+	t := h.t
+	t.Helper()
+	for looked < maxLooks {
+		select {
+		case <-ended:
+			return false, looked
+		case <-time.After(run):
+		}
+		if err := pause(proc); err != nil {
+			return false, looked // it exited meanwhile
+		}
+		if err := awaitStopped(proc.Pid, 10*time.Second); err != nil {
+			_ = resume(proc) // never left stopped, whatever the error
+			if errors.Is(err, errExited) {
+				return false, looked
+			}
+			t.Fatal(err)
+		}
+		looked++
+		in, passed := at()
+		if in {
+			kill()
+			return true, looked
+		}
+		if err := resume(proc); err != nil {
+			t.Fatal(err)
+		}
+		if passed {
+			return false, looked
+		}
+	}
+	return false, looked
+}
+
 // TestKillDuringBackup SIGKILLs the server while BackupDatabase streams a
 // backup (after 0, 1 and 3 chunks, under load), and while `childcase
 // backup --addr` receives one; and SIGKILLs `childcase backup` itself
@@ -477,7 +537,17 @@ func (h *harness) leftBeside() []string {
 // partial file must be refused by `check` and `restore`; nothing may be
 // left beside the database; and the live database must pass `check`, with
 // every acknowledged case there, opening and found by a search.
+//
+// A kill sent at once, or as the client's file first grows, could land
+// before the server began the backup or after it sent it all (under load,
+// either): the test then passed having tested nothing. Each kill is aimed
+// instead (killWhen): the process is stopped, the test looks whether it is
+// in the backup (the server holds the backup's snapshot open; `childcase
+// backup` has a partial .tmp file and no backup yet) and kills it there,
+// else lets it run on and looks again; a backup that ended unhit is taken
+// again, at most backupTries times, and the test fails if none was hit.
 func TestKillDuringBackup(t *testing.T) {
+	requireStoppable(t)
 	h := newOpsHarness(t)
 	book := &opsBook{}
 	h.seedCases(book, 150)
@@ -513,25 +583,59 @@ func TestKillDuringBackup(t *testing.T) {
 		h.refusesBackup(cut, fmt.Sprintf("a backup of %d bytes cut at %d", len(whole), n))
 	}
 
+	// serverInBackup tells, with srv stopped, whether it is in a backup:
+	// it holds the backup's snapshot open.
+	serverInBackup := func(srv *child) bool {
+		held, err := holdsSnapshot(srv.cmd.Process.Pid)
+		if err != nil {
+			t.Fatalf("the open files of the stopped server: %v", err)
+		}
+		return held
+	}
 	for _, chunks := range []int{0, 1, 3} {
 		what := fmt.Sprintf("server killed after %d chunks of BackupDatabase", chunks)
 		ctx, cancel := context.WithCancel(context.Background())
 		stop := h.load(ctx, book, 4)
 		cl := h.dial()
-		stream, err := cl.admin.BackupDatabase(h.as(context.Background(), "admin"), &pb.BackupDatabaseRequest{})
-		if err != nil {
-			t.Fatalf("BackupDatabase: %v", err)
-		}
 		partial := filepath.Join(h.dir, fmt.Sprintf("partial-%d.db", chunks))
 		var got []byte
-		for range chunks {
-			m, err := stream.Recv()
+		var stream pb.AdminService_BackupDatabaseClient
+		landed := false
+		run := 2 * time.Millisecond
+		for try := 0; try < backupTries && !landed; try++ {
+			stream, err = cl.admin.BackupDatabase(h.as(context.Background(), "admin"), &pb.BackupDatabaseRequest{})
 			if err != nil {
-				t.Fatalf("%s: chunk: %v", what, err)
+				t.Fatalf("BackupDatabase: %v", err)
 			}
-			got = append(got, m.GetData()...)
+			got = nil
+			for range chunks {
+				m, err := stream.Recv()
+				if err != nil {
+					t.Fatalf("%s: chunk: %v", what, err)
+				}
+				got = append(got, m.GetData()...)
+			}
+			// After a chunk the backup is under way: a look that finds no
+			// snapshot came after its end. Before one, the backup may not
+			// have begun: look again.
+			srv := h.srv
+			var looked int
+			landed, looked = h.killWhen(srv.cmd.Process, srv.exited, func() { srv.kill() }, run, 500, func() (in, passed bool) {
+				in = serverInBackup(srv)
+				return in, !in && chunks > 0
+			})
+			if landed {
+				t.Logf("%s: try %d, killed holding the backup's snapshot (%d looks, slices of %s)", what, try, looked, run)
+				break
+			}
+			rest, end := drain(stream)
+			t.Logf("%s: try %d, the server held no snapshot at any of %d looks (slices of %s); its backup ended (%v, %d bytes more): again", what, try, looked, run, end, rest)
+			run /= 2
 		}
-		h.srv.kill()
+		if !landed {
+			t.Errorf("%s: in %d tries no kill landed while the server held the backup's snapshot: the test tested no kill during a backup", what, backupTries)
+			h.srv.kill()
+		}
 		h.srv = nil
 		var end error
 		for {
@@ -545,7 +649,7 @@ func TestKillDuringBackup(t *testing.T) {
 		cancel()
 		stop()
 		cl.close()
-		if end == io.EOF {
+		if landed && end == io.EOF {
 			t.Errorf("%s: the stream ended cleanly after %d bytes: a cut backup looks complete", what, len(got))
 		} else if status.Code(end) != codes.Unavailable {
 			t.Logf("%s: the stream ended with %v", what, end)
@@ -554,7 +658,7 @@ func TestKillDuringBackup(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Logf("%s: %d bytes received", what, len(got))
-		if len(got) > 0 {
+		if landed && len(got) > 0 {
 			h.refusesBackup(partial, what)
 		}
 		if left := h.leftBeside(); len(left) > 0 {
@@ -563,64 +667,105 @@ func TestKillDuringBackup(t *testing.T) {
 		h.verifyOps("restart after "+what, book)
 	}
 
-	// childcase backup --addr, its server killed while it receives.
-	to := filepath.Join(h.dir, "backup-a.db")
-	cmd := exec.Command(childBin, "backup", "--to", to, "--addr", h.srv.grpcAddr, "--token", h.tokens["admin"])
-	cmd.Env = childEnv()
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+	// childcase backup --addr, its server killed while it receives: while
+	// the server holds the backup's snapshot, and the command has not
+	// ended.
+	landed := false
+	run := 2 * time.Millisecond
+	for try := 0; try < backupTries && !landed; try++ {
+		to := filepath.Join(h.dir, fmt.Sprintf("backup-a%d.db", try))
+		cmd := exec.Command(childBin, "backup", "--to", to, "--addr", h.srv.grpcAddr, "--token", h.tokens["admin"])
+		cmd.Env = childEnv()
+		var out strings.Builder
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		ended := make(chan struct{})
+		var err error
+		go func() { err = cmd.Wait(); close(ended) }()
+		srv := h.srv
+		var looked int
+		landed, looked = h.killWhen(srv.cmd.Process, srv.exited, func() { srv.kill() }, run, 500, func() (in, passed bool) {
+			select {
+			case <-ended:
+				return false, true
+			default:
+			}
+			return serverInBackup(srv), false
+		})
+		<-ended
+		if !landed {
+			t.Logf("childcase backup, try %d: it ended (%v) before a look (%d, slices of %s) found the server in its backup: again", try, err, looked, run)
+			if err == nil {
+				if code, out := runTool(t, "check", "--db", to); code != 0 {
+					t.Errorf("childcase backup answered success, but its file fails check:\n%s", out)
+				}
+			}
+			run /= 2
+			continue
+		}
+		h.srv = nil
+		t.Logf("childcase backup, try %d: its server killed holding the backup's snapshot (%d looks)", try, looked)
+		switch {
+		case err == nil && exists(to):
+			t.Errorf("childcase backup whose server was killed before the backup's end answered success:\n%s", out.String())
+		case err == nil:
+			t.Errorf("childcase backup whose server was killed exits 0 and leaves no %s:\n%s", to, out.String())
+		default:
+			t.Logf("childcase backup whose server was killed: %v: %s", err, strings.TrimSpace(out.String()))
+			if exists(to) {
+				t.Errorf("childcase backup failed (%v) but left %s", err, to)
+			}
+			if exists(to + ".tmp") {
+				t.Errorf("childcase backup failed (%v) but left %s.tmp", err, to)
+			}
+		}
+		h.verifyOps("restart after a SIGKILL during childcase backup", book)
 	}
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Microsecond) {
-		if fi, err := os.Stat(to + ".tmp"); err == nil && fi.Size() > 0 {
-			break
-		}
+	if !landed {
+		t.Errorf("in %d tries no kill of the server landed while childcase backup received: the test tested no such kill", backupTries)
 	}
-	h.srv.kill()
-	h.srv = nil
-	err = cmd.Wait()
-	switch {
-	case err == nil && exists(to):
-		t.Logf("childcase backup finished before the kill: %s", out.String())
-		if code, out := runTool(t, "check", "--db", to); code != 0 {
-			t.Errorf("childcase backup answered success, but its file fails check:\n%s", out)
-		}
-	case err == nil:
-		t.Errorf("childcase backup whose server was killed exits 0 and leaves no %s:\n%s", to, out.String())
-	default:
-		t.Logf("childcase backup whose server was killed: %v: %s", err, strings.TrimSpace(out.String()))
-		if exists(to) {
-			t.Errorf("childcase backup failed (%v) but left %s", err, to)
-		}
-		if exists(to + ".tmp") {
-			t.Errorf("childcase backup failed (%v) but left %s.tmp", err, to)
-		}
-	}
-	h.verifyOps("restart after a SIGKILL during childcase backup", book)
 
-	// childcase backup itself killed half way.
-	to = filepath.Join(h.dir, "backup-b.db")
-	cmd = exec.Command(childBin, "backup", "--to", to, "--addr", h.srv.grpcAddr, "--token", h.tokens["admin"])
-	cmd.Env = childEnv()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Microsecond) {
-		if fi, err := os.Stat(to + ".tmp"); err == nil && fi.Size() > 0 {
-			break
+	// childcase backup itself killed half way: with a partial .tmp file
+	// and no backup yet.
+	landed = false
+	run = 2 * time.Millisecond
+	for try := 0; try < backupTries && !landed; try++ {
+		to := filepath.Join(h.dir, fmt.Sprintf("backup-b%d.db", try))
+		cmd := exec.Command(childBin, "backup", "--to", to, "--addr", h.srv.grpcAddr, "--token", h.tokens["admin"])
+		cmd.Env = childEnv()
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
 		}
-	}
-	_ = cmd.Process.Kill()
-	_ = cmd.Wait()
-	if exists(to) {
-		t.Logf("childcase backup finished before its kill")
-	} else if fi, err := os.Stat(to + ".tmp"); err == nil {
-		t.Logf("childcase backup killed with %d bytes in %s.tmp", fi.Size(), to)
+		ended := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(ended) }()
+		var looked int
+		landed, looked = h.killWhen(cmd.Process, ended, func() { _ = cmd.Process.Kill(); <-ended }, run, 500, func() (in, passed bool) {
+			if exists(to) {
+				return false, true
+			}
+			fi, err := os.Stat(to + ".tmp")
+			return err == nil && fi.Size() > 0, false
+		})
+		<-ended
+		if !landed {
+			t.Logf("childcase backup, try %d: it ended before a look (%d, slices of %s) found its .tmp file partial: again", try, looked, run)
+			run /= 2
+			continue
+		}
+		fi, err := os.Stat(to + ".tmp")
+		if err != nil || exists(to) {
+			t.Fatalf("childcase backup killed stopped with a partial %s.tmp: now %v, and %s there: %v", to, err, to, exists(to))
+		}
+		t.Logf("childcase backup killed with %d bytes in %s.tmp (try %d, %d looks)", fi.Size(), to, try, looked)
 		h.refusesBackup(to+".tmp", "childcase backup killed")
 		if code, out := runTool(t, "backup", "--to", to, "--addr", h.srv.grpcAddr, "--token", h.tokens["admin"]); code == 0 || !strings.Contains(out, ".tmp exists") {
 			t.Errorf("a new backup to %s beside a cut one: exit %d, want it refused naming the .tmp file:\n%s", to, code, out)
 		}
+	}
+	if !landed {
+		t.Errorf("in %d tries no kill of childcase backup landed while it wrote its .tmp file: the test tested no such kill", backupTries)
 	}
 	if err := h.srv.stop(); err != nil {
 		t.Errorf("graceful stop: %v", err)

@@ -26,9 +26,12 @@ import (
 type child struct {
 	cmd      *exec.Cmd
 	grpcAddr string
-	logPath  string // its standard output and error
-	exited   chan struct{}
-	waitErr  error
+	// metricsAddr serves /metrics when the harness asked for them
+	// (harness.metrics), else "".
+	metricsAddr string
+	logPath     string // its standard output and error
+	exited      chan struct{}
+	waitErr     error
 }
 
 // start execs the binary on the harness's store (h.storeArgs) with fresh
@@ -84,6 +87,13 @@ func (h *harness) spawn() (*child, error) {
 	args := append([]string{"serve"}, h.storeArgs...)
 	cmd := exec.Command(childBin, append(args, "--key-file", h.keyFile,
 		"--grpc-addr", grpcAddr, "--http-addr", httpAddr, "--policy", h.policyFile)...)
+	var metricsAddr string
+	if h.metrics {
+		if metricsAddr, err = freeAddr(); err != nil {
+			return nil, err
+		}
+		cmd.Args = append(cmd.Args, "--metrics-addr", metricsAddr)
+	}
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	dieWithParent(cmd)
 	// The CHILDCASE_* twins of the flags must not reach the child.
@@ -96,7 +106,7 @@ func (h *harness) spawn() (*child, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("exec %s: %w", childBin, err)
 	}
-	c := &child{cmd: cmd, grpcAddr: grpcAddr, logPath: logPath, exited: make(chan struct{})}
+	c := &child{cmd: cmd, grpcAddr: grpcAddr, metricsAddr: metricsAddr, logPath: logPath, exited: make(chan struct{})}
 	go func() {
 		c.waitErr = cmd.Wait()
 		close(c.exited)

@@ -21,3 +21,7 @@ func awaitStopped(int, time.Duration) error {
 
 func pause(*os.Process) error  { return errors.New("no SIGSTOP here") }
 func resume(*os.Process) error { return errors.New("no SIGCONT here") }
+
+func holdsSnapshot(int) (bool, error) {
+	return false, errors.New("cannot list a process's open files on this platform")
+}

@@ -169,6 +169,7 @@ func TestKillDuringWebhookDelivery(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.env = []string{"CRASHTEST_HOOK_SECRET=" + hookSecret}
+	h.metrics = true // the webhook's lag: how the test knows it caught up
 	h.setup()
 
 	kills := 4
@@ -221,18 +222,67 @@ func TestKillDuringWebhookDelivery(t *testing.T) {
 		}
 	}
 
-	// Let the deliveries catch up, then stop and compare with the file.
-	for last, quiet := rc.count(), 0; quiet < 15; quiet++ {
-		time.Sleep(200 * time.Millisecond)
-		if n := rc.count(); n != last {
-			last, quiet = n, 0
-		}
-	}
+	// Let the deliveries catch up (the webhook's cursor at the outbox's
+	// head, as the server's metrics tell), then stop and compare with the
+	// file. Deadlines still fire meanwhile: caught up is the lag seen at
+	// 0 once, what was committed by then all delivered.
+	h.awaitHookCaughtUp(rc, 60*time.Second)
 	if err := h.srv.stop(); err != nil {
 		t.Errorf("graceful stop: %v", err)
 	}
 	h.srv = nil
 	h.checkHookDeliveries(rc)
+}
+
+// awaitHookCaughtUp waits until the running server's webhook has
+// delivered every notification in its outbox: its lag
+// (childcase_outbox_lag, the outbox's head less the webhook's cursor) is
+// 0. It fails the test if that is not so within the deadline.
+func (h *harness) awaitHookCaughtUp(rc *receiver, within time.Duration) {
+	t := h.t
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		lag, err := hookLag(h.srv.metricsAddr, hookName)
+		if err == nil && lag == 0 {
+			t.Logf("the webhook caught up %s after the last restart's checks", within-time.Until(deadline))
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the webhook did not catch up within %s of the last restart: lag %g (%v); %d deliveries received", within, lag, err, rc.count())
+		}
+		time.Sleep(50 * time.Millisecond) // the next look at the metrics
+	}
+}
+
+// hookLag reads the lag of the webhook name from the metrics served at
+// addr.
+func hookLag(addr, name string) (float64, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/metrics", nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("GET /metrics: %s", resp.Status)
+	}
+	prefix := `childcase_outbox_lag{webhook="` + name + `"} `
+	for line := range strings.Lines(string(body)) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), prefix); ok {
+			return strconv.ParseFloat(v, 64)
+		}
+	}
+	return 0, fmt.Errorf("the metrics have no %s", strings.TrimSpace(prefix))
 }
 
 // checkHookDeliveries compares what the receiver got with the stopped
