@@ -76,12 +76,11 @@ func pause(p *os.Process) error  { return p.Signal(syscall.SIGSTOP) }
 func resume(p *os.Process) error { return p.Signal(syscall.SIGCONT) }
 
 // holdsSnapshot reports whether process pid has a backup's snapshot open
-// and already unlinked (boltstore's Snapshot: a file named DB.snapshot-*,
-// removed right after it is made, which /proc then names with
+// (boltstore's Snapshot: a file with no name, which /proc names
+// "#<inode> (deleted)", or, on a file system without O_TMPFILE, one named
+// DB.snapshot-* and removed right after it is made, then named with
 // " (deleted)"): a hot backup is under way in it, from its copy until its
-// last chunk is sent. The moment between the file's making and its
-// removal is left out: a kill there leaves an empty snapshot file beside
-// the database, which is not what the tests that aim with this look for.
+// last chunk is sent.
 func holdsSnapshot(pid int) (bool, error) {
 	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
 	if err != nil {
@@ -92,7 +91,11 @@ func holdsSnapshot(pid int) (bool, error) {
 		if err != nil {
 			continue // closed meanwhile
 		}
-		if strings.Contains(filepath.Base(target), ".snapshot-") && strings.HasSuffix(target, " (deleted)") {
+		// A snapshot's file has no name from its start where the file
+		// system takes O_TMPFILE (shown as "#<inode>"), or else loses
+		// its name just after it is made.
+		base := filepath.Base(target)
+		if (strings.Contains(base, ".snapshot-") || strings.HasPrefix(base, "#")) && strings.HasSuffix(target, " (deleted)") {
 			return true, nil
 		}
 	}

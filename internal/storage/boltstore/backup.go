@@ -103,18 +103,19 @@ func (c ctxWriter) Write(p []byte) (int, error) {
 // Snapshot writes a backup (see WriteBackup) into a temporary file beside
 // the database, at disk speed, so the read transaction ends as soon as the
 // copy is on disk, and returns that file open at its start, with its size.
-// Closing it removes the file; where the system allows, it has no name
-// from the start, so a crash leaves nothing behind. It needs as much free
+// Closing it removes the file; on Linux it has no name from the start
+// (createSnapshotFile), and on other Unix systems loses it at once, so a
+// crash leaves nothing behind. It needs as much free
 // space beside the database as the database takes.
 func (s *Store) Snapshot(ctx context.Context) (io.ReadCloser, int64, error) {
 	path := s.db.Path()
-	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".snapshot-*")
+	f, named, err := createSnapshotFile(filepath.Dir(path), filepath.Base(path)+".snapshot-*")
 	if err != nil {
 		return nil, 0, fmt.Errorf("backup: %w", err)
 	}
-	snap := &snapshotFile{File: f}
+	snap := &snapshotFile{File: f, removed: !named}
 	// Unix lets an open file lose its name; elsewhere Close removes it.
-	if os.Remove(f.Name()) == nil {
+	if named && os.Remove(f.Name()) == nil {
 		snap.removed = true
 	}
 	n, err := s.WriteBackup(ctx, f)
