@@ -113,19 +113,10 @@ func TestAnAfterSeqRefusalNamesNoOtherScopesNumbers(t *testing.T) {
 // refused naming after_seq and the rule (after_seq.pruned). The one just
 // before the oldest kept loses nothing and is taken.
 func TestAWatchAfterWhatWasPrunedIsRefused(t *testing.T) {
-	e := loadEnv(t)
-	w := newWorld(t, e)
+	w, e := sixCasesWorld(t)
 	defer w.close()
 	eng := process.New(process.Deps{Store: w.store, Units: e.reg, Policy: e.pol, Calendar: e.cal, Vault: e.vault, Clock: w.clk, Log: e.log})
-	for range 6 {
-		w.openCaseAt(t, start.Add(-2*time.Hour), false, 1)
-	}
-	if err := w.store.Update(w.ctx, func(tx datastore.Tx) error {
-		_, err := tx.PruneNotifications(3, 100)
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
+	w.prune(t, 3)
 	worker := principal("worker.badinh")
 	errLive := errors.New("live")
 	watch := func(after uint64) error {
@@ -154,13 +145,9 @@ func TestAWatchAfterWhatWasPrunedIsRefused(t *testing.T) {
 // them without a word: what after_seq.pruned is there to refuse. The
 // replay checks the oldest kept in each snapshot it reads.
 func TestAPruneDuringAReplayIsRefusedNotSkipped(t *testing.T) {
-	e := loadEnv(t)
-	w := newWorld(t, e)
+	w, e := sixCasesWorld(t)
 	defer w.close()
 	eng := process.New(process.Deps{Store: w.store, Units: e.reg, Policy: e.pol, Calendar: e.cal, Vault: e.vault, Clock: w.clk, Log: e.log})
-	for range 6 {
-		w.openCaseAt(t, start.Add(-2*time.Hour), false, 1)
-	}
 	w.prune(t, 2) // the oldest kept is 3: a watch after 2 loses nothing
 	var sent []uint64
 	errStop := errors.New("stop")
@@ -210,12 +197,8 @@ func (s *pruneAfterBatch) Batch(ctx context.Context, fn func(datastore.Tx) error
 // console takes for a failure rather than the cue to start from now: it
 // is after_seq.pruned, as a prune before the first reading is.
 func TestAPruneBetweenAReplaysAuditAndItsSendingIsRefused(t *testing.T) {
-	e := loadEnv(t)
-	w := newWorld(t, e)
+	w, e := sixCasesWorld(t)
 	defer w.close()
-	for range 6 {
-		w.openCaseAt(t, start.Add(-2*time.Hour), false, 1)
-	}
 	w.prune(t, 2)
 	s := &pruneAfterBatch{Store: w.store, prune: func() { w.prune(t, 4) }}
 	eng := process.New(process.Deps{Store: s, Units: e.reg, Policy: e.pol, Calendar: e.cal, Vault: e.vault, Clock: w.clk, Log: e.log})
@@ -256,4 +239,17 @@ func (w *world) prune(t *testing.T, through uint64) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// sixCasesWorld is a world whose outbox holds the notifications of six
+// cases opened two hours before start, for the tests of a watch whose
+// cursor the prune passes.
+func sixCasesWorld(t *testing.T) (*world, env) {
+	t.Helper()
+	e := loadEnv(t)
+	w := newWorld(t, e)
+	for range 6 {
+		w.openCaseAt(t, start.Add(-2*time.Hour), false, 1)
+	}
+	return w, e
 }
