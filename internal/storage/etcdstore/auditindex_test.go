@@ -2,6 +2,8 @@ package etcdstore_test
 
 import (
 	"bytes"
+	"encoding/binary"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -23,11 +25,7 @@ import (
 // listing by time alone then reads the index, by time.
 func TestAuditIndexByTimeOfAnOlderStore(t *testing.T) {
 	ctx := t.Context()
-	e, _ := open(t, etcdstore.Config{}, etcdtest.WithoutFsync())
-	s, err := boltstore.OpenEngine(ctx, e, boltstore.EngineOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, s := openAuditStore(t)
 	t0 := time.Date(2026, time.March, 16, 1, 0, 0, 0, time.UTC)
 	const n, per = 10500, 500
 	for i := 0; i < n; i += per {
@@ -49,7 +47,7 @@ func TestAuditIndexByTimeOfAnOlderStore(t *testing.T) {
 	// As written before the index: no key under its tag (12), the record
 	// that it is complete included.
 	var entries [][]byte
-	err = e.View(ctx, func(tx kv.Tx) error {
+	err := e.View(ctx, func(tx kv.Tx) error {
 		c := tx.Bucket([]byte("index")).Cursor()
 		for k, _ := c.Seek([]byte{12}); k != nil && k[0] == 12; k, _ = c.Next() {
 			entries = append(entries, bytes.Clone(k))
@@ -110,13 +108,9 @@ func TestAuditIndexByTimeOfAnOlderStore(t *testing.T) {
 // first batch.
 func TestAuditVerifyFindsAnEventHiddenFromTheListingsOnEtcd(t *testing.T) {
 	ctx := t.Context()
-	e, _ := open(t, etcdstore.Config{}, etcdtest.WithoutFsync())
-	s, err := boltstore.OpenEngine(ctx, e, boltstore.EngineOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, s := openAuditStore(t)
 	t0 := time.Date(2026, time.March, 16, 1, 0, 0, 0, time.UTC)
-	err = s.Update(ctx, func(tx datastore.Tx) error {
+	err := s.Update(ctx, func(tx datastore.Tx) error {
 		events := make([]audit.Event, 600)
 		for i := range events {
 			events[i] = audit.Event{Time: t0.Add(time.Duration(i) * time.Second), Actor: "lan.nguyen", Action: "case.read",
@@ -132,19 +126,7 @@ func TestAuditVerifyFindsAnEventHiddenFromTheListingsOnEtcd(t *testing.T) {
 	if res, err := auditlog.New(s).Verify(ctx); err != nil || res.Problem != nil || res.Checked != 600 {
 		t.Fatalf("before: Verify = %+v, %v; want 600 events and no problem", res, err)
 	}
-	// The entry of event 500 in the index by case (tag 10): its case, a
-	// zero byte and its seq.
-	entry := append([]byte{10}, "cases/HN-2026-00002\x00"...)
-	entry = append(entry, 0, 0, 0, 0, 0, 0, 0x01, 0xf4)
-	err = e.Update(ctx, func(tx kv.Tx) error {
-		if tx.Bucket([]byte("index")).Get(entry) == nil {
-			t.Fatalf("no entry %q to delete", entry)
-		}
-		return tx.Bucket([]byte("index")).Delete(entry)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	deleteCaseEntry(t, e, "cases/HN-2026-00002", 500)
 	res, err := auditlog.New(s).Verify(ctx)
 	if err != nil || res.Problem == nil || res.Problem.Seq != 500 || res.Checked != 499 {
 		t.Fatalf("Verify = %+v (problem %v), %v; want the problem at seq 500 after 499 events", res, res.Problem, err)
@@ -162,11 +144,7 @@ func TestAuditVerifyFindsAnEventHiddenFromTheListingsOnEtcd(t *testing.T) {
 // listings, not waiting, and the verification must name it.
 func TestAuditVerifyFindsTheNewestEventHiddenFromTheListingsOnEtcd(t *testing.T) {
 	ctx := t.Context()
-	e, _ := open(t, etcdstore.Config{}, etcdtest.WithoutFsync())
-	s, err := boltstore.OpenEngine(ctx, e, boltstore.EngineOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, s := openAuditStore(t)
 	t0 := time.Date(2026, time.March, 16, 1, 0, 0, 0, time.UTC)
 	const n = 20
 	for i := range n {
@@ -187,21 +165,9 @@ func TestAuditVerifyFindsTheNewestEventHiddenFromTheListingsOnEtcd(t *testing.T)
 	if res, err := auditlog.New(s).Verify(ctx); err != nil || res.Problem != nil || res.Checked != n {
 		t.Fatalf("before: Verify = %+v, %v; want %d events and no problem", res, err, n)
 	}
-	// The entry of event n in the index by case (tag 10): its case, a
-	// zero byte and its seq.
-	entry := append([]byte{10}, "cases/HN-2026-00002\x00"...)
-	entry = append(entry, 0, 0, 0, 0, 0, 0, 0, n)
-	err = e.Update(ctx, func(tx kv.Tx) error {
-		if tx.Bucket([]byte("index")).Get(entry) == nil {
-			t.Fatalf("no entry %q to delete", entry)
-		}
-		return tx.Bucket([]byte("index")).Delete(entry)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	deleteCaseEntry(t, e, "cases/HN-2026-00002", n)
 	var listed int
-	err = s.View(ctx, func(tx datastore.ReadTx) error {
+	err := s.View(ctx, func(tx datastore.ReadTx) error {
 		es, _, err := tx.ListAuditEvents(datastore.AuditQuery{Case: "cases/HN-2026-00002", Limit: 10})
 		listed = len(es)
 		return err
@@ -215,5 +181,34 @@ func TestAuditVerifyFindsTheNewestEventHiddenFromTheListingsOnEtcd(t *testing.T)
 	}
 	if tail, err := auditlog.New(s).VerifyTail(ctx, 5); err != nil || tail.Problem == nil || tail.Problem.Seq != n {
 		t.Errorf("VerifyTail(5) = %+v, %v; want the problem at seq %d", tail, err, n)
+	}
+}
+
+// openAuditStore opens a store on a new etcd engine, without fsync.
+func openAuditStore(t *testing.T) (*etcdstore.Engine, *boltstore.EngineStore) {
+	t.Helper()
+	e, _ := open(t, etcdstore.Config{}, etcdtest.WithoutFsync())
+	s, err := boltstore.OpenEngine(t.Context(), e, boltstore.EngineOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e, s
+}
+
+// deleteCaseEntry deletes the entry of audit event seq in the index by
+// case (tag 10: its case, a zero byte and its seq), as one who wants a
+// read hidden from the listings would.
+func deleteCaseEntry(t *testing.T, e *etcdstore.Engine, c string, seq uint64) {
+	t.Helper()
+	entry := append([]byte{10}, c+"\x00"...)
+	entry = binary.BigEndian.AppendUint64(entry, seq)
+	err := e.Update(t.Context(), func(tx kv.Tx) error {
+		if tx.Bucket([]byte("index")).Get(entry) == nil {
+			return fmt.Errorf("no entry %q to delete", entry)
+		}
+		return tx.Bucket([]byte("index")).Delete(entry)
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
