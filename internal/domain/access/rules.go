@@ -127,19 +127,28 @@ var (
 	// disclosers may ask for a reporter's identity, with a reason.
 	disclosers = []model.Role{model.RoleHotlineSupervisor, model.RoleCityOfficer}
 	// The step roles below are a commune's; each step is taken by the
-	// unit responsible for the case: a commune, or the city for a case it
-	// holds, which a city officer runs in full (the city decides in the
-	// chair's place) and the social work centre's hotline supervisors run
-	// for it as its workers (Policy.ActsFor decides whether the caller's
-	// unit may act for the case's).
+	// unit responsible for the case: a commune, or a level above it for a
+	// case it holds, handed up to it (a district, until 2025-06-30, for
+	// services its commune cannot provide) or left to it by a reform (the
+	// city). Such a level runs the case in full, its officer deciding in
+	// the chair's place, as the city's does; otherwise the acceptance of a
+	// hand-over would start an ACKNOWLEDGE nobody at the holding unit may
+	// meet. The social work centre's hotline supervisors run a case the
+	// city holds for it as its workers (Policy.ActsFor decides whether the
+	// caller's unit may act for the case's).
 	//
 	// communeStaff acknowledge a forwarded case.
-	communeStaff = []model.Role{model.RoleCommuneWorker, model.RoleCommuneChair, model.RoleCityOfficer, model.RoleHotlineSupervisor}
+	communeStaff = []model.Role{model.RoleCommuneWorker, model.RoleCommuneChair, model.RoleDistrictOfficer, model.RoleCityOfficer, model.RoleHotlineSupervisor}
 	// communeWorkers assess, plan, follow up and review.
-	communeWorkers = []model.Role{model.RoleCommuneWorker, model.RoleCityOfficer, model.RoleHotlineSupervisor}
+	communeWorkers = []model.Role{model.RoleCommuneWorker, model.RoleDistrictOfficer, model.RoleCityOfficer, model.RoleHotlineSupervisor}
 	// communeChairs decide emergency measures, separation, plan approval
 	// and closure, and name the case's responsible officer.
-	communeChairs = []model.Role{model.RoleCommuneChair, model.RoleCityOfficer}
+	communeChairs = []model.Role{model.RoleCommuneChair, model.RoleDistrictOfficer, model.RoleCityOfficer}
+	// mergers decide which case a child has: a commune's chair, or the
+	// city for cases of two communes. A district takes a case's steps
+	// only while it holds the case; a merge decides a second case too,
+	// which the district may not hold.
+	mergers = []model.Role{model.RoleCommuneChair, model.RoleCityOfficer}
 	// reassigners are the levels above the commune, which send a case of a
 	// unit below them (or of a unit no longer in force) to a commune.
 	reassigners = []model.Role{model.RoleDistrictOfficer, model.RoleCityOfficer}
@@ -205,7 +214,7 @@ var rules = []Rule{
 	{Method: "CaseProcessService/ListAssignableOfficers", Full: communeChairs},
 	// Merging two cases of one child decides which case the child has:
 	// the chair's decision, or the city's for cases of two communes.
-	{Method: "CaseProcessService/MergeCase", Step: "merge", Full: communeChairs},
+	{Method: "CaseProcessService/MergeCase", Step: "merge", Full: mergers},
 	{Method: "CaseProcessService/ReferCaseToPolice", Step: "referToPolice", Full: intakers},
 	{Method: "CaseProcessService/AcknowledgePoliceReferral", Step: "acknowledgePoliceReferral", Police: police},
 	{Method: "CaseProcessService/RecordPoliceForwarding", Step: "recordPoliceForwarding", Police: police},
@@ -277,7 +286,7 @@ var roleRows = []RoleRow{
 	{model.RoleHotlineSupervisor, "supervisor", "every report of their organisation (hotline 111 or the social work centre) and their cases; at the social work centre, which acts for the city, also the cases the city holds, whose worker steps they take", false, false},
 	{model.RoleCommuneWorker, "commune worker", "cases their commune is or was responsible for, or was handed, or is offered by a transfer awaiting its decision, or inherits from a commune it wholly succeeds in a reform, and their reports", false, true},
 	{model.RoleCommuneChair, "commune chair", "cases their commune is or was responsible for, or was handed, or is offered by a transfer awaiting its decision, or inherits from a commune it wholly succeeds in a reform, and their reports", false, true},
-	{model.RoleDistrictOfficer, "district", "cases of the district's communes and those escalated, handed or offered by a transfer awaiting its decision to the district", false, true},
+	{model.RoleDistrictOfficer, "district", "cases of the district's communes and those escalated, handed or offered by a transfer awaiting its decision to the district; takes every step of a case the district holds", false, true},
 	{model.RoleCityOfficer, "city", "every case and its reports; takes every step of a case the city holds", true, true},
 	{model.RolePoliceLiaison, "police", "only cases referred to their police unit (or opened by a report they recorded), or whose police clock was escalated to it, or a late record of whose forwarding it was told of (the city police, with that unit's referral and the clocks escalated), and only the police view: number, status, whether it is an emergency, dates, forms of abuse, the children's age and sex, the commune, the responsible officer's contact, the numbers of cases merged into it and their own police track; never reports, narratives or the reporter", false, true},
 	{model.RoleAuditor, "auditor", "the audit log (who did what to which record), no case content", false, false},

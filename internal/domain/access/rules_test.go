@@ -137,10 +137,14 @@ func TestRulesPinned(t *testing.T) {
 		{"CaseProcessService/ListCaseEvents", intakers},
 		{"CaseProcessService/ReferCaseToPolice", intakers},
 		// The city runs the cases it holds, the social work centre's
-		// supervisors acting as its workers.
+		// supervisors acting as its workers; a district the cases handed
+		// to it, whose ACKNOWLEDGE it must meet
+		// (TestDistrictHoldingACaseTakesItsSteps).
 		{"CaseProcessService/AcknowledgeCase", map[model.Role]access.Grant{model.RoleCommuneWorker: access.Full, model.RoleCommuneChair: access.Full,
-			model.RoleCityOfficer: access.Full, model.RoleHotlineSupervisor: access.Full}},
-		{"CaseProcessService/ApproveClosure", map[model.Role]access.Grant{model.RoleCommuneChair: access.Full, model.RoleCityOfficer: access.Full}},
+			model.RoleDistrictOfficer: access.Full, model.RoleCityOfficer: access.Full, model.RoleHotlineSupervisor: access.Full}},
+		{"CaseProcessService/ApproveClosure", map[model.Role]access.Grant{model.RoleCommuneChair: access.Full, model.RoleDistrictOfficer: access.Full, model.RoleCityOfficer: access.Full}},
+		// A merge decides a second case, which a district may not hold.
+		{"CaseProcessService/MergeCase", map[model.Role]access.Grant{model.RoleCommuneChair: access.Full, model.RoleCityOfficer: access.Full}},
 		{"CaseProcessService/ReassignCase", map[model.Role]access.Grant{model.RoleDistrictOfficer: access.Full, model.RoleCityOfficer: access.Full}},
 		{"CaseProcessService/RecordPoliceOutcome", map[model.Role]access.Grant{model.RolePoliceLiaison: access.Police}},
 		{"AdminService/BackupDatabase", map[model.Role]access.Grant{model.RoleAdmin: access.Call}},

@@ -27,8 +27,9 @@ type TableRow struct {
 	// is one role's way of calling a method others call too.
 	Only access.Grant
 	// Responsible says the unit responsible for the case takes the row's
-	// steps: a commune, or the city for a case it holds, for which the
-	// social work centre's hotline supervisors act (access.Policy.ActsFor).
+	// steps: a commune, or a district or the city for a case it holds (for
+	// the city the social work centre's hotline supervisors act too,
+	// access.Policy.ActsFor).
 	// A hotline supervisor elsewhere may not take them.
 	Responsible bool
 	// Notes is the last column: who within the roles, what the step
@@ -147,7 +148,7 @@ var processTable = []TableRow{
 			{Method: "CaseProcessService/AcceptTransfer"},
 			{Method: "CaseProcessService/DeclineTransfer"},
 		},
-		Notes: "the responsible unit proposes, the receiving unit decides; the sender stays responsible until it accepts. TRANSFER_ACCEPT (policy); a case not yet acknowledged is forwarded anew by the acceptance: the sender's ACKNOWLEDGE closes, missed (its breach and escalations kept) if overdue, else cancelled, and the receiving unit's own runs from then (ACKNOWLEDGE, policy; `TestOverdueAcknowledgementHandedOverStaysTheSenders`); once it is overdue, a level it escalated to may `:declineTransfer` on the receiving unit's behalf, so that a transfer nobody answers does not hold the case (closure and any other hand-over wait while one is pending)",
+		Notes: "the responsible unit proposes, the receiving unit decides; the sender stays responsible until it accepts. A district that accepts a case (until 2025-06-30) runs it as the city runs a case it holds, its officer taking every step, so that it can meet the clocks it is given (`TestDistrictHoldingACaseTakesItsSteps`). TRANSFER_ACCEPT (policy); a case not yet acknowledged is forwarded anew by the acceptance: the sender's ACKNOWLEDGE closes, missed (its breach and escalations kept) if overdue, else cancelled, and the receiving unit's own runs from then (ACKNOWLEDGE, policy; `TestOverdueAcknowledgementHandedOverStaysTheSenders`); once it is overdue, a level it escalated to may `:declineTransfer` on the receiving unit's behalf, so that a transfer nobody answers does not hold the case (closure and any other hand-over wait while one is pending)",
 	},
 	{
 		Step: "reassignment",
