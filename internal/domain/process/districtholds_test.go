@@ -1,6 +1,7 @@
 package process_test
 
 import (
+	"errors"
 	"slices"
 	"testing"
 	"time"
@@ -28,8 +29,9 @@ func TestDistrictHoldingACaseTakesItsSteps(t *testing.T) {
 	if ack := openDeadline(t, c, model.DeadlineAcknowledge); ack.Unit != truc.Unit {
 		t.Fatalf("ACKNOWLEDGE of %s, want Trúc Bạch's", ack.Unit)
 	}
-	if _, err := w.eng.Acknowledge(w.ctx, district, req()); err == nil {
-		t.Fatal("the district acknowledged a case Trúc Bạch holds")
+	var pre *model.PreconditionError
+	if _, err := w.eng.Acknowledge(w.ctx, district, req()); !errors.As(err, &pre) || pre.Reason != "NOT_RESPONSIBLE_UNIT" {
+		t.Fatalf("the district acknowledges a case Trúc Bạch holds: %v; want NOT_RESPONSIBLE_UNIT", err)
 	}
 
 	w.clk.Set(received.Add(time.Hour))
