@@ -2,6 +2,7 @@ package access
 
 import (
 	"fmt"
+	"iter"
 	"slices"
 	"strings"
 
@@ -360,6 +361,19 @@ func WorksUnitQueues(role model.Role) bool {
 
 // Rules returns the table, one row per method.
 func Rules() []Rule { return slices.Clone(rules) }
+
+// AllRules yields the table's rows in order without copying the table as
+// Rules does: for what reads it on every request (the steps a case view
+// offers read it whole, some 13 KB a call as a copy).
+func AllRules() iter.Seq[Rule] {
+	return func(yield func(Rule) bool) {
+		for _, r := range rules {
+			if !yield(r) {
+				return
+			}
+		}
+	}
+}
 
 // RoleRows returns the roles' rows, in the order of model.Roles.
 func RoleRows() []RoleRow { return slices.Clone(roleRows) }

@@ -2,6 +2,7 @@ package access_test
 
 import (
 	"os"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -254,5 +255,23 @@ func TestQueuesARoleCanHave(t *testing.T) {
 		if !slices.Equal(got, want) {
 			t.Errorf("%s can have queues %v, want %v", role, got, want)
 		}
+	}
+}
+
+// TestAllRulesYieldsTheTable: AllRules, which the per-request paths read,
+// yields the rows Rules returns, in order, and stops when asked to.
+func TestAllRulesYieldsTheTable(t *testing.T) {
+	if got, want := slices.Collect(access.AllRules()), access.Rules(); !reflect.DeepEqual(got, want) {
+		t.Errorf("AllRules yields %d rows, Rules has %d, or they differ", len(got), len(want))
+	}
+	n := 0
+	for range access.AllRules() {
+		n++
+		if n == 2 {
+			break
+		}
+	}
+	if n != 2 {
+		t.Errorf("AllRules yielded %d rows after a break at the second", n)
 	}
 }

@@ -80,3 +80,34 @@ func TestReportNames(t *testing.T) {
 		}
 	}
 }
+
+// TestCanonicalCaseNameIsReadWithoutAllocating: a name as the service
+// writes it, which every call naming a case sends (the console's links,
+// the REST client's saved names), is read without the typed-name path's
+// folding and regular expressions, which allocate.
+func TestCanonicalCaseNameIsReadWithoutAllocating(t *testing.T) {
+	for _, name := range []string{"cases/HN-2026-00123", "HN-2026-00123", "cases/HN-2026-123456"} {
+		if allocs := testing.AllocsPerRun(100, func() { _, _ = ParseCaseName(name) }); allocs != 0 {
+			t.Errorf("ParseCaseName(%q) makes %.0f allocations, want none", name, allocs)
+		}
+	}
+}
+
+// FuzzCanonicalCaseNumber: whatever the fast path takes as already
+// canonical, the typed-name path reads as the same number.
+func FuzzCanonicalCaseNumber(f *testing.F) {
+	for _, s := range []string{"cases/HN-2026-00123", "HN-2026-00000", "HN-2026-123456", "HN-2026-0123456",
+		"HN-2026-0000000001", "HN-2026-99999999999", "cases/hn-2026-00123", "HN-20a6-00123", "HN-2026-0012", "cases/cases/HN-2026-00123"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		fast, ok := canonicalCaseNumber(name)
+		if !ok {
+			return
+		}
+		slow, err := parseTypedCaseName(name)
+		if err != nil || slow != fast {
+			t.Errorf("%q: canonical %q, typed %q, %v", name, fast, slow, err)
+		}
+	})
+}

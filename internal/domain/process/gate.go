@@ -179,7 +179,7 @@ func (e *Engine) StepsAllowed(p access.Principal, c model.Case, dossier *model.D
 	s := &stepCtx{e: e, p: p, now: e.clock.Now(), c: &c, dossier: dossier}
 	s.followReform()
 	var out []string
-	for _, rule := range access.Rules() {
+	for rule := range access.AllRules() {
 		if rule.Step == "" || rule.Grant(p.Role).View() == access.ViewNone {
 			continue
 		}

@@ -881,19 +881,23 @@ type groupCall[T any] struct {
 type committer[T any] func(bodies []func(T) error, run func(T) error) error
 
 // do queues fn and returns once the transaction that ran it last has
-// committed, or failed. fn runs on the group's goroutine: a panic in it is
-// taken back to the caller's goroutine and raised there, as if fn had run
-// in the caller's own transaction, so that the server's recovery answers
-// that one request and the others are committed without it.
+// committed, or failed. A caller that finds no commit under way commits
+// the queue's first round itself (lead), so that a lone request pays no
+// goroutine's start and no hand-off; the rounds after it are the group's
+// goroutine's. fn may so run on another caller's goroutine: a panic in it
+// is taken back to its own caller's goroutine and raised there, as if fn
+// had run in the caller's own transaction, so that the server's recovery
+// answers that one request and the others are committed without it.
 func (g *group[T]) do(c committer[T], fn func(T) error) error {
 	done := make(chan error, 1)
 	g.mu.Lock()
 	g.pending = append(g.pending, groupCall[T]{fn: fn, done: done})
-	if !g.running {
-		g.running = true
-		go g.commitLoop(c)
-	}
+	lead := !g.running
+	g.running = true
 	g.mu.Unlock()
+	if lead {
+		g.lead(c)
+	}
 	err := <-done
 	if p := (*panicked)(nil); errors.As(err, &p) {
 		panic(p.value)
@@ -924,6 +928,35 @@ func halted(err error) bool {
 	var p *panicked
 	var bp *boltPanic
 	return errors.As(err, &p) || errors.As(err, &bp)
+}
+
+// lead commits the round queued so far, the leader's own call among it,
+// then leaves what was queued meanwhile to commitLoop on a goroutine of its
+// own, so that the leader's answer does not wait for later rounds.
+func (g *group[T]) lead(c committer[T]) {
+	defer func() {
+		if v := recover(); v != nil {
+			// A panic outside the calls' bodies (runCall takes theirs)
+			// leaves the round unanswered and the group running. On the
+			// group's goroutine it ended the process; on the caller's,
+			// the server's recovery would answer the one request and
+			// every later write would wait for ever. End it as before.
+			go panic(v)
+			select {}
+		}
+	}()
+	g.mu.Lock()
+	calls := g.pending
+	g.pending = nil
+	g.mu.Unlock()
+	commitTogether(c, calls)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if len(g.pending) == 0 {
+		g.running = false
+		return
+	}
+	go g.commitLoop(c)
 }
 
 // commitLoop commits what is queued, round after round, until the queue is
