@@ -169,6 +169,53 @@ func TestCheckFindsACutTailAgainstANotedHead(t *testing.T) {
 	}
 }
 
+// TestCheckOfATailCutBelowItsHeadSaysTheNotedEventIsMissing: events cut
+// from the end with the stored head left as it was are a broken chain
+// (the head names them), and check given the head noted before lists
+// besides what the noted head finds, as the README has it: "the log ends
+// at seq N, before the head noted at seq M" at the first event missing.
+// It said "event seq 6 does not have the hash noted for it: the log was
+// rewritten there or before" instead, taking the stored head for the
+// log's end: an auditor was told of an edit where events were deleted.
+func TestCheckOfATailCutBelowItsHeadSaysTheNotedEventIsMissing(t *testing.T) {
+	mgClearEnv(t)
+	db := filepath.Join(t.TempDir(), "cc.db")
+	for _, id := range []string{"first.user", "second.user"} {
+		mgMustRun(t, "users", "add", "--create", "--db", db, "--id", id, "--name", id, "--role", "AUDITOR", "--unit", "orgs/system")
+	}
+	m := regexp.MustCompile(`audit head (6:[0-9a-f]{64})`).FindStringSubmatch(mgMustRun(t, "check", "--db", db))
+	if m == nil {
+		t.Fatal("check printed no audit head to note")
+	}
+	key := func(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq) }
+	bdb, err := bolt.Open(db, 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = bdb.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte("audit"))
+		return errors.Join(b.Delete(key(5)), b.Delete(key(6)))
+	})
+	if cerr := bdb.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := mgRun(t, "check", "--db", db, "--noted-head", m[1])
+	for _, want := range []string{
+		"PROBLEM audit seq 5: the hash chain is broken: log ends at seq 4, but the recorded head is seq 6",
+		"PROBLEM audit seq 5: the log ends at seq 4, before the head noted at seq 6: events were cut from its end",
+	} {
+		if code != 1 || !strings.Contains(stdout, want) {
+			t.Errorf("check --noted-head %s: exit %d\nstdout:\n%s\nstderr:\n%s\nwant 1 and %q", m[1], code, stdout, stderr, want)
+		}
+	}
+	if strings.Contains(stdout, "does not have the hash noted") {
+		t.Errorf("check says a deleted event was rewritten:\n%s", stdout)
+	}
+}
+
 // TestBackupAndCheckPrintTheAuditHead: a backup's and a check's summary
 // name the audit head as verify takes it (--noted-head SEQ:HASH), so that
 // the nightly backup's line in the journal is a head kept out of the

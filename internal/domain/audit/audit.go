@@ -249,7 +249,9 @@ func (c *Chain) Head() (seq uint64, hash []byte) {
 // NotedProblem says how a log whose stored head is headSeq differs from a
 // head noted earlier (notedSeq, notedHash), given found, the hash of the
 // log's event notedSeq (nil when it holds none): events cut from its end,
-// or that event rewritten. It is nil when the log holds the noted head.
+// that event deleted, or rewritten. headSeq is where the log ends: the
+// stored head, or the last event stored when that is before it. It is nil
+// when the log holds the noted head.
 // The chain and the head stored beside it cannot show a tail cut by
 // someone who set that head back too; a head kept out of the database's
 // reach can. The verification and the check of a file both report it.
@@ -263,6 +265,13 @@ func NotedProblem(headSeq, notedSeq uint64, notedHash, found []byte) *Problem {
 		return &Problem{Seq: headSeq + 1, Reason: fmt.Sprintf(
 			"the log ends at seq %d, before the head noted at seq %d: events were cut from its end, "+
 				"or the file is a copy older than that head (a backup taken before it was noted, or a database restored from one)", headSeq, notedSeq)}
+	case found == nil:
+		// The log goes on past it (or its stored head says so) without
+		// the event: deleted, which is not an edit of it. A walk that
+		// stopped at a broken link before it has that link to report
+		// first.
+		return &Problem{Seq: notedSeq, Reason: fmt.Sprintf(
+			"the log holds no event seq %d, the head noted (%x): events were deleted from it there or before", notedSeq, notedHash)}
 	case !bytes.Equal(found, notedHash):
 		return &Problem{Seq: notedSeq, Reason: fmt.Sprintf(
 			"event seq %d does not have the hash noted for it (%x): the log was rewritten there or before", notedSeq, notedHash)}

@@ -189,8 +189,9 @@ func (l *Log) Verify(ctx context.Context) (Result, error) {
 
 // VerifyNoted is Verify that also checks the log against a head noted
 // earlier (none when noted.Seq is 0): a log that ends before noted.Seq
-// lost its newest events, and one whose event noted.Seq has another hash
-// was rewritten there or before. Either is reported as a broken link, at
+// lost its newest events, one that goes on past noted.Seq without that
+// event lost it, and one whose event noted.Seq has another hash was
+// rewritten there or before. Each is reported as a broken link, at
 // the first event cut or at noted.Seq, unless the chain breaks before it.
 func (l *Log) VerifyNoted(ctx context.Context, noted Head) (Result, error) {
 	return l.verifyTail(ctx, math.MaxUint64, noted) // a tail as long as any log

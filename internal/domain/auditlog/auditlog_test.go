@@ -617,3 +617,42 @@ func TestVerifyAgainstANotedHeadFindsACutTail(t *testing.T) {
 		t.Errorf("VerifyNoted(seq 3, a zero hash) = %+v; want a problem at seq 3", res)
 	}
 }
+
+// Events cut from the end with the stored head left as it was, and the
+// service appending on past that head: the noted head's event is not in
+// the log at all. The verification given that head said "event seq 7
+// does not have the hash noted for it: the log was rewritten there or
+// before", as if it had been edited; it is missing, and is said so.
+func TestVerifyAgainstANotedHeadSaysItsEventIsMissing(t *testing.T) {
+	seqKey := func(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq) }
+	path := filepath.Join(t.TempDir(), "childcase.db")
+	s := openStore(t, path)
+	l := auditlog.New(s)
+	if err := l.Record(ctx, fixture...); err != nil {
+		t.Fatal(err)
+	}
+	res, err := l.Verify(ctx)
+	if err != nil || res.Problem != nil || res.HeadSeq != 7 {
+		t.Fatalf("Verify before the cut = %+v, %v; want head 7", res, err)
+	}
+	noted := auditlog.Head{Seq: res.HeadSeq, Hash: res.HeadHash}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	editFile(t, path, func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte("audit"))
+		return errors.Join(b.Delete(seqKey(6)), b.Delete(seqKey(7)))
+	})
+	l = auditlog.New(openStore(t, path))
+	if err := l.Record(ctx, fixture[:2]...); err != nil {
+		t.Fatal(err)
+	}
+	res, err = l.VerifyNoted(ctx, noted)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Problem == nil || res.Problem.Seq != 7 || !strings.Contains(res.Problem.Reason, "the log holds no event seq 7, the head noted") ||
+		strings.Contains(res.Problem.Reason, "rewritten") {
+		t.Errorf("VerifyNoted(seq 7) with events 6 and 7 deleted = %+v; want a problem at seq 7 saying the log holds no such event", res.Problem)
+	}
+}

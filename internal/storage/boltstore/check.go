@@ -304,6 +304,10 @@ type checker struct {
 	// at its seq has (checkAudit), for checkAuditChain.
 	notedSeq             uint64
 	notedHash, notedSeen []byte
+	// auditLastSeq is the seq of the log's last event as stored (the
+	// last well-formed key, checkAudit): where the log ends, which the
+	// stored head need not say once events were cut from the end.
+	auditLastSeq uint64
 	// masters are CheckOptions.Masters, nil when none were given.
 	masters map[string]bool
 
@@ -1871,6 +1875,9 @@ func (c *checker) checkAudit() {
 		c.each(bucketAudit, func(k, v []byte) {
 			c.res.AuditEvents++
 			key := func() string { return seqString(k) } // made only for a problem
+			if len(k) == seqKeyLen {
+				c.auditLastSeq = be.Uint64(k)
+			}
 			if len(k) != seqKeyLen {
 				c.problem(bucketAudit, key(), "malformed key: %s, want %d", counted(len(k), "byte"), seqKeyLen)
 				if chain { // what AuditEvents yields
@@ -2066,7 +2073,11 @@ func (c *checker) checkAuditChain() {
 	// every problem it finds, and a tail cut back to a whole chain is
 	// found by the noted head alone.
 	if c.notedSeq != 0 {
-		if p := audit.NotedProblem(c.res.AuditHeadSeq, c.notedSeq, c.notedHash, c.notedSeen); p != nil {
+		// The log ends at its last event, before the stored head when
+		// events were cut from the end and the head left: the noted
+		// event is then missing, not rewritten.
+		end := min(c.res.AuditHeadSeq, c.auditLastSeq)
+		if p := audit.NotedProblem(end, c.notedSeq, c.notedHash, c.notedSeen); p != nil {
 			c.problem(bucketAudit, fmt.Sprintf("seq %d", p.Seq), "%s", p.Reason)
 		}
 	}
