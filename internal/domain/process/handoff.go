@@ -745,15 +745,27 @@ func (e *Engine) ResumeDeadline(ctx context.Context, p access.Principal, req Req
 // resume restarts a paused deadline. A working-day clock keeps the
 // working days it had left when paused, counted from the day after the
 // resumption (Calendar.ResumeWorkingDays): the wall-clock length of the
-// pause would make it end at any hour, on a Sunday or in Tết. Any other
-// clock's due time moves by the pause. The start moves as the due time
-// does, so the warnings of a clock that are fractions of its wall-clock
-// time keep them; a working-day clock's warnings yet to come are placed
-// again on the working days it has left (workingWarnings).
+// pause would make it end at any hour, on a Sunday or in Tết. A
+// calendar-day clock (D16 resumed after its suspension, D8, a policy
+// limit in days) keeps its calendar days left the same way
+// (Calendar.ResumeCalendarDays), so it too ends at 24:00, and, unless
+// it ends on its last day whatever that is (D8), not on a day off. An
+// hours clock's due time moves by the pause. The start moves as the due
+// time does, so the warnings of a clock that are fractions of its
+// wall-clock time keep them; a working-day clock's warnings yet to come
+// are placed again on the working days it has left (workingWarnings).
 func (s *stepCtx) resume(d *model.Deadline) {
 	paused := s.now.Sub(d.PausedAt)
 	due := d.Due.Add(paused)
 	left := -1
+	if d.Clock == model.ClockCalendarDays {
+		maximum := endsOnLastDay(d.Kind)
+		// Never sooner than before, as for working days below.
+		due = later(s.e.calendar.ResumeCalendarDays(d.Due, d.PausedAt, s.now, maximum).UTC(), d.Due)
+		if !maximum {
+			d.CalendarVersion = s.calendarFor(d.Kind, s.now, due, true)
+		}
+	}
 	if d.Clock == model.ClockWorkingDays {
 		left = s.e.calendar.WorkingDaysBetween(vntime.DateOf(d.PausedAt), lastDay(d.Due))
 		// Never sooner than before: a due time an earlier version moved
