@@ -634,7 +634,9 @@ func (e *Engine) SuspendPoliceDeadline(ctx context.Context, p access.Principal, 
 }
 
 // ResumePoliceDeadline records the decision that resumed a suspended
-// matter; D16's due time moves by the time it was suspended.
+// matter: D16's days left after the day of the suspension count again
+// from the day after the resumption (resume), as the time to decide
+// "continues from the decision to resume" (Art. 147(4)).
 func (e *Engine) ResumePoliceDeadline(ctx context.Context, p access.Principal, req Request, in PoliceDecision) (model.Case, error) {
 	return e.policeDecision(ctx, p, req, "resumePoliceDeadline", model.PoliceResumption, in, func(s *stepCtx, d *model.Deadline, r *model.PoliceReferral) error {
 		s.resume(d)
