@@ -62,3 +62,47 @@ func TestResumedProsecutionDeadlineEndsAtMidnightOfAWorkingDay(t *testing.T) {
 		})
 	}
 }
+
+// D8, a service's time to its expected end, ends on the date the plan
+// set whatever day it is, and so it does when paused and resumed: it
+// keeps its calendar days left and ends at 24:00 of the last of them,
+// even a Sunday, not at the hour a wall-clock shift reaches, nor on the
+// next working day. A service ending on Sat 28 Mar 2026, paused on Mon
+// 23 Mar at 09:00 (5 days left, 24-28 Mar) and resumed on Tue 24 at
+// 15:00, ends with Sun 29 Mar (by the wall clock: Mon 30 at 06:00).
+func TestResumedServiceEndStaysOnItsDay(t *testing.T) {
+	hn := func(m time.Month, d, h int) time.Time { return time.Date(2026, m, d, h, 0, 0, 0, vntime.Location()) }
+	w := newWorldAt(t, loadEnv(t), hn(3, 2, 9))
+	defer w.close()
+	worker, chair := principal("worker.badinh"), principal("chair.badinh")
+	step := stepOK(t)
+	c := w.openCaseAt(t, hn(3, 2, 8), false, model.AbuseNeglect)
+	req := func() process.Request { return process.Request{Case: "cases/" + c.Number, Etag: c.Etag()} }
+	c = step(w.eng.Acknowledge(w.ctx, worker, req()))
+	c = step(w.eng.RecordInitialAssessment(w.ctx, worker, req(), process.InitialAssessment{
+		HarmSeverity: model.LevelMedium, AbuserAccess: model.LevelLow, SafetyObstacles: model.LevelLow,
+	}))
+	c = step(w.eng.RecordSpecificAssessment(w.ctx, worker, req(), process.SpecificAssessment{
+		Needs: "hỗ trợ", ChildViews: "ý kiến", MeetingRecord: "biên bản",
+		MeetingTime: hn(3, 2, 9), MeetingChair: model.Attendee{FullName: "Chủ tịch UBND phường"},
+	}))
+	w.clk.Set(hn(3, 3, 10))
+	c = step(w.eng.SubmitPlan(w.ctx, worker, req(), []process.Service{{
+		Name: "tư vấn", Owner: "trung tâm", CommuneAssignee: "cán bộ", StartDate: "2026-03-09", ExpectedEndDate: "2026-03-28",
+	}}))
+	w.clk.Set(hn(3, 4, 10))
+	c = step(w.eng.ApprovePlan(w.ctx, chair, req(), process.Approval{DecisionNumber: "12/QĐ-UBND", DecisionDate: "2026-03-04"}))
+	d8 := openDeadline(t, c, model.DeadlineServiceEnd)
+	checkDue(t, d8, hn(3, 29, 0))
+	version := d8.CalendarVersion
+
+	w.clk.Set(hn(3, 23, 9))
+	c = step(w.eng.PauseDeadline(w.ctx, worker, req(), d8.ID, "trung tâm tạm ngừng dịch vụ"))
+	w.clk.Set(hn(3, 24, 15))
+	c = step(w.eng.ResumeDeadline(w.ctx, worker, req(), d8.ID))
+	got := *c.Deadline(d8.ID)
+	checkDue(t, got, hn(3, 30, 0))
+	if got.CalendarVersion != version {
+		t.Errorf("D8's calendar version after the resumption: %s, want %s, as counted without days off", got.CalendarVersion, version)
+	}
+}
