@@ -145,15 +145,17 @@ type CaseProcessServiceClient interface {
 	ExtendPoliceDeadline(ctx context.Context, in *ExtendPoliceDeadlineRequest, opts ...grpc.CallOption) (*Case, error)
 	// Suspends the caller's police unit's D16 by a decision under Criminal Procedure Code Art. 147(4): the clock stops until it is resumed.
 	SuspendPoliceDeadline(ctx context.Context, in *SuspendPoliceDeadlineRequest, opts ...grpc.CallOption) (*Case, error)
-	// Resumes a suspended D16 by the decision that resumed the matter; its due time moves by the time it was suspended.
+	// Resumes a suspended D16 by the decision that resumed the matter; the days it had left after the day of the suspension count again from the day after the resumption, so it ends at 24:00, of the next working day if that day is a day off.
 	ResumePoliceDeadline(ctx context.Context, in *ResumePoliceDeadlineRequest, opts ...grpc.CallOption) (*Case, error)
 	// Pauses a deadline of the caller's unit with a reason (e.g. the child cannot be reached). Emergency and police clocks cannot be paused.
 	PauseDeadline(ctx context.Context, in *PauseDeadlineRequest, opts ...grpc.CallOption) (*Case, error)
 	// Resumes a paused deadline. A working-day deadline is then due after the
 	// working days it had left when paused (those after the day of the pause),
 	// counted from the day after the resumption, so it ends at 24:00 of a
-	// working day; any other deadline's due time moves by the time it was
-	// paused.
+	// working day; a calendar-day deadline keeps its days left the same way
+	// and ends at 24:00 (a limit in days of the next working day when that
+	// day is a day off; D8 on its day whatever it is); an hours deadline's
+	// due time moves by the time it was paused.
 	ResumeDeadline(ctx context.Context, in *ResumeDeadlineRequest, opts ...grpc.CallOption) (*Case, error)
 	// The timeline of a case: every transition, note, handoff, deadline
 	// event and escalation, with actor and time, oldest first (newest first
@@ -640,15 +642,17 @@ type CaseProcessServiceServer interface {
 	ExtendPoliceDeadline(context.Context, *ExtendPoliceDeadlineRequest) (*Case, error)
 	// Suspends the caller's police unit's D16 by a decision under Criminal Procedure Code Art. 147(4): the clock stops until it is resumed.
 	SuspendPoliceDeadline(context.Context, *SuspendPoliceDeadlineRequest) (*Case, error)
-	// Resumes a suspended D16 by the decision that resumed the matter; its due time moves by the time it was suspended.
+	// Resumes a suspended D16 by the decision that resumed the matter; the days it had left after the day of the suspension count again from the day after the resumption, so it ends at 24:00, of the next working day if that day is a day off.
 	ResumePoliceDeadline(context.Context, *ResumePoliceDeadlineRequest) (*Case, error)
 	// Pauses a deadline of the caller's unit with a reason (e.g. the child cannot be reached). Emergency and police clocks cannot be paused.
 	PauseDeadline(context.Context, *PauseDeadlineRequest) (*Case, error)
 	// Resumes a paused deadline. A working-day deadline is then due after the
 	// working days it had left when paused (those after the day of the pause),
 	// counted from the day after the resumption, so it ends at 24:00 of a
-	// working day; any other deadline's due time moves by the time it was
-	// paused.
+	// working day; a calendar-day deadline keeps its days left the same way
+	// and ends at 24:00 (a limit in days of the next working day when that
+	// day is a day off; D8 on its day whatever it is); an hours deadline's
+	// due time moves by the time it was paused.
 	ResumeDeadline(context.Context, *ResumeDeadlineRequest) (*Case, error)
 	// The timeline of a case: every transition, note, handoff, deadline
 	// event and escalation, with actor and time, oldest first (newest first

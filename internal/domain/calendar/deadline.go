@@ -118,6 +118,35 @@ func (c *Calendar) ResumeWorkingDays(due, paused, resumed time.Time) time.Time {
 	return c.EndOfLastDay(vntime.DateOf(resumed))
 }
 
+// ResumeCalendarDays returns the new deadline of a limit of calendar
+// days that was due at due, paused at paused and is resumed at resumed,
+// as [Calendar.ResumeWorkingDays] does for working days: the limit keeps
+// the days it had left when it was paused, those after the day of the
+// pause up to its last day, and counts them from the day after the
+// resumption (the investigators' time to decide "continues from the
+// decision to resume", Criminal Procedure Code Art. 147(4)), so it ends
+// again at 24:00 of a day, as a day count does (Civil Code Arts.
+// 147-148), not at whatever hour a shift by the length of the pause
+// reaches. What was left of the day of the pause counts as used, and
+// what is left of the day of the resumption is given back, so a pause
+// within one day changes nothing; with no day left (paused on its last
+// day) it ends at 24:00 of the day of the resumption. The new last day,
+// if a day off, runs on to the end of the next working day (Art. 148),
+// unless endsOnLastDay: a maximum that protects the child or a date a
+// plan set ends on its last day whatever it is ([Calendar.AddCalendarDays]).
+func (c *Calendar) ResumeCalendarDays(due, paused, resumed time.Time, endsOnLastDay bool) time.Time {
+	last := vntime.DateOf(due)
+	if due.Equal(last.Start()) {
+		last = last.AddDays(-1) // due at 00:00: the limit's last day is the day before
+	}
+	left := max(0, int(last.Start().Sub(vntime.DateOf(paused).Start())/(24*time.Hour)))
+	end := vntime.DateOf(resumed).AddDays(left)
+	if endsOnLastDay {
+		return end.AddDays(1).Start()
+	}
+	return c.EndOfLastDay(end)
+}
+
 // WorkingDaysPoint returns the instant x working days into the last m
 // working days of a day count that ends at due (00:00 after its last
 // day), as a warning at a fraction of a working-day limit falls: a

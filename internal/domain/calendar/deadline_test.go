@@ -309,6 +309,46 @@ func TestResumeWorkingDays(t *testing.T) {
 	}
 }
 
+// A calendar-day limit resumed after a pause keeps the days it had left
+// after the day of the pause and counts them from the day after the
+// resumption, ending at 24:00 as a day count does (Civil Code Arts.
+// 147-148); its last day, if a day off, runs on to the next working day,
+// unless the limit ends on its last day whatever it is (D4, D8). D16
+// from Tue 3/3/2026 ends with Mon 23/3; paused on Fri 6/3 it has 17 days
+// left (7-23/3).
+func TestResumeCalendarDays(t *testing.T) {
+	c := load(t)
+	d16 := c.AddCalendarDaysToWorkingDay(hanoi(2026, 3, 3, 10, 0), 20)
+	checkDeadline(t, "D16", d16, hanoi(2026, 3, 24, 0, 0))
+	paused := hanoi(2026, 3, 6, 9, 0)
+	tests := []struct {
+		name          string
+		due           time.Time
+		paused        time.Time
+		resumed       time.Time
+		endsOnLastDay bool
+		want          time.Time
+	}{
+		// 12-28/3: Sat 28 is a day off, so Mon 30 (the wall clock: Sun 29, 06:00).
+		{"last day a Saturday", d16, paused, hanoi(2026, 3, 11, 15, 0), false, hanoi(2026, 3, 31, 0, 0)},
+		{"last day a Saturday, a maximum", d16, paused, hanoi(2026, 3, 11, 15, 0), true, hanoi(2026, 3, 29, 0, 0)},
+		{"last day a Friday", d16, paused, hanoi(2026, 3, 10, 15, 0), false, hanoi(2026, 3, 28, 0, 0)},
+		{"paused and resumed the same day", d16, paused, hanoi(2026, 3, 6, 15, 0), false, d16},
+		// None left: the day of the resumption; a Saturday runs on to Mon 30/3.
+		{"paused on the last day, resumed on a Saturday", d16, hanoi(2026, 3, 23, 10, 0), hanoi(2026, 3, 28, 10, 0), false, hanoi(2026, 3, 31, 0, 0)},
+		{"paused on the last day, resumed on a working day", d16, hanoi(2026, 3, 23, 10, 0), hanoi(2026, 3, 25, 10, 0), false, hanoi(2026, 3, 26, 0, 0)},
+		// A limit ending with Sat 29/8/2026, paused on Fri 28/8: 1 day
+		// left. Resumed Sat 29/8, the day counted is Sun 30/8, and 31/8
+		// (swapped off), 1/9 and 2/9 are off too, so it ends with Thu 3/9.
+		{"resumed before Quốc khánh", hanoi(2026, 8, 30, 0, 0), hanoi(2026, 8, 28, 9, 0), hanoi(2026, 8, 29, 10, 0), false, hanoi(2026, 9, 4, 0, 0)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			checkDeadline(t, "ResumeCalendarDays", c.ResumeCalendarDays(tt.due, tt.paused, tt.resumed, tt.endsOnLastDay), tt.want)
+		})
+	}
+}
+
 // Tết 2027 (provisional): Thu 4 - Mon 8 Feb are the five days, mùng 1 and
 // mùng 2 fall on Sat 6 and Sun 7, so Tue 9 and Wed 10 are compensatory
 // days off (Labour Code 2019 Art. 111(3)); Thu 11 Feb is the first

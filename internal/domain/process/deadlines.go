@@ -112,6 +112,14 @@ func separationLimit(n int) clockSpec {
 	return clockSpec{clock: model.ClockCalendarDays, days: n, maximum: true}
 }
 
+// endsOnLastDay reports whether a calendar-day deadline of kind ends on
+// its last day even when that is a day off (the clockSpec's maximum:
+// separationLimit, serviceEnd), for a count made again from the
+// deadline alone (a resumption).
+func endsOnLastDay(kind model.DeadlineKind) bool {
+	return kind == model.DeadlineSeparationReview || kind == model.DeadlineServiceEnd
+}
+
 // due computes the end of a limit that starts at start.
 func (e *Engine) due(start time.Time, spec clockSpec) time.Time {
 	switch spec.clock {

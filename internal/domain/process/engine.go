@@ -42,6 +42,7 @@ type Calendar interface {
 	EndOfLastDay(last vntime.Date) time.Time
 	AddWorkingDays(start time.Time, n int) time.Time
 	ResumeWorkingDays(due, paused, resumed time.Time) time.Time
+	ResumeCalendarDays(due, paused, resumed time.Time, endsOnLastDay bool) time.Time
 	WorkingDaysBetween(a, b vntime.Date) int
 	WorkingDaysPoint(due time.Time, m int, x float64) time.Time
 	// Years are the first and last years whose days off the data list;

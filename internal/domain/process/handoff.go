@@ -634,7 +634,9 @@ func (e *Engine) SuspendPoliceDeadline(ctx context.Context, p access.Principal, 
 }
 
 // ResumePoliceDeadline records the decision that resumed a suspended
-// matter; D16's due time moves by the time it was suspended.
+// matter: D16's days left after the day of the suspension count again
+// from the day after the resumption (resume), as the time to decide
+// "continues from the decision to resume" (Art. 147(4)).
 func (e *Engine) ResumePoliceDeadline(ctx context.Context, p access.Principal, req Request, in PoliceDecision) (model.Case, error) {
 	return e.policeDecision(ctx, p, req, "resumePoliceDeadline", model.PoliceResumption, in, func(s *stepCtx, d *model.Deadline, r *model.PoliceReferral) error {
 		s.resume(d)
@@ -745,15 +747,27 @@ func (e *Engine) ResumeDeadline(ctx context.Context, p access.Principal, req Req
 // resume restarts a paused deadline. A working-day clock keeps the
 // working days it had left when paused, counted from the day after the
 // resumption (Calendar.ResumeWorkingDays): the wall-clock length of the
-// pause would make it end at any hour, on a Sunday or in Tết. Any other
-// clock's due time moves by the pause. The start moves as the due time
-// does, so the warnings of a clock that are fractions of its wall-clock
-// time keep them; a working-day clock's warnings yet to come are placed
-// again on the working days it has left (workingWarnings).
+// pause would make it end at any hour, on a Sunday or in Tết. A
+// calendar-day clock (D16 resumed after its suspension, D8, a policy
+// limit in days) keeps its calendar days left the same way
+// (Calendar.ResumeCalendarDays), so it too ends at 24:00, and, unless
+// it ends on its last day whatever that is (D8), not on a day off. An
+// hours clock's due time moves by the pause. The start moves as the due
+// time does, so the warnings of a clock that are fractions of its
+// wall-clock time keep them; a working-day clock's warnings yet to come
+// are placed again on the working days it has left (workingWarnings).
 func (s *stepCtx) resume(d *model.Deadline) {
 	paused := s.now.Sub(d.PausedAt)
 	due := d.Due.Add(paused)
 	left := -1
+	if d.Clock == model.ClockCalendarDays {
+		maximum := endsOnLastDay(d.Kind)
+		// Never sooner than before, as for working days below.
+		due = later(s.e.calendar.ResumeCalendarDays(d.Due, d.PausedAt, s.now, maximum).UTC(), d.Due)
+		if !maximum {
+			d.CalendarVersion = s.calendarFor(d.Kind, s.now, due, true)
+		}
+	}
 	if d.Clock == model.ClockWorkingDays {
 		left = s.e.calendar.WorkingDaysBetween(vntime.DateOf(d.PausedAt), lastDay(d.Due))
 		// Never sooner than before: a due time an earlier version moved
