@@ -393,6 +393,42 @@ func TestRESTBodyValueOfTheWrongKindSaysWhatTheFieldTakes(t *testing.T) {
 	}
 }
 
+// TestRESTQueryEnumNameThatDoesNotExistSaysTheNames: a newcomer who
+// filters the list by the status the case export shows
+// (?status=AWAITING_ACKNOWLEDGEMENT, without its CASE_STATUS_ prefix)
+// was told "status: is not a valid value", and not which names the
+// parameter takes, though the same mistake in a body lists them
+// (TestRESTBodyValueOfTheWrongKindSaysWhatTheFieldTakes). A query's enum
+// refusal now begins with the names it takes too (and still quotes no
+// value: TestRESTRefusalsNeverQuoteTheValueSent).
+func TestRESTQueryEnumNameThatDoesNotExistSaysTheNames(t *testing.T) {
+	ts := startServer(t, "")
+	ts.addUser(t, "city", pb.Role_ROLE_CITY_OFFICER, pCity)
+	for _, tc := range []struct{ path, field, takes string }{
+		{"/v1/cases?status=AWAITING_ACKNOWLEDGEMENT", "status", "takes one of the names CASE_STATUS_AWAITING_ACKNOWLEDGEMENT, CASE_STATUS_INITIAL_ASSESSMENT, "},
+		{"/v1/cases?queue=ACKNOWLEDGE", "queue", "takes one of the names CASE_QUEUE_"},
+		{"/v1/reports?call_type=COUNSELLING", "call_type", "takes one of the names CALL_TYPE_INTERVENTION, "},
+		{"/v1/cases:export?format=CSV", "format", "takes one of the names EXPORT_FORMAT_CSV, EXPORT_FORMAT_XLSX"},
+	} {
+		code, raw := restRaw(t, ts, "GET", tc.path, "", map[string]string{"Authorization": "Bearer " + ts.tokens.get("city")})
+		var answer struct {
+			Details []struct {
+				FieldViolations []struct{ Field, Description, Reason string } `json:"field_violations"`
+			} `json:"details"`
+		}
+		_ = json.Unmarshal(raw, &answer)
+		var got []string
+		for _, d := range answer.Details {
+			for _, v := range d.FieldViolations {
+				got = append(got, v.Field+" ["+v.Reason+"]: "+v.Description)
+			}
+		}
+		if want := tc.field + " [query.parse]: " + tc.takes; code != http.StatusBadRequest || len(got) != 1 || !strings.HasPrefix(got[0], want) {
+			t.Errorf("GET %s: %d, violations %q; want 400 with one, %q...", tc.path, code, got, want)
+		}
+	}
+}
+
 // TestRESTWithoutATokenIsUnauthenticatedWhateverTheInput: a call without
 // a bearer token is 401, as the README says, however malformed the rest
 // of it. The gateway's own refusals (a body it cannot decode, a query

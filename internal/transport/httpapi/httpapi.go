@@ -228,7 +228,7 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, opts ...Option) (htt
 				w.Header().Set("Retry-After", retryAfterSeconds(wait))
 			}
 			write := func(w http.ResponseWriter) {
-				runtime.DefaultHTTPErrorHandler(ctx, mux, m, bearerChallenge{w}, r, validUTF8(pathParameterNamed(ctx, bodyFieldNamed(ctx, queryParameterNamed(err)))))
+				runtime.DefaultHTTPErrorHandler(ctx, mux, m, bearerChallenge{w}, r, validUTF8(pathParameterNamed(ctx, bodyFieldNamed(ctx, queryParameterNamed(ctx, err)))))
 			}
 			if o.logger == nil || reachedServer(ctx) {
 				write(w) // logged by the gRPC server, once
@@ -576,7 +576,7 @@ func inputRefusal(ctx context.Context, inputErr error) string {
 	if errors.As(err, &se) {
 		err = se.Err
 	}
-	if refusal := grpcapi.InputRefusal(pathParameterNamed(ctx, bodyFieldNamed(ctx, queryParameterNamed(err)))); refusal != "" {
+	if refusal := grpcapi.InputRefusal(pathParameterNamed(ctx, bodyFieldNamed(ctx, queryParameterNamed(ctx, err)))); refusal != "" {
 		return refusal
 	}
 	return grpcapi.ReasonInvalidField
@@ -712,8 +712,11 @@ var queryParameterTwice = regexp.MustCompile(`^duplicate field "([a-z0-9_]+)"$`)
 
 // queryParameterNamed returns a gateway's refusal of a query parameter as
 // INVALID_ARGUMENT naming the field and the rule (grpcapi.BadQueryParameter),
-// any other error as it is.
-func queryParameterNamed(err error) error {
+// any other error as it is. An enum's refusal begins with the names the
+// field takes, as a body's does (bodyFieldNamed): the gateway's "is not a
+// valid value" left a newcomer who typed the status the export shows
+// (AWAITING_ACKNOWLEDGEMENT, without CASE_STATUS_) to guess.
+func queryParameterNamed(ctx context.Context, err error) error {
 	st, ok := status.FromError(err)
 	if !ok || st.Code() != codes.InvalidArgument || len(st.Details()) > 0 {
 		return err
@@ -730,7 +733,11 @@ func queryParameterNamed(err error) error {
 	if m == nil {
 		return err
 	}
-	return grpcapi.BadQueryParameter(m[1], queryValueWords(strings.TrimPrefix(st.Message(), m[0])))
+	words := queryValueWords(strings.TrimPrefix(st.Message(), m[0]))
+	if takes := valueTaken(ctx, m[1]); strings.HasPrefix(takes, enumWords) {
+		words = "takes " + takes + "; " + words
+	}
+	return grpcapi.BadQueryParameter(m[1], words)
 }
 
 // goQuoted is a value as Go's errors quote it (%q).
@@ -1023,6 +1030,9 @@ func valueTaken(ctx context.Context, path string) string {
 	return ""
 }
 
+// enumWords begin what valueWords says an enum's value is.
+const enumWords = "one of the names "
+
 // maxNamesTaken bounds the fields or enum names valueWords lists.
 const maxNamesTaken = 8
 
@@ -1064,7 +1074,7 @@ func valueWords(fd protoreflect.FieldDescriptor) string {
 		if len(names) > maxNamesTaken {
 			names = append(names[:maxNamesTaken], "...")
 		}
-		return "one of the names " + strings.Join(names, ", ")
+		return enumWords + strings.Join(names, ", ")
 	case protoreflect.FloatKind, protoreflect.DoubleKind:
 		return "a number"
 	case protoreflect.BytesKind:
