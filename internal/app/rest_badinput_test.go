@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
 
@@ -629,5 +630,34 @@ func TestRESTBodyWithAByteOrderMarkSaysSo(t *testing.T) {
 	}
 	if code, list := restCall(t, ts, "GET", "/v1/reports", ""); code != http.StatusOK || list["reports"] != nil {
 		t.Errorf("after the refusal: %d %v, want no report", code, list)
+	}
+}
+
+// TestRESTPathNoRouteTakesSaysSo: a newcomer who misspelt a step
+// (/v1/cases/HN-2026-00001:acknowlege) or a collection (/v1/case) on a
+// case that exists was answered "not found", the words of a case that
+// does not exist, and went looking for the case. A path no route takes
+// is still 404 NOT_FOUND, but its message says that no route takes it
+// and where the paths are; it tells nothing of any record, since the
+// route is judged on the path's form alone, and a case that does not
+// exist keeps its "not found".
+func TestRESTPathNoRouteTakesSaysSo(t *testing.T) {
+	ts := startServer(t, "")
+	name := openCase(t, ts, testNow.Add(-time.Hour), "00004")
+	headers := map[string]string{"Authorization": "Bearer " + ts.tokens.get(operatorID), "Content-Type": "application/json"}
+	for _, tc := range []struct{ method, path, body, message string }{
+		{"POST", "/v1/" + name + ":acknowlege", `{}`, "no route takes this path: the API's paths are in /openapi.json"},
+		{"GET", "/v1/case", "", "no route takes this path: the API's paths are in /openapi.json"},
+		{"GET", "/v1/cases/HN-2026-99999", "", "not found"},
+	} {
+		code, raw := restRaw(t, ts, tc.method, tc.path, tc.body, headers)
+		var answer struct {
+			Message string `json:"message"`
+		}
+		_ = json.Unmarshal(raw, &answer)
+		reason, _ := restErrorInfo(t, raw)
+		if code != http.StatusNotFound || reason != grpcapi.ReasonNotFound || answer.Message != tc.message {
+			t.Errorf("%s %s: %d %s; want 404 NOT_FOUND saying %q", tc.method, tc.path, code, raw, tc.message)
+		}
 	}
 }
