@@ -661,3 +661,38 @@ func TestRESTPathNoRouteTakesSaysSo(t *testing.T) {
 		}
 	}
 }
+
+// TestRESTBodyThatIsNoJSONSaysWhatTheBodyTakes: a newcomer who sent a
+// form (curl -d 'channel=CHANNEL_HOTLINE_111', or --data-urlencode) or
+// XML was told "body: proto: syntax error (line 1:1): invalid value",
+// which says neither that the body must be JSON nor what it holds. A body
+// that does not begin as JSON now says what it takes, as a field of the
+// wrong kind does (TestRESTBodyValueOfTheWrongKindSaysWhatTheFieldTakes):
+// the report's object for CreateReport, the request's fields but those
+// of the path for a step, whatever the Content-Type.
+func TestRESTBodyThatIsNoJSONSaysWhatTheBodyTakes(t *testing.T) {
+	ts := startServer(t, "")
+	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	for _, tc := range []struct{ user, path, contentType, body, takes string }{
+		{operatorID, "/v1/reports", "application/x-www-form-urlencoded", "channel=CHANNEL_HOTLINE_111", `body [body.parse]: takes a JSON object {"channel", "receive_time", `},
+		{operatorID, "/v1/reports", "application/xml", "<report/>", `body [body.parse]: takes a JSON object {"channel", `},
+		{"bd.worker", "/v1/cases/HN-2026-00001:acknowledge", "application/x-www-form-urlencoded", "etag=1.xd6giq", `body [body.parse]: takes a JSON object {"etag", "request_id"}, whatever its Content-Type; `},
+	} {
+		code, raw := restRaw(t, ts, "POST", tc.path, tc.body, map[string]string{"Authorization": "Bearer " + ts.tokens.get(tc.user), "Content-Type": tc.contentType})
+		var answer struct {
+			Details []struct {
+				FieldViolations []struct{ Field, Description, Reason string } `json:"field_violations"`
+			} `json:"details"`
+		}
+		_ = json.Unmarshal(raw, &answer)
+		var got []string
+		for _, d := range answer.Details {
+			for _, v := range d.FieldViolations {
+				got = append(got, v.Field+" ["+v.Reason+"]: "+v.Description)
+			}
+		}
+		if code != http.StatusBadRequest || len(got) != 1 || !strings.HasPrefix(got[0], tc.takes) {
+			t.Errorf("POST %s (%s): %d, violations %q; want 400 with one, %q...", tc.path, tc.contentType, code, got, tc.takes)
+		}
+	}
+}

@@ -933,10 +933,46 @@ func bodyFieldNamed(ctx context.Context, err error) error {
 		field = protoName(m[1])
 	} else if m := bodyFieldRefusal.FindStringSubmatch(description); m != nil {
 		field = refusedField(m)
+	} else if bodyNotJSON.MatchString(description) {
+		if takes := bodyTaken(ctx); takes != "" {
+			description = "takes " + takes + ", whatever its Content-Type; " + description
+		}
 	}
 	// The decoder may quote the body's bytes, which need not be UTF-8; a
 	// detail that is not cannot be marshalled.
 	return grpcapi.BadBody(field, strings.ToValidUTF8(withoutValue(description), "\uFFFD"))
+}
+
+// bodyNotJSON matches the decoder's refusal of a body whose first
+// character begins no JSON value: a form (curl -d 'channel=...'), XML.
+// The decoder's words say neither that the body is JSON nor what it
+// holds; the refusal begins with what it takes (bodyTaken).
+var bodyNotJSON = regexp.MustCompile(`^proto:\s+syntax error \(line 1:1\): `)
+
+// bodyTaken says what JSON value the body of the call's route is, as
+// valueWords says a field's: the field the route takes as its body
+// (CreateReport's report), or for a route that takes the whole request
+// ("body": "*", a step) an object of the request's fields but those its
+// path sets (the case's name). "" before routing.
+func bodyTaken(ctx context.Context) string {
+	md, ok := methodDescriptor(ctx)
+	if !ok {
+		return ""
+	}
+	rule, _ := proto.GetExtension(md.Options(), annotations.E_Http).(*annotations.HttpRule)
+	if body := rule.GetBody(); body != "" && body != "*" {
+		if fd := md.Input().Fields().ByName(protoreflect.Name(body)); fd != nil {
+			return valueWords(fd)
+		}
+		return ""
+	}
+	inPath := map[string]bool{}
+	if pattern, ok := runtime.HTTPPathPattern(ctx); ok {
+		for _, m := range pathVariable.FindAllStringSubmatch(pattern, -1) {
+			inPath[m[1]] = true
+		}
+	}
+	return objectWords(md.Input(), func(f protoreflect.FieldDescriptor) bool { return !inPath[string(f.Name())] })
 }
 
 // decoderQuotes match protojson's refusals that quote the value they
@@ -1048,17 +1084,7 @@ func valueWords(fd protoreflect.FieldDescriptor) string {
 		case "google.type.Date":
 			return `a JSON object {"year", "month", "day"}`
 		}
-		var names []string // those a request may set
-		fields := fd.Message().Fields()
-		for i := range fields.Len() {
-			if f := fields.Get(i); !grpcapi.OutputOnly(f) {
-				names = append(names, `"`+string(f.Name())+`"`)
-			}
-		}
-		if len(names) > maxNamesTaken {
-			names = append(names[:maxNamesTaken], "...")
-		}
-		return "a JSON object {" + strings.Join(names, ", ") + "}"
+		return objectWords(fd.Message(), func(protoreflect.FieldDescriptor) bool { return true })
 	case protoreflect.StringKind:
 		return "a JSON string"
 	case protoreflect.BoolKind:
@@ -1081,6 +1107,22 @@ func valueWords(fd protoreflect.FieldDescriptor) string {
 		return "base64 text"
 	}
 	return "a whole number" // the integer kinds
+}
+
+// objectWords says what JSON object a message is: the fields a request
+// may set in it (not the output-only ones) that keep says the body holds.
+func objectWords(md protoreflect.MessageDescriptor, keep func(protoreflect.FieldDescriptor) bool) string {
+	var names []string
+	fields := md.Fields()
+	for i := range fields.Len() {
+		if f := fields.Get(i); !grpcapi.OutputOnly(f) && keep(f) {
+			names = append(names, `"`+string(f.Name())+`"`)
+		}
+	}
+	if len(names) > maxNamesTaken {
+		names = append(names[:maxNamesTaken], "...")
+	}
+	return "a JSON object {" + strings.Join(names, ", ") + "}"
 }
 
 // protoName is the schema's name of a field from its JSON name: protoc
