@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
 
@@ -393,6 +394,42 @@ func TestRESTBodyValueOfTheWrongKindSaysWhatTheFieldTakes(t *testing.T) {
 	}
 }
 
+// TestRESTQueryEnumNameThatDoesNotExistSaysTheNames: a newcomer who
+// filters the list by the status the case export shows
+// (?status=AWAITING_ACKNOWLEDGEMENT, without its CASE_STATUS_ prefix)
+// was told "status: is not a valid value", and not which names the
+// parameter takes, though the same mistake in a body lists them
+// (TestRESTBodyValueOfTheWrongKindSaysWhatTheFieldTakes). A query's enum
+// refusal now begins with the names it takes too (and still quotes no
+// value: TestRESTRefusalsNeverQuoteTheValueSent).
+func TestRESTQueryEnumNameThatDoesNotExistSaysTheNames(t *testing.T) {
+	ts := startServer(t, "")
+	ts.addUser(t, "city", pb.Role_ROLE_CITY_OFFICER, pCity)
+	for _, tc := range []struct{ path, field, takes string }{
+		{"/v1/cases?status=AWAITING_ACKNOWLEDGEMENT", "status", "takes one of the names CASE_STATUS_AWAITING_ACKNOWLEDGEMENT, CASE_STATUS_INITIAL_ASSESSMENT, "},
+		{"/v1/cases?queue=ACKNOWLEDGE", "queue", "takes one of the names CASE_QUEUE_"},
+		{"/v1/reports?call_type=COUNSELLING", "call_type", "takes one of the names CALL_TYPE_INTERVENTION, "},
+		{"/v1/cases:export?format=CSV", "format", "takes one of the names EXPORT_FORMAT_CSV, EXPORT_FORMAT_XLSX"},
+	} {
+		code, raw := restRaw(t, ts, "GET", tc.path, "", map[string]string{"Authorization": "Bearer " + ts.tokens.get("city")})
+		var answer struct {
+			Details []struct {
+				FieldViolations []struct{ Field, Description, Reason string } `json:"field_violations"`
+			} `json:"details"`
+		}
+		_ = json.Unmarshal(raw, &answer)
+		var got []string
+		for _, d := range answer.Details {
+			for _, v := range d.FieldViolations {
+				got = append(got, v.Field+" ["+v.Reason+"]: "+v.Description)
+			}
+		}
+		if want := tc.field + " [query.parse]: " + tc.takes; code != http.StatusBadRequest || len(got) != 1 || !strings.HasPrefix(got[0], want) {
+			t.Errorf("GET %s: %d, violations %q; want 400 with one, %q...", tc.path, code, got, want)
+		}
+	}
+}
+
 // TestRESTWithoutATokenIsUnauthenticatedWhateverTheInput: a call without
 // a bearer token is 401, as the README says, however malformed the rest
 // of it. The gateway's own refusals (a body it cannot decode, a query
@@ -593,5 +630,69 @@ func TestRESTBodyWithAByteOrderMarkSaysSo(t *testing.T) {
 	}
 	if code, list := restCall(t, ts, "GET", "/v1/reports", ""); code != http.StatusOK || list["reports"] != nil {
 		t.Errorf("after the refusal: %d %v, want no report", code, list)
+	}
+}
+
+// TestRESTPathNoRouteTakesSaysSo: a newcomer who misspelt a step
+// (/v1/cases/HN-2026-00001:acknowlege) or a collection (/v1/case) on a
+// case that exists was answered "not found", the words of a case that
+// does not exist, and went looking for the case. A path no route takes
+// is still 404 NOT_FOUND, but its message says that no route takes it
+// and where the paths are; it tells nothing of any record, since the
+// route is judged on the path's form alone, and a case that does not
+// exist keeps its "not found".
+func TestRESTPathNoRouteTakesSaysSo(t *testing.T) {
+	ts := startServer(t, "")
+	name := openCase(t, ts, testNow.Add(-time.Hour), "00004")
+	headers := map[string]string{"Authorization": "Bearer " + ts.tokens.get(operatorID), "Content-Type": "application/json"}
+	for _, tc := range []struct{ method, path, body, message string }{
+		{"POST", "/v1/" + name + ":acknowlege", `{}`, "no route takes this path: the API's paths are in /openapi.json"},
+		{"GET", "/v1/case", "", "no route takes this path: the API's paths are in /openapi.json"},
+		{"GET", "/v1/cases/HN-2026-99999", "", "not found"},
+	} {
+		code, raw := restRaw(t, ts, tc.method, tc.path, tc.body, headers)
+		var answer struct {
+			Message string `json:"message"`
+		}
+		_ = json.Unmarshal(raw, &answer)
+		reason, _ := restErrorInfo(t, raw)
+		if code != http.StatusNotFound || reason != grpcapi.ReasonNotFound || answer.Message != tc.message {
+			t.Errorf("%s %s: %d %s; want 404 NOT_FOUND saying %q", tc.method, tc.path, code, raw, tc.message)
+		}
+	}
+}
+
+// TestRESTBodyThatIsNoJSONSaysWhatTheBodyTakes: a newcomer who sent a
+// form (curl -d 'channel=CHANNEL_HOTLINE_111', or --data-urlencode) or
+// XML was told "body: proto: syntax error (line 1:1): invalid value",
+// which says neither that the body must be JSON nor what it holds. A body
+// that does not begin as JSON now says what it takes, as a field of the
+// wrong kind does (TestRESTBodyValueOfTheWrongKindSaysWhatTheFieldTakes):
+// the report's object for CreateReport, the request's fields but those
+// of the path for a step, whatever the Content-Type.
+func TestRESTBodyThatIsNoJSONSaysWhatTheBodyTakes(t *testing.T) {
+	ts := startServer(t, "")
+	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	for _, tc := range []struct{ user, path, contentType, body, takes string }{
+		{operatorID, "/v1/reports", "application/x-www-form-urlencoded", "channel=CHANNEL_HOTLINE_111", `body [body.parse]: takes a JSON object {"channel", "receive_time", `},
+		{operatorID, "/v1/reports", "application/xml", "<report/>", `body [body.parse]: takes a JSON object {"channel", `},
+		{"bd.worker", "/v1/cases/HN-2026-00001:acknowledge", "application/x-www-form-urlencoded", "etag=1.xd6giq", `body [body.parse]: takes a JSON object {"etag", "request_id"}, whatever its Content-Type; `},
+	} {
+		code, raw := restRaw(t, ts, "POST", tc.path, tc.body, map[string]string{"Authorization": "Bearer " + ts.tokens.get(tc.user), "Content-Type": tc.contentType})
+		var answer struct {
+			Details []struct {
+				FieldViolations []struct{ Field, Description, Reason string } `json:"field_violations"`
+			} `json:"details"`
+		}
+		_ = json.Unmarshal(raw, &answer)
+		var got []string
+		for _, d := range answer.Details {
+			for _, v := range d.FieldViolations {
+				got = append(got, v.Field+" ["+v.Reason+"]: "+v.Description)
+			}
+		}
+		if code != http.StatusBadRequest || len(got) != 1 || !strings.HasPrefix(got[0], tc.takes) {
+			t.Errorf("POST %s (%s): %d, violations %q; want 400 with one, %q...", tc.path, tc.contentType, code, got, tc.takes)
+		}
 	}
 }

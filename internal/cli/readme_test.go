@@ -254,6 +254,17 @@ func TestREADME(t *testing.T) {
 		`"score":12,"matched_fields":["child_name","commune","phone"]`,
 		`"reporter":{"anonymous":true},"candidates":[{"case":"cases/HN-2026-00006","score":16,"matched_fields":["birth_year","caregiver_name","child_name","commune","phone"]}]}`,
 		`"kind":"CASE_FORWARDED","case":"cases/HN-2026-00007"`,
+		// The walk-through's first answers, which a newcomer compares
+		// first: the admin's new user, the report, the case it opened
+		// (its status, unit, etag and what intake made of the call), the
+		// refusal of a bad report and the readiness check.
+		`{"user":{"name":"users/lan.nguyen",`,
+		`"password_link_secret":"pw_`,
+		`"case":"cases/HN-2026-00005"`,
+		`{"name":"cases/HN-2026-00005","case_number":"HN-2026-00005","status":"CASE_STATUS_AWAITING_ACKNOWLEDGEMENT","responsible_unit":"units/00004@2025-07-01",`,
+		`"etag":"1.xd6giq","children":[{"age_years":9,"age_estimated":true,"sex":"SEX_FEMALE"}],"suspected_abuse":["ABUSE_FORM_VIOLENCE"],"emergency":true,"emergency_reason":"EMERGENCY_REASON_CAREGIVER_IS_ABUSER",`,
+		"{\"code\":3,\"message\":\"invalid request: report.receive_time: value is required [required]; report.incident_commune_code: does not match regex pattern `^[0-9]{5}$` [string.pattern]; ",
+		`{"status":"ready"}`,
 		// check's summary of the hot backup: the walk-through's own counts
 		// (not the file's size in bytes, which follows how the writes
 		// of the moment shared their commits).

@@ -297,9 +297,13 @@ func NoSuchMethod() error {
 	return withInfo(codes.Unimplemented, "no such method", ReasonUnimplemented, nil)
 }
 
-// NoSuchRoute is the REST refusal of a path that no route takes.
+// NoSuchRoute is the REST refusal of a path that no route takes. Its
+// words are not a missing record's "not found": a newcomer who misspelt a
+// step on a case that exists took them for "no such case". The route is
+// judged on the path's form alone, so saying so tells nothing of any
+// record.
 func NoSuchRoute() error {
-	return withInfo(codes.NotFound, "not found", ReasonNotFound, nil)
+	return withInfo(codes.NotFound, "no route takes this path: the API's paths are in /openapi.json", ReasonNotFound, nil)
 }
 
 // NotReady is /readyz's answer while the server is not ready to take

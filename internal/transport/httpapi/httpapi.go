@@ -228,7 +228,7 @@ func NewHandler(ctx context.Context, conn *grpc.ClientConn, opts ...Option) (htt
 				w.Header().Set("Retry-After", retryAfterSeconds(wait))
 			}
 			write := func(w http.ResponseWriter) {
-				runtime.DefaultHTTPErrorHandler(ctx, mux, m, bearerChallenge{w}, r, validUTF8(pathParameterNamed(ctx, bodyFieldNamed(ctx, queryParameterNamed(err)))))
+				runtime.DefaultHTTPErrorHandler(ctx, mux, m, bearerChallenge{w}, r, validUTF8(pathParameterNamed(ctx, bodyFieldNamed(ctx, queryParameterNamed(ctx, err)))))
 			}
 			if o.logger == nil || reachedServer(ctx) {
 				write(w) // logged by the gRPC server, once
@@ -576,7 +576,7 @@ func inputRefusal(ctx context.Context, inputErr error) string {
 	if errors.As(err, &se) {
 		err = se.Err
 	}
-	if refusal := grpcapi.InputRefusal(pathParameterNamed(ctx, bodyFieldNamed(ctx, queryParameterNamed(err)))); refusal != "" {
+	if refusal := grpcapi.InputRefusal(pathParameterNamed(ctx, bodyFieldNamed(ctx, queryParameterNamed(ctx, err)))); refusal != "" {
 		return refusal
 	}
 	return grpcapi.ReasonInvalidField
@@ -712,8 +712,11 @@ var queryParameterTwice = regexp.MustCompile(`^duplicate field "([a-z0-9_]+)"$`)
 
 // queryParameterNamed returns a gateway's refusal of a query parameter as
 // INVALID_ARGUMENT naming the field and the rule (grpcapi.BadQueryParameter),
-// any other error as it is.
-func queryParameterNamed(err error) error {
+// any other error as it is. An enum's refusal begins with the names the
+// field takes, as a body's does (bodyFieldNamed): the gateway's "is not a
+// valid value" left a newcomer who typed the status the export shows
+// (AWAITING_ACKNOWLEDGEMENT, without CASE_STATUS_) to guess.
+func queryParameterNamed(ctx context.Context, err error) error {
 	st, ok := status.FromError(err)
 	if !ok || st.Code() != codes.InvalidArgument || len(st.Details()) > 0 {
 		return err
@@ -730,7 +733,11 @@ func queryParameterNamed(err error) error {
 	if m == nil {
 		return err
 	}
-	return grpcapi.BadQueryParameter(m[1], queryValueWords(strings.TrimPrefix(st.Message(), m[0])))
+	words := queryValueWords(strings.TrimPrefix(st.Message(), m[0]))
+	if takes := valueTaken(ctx, m[1]); strings.HasPrefix(takes, enumWords) {
+		words = "takes " + takes + "; " + words
+	}
+	return grpcapi.BadQueryParameter(m[1], words)
 }
 
 // goQuoted is a value as Go's errors quote it (%q).
@@ -926,10 +933,46 @@ func bodyFieldNamed(ctx context.Context, err error) error {
 		field = protoName(m[1])
 	} else if m := bodyFieldRefusal.FindStringSubmatch(description); m != nil {
 		field = refusedField(m)
+	} else if bodyNotJSON.MatchString(description) {
+		if takes := bodyTaken(ctx); takes != "" {
+			description = "takes " + takes + ", whatever its Content-Type; " + description
+		}
 	}
 	// The decoder may quote the body's bytes, which need not be UTF-8; a
 	// detail that is not cannot be marshalled.
 	return grpcapi.BadBody(field, strings.ToValidUTF8(withoutValue(description), "\uFFFD"))
+}
+
+// bodyNotJSON matches the decoder's refusal of a body whose first
+// character begins no JSON value: a form (curl -d 'channel=...'), XML.
+// The decoder's words say neither that the body is JSON nor what it
+// holds; the refusal begins with what it takes (bodyTaken).
+var bodyNotJSON = regexp.MustCompile(`^proto:\s+syntax error \(line 1:1\): `)
+
+// bodyTaken says what JSON value the body of the call's route is, as
+// valueWords says a field's: the field the route takes as its body
+// (CreateReport's report), or for a route that takes the whole request
+// ("body": "*", a step) an object of the request's fields but those its
+// path sets (the case's name). "" before routing.
+func bodyTaken(ctx context.Context) string {
+	md, ok := methodDescriptor(ctx)
+	if !ok {
+		return ""
+	}
+	rule, _ := proto.GetExtension(md.Options(), annotations.E_Http).(*annotations.HttpRule)
+	if body := rule.GetBody(); body != "" && body != "*" {
+		if fd := md.Input().Fields().ByName(protoreflect.Name(body)); fd != nil {
+			return valueWords(fd)
+		}
+		return ""
+	}
+	inPath := map[string]bool{}
+	if pattern, ok := runtime.HTTPPathPattern(ctx); ok {
+		for _, m := range pathVariable.FindAllStringSubmatch(pattern, -1) {
+			inPath[m[1]] = true
+		}
+	}
+	return objectWords(md.Input(), func(f protoreflect.FieldDescriptor) bool { return !inPath[string(f.Name())] })
 }
 
 // decoderQuotes match protojson's refusals that quote the value they
@@ -1023,6 +1066,9 @@ func valueTaken(ctx context.Context, path string) string {
 	return ""
 }
 
+// enumWords begin what valueWords says an enum's value is.
+const enumWords = "one of the names "
+
 // maxNamesTaken bounds the fields or enum names valueWords lists.
 const maxNamesTaken = 8
 
@@ -1038,17 +1084,7 @@ func valueWords(fd protoreflect.FieldDescriptor) string {
 		case "google.type.Date":
 			return `a JSON object {"year", "month", "day"}`
 		}
-		var names []string // those a request may set
-		fields := fd.Message().Fields()
-		for i := range fields.Len() {
-			if f := fields.Get(i); !grpcapi.OutputOnly(f) {
-				names = append(names, `"`+string(f.Name())+`"`)
-			}
-		}
-		if len(names) > maxNamesTaken {
-			names = append(names[:maxNamesTaken], "...")
-		}
-		return "a JSON object {" + strings.Join(names, ", ") + "}"
+		return objectWords(fd.Message(), func(protoreflect.FieldDescriptor) bool { return true })
 	case protoreflect.StringKind:
 		return "a JSON string"
 	case protoreflect.BoolKind:
@@ -1064,13 +1100,29 @@ func valueWords(fd protoreflect.FieldDescriptor) string {
 		if len(names) > maxNamesTaken {
 			names = append(names[:maxNamesTaken], "...")
 		}
-		return "one of the names " + strings.Join(names, ", ")
+		return enumWords + strings.Join(names, ", ")
 	case protoreflect.FloatKind, protoreflect.DoubleKind:
 		return "a number"
 	case protoreflect.BytesKind:
 		return "base64 text"
 	}
 	return "a whole number" // the integer kinds
+}
+
+// objectWords says what JSON object a message is: the fields a request
+// may set in it (not the output-only ones) that keep says the body holds.
+func objectWords(md protoreflect.MessageDescriptor, keep func(protoreflect.FieldDescriptor) bool) string {
+	var names []string
+	fields := md.Fields()
+	for i := range fields.Len() {
+		if f := fields.Get(i); !grpcapi.OutputOnly(f) && keep(f) {
+			names = append(names, `"`+string(f.Name())+`"`)
+		}
+	}
+	if len(names) > maxNamesTaken {
+		names = append(names[:maxNamesTaken], "...")
+	}
+	return "a JSON object {" + strings.Join(names, ", ") + "}"
 }
 
 // protoName is the schema's name of a field from its JSON name: protoc
