@@ -46,8 +46,8 @@ Usage:
   childcase version (or --version)    print the version, VCS revision and Go version of this binary
   childcase totp SECRET               print the current TOTP code of a base32 secret (the demo's, without an app)
 
-Run "childcase serve -h" (or "childcase help serve") for the flags of
-serve, "childcase backup -h" (and restore, check, migrate-store) for theirs.
+Run "childcase COMMAND -h" (or "childcase help COMMAND") for the flags
+of any command above, "childcase serve -h" for the server's.
 `
 
 // Main runs the command line and returns the process exit code.

@@ -170,3 +170,13 @@ func TestHelpIsPrintedDespiteABadEnvironmentValue(t *testing.T) {
 		t.Errorf("the refused start made %v", made)
 	}
 }
+
+// TestUsageSaysEveryCommandHasItsHelp: the usage's last words tell a
+// newcomer how to ask any command for its flags, as every command answers
+// -h (TestEveryCommandAnswersHelp); they named five of them, as if the
+// others had none.
+func TestUsageSaysEveryCommandHasItsHelp(t *testing.T) {
+	if !strings.Contains(usage, `"childcase COMMAND -h"`) || !strings.Contains(usage, "of any command") {
+		t.Errorf("the usage does not say that every command answers -h:\n%s", usage)
+	}
+}
