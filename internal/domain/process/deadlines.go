@@ -103,19 +103,24 @@ func fromPolicy(l policy.Limit) clockSpec {
 
 // serviceEnd is D8's n calendar days to the expected end date the plan
 // set for a service: it ends on that date, day off or not.
-func serviceEnd(n int) clockSpec {
-	return clockSpec{clock: model.ClockCalendarDays, days: n, maximum: true}
-}
+func serviceEnd(n int) clockSpec { return lastDayLimit(model.DeadlineServiceEnd, n) }
 
 // separationLimit is D4's limit of n calendar days: a maximum.
 func separationLimit(n int) clockSpec {
-	return clockSpec{clock: model.ClockCalendarDays, days: n, maximum: true}
+	return lastDayLimit(model.DeadlineSeparationReview, n)
+}
+
+// lastDayLimit is a limit of n calendar days of kind, a maximum when the
+// kind ends on its last day (endsOnLastDay): the one list of those kinds
+// serves the first count and a count made again (a resumption) alike.
+func lastDayLimit(kind model.DeadlineKind, n int) clockSpec {
+	return clockSpec{clock: model.ClockCalendarDays, days: n, maximum: endsOnLastDay(kind)}
 }
 
 // endsOnLastDay reports whether a calendar-day deadline of kind ends on
-// its last day even when that is a day off (the clockSpec's maximum:
-// separationLimit, serviceEnd), for a count made again from the
-// deadline alone (a resumption).
+// its last day even when that is a day off (the clockSpec's maximum,
+// through lastDayLimit), also for a count made again from the deadline
+// alone (a resumption).
 func endsOnLastDay(kind model.DeadlineKind) bool {
 	return kind == model.DeadlineSeparationReview || kind == model.DeadlineServiceEnd
 }

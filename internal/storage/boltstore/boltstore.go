@@ -87,6 +87,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -940,8 +941,11 @@ func (g *group[T]) lead(c committer[T]) {
 			// leaves the round unanswered and the group running. On the
 			// group's goroutine it ended the process; on the caller's,
 			// the server's recovery would answer the one request and
-			// every later write would wait for ever. End it as before.
-			go panic(v)
+			// every later write would wait for ever. End it as before,
+			// from a goroutine of its own, which cannot be recovered,
+			// with the trace of where it was raised: that goroutine's
+			// own would show only this function.
+			go panic(&leadPanic{value: v, stack: debug.Stack()})
 			select {}
 		}
 	}()
@@ -957,6 +961,19 @@ func (g *group[T]) lead(c committer[T]) {
 		return
 	}
 	go g.commitLoop(c)
+}
+
+// leadPanic is a panic of a leader's commit outside the calls' bodies,
+// raised again to end the process: its message carries the trace of the
+// leader's goroutine when it panicked (debug.Stack in the deferred
+// function, before the panicking frames unwind), where the fault is.
+type leadPanic struct {
+	value any
+	stack []byte
+}
+
+func (p *leadPanic) Error() string {
+	return fmt.Sprintf("%v\n\n[the committing goroutine when it panicked]\n%s", p.value, p.stack)
 }
 
 // commitLoop commits what is queued, round after round, until the queue is
