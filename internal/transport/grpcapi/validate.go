@@ -108,6 +108,7 @@ func (v *validator) check(ctx context.Context, msg any) error {
 		return invalidArgument(viols)
 	}
 	composeStrings(m.ProtoReflect())
+	trimToLimits(m.ProtoReflect())
 	narrowNumbers(m.ProtoReflect())
 	if err := ctx.Err(); err != nil {
 		return toStatus(ctx, v.log, err)
@@ -428,6 +429,48 @@ func composeStrings(m protoreflect.Message) {
 			return s
 		}
 		return norm.NFC.String(s)
+	})
+}
+
+// trimToLimits trims the spaces around a string that only they take over
+// its field's max_len, so that the limit holds what is stored: the domain
+// keeps text trimmed (intake.NormalizeText), and a name of 200 characters
+// pasted with a line break after it was refused as longer than 200. A
+// string within its limit is left as it came (the domain trims it all the
+// same), and one still too long once trimmed is left to the rule to refuse.
+// It runs after composeStrings, so the count is that of the text stored.
+func trimToLimits(m protoreflect.Message) {
+	over := func(s string, limit uint64) bool {
+		return limit > 0 && uint64(utf8.RuneCountInString(s)) > limit
+	}
+	fits := func(s string, limit uint64) (string, bool) {
+		if !over(s, limit) {
+			return s, false
+		}
+		t := strings.TrimSpace(s)
+		return t, !over(t, limit)
+	}
+	eachMessage(m, func(m protoreflect.Message) {
+		m.Range(func(fd protoreflect.FieldDescriptor, val protoreflect.Value) bool {
+			if fd.Kind() != protoreflect.StringKind || fd.IsMap() {
+				return true
+			}
+			rules, _ := proto.GetExtension(fd.Options(), validate.E_Field).(*validate.FieldRules)
+			if fd.IsList() {
+				limit := rules.GetRepeated().GetItems().GetString().GetMaxLen()
+				list := val.List()
+				for i := range list.Len() {
+					if t, ok := fits(list.Get(i).String(), limit); ok {
+						list.Set(i, protoreflect.ValueOfString(t))
+					}
+				}
+				return true
+			}
+			if t, ok := fits(val.String(), rules.GetString().GetMaxLen()); ok {
+				m.Set(fd, protoreflect.ValueOfString(t))
+			}
+			return true
+		})
 	})
 }
 
