@@ -443,6 +443,10 @@ func (c Config) validateLimits() error {
 	if c.MaxDBSize != 0 && c.MaxDBSize < MinMaxDBSize {
 		return fmt.Errorf("config: max-db-size: %d is below %d (1 MiB), the least a database starts and works in (0 means no cap)", c.MaxDBSize, MinMaxDBSize)
 	}
+	if c.OutboxRetention != 0 && c.OutboxRetention < outbox.MinRetention {
+		return fmt.Errorf("config: outbox-retention: %s is below %s, the least that leaves a watch time to resume before its notifications are pruned (0 means the default, %s)",
+			c.OutboxRetention, outbox.MinRetention, outbox.DefaultRetention)
+	}
 	if c.MaxSendMsgSize != 0 && c.MaxSendMsgSize < MinMaxSendMsgSize {
 		return fmt.Errorf("config: max-send-msg-size: %d is below %d (%s), the least that answers a case at its bound of free text (%s) and gRPC reflection (0 means the default, %s)",
 			c.MaxSendMsgSize, MinMaxSendMsgSize, mib(MinMaxSendMsgSize), mib(process.MaxCaseTextBytes), mib(DefaultMaxSendMsgSize))
