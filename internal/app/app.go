@@ -443,6 +443,10 @@ func (c Config) validateLimits() error {
 	if c.MaxDBSize != 0 && c.MaxDBSize < MinMaxDBSize {
 		return fmt.Errorf("config: max-db-size: %d is below %d (1 MiB), the least a database starts and works in (0 means no cap)", c.MaxDBSize, MinMaxDBSize)
 	}
+	if c.OutboxRetention != 0 && c.OutboxRetention < outbox.MinRetention {
+		return fmt.Errorf("config: outbox-retention: %s is below %s, the least that leaves a watch time to resume before its notifications are pruned (0 means the default, %s)",
+			c.OutboxRetention, outbox.MinRetention, outbox.DefaultRetention)
+	}
 	if c.MaxSendMsgSize != 0 && c.MaxSendMsgSize < MinMaxSendMsgSize {
 		return fmt.Errorf("config: max-send-msg-size: %d is below %d (%s), the least that answers a case at its bound of free text (%s) and gRPC reflection (0 means the default, %s)",
 			c.MaxSendMsgSize, MinMaxSendMsgSize, mib(MinMaxSendMsgSize), mib(process.MaxCaseTextBytes), mib(DefaultMaxSendMsgSize))
@@ -562,6 +566,9 @@ type Options struct {
 	// a shared store, or by a disk that filled in between); zero means
 	// every 30 s.
 	SearchCatchUpEvery time.Duration
+	// CertCheckEvery is how often the certificates in use are checked
+	// for their expiry after the start; zero means daily.
+	CertCheckEvery time.Duration
 	// OutboxPruneEvery is how often the leader prunes the outbox of what
 	// is older than Config.OutboxRetention (and once as it starts to
 	// lead); zero means every hour.
@@ -1154,6 +1161,17 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 		ids.RunAudit(guardCtx, opts.SchedulerPoll)
 	}()
 	s.push(func(context.Context) error { stopGuard(); <-guardDone; <-signInAuditDone; return nil })
+	// A certificate that expires while the server runs is warned of a
+	// month ahead, at the start and daily, by each instance of its own.
+	certs := certsInUse(cfg, tlsCfg)
+	warnOfExpiringCerts(ctx, opts.Logger, opts.Clock.Now(), certs)
+	certsCtx, stopCerts := context.WithCancel(context.Background())
+	certsDone := make(chan struct{})
+	go func() {
+		defer close(certsDone)
+		watchCertExpiry(certsCtx, opts.Logger, opts.Clock, opts.CertCheckEvery, certs)
+	}()
+	s.push(func(context.Context) error { stopCerts(); <-certsDone; return nil })
 	for _, p := range trusted {
 		if p.Bits() == 0 {
 			// Every address a proxy: the left-most X-Forwarded-For
@@ -1334,7 +1352,7 @@ func Start(ctx context.Context, cfg Config, opts Options) (srv *Server, err erro
 	})
 
 	if mets != nil {
-		if err := s.serveMetrics(ctx, mlis, opts.RequestReadTimeout, mets, metricsSources(opened, engine, auditLog, signIns, pol.Webhooks, cal, opts.Clock.Now, opts.Logger)); err != nil {
+		if err := s.serveMetrics(ctx, mlis, opts.RequestReadTimeout, mets, metricsSources(opened, engine, auditLog, signIns, pol.Webhooks, cal, opts.Clock.Now, opts.Logger, certs)); err != nil {
 			return nil, err
 		}
 	}
@@ -1372,7 +1390,7 @@ func servingStore(cfg Config) slog.Attr {
 // metricsSources are where the metrics are read at each scrape: the
 // domain services' counts and the store's gauges.
 func metricsSources(store *serverStore, engine *process.Engine, auditLog *auditlog.Log, signIns *grpcapi.SignInGuard,
-	hooks []policy.Webhook, cal *calendar.Calendar, now func() time.Time, log *slog.Logger) metrics.Sources {
+	hooks []policy.Webhook, cal *calendar.Calendar, now func() time.Time, log *slog.Logger, certs []certInUse) metrics.Sources {
 	ob := outbox.New(store)
 	names := make([]string, 0, len(hooks))
 	for _, h := range hooks {
@@ -1390,8 +1408,9 @@ func metricsSources(store *serverStore, engine *process.Engine, auditLog *auditl
 			c := signIns.Counts()
 			return metrics.SignIns{Failed: c.Failed, Throttled: c.Throttled}
 		},
-		HolidayData: func() metrics.HolidayData { return holidayDataLeft(cal, now()) },
-		Log:         log,
+		HolidayData:  func() metrics.HolidayData { return holidayDataLeft(cal, now()) },
+		Certificates: func() ([]metrics.CertExpiry, error) { return certExpiries(certs) },
+		Log:          log,
 	}
 }
 

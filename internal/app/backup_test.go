@@ -13,7 +13,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -371,14 +370,4 @@ func TestBackupWithoutRoomForItsCopy(t *testing.T) {
 			t.Errorf("the refused backup left %s beside the database", e.Name())
 		}
 	}
-}
-
-// allocated is how many bytes of the disk the file at path takes.
-func allocated(t *testing.T, path string) int64 {
-	t.Helper()
-	var st syscall.Stat_t
-	if err := syscall.Stat(path, &st); err != nil {
-		t.Fatal(err)
-	}
-	return st.Blocks * 512
 }

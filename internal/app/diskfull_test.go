@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -354,11 +353,7 @@ func fillDisk(t *testing.T, dir string) string {
 func fillDiskLeaving(t *testing.T, dir string, room int64) string {
 	t.Helper()
 	ballast := filepath.Join(dir, "ballast")
-	var fs syscall.Statfs_t
-	if err := syscall.Statfs(dir, &fs); err != nil {
-		t.Fatal(err)
-	}
-	if err := writeBallast(ballast, int64(fs.Bavail)*int64(fs.Bsize)-room); err != nil {
+	if err := writeBallast(ballast, freeBytes(t, dir)-room); err != nil {
 		t.Fatal(err)
 	}
 	return ballast

@@ -219,6 +219,9 @@ func TestMetricsScrape(t *testing.T) {
 	// other, an RPC metric with those among the provider's own.
 	for _, m := range readmeMetrics(t) {
 		f, ok := families[m.name]
+		if !ok && m.name == "childcase_tls_cert_expiry_seconds" {
+			continue // served with a certificate alone: TestExpiringCertificateIsWarnedOfAtStart
+		}
 		if !ok {
 			t.Errorf("README.md's What to watch names %s, which the scrape does not have", m.name)
 			continue

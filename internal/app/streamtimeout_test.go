@@ -143,7 +143,7 @@ func slowClient() *http.Client {
 	d := &net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
 		var err error
 		if cerr := c.Control(func(fd uintptr) {
-			err = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4<<10)
+			err = setRecvBuffer(fd, 4<<10)
 		}); cerr != nil {
 			return cerr
 		}

@@ -214,7 +214,7 @@ func serveConfig(args []string, stderr io.Writer) (app.Config, error) {
 	intFlag(fs, &cfg.MaxConcurrentStreams, "max-concurrent-streams", fmt.Sprintf("calls at once on one gRPC connection, and requests on one HTTP/2 connection of the REST port (0: %d)", app.DefaultMaxConcurrentStreams))
 	intFlag(fs, &cfg.MaxStreamsPerUser, "max-streams-per-user", fmt.Sprintf("server streams (watch, backup, export) one user may hold open at once (0: %d)", app.DefaultMaxStreamsPerUser))
 	durationFlag(fs, &cfg.RequestTimeout, "request-timeout", "the server's deadline for every unary call (0: "+app.DefaultRequestTimeout.String()+")")
-	durationFlag(fs, &cfg.OutboxRetention, "outbox-retention", "how long a notification stays in the outbox for watches and webhooks, 90 days by default; older ones every webhook has acknowledged are pruned (0: 2160h)")
+	durationFlag(fs, &cfg.OutboxRetention, "outbox-retention", "how long a notification stays in the outbox for watches and webhooks, at least 24h, 90 days by default; older ones every webhook has acknowledged are pruned (0: 2160h)")
 	durationFlag(fs, &cfg.KeepaliveMinTime, "keepalive-min-time", "clients may ping at most this often, or are disconnected (0: "+app.DefaultKeepaliveMinTime.String()+")")
 	boolFlag(fs, &cfg.KeepalivePermitWithoutStream, "keepalive-permit-without-stream", "allow client pings while no call is open")
 	durationFlag(fs, &cfg.KeepaliveMaxConnectionIdle, "keepalive-max-connection-idle", "close a gRPC connection idle this long (0: "+app.DefaultKeepaliveMaxConnectionIdle.String()+")")

@@ -14,7 +14,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -731,8 +730,7 @@ func TestRestoreKeepsTheOwnerOfTheFileItReplaces(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		st := fi.Sys().(*syscall.Stat_t)
-		return int(st.Uid), int(st.Gid)
+		return fileOwner(fi)
 	}
 	_, db, backup := opsBackedUp(t, "backup.db")
 	if err := os.Chown(db, uid, gid); err != nil {
@@ -796,7 +794,7 @@ func TestRestoreByAnotherUserThanRoot(t *testing.T) {
 		cmd := exec.Command(exe, "restore", "--from", backup, "--db", db, "--force")
 		cmd.Env = append(os.Environ(), readmeMainEnv+"=1")
 		cmd.Dir = dir
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
+		runAs(cmd, nobody, nobody)
 		out, err := cmd.CombinedOutput()
 		var exit *exec.ExitError
 		if err != nil && !errors.As(err, &exit) {
@@ -810,7 +808,8 @@ func TestRestoreByAnotherUserThanRoot(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return int(fi.Sys().(*syscall.Stat_t).Uid)
+		uid, _ := fileOwner(fi)
+		return uid
 	}
 
 	if code, out := restoreAsNobody(); code != 0 || owner() != nobody {
@@ -864,11 +863,13 @@ func TestRestoreRefusesADBThatIsNoFile(t *testing.T) {
 	dir, _, backup := opsBackedUp(t, "backup.db")
 	targets := map[string]func(string) error{
 		"folder": func(p string) error { return os.Mkdir(p, 0o700) },
-		"pipe":   func(p string) error { return syscall.Mkfifo(p, 0o600) },
 	}
-	if os.Geteuid() == 0 {
+	if onUnix {
+		targets["pipe"] = mkfifo
+	}
+	if onUnix && os.Geteuid() == 0 {
 		// A null device of its own: the test must not touch /dev/null.
-		targets["device"] = func(p string) error { return syscall.Mknod(p, syscall.S_IFCHR|0o666, 1<<8|3) }
+		targets["device"] = mknodNull
 	}
 	for kind, make := range targets {
 		t.Run(kind, func(t *testing.T) {

@@ -82,6 +82,14 @@ func (ca CA) IssueValidFrom(t testing.TB, dir, name string, usage x509.ExtKeyUsa
 	return ca.issue(t, dir, name, usage, from, from.Add(24*time.Hour))
 }
 
+// IssueUntil is Issue of a certificate that expires at notAfter, valid
+// for a year before it: for the tests of a certificate that expires while
+// the server runs, whose clock is injected.
+func (ca CA) IssueUntil(t testing.TB, dir, name string, usage x509.ExtKeyUsage, notAfter time.Time) Leaf {
+	t.Helper()
+	return ca.issue(t, dir, name, usage, notAfter.AddDate(-1, 0, 0), notAfter)
+}
+
 func (ca CA) issue(t testing.TB, dir, name string, usage x509.ExtKeyUsage, notBefore, notAfter time.Time) Leaf {
 	t.Helper()
 	key := newKey(t)

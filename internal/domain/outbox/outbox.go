@@ -198,6 +198,14 @@ func (s *Service) Position(ctx context.Context, deliverer string) (head, cursor 
 // against the feed.
 const DefaultRetention = 90 * 24 * time.Hour
 
+// MinRetention is the shortest retention a deployment may set. The leader
+// prunes every hour, so a retention of seconds removed a notification
+// before a watch that lost its connection for a minute could resume after
+// it, or before the console's live queue reconnected. A day covers a
+// night's outage of a watcher, and is short enough for any test of
+// pruning; longer is the deployment's choice.
+const MinRetention = 24 * time.Hour
+
 // PruneBatch is how many notifications one transaction of Prune removes
 // at most: a commit of a few hundred small deletes, far below what etcd
 // takes in one by default (etcdstore.DefaultMaxTxnOps), and short enough

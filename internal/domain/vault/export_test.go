@@ -16,3 +16,7 @@ func (v *Vault) CachedSealers() int { return v.keyed.Load().sealers.len() }
 func (v *Vault) SealerOf(tx datastore.KeyReader, id string) (*keys.Sealer, error) {
 	return v.sealer(tx, id)
 }
+
+// OnUnwrap has v show f every plaintext data key it unwraps, as it
+// unwraps it.
+func (v *Vault) OnUnwrap(f func(dataKey []byte)) { v.unwrapped = f }

@@ -32,6 +32,10 @@ import (
 // for concurrent use; the keyring can be replaced during a rotation.
 type Vault struct {
 	keyed atomic.Pointer[keyed]
+
+	// unwrapped, when set (by the tests), is shown every plaintext data
+	// key the vault unwraps, so that a test can see it cleared once used.
+	unwrapped func(dataKey []byte)
 }
 
 // keyed is a keyring and the Sealers of the data keys it unwrapped, replaced
@@ -319,6 +323,17 @@ func (v *Vault) open(tx datastore.KeyReader, s model.Sealed, aad []byte) ([]byte
 	return b, nil
 }
 
+// unwrap unwraps the data key id under ring. Its caller clears the
+// plaintext it is given once used: a data key is in the clear in memory no
+// longer than it takes to wrap it again or to make its Sealer.
+func (v *Vault) unwrap(ring *keys.Keyring, w keys.WrappedKey, id string) ([]byte, error) {
+	dk, err := ring.Unwrap(w, []byte(id))
+	if err == nil && v.unwrapped != nil {
+		v.unwrapped(dk)
+	}
+	return dk, err
+}
+
 // sealer returns the Sealer of the data key id as tx stores it, from the
 // cache when that wrapped key was unwrapped before under this keyring.
 func (v *Vault) sealer(tx datastore.KeyReader, id string) (*keys.Sealer, error) {
@@ -331,7 +346,7 @@ func (v *Vault) sealer(tx datastore.KeyReader, id string) (*keys.Sealer, error) 
 	if s := kd.sealers.get(k); s != nil {
 		return s, nil
 	}
-	dk, err := kd.ring.Unwrap(w, []byte(id))
+	dk, err := v.unwrap(kd.ring, w, id)
 	if err != nil {
 		return nil, fmt.Errorf("data key %s: %w", id, err)
 	}
@@ -381,9 +396,11 @@ func (v *Vault) Check(ctx context.Context, store datastore.Store) error {
 			return err
 		}
 		for _, k := range ks {
-			if _, err := v.Keyring().Unwrap(k.Wrapped, []byte(k.ID)); err != nil {
+			dk, err := v.unwrap(v.Keyring(), k.Wrapped, k.ID)
+			if err != nil {
 				return fmt.Errorf("the master key does not open the data in this database (is it the right key file?): %w", err)
 			}
+			clear(dk) // opened to prove the key file right, used for nothing else
 		}
 		return nil
 	})
@@ -492,11 +509,12 @@ func (v *Vault) Rotate(ctx context.Context, store datastore.Store) (int, error) 
 			if k.Wrapped.MasterID == current.ID() {
 				continue
 			}
-			dk, err := ring.Unwrap(k.Wrapped, []byte(k.ID))
+			dk, err := v.unwrap(ring, k.Wrapped, k.ID)
 			if err != nil {
 				return "", 0, fmt.Errorf("rotate data key %s: %w", k.ID, err)
 			}
 			w, err := current.Wrap(dk, []byte(k.ID))
+			clear(dk) // wrapped again: its plaintext is needed no longer
 			if err != nil {
 				return "", 0, err
 			}

@@ -1181,3 +1181,62 @@ func TestRotateFitsAStoreOfSmallCommits(t *testing.T) {
 		}
 	}
 }
+
+// TestUnwrappedDataKeysAreCleared: every plaintext data key the vault
+// unwraps is cleared once used, by Check and Rotate as by the reads and
+// writes (which keep only the key's Sealer): before, Rotate and Check left
+// the bytes of each key they unwrapped for the garbage collector, in the
+// clear in memory (a core dump, a swapped page) for as long as it took.
+func TestUnwrappedDataKeysAreCleared(t *testing.T) {
+	s := newStore(t)
+	old, next := master(t), master(t)
+	v := vault.New(keys.NewKeyring(old))
+	for range 3 {
+		seal(t, s, v, sampleReport(""))
+	}
+	var unwrapped [][]byte
+	watch := func(v *vault.Vault) {
+		v.OnUnwrap(func(dk []byte) { unwrapped = append(unwrapped, dk) })
+	}
+	cleared := func(what string, want int) {
+		t.Helper()
+		if len(unwrapped) < want {
+			t.Fatalf("%s unwrapped %d data keys, want at least %d", what, len(unwrapped), want)
+		}
+		for i, dk := range unwrapped {
+			if len(dk) == 0 || slices.ContainsFunc(dk, func(b byte) bool { return b != 0 }) {
+				t.Errorf("%s: data key %d of %d is not cleared once used", what, i+1, len(unwrapped))
+			}
+		}
+		unwrapped = nil
+	}
+
+	checked := vault.New(keys.NewKeyring(old))
+	watch(checked)
+	if err := checked.Check(ctx, s); err != nil {
+		t.Fatalf("Check: %v", err)
+	}
+	cleared("Check", 1)
+
+	v.SetKeyring(keys.NewKeyring(next, old))
+	watch(v)
+	n, err := v.Rotate(ctx, s)
+	if err != nil || n != 6 {
+		t.Fatalf("Rotate = %d, %v; want 6 keys re-wrapped", n, err)
+	}
+	cleared("Rotate", 6)
+
+	opened := vault.New(keys.NewKeyring(next))
+	watch(opened)
+	if err := s.View(ctx, func(tx datastore.ReadTx) error {
+		for _, k := range dataKeys(t, s) {
+			if _, err := opened.SealerOf(tx, k.ID); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	cleared("a read", 6)
+}

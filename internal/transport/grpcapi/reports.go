@@ -239,7 +239,7 @@ func OutputOnly(fd protoreflect.FieldDescriptor) bool {
 // surrounding spaces, or an etag, which a retry sending " 1" for "1"
 // means as the same.
 func trimStrings(m protoreflect.Message) {
-	mapStrings(m, strings.TrimSpace)
+	mapStrings(m, func(_ protoreflect.FieldDescriptor, s string) string { return strings.TrimSpace(s) })
 }
 
 // caseNameFields are the fields of a request that name a case when they

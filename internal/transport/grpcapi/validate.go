@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"unicode"
 	"unicode/utf8"
 
 	"buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
@@ -49,6 +50,8 @@ type validator struct {
 	// listLimits caches, per message type, its list fields with their
 	// max_items (0: none) and the message fields to look into.
 	listLimits sync.Map // protoreflect.FullName -> []fieldLimit
+	// maxLens caches, per string field, its max_len (0: none).
+	maxLens sync.Map // protoreflect.FieldDescriptor -> uint64
 }
 
 type fieldLimit struct {
@@ -107,7 +110,7 @@ func (v *validator) check(ctx context.Context, msg any) error {
 	if viols := timeViolations(m.ProtoReflect(), ""); len(viols) > 0 {
 		return invalidArgument(viols)
 	}
-	composeStrings(m.ProtoReflect())
+	v.composeStrings(m.ProtoReflect())
 	narrowNumbers(m.ProtoReflect())
 	if err := ctx.Err(); err != nil {
 		return toStatus(ctx, v.log, err)
@@ -422,18 +425,66 @@ func narrow(r rune) rune {
 // stored beyond it. The handler is given the composed text, so a retry
 // typed in the other form is the same request. Its walk is bounded by the
 // lists' limits, checked before.
-func composeStrings(m protoreflect.Message) {
-	mapStrings(m, func(s string) string {
-		if norm.NFC.IsNormalString(s) {
+//
+// In the same walk it trims the spaces around a string that only they
+// take over its field's max_len, so that the limit holds what is stored:
+// the domain keeps text trimmed (intake.NormalizeText), and a name of 200
+// characters pasted with a line break after it was refused as longer than
+// 200. A string within its limit is left as it came (the domain trims it
+// all the same), and one still too long once trimmed is left to the rule
+// to refuse. Only a string with a space at either end is counted here: the
+// others cost a look at their two ends.
+func (v *validator) composeStrings(m protoreflect.Message) {
+	mapStrings(m, func(fd protoreflect.FieldDescriptor, s string) string {
+		if !norm.NFC.IsNormalString(s) {
+			s = norm.NFC.String(s)
+		}
+		if !spaceAround(s) {
 			return s
 		}
-		return norm.NFC.String(s)
+		limit := v.maxLen(fd)
+		if limit == 0 || uint64(utf8.RuneCountInString(s)) <= limit {
+			return s
+		}
+		if t := strings.TrimSpace(s); uint64(utf8.RuneCountInString(t)) <= limit {
+			return t
+		}
+		return s
 	})
 }
 
+// spaceAround reports whether s begins or ends with a space (as
+// strings.TrimSpace sees one).
+func spaceAround(s string) bool {
+	if s == "" {
+		return false
+	}
+	first, _ := utf8.DecodeRuneInString(s)
+	last, _ := utf8.DecodeLastRuneInString(s)
+	return unicode.IsSpace(first) || unicode.IsSpace(last)
+}
+
+// maxLen is the max_len of a string field (of its items, for a list), 0
+// for none, read from the schema once per field: reading the rules'
+// extension costs allocations at every call.
+func (v *validator) maxLen(fd protoreflect.FieldDescriptor) uint64 {
+	// Keyed by the descriptor itself: an interface already, it is stored
+	// without the allocation its name, a string, would cost as a key.
+	if n, ok := v.maxLens.Load(fd); ok {
+		return n.(uint64)
+	}
+	rules, _ := proto.GetExtension(fd.Options(), validate.E_Field).(*validate.FieldRules)
+	n := rules.GetString().GetMaxLen()
+	if fd.IsList() {
+		n = rules.GetRepeated().GetItems().GetString().GetMaxLen()
+	}
+	v.maxLens.Store(fd, n)
+	return n
+}
+
 // mapStrings replaces every string of m, and of the messages and lists in
-// it, by f of it, where f changes it.
-func mapStrings(m protoreflect.Message, f func(string) string) {
+// it, by f of its field and it, where f changes it.
+func mapStrings(m protoreflect.Message, f func(fd protoreflect.FieldDescriptor, s string) string) {
 	eachMessage(m, func(m protoreflect.Message) {
 		m.Range(func(fd protoreflect.FieldDescriptor, val protoreflect.Value) bool {
 			switch {
@@ -441,13 +492,13 @@ func mapStrings(m protoreflect.Message, f func(string) string) {
 			case fd.IsList():
 				list := val.List()
 				for i := range list.Len() {
-					if s := list.Get(i).String(); f(s) != s {
-						list.Set(i, protoreflect.ValueOfString(f(s)))
+					if s := list.Get(i).String(); f(fd, s) != s {
+						list.Set(i, protoreflect.ValueOfString(f(fd, s)))
 					}
 				}
 			default:
-				if s := val.String(); f(s) != s {
-					m.Set(fd, protoreflect.ValueOfString(f(s)))
+				if s := val.String(); f(fd, s) != s {
+					m.Set(fd, protoreflect.ValueOfString(f(fd, s)))
 				}
 			}
 			return true

@@ -473,3 +473,30 @@ func TestInvalidTimestampsAndDurationsAreRefusedNamingTheField(t *testing.T) {
 		}
 	}
 }
+
+// A text is held to its limit as it is stored: trimmed of the spaces
+// around it (intake.NormalizeText), so a name of 200 characters pasted with
+// a space and a line break around it is taken, and handed on trimmed, while
+// 201 characters that say something are still refused.
+func TestValidatorCountsTheTrimmedText(t *testing.T) {
+	v, err := newValidator(slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := strings.Repeat("ệ", 200)
+	req := validCreateReport()
+	req.Report.Children[0].FullName = " \t" + name + " \n"
+	if err := v.check(context.Background(), req); err != nil {
+		t.Fatalf("a name of 200 characters with spaces around it: %v", err)
+	}
+	if got := req.Report.Children[0].GetFullName(); got != name {
+		t.Errorf("the handler is given the name as %q..., want it trimmed", got[:8])
+	}
+
+	req = validCreateReport()
+	req.Report.Children[0].FullName = " " + name + "x "
+	_, viols := violationsOf(t, v.check(context.Background(), req))
+	if len(viols) != 1 || viols[0].GetField() != "report.children[0].full_name" || viols[0].GetReason() != "string.max_len" {
+		t.Errorf("a name of 201 characters once trimmed: %v, want report.children[0].full_name [string.max_len]", viols)
+	}
+}

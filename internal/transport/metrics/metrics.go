@@ -51,6 +51,13 @@ type SignIns struct{ Failed, Throttled uint64 }
 // past the second on no data.
 type HolidayData struct{ AnnouncedDaysLeft, DaysLeft int }
 
+// CertExpiry is when a certificate the server presents expires, under the
+// flag that names its file ("tls-cert", "etcd-cert"): a closed set.
+type CertExpiry struct {
+	Cert     string
+	NotAfter time.Time
+}
+
 // Sources are where the metrics are read at each scrape. A nil function
 // leaves its metrics out.
 type Sources struct {
@@ -74,7 +81,10 @@ type Sources struct {
 	SignIns   func() SignIns
 	// HolidayData says how long the working-day calendar's data last.
 	HolidayData func() HolidayData
-	Log         *slog.Logger
+	// Certificates are the expiries of the certificates the server
+	// presents; one it cannot read is left out and its error counted.
+	Certificates func() ([]CertExpiry, error)
+	Log          *slog.Logger
 	// DeadlineTTL is how long a count of the open deadlines is served
 	// before the next scrape counts again; zero: DefaultDeadlineTTL.
 	DeadlineTTL time.Duration
@@ -266,6 +276,8 @@ var (
 		"Days from today (Hanoi) to the last day of the holiday data's announced years: past it, working days are counted on estimates.", nil, nil)
 	descHolidayEnd = prometheus.NewDesc("childcase_holiday_data_days_left",
 		"Days from today (Hanoi) to the last day the holiday data cover: past it, only weekends and fixed-date holidays are days off.", nil, nil)
+	descCertExpiry = prometheus.NewDesc("childcase_tls_cert_expiry_seconds",
+		"When a certificate the server presents expires, as a Unix time, by the flag that names its file (tls-cert, etcd-cert).", []string{"cert"}, nil)
 	descScrapeErrors = prometheus.NewDesc("childcase_metrics_source_errors_total",
 		"Scrapes where a source of the metrics failed, by source.", []string{"source"}, nil)
 	descNotified = func() map[string]*prometheus.Desc {
@@ -292,7 +304,7 @@ type collector struct {
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descDeadlines, descOverdue, descLag, descHead, descTail, descCommits, descFsyncs,
 		descSize, descReserve, descReserveFree, descAudit, descSignInFailed, descSignInThrottled,
-		descHolidayAnnounced, descHolidayEnd, descScrapeErrors} {
+		descHolidayAnnounced, descHolidayEnd, descCertExpiry, descScrapeErrors} {
 		ch <- d
 	}
 	for _, d := range descNotified {
@@ -340,6 +352,15 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		h := c.src.HolidayData()
 		gauge(ch, descHolidayAnnounced, prometheus.GaugeValue, float64(h.AnnouncedDaysLeft))
 		gauge(ch, descHolidayEnd, prometheus.GaugeValue, float64(h.DaysLeft))
+	}
+	if c.src.Certificates != nil {
+		certs, err := c.src.Certificates()
+		if err != nil {
+			c.failed(ctx, "certificates", err)
+		}
+		for _, cert := range certs {
+			ch <- prometheus.MustNewConstMetric(descCertExpiry, prometheus.GaugeValue, float64(cert.NotAfter.Unix()), cert.Cert)
+		}
 	}
 	for source, n := range c.errors {
 		ch <- prometheus.MustNewConstMetric(descScrapeErrors, prometheus.CounterValue, n, source)
