@@ -946,8 +946,11 @@ func bodyFieldNamed(ctx context.Context, err error) error {
 // bodyNotJSON matches the decoder's refusal of a body whose first
 // character begins no JSON value: a form (curl -d 'channel=...'), XML.
 // The decoder's words say neither that the body is JSON nor what it
-// holds; the refusal begins with what it takes (bodyTaken).
-var bodyNotJSON = regexp.MustCompile(`^proto:\s+syntax error \(line 1:1\): `)
+// holds; the refusal begins with what it takes (bodyTaken). The space
+// after "proto:" is a no-break space in some builds: protobuf-go picks
+// one or the other from the binary's hash, so that nobody relies on its
+// words, and RE2's \s is ASCII.
+var bodyNotJSON = regexp.MustCompile(`^proto:[\s\x{00a0}]+syntax error \(line 1:1\): `)
 
 // bodyTaken says what JSON value the body of the call's route is, as
 // valueWords says a field's: the field the route takes as its body
