@@ -412,18 +412,7 @@ func TestRESTQueryEnumNameThatDoesNotExistSaysTheNames(t *testing.T) {
 		{"/v1/cases:export?format=CSV", "format", "takes one of the names EXPORT_FORMAT_CSV, EXPORT_FORMAT_XLSX"},
 	} {
 		code, raw := restRaw(t, ts, "GET", tc.path, "", map[string]string{"Authorization": "Bearer " + ts.tokens.get("city")})
-		var answer struct {
-			Details []struct {
-				FieldViolations []struct{ Field, Description, Reason string } `json:"field_violations"`
-			} `json:"details"`
-		}
-		_ = json.Unmarshal(raw, &answer)
-		var got []string
-		for _, d := range answer.Details {
-			for _, v := range d.FieldViolations {
-				got = append(got, v.Field+" ["+v.Reason+"]: "+v.Description)
-			}
-		}
+		got := violationLines(raw)
 		if want := tc.field + " [query.parse]: " + tc.takes; code != http.StatusBadRequest || len(got) != 1 || !strings.HasPrefix(got[0], want) {
 			t.Errorf("GET %s: %d, violations %q; want 400 with one, %q...", tc.path, code, got, want)
 		}
@@ -679,20 +668,27 @@ func TestRESTBodyThatIsNoJSONSaysWhatTheBodyTakes(t *testing.T) {
 		{"bd.worker", "/v1/cases/HN-2026-00001:acknowledge", "application/x-www-form-urlencoded", "etag=1.xd6giq", `body [body.parse]: takes a JSON object {"etag", "request_id"}, whatever its Content-Type; `},
 	} {
 		code, raw := restRaw(t, ts, "POST", tc.path, tc.body, map[string]string{"Authorization": "Bearer " + ts.tokens.get(tc.user), "Content-Type": tc.contentType})
-		var answer struct {
-			Details []struct {
-				FieldViolations []struct{ Field, Description, Reason string } `json:"field_violations"`
-			} `json:"details"`
-		}
-		_ = json.Unmarshal(raw, &answer)
-		var got []string
-		for _, d := range answer.Details {
-			for _, v := range d.FieldViolations {
-				got = append(got, v.Field+" ["+v.Reason+"]: "+v.Description)
-			}
-		}
+		got := violationLines(raw)
 		if code != http.StatusBadRequest || len(got) != 1 || !strings.HasPrefix(got[0], tc.takes) {
 			t.Errorf("POST %s (%s): %d, violations %q; want 400 with one, %q...", tc.path, tc.contentType, code, got, tc.takes)
 		}
 	}
+}
+
+// violationLines returns the field violations of a REST error body, each
+// as "field [reason]: description".
+func violationLines(raw []byte) []string {
+	var answer struct {
+		Details []struct {
+			FieldViolations []struct{ Field, Description, Reason string } `json:"field_violations"`
+		} `json:"details"`
+	}
+	_ = json.Unmarshal(raw, &answer)
+	var lines []string
+	for _, d := range answer.Details {
+		for _, v := range d.FieldViolations {
+			lines = append(lines, v.Field+" ["+v.Reason+"]: "+v.Description)
+		}
+	}
+	return lines
 }
