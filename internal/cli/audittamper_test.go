@@ -136,16 +136,7 @@ func TestOfflineVerifyFindsACutTailAgainstANotedHead(t *testing.T) {
 // noted before, and says where; a file that still holds that head checks
 // OK, and a malformed head is refused naming the flag.
 func TestCheckFindsACutTailAgainstANotedHead(t *testing.T) {
-	mgClearEnv(t)
-	db := filepath.Join(t.TempDir(), "cc.db")
-	for _, id := range []string{"first.user", "second.user"} {
-		mgMustRun(t, "users", "add", "--create", "--db", db, "--id", id, "--name", id, "--role", "AUDITOR", "--unit", "orgs/system")
-	}
-	m := regexp.MustCompile(`audit head (6:[0-9a-f]{64})`).FindStringSubmatch(mgMustRun(t, "check", "--db", db))
-	if m == nil {
-		t.Fatal("check printed no audit head to note")
-	}
-	noted := m[1]
+	db, noted := twoAuditorsNotedHead(t)
 	if out := mgMustRun(t, "check", "--db", db, "--noted-head", noted); !strings.HasPrefix(out, "OK") {
 		t.Fatalf("check --noted-head of the head it printed: %q", out)
 	}
@@ -178,15 +169,7 @@ func TestCheckFindsACutTailAgainstANotedHead(t *testing.T) {
 // rewritten there or before" instead, taking the stored head for the
 // log's end: an auditor was told of an edit where events were deleted.
 func TestCheckOfATailCutBelowItsHeadSaysTheNotedEventIsMissing(t *testing.T) {
-	mgClearEnv(t)
-	db := filepath.Join(t.TempDir(), "cc.db")
-	for _, id := range []string{"first.user", "second.user"} {
-		mgMustRun(t, "users", "add", "--create", "--db", db, "--id", id, "--name", id, "--role", "AUDITOR", "--unit", "orgs/system")
-	}
-	m := regexp.MustCompile(`audit head (6:[0-9a-f]{64})`).FindStringSubmatch(mgMustRun(t, "check", "--db", db))
-	if m == nil {
-		t.Fatal("check printed no audit head to note")
-	}
+	db, noted := twoAuditorsNotedHead(t)
 	key := func(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq) }
 	bdb, err := bolt.Open(db, 0o600, &bolt.Options{Timeout: time.Second})
 	if err != nil {
@@ -202,13 +185,13 @@ func TestCheckOfATailCutBelowItsHeadSaysTheNotedEventIsMissing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	code, stdout, stderr := mgRun(t, "check", "--db", db, "--noted-head", m[1])
+	code, stdout, stderr := mgRun(t, "check", "--db", db, "--noted-head", noted)
 	for _, want := range []string{
 		"PROBLEM audit seq 5: the hash chain is broken: log ends at seq 4, but the recorded head is seq 6",
 		"PROBLEM audit seq 5: the log ends at seq 4, before the head noted at seq 6: events were cut from its end",
 	} {
 		if code != 1 || !strings.Contains(stdout, want) {
-			t.Errorf("check --noted-head %s: exit %d\nstdout:\n%s\nstderr:\n%s\nwant 1 and %q", m[1], code, stdout, stderr, want)
+			t.Errorf("check --noted-head %s: exit %d\nstdout:\n%s\nstderr:\n%s\nwant 1 and %q", noted, code, stdout, stderr, want)
 		}
 	}
 	if strings.Contains(stdout, "does not have the hash noted") {
@@ -295,4 +278,21 @@ func cutAuditTailAfter4(t *testing.T, db string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// twoAuditorsNotedHead makes a file with two users added offline (an
+// audit log of six events) and returns it with the head its check prints,
+// "6:<hash>", as an auditor notes it.
+func twoAuditorsNotedHead(t *testing.T) (db, noted string) {
+	t.Helper()
+	mgClearEnv(t)
+	db = filepath.Join(t.TempDir(), "cc.db")
+	for _, id := range []string{"first.user", "second.user"} {
+		mgMustRun(t, "users", "add", "--create", "--db", db, "--id", id, "--name", id, "--role", "AUDITOR", "--unit", "orgs/system")
+	}
+	m := regexp.MustCompile(`audit head (6:[0-9a-f]{64})`).FindStringSubmatch(mgMustRun(t, "check", "--db", db))
+	if m == nil {
+		t.Fatal("check printed no audit head to note")
+	}
+	return db, m[1]
 }

@@ -344,7 +344,6 @@ func TestListAndVerifyAreAudited(t *testing.T) {
 // TestVerifyFindsTampering edits the database file behind the store's back
 // and checks that Verify names the first broken link.
 func TestVerifyFindsTampering(t *testing.T) {
-	seqKey := func(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq) }
 	tests := []struct {
 		name        string
 		tamper      func(t *testing.T, b *bolt.Bucket)
@@ -442,7 +441,6 @@ func editFile(t *testing.T, path string, edit func(tx *bolt.Tx) error) {
 // with so that it takes no more events (an event forged beyond its head)
 // is still reported, at the forged event, rather than failing.
 func TestVerifyForReportsALogThatTakesNoEvent(t *testing.T) {
-	seqKey := func(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq) }
 	l := auditlog.New(tamperedStore(t, func(t *testing.T, b *bolt.Bucket) {
 		e := decode(t, b.Get(seqKey(7)))
 		e.Seq, e.PrevHash = 8, e.Hash
@@ -462,7 +460,6 @@ func TestVerifyForReportsALogThatTakesNoEvent(t *testing.T) {
 // broken link among them or at the head is found, one further back is
 // not looked at, and a tail longer than the log checks it all.
 func TestVerifyTail(t *testing.T) {
-	seqKey := func(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq) }
 	editActor := func(seq uint64) func(t *testing.T, b *bolt.Bucket) {
 		return func(t *testing.T, b *bolt.Bucket) {
 			e := decode(t, b.Get(seqKey(seq)))
@@ -562,18 +559,7 @@ func TestOutcome(t *testing.T) {
 // (the seq and hash a verification answered) can: the log must still
 // hold that event with that hash.
 func TestVerifyAgainstANotedHeadFindsACutTail(t *testing.T) {
-	seqKey := func(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq) }
-	path := filepath.Join(t.TempDir(), "childcase.db")
-	s := openStore(t, path)
-	l := auditlog.New(s)
-	if err := l.Record(ctx, fixture...); err != nil {
-		t.Fatal(err)
-	}
-	res, err := l.Verify(ctx)
-	if err != nil || res.Problem != nil || res.HeadSeq != 7 || len(res.HeadHash) != audit.HashSize {
-		t.Fatalf("Verify before the cut = %+v, %v; want head 7 with its hash", res, err)
-	}
-	noted := auditlog.Head{Seq: res.HeadSeq, Hash: res.HeadHash}
+	path, s, l, noted := fixtureNotedHead(t)
 	if res, err := l.VerifyNoted(ctx, noted); err != nil || res.Problem != nil {
 		t.Fatalf("VerifyNoted(the head just noted) = %+v, %v; want intact", res, err)
 	}
@@ -592,7 +578,7 @@ func TestVerifyAgainstANotedHeadFindsACutTail(t *testing.T) {
 	if res, err := l.Verify(ctx); err != nil || res.Problem != nil || res.HeadSeq != 5 {
 		t.Fatalf("Verify after a consistent cut = %+v, %v; the hole this test is about is closed elsewhere: revisit it", res, err)
 	}
-	res, err = l.VerifyNoted(ctx, noted)
+	res, err := l.VerifyNoted(ctx, noted)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -624,18 +610,7 @@ func TestVerifyAgainstANotedHeadFindsACutTail(t *testing.T) {
 // does not have the hash noted for it: the log was rewritten there or
 // before", as if it had been edited; it is missing, and is said so.
 func TestVerifyAgainstANotedHeadSaysItsEventIsMissing(t *testing.T) {
-	seqKey := func(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq) }
-	path := filepath.Join(t.TempDir(), "childcase.db")
-	s := openStore(t, path)
-	l := auditlog.New(s)
-	if err := l.Record(ctx, fixture...); err != nil {
-		t.Fatal(err)
-	}
-	res, err := l.Verify(ctx)
-	if err != nil || res.Problem != nil || res.HeadSeq != 7 {
-		t.Fatalf("Verify before the cut = %+v, %v; want head 7", res, err)
-	}
-	noted := auditlog.Head{Seq: res.HeadSeq, Hash: res.HeadHash}
+	path, s, l, noted := fixtureNotedHead(t)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -647,7 +622,7 @@ func TestVerifyAgainstANotedHeadSaysItsEventIsMissing(t *testing.T) {
 	if err := l.Record(ctx, fixture[:2]...); err != nil {
 		t.Fatal(err)
 	}
-	res, err = l.VerifyNoted(ctx, noted)
+	res, err := l.VerifyNoted(ctx, noted)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -655,4 +630,25 @@ func TestVerifyAgainstANotedHeadSaysItsEventIsMissing(t *testing.T) {
 		strings.Contains(res.Problem.Reason, "rewritten") {
 		t.Errorf("VerifyNoted(seq 7) with events 6 and 7 deleted = %+v; want a problem at seq 7 saying the log holds no such event", res.Problem)
 	}
+}
+
+// seqKey is the audit bucket's key of an event.
+func seqKey(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq) }
+
+// fixtureNotedHead records the fixture's seven events in a new file and
+// returns the file, its store and log, and the head a verification then
+// answers, as an auditor notes it.
+func fixtureNotedHead(t *testing.T) (string, *boltstore.Store, *auditlog.Log, auditlog.Head) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "childcase.db")
+	s := openStore(t, path)
+	l := auditlog.New(s)
+	if err := l.Record(ctx, fixture...); err != nil {
+		t.Fatal(err)
+	}
+	res, err := l.Verify(ctx)
+	if err != nil || res.Problem != nil || res.HeadSeq != 7 || len(res.HeadHash) != audit.HashSize {
+		t.Fatalf("Verify before the cut = %+v, %v; want head 7 with its hash", res, err)
+	}
+	return path, s, l, auditlog.Head{Seq: res.HeadSeq, Hash: res.HeadHash}
 }
