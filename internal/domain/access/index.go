@@ -178,6 +178,25 @@ func (pol *Policy) Scope(p Principal) (keys []string, all bool) {
 	return nil, false
 }
 
+// ListScope is Scope for a list of cases (datastore.CaseQuery): the scope
+// keys it reads, and the units whose held cases it reads as well (by the
+// index of cases by unit), so that it reads no case CaseView refuses. A
+// social work centre's supervisor sees the cases the city holds, not
+// every case the city handled: every escalation to the city makes it a
+// handler without making it hold the case, so the city's handler key
+// would have the list read, and pass over, the city's whole history of
+// escalations at each page. Every other role's list reads Scope's keys.
+func (pol *Policy) ListScope(p Principal) (keys []string, held []units.Key, all bool) {
+	if p.Role == model.RoleHotlineSupervisor && p.Unit == model.OrgSocialWorkCentre {
+		for _, u := range pol.units.List(units.Filter{Level: units.LevelCity}) {
+			held = append(held, u.Key)
+		}
+		return []string{scopeIntakeOrg + p.Unit}, held, false
+	}
+	keys, all = pol.Scope(p)
+	return keys, nil, all
+}
+
 // Queue names a work queue of a unit.
 type Queue int
 

@@ -600,6 +600,12 @@ type CaseQuery struct {
 	// cursor is the last case's id, so it stays valid whether or not
 	// Scopes is set.
 	Scopes []string
+	// HeldBy, with Scopes, keeps the cases these units hold
+	// (ResponsibleUnit) as well, read through the index of cases by unit
+	// (access.Policy.ListScope): a social work centre's supervisor sees
+	// the cases the city holds, which no scope key singles out, since
+	// the city stays a handler of every case escalated to it.
+	HeldBy []units.Key
 	// Match, if set, keeps only the cases for which it returns true (the
 	// caller's scope); the others are skipped as if absent.
 	Match func(model.Case) bool

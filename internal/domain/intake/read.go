@@ -241,8 +241,9 @@ func (s *Service) listCasesAs(ctx context.Context, p access.Principal, method, a
 	if !p.May(method) {
 		return nil, "", model.ErrPermissionDenied
 	}
-	if keys, all := s.policy.Scope(p); !all {
+	if keys, held, all := s.policy.ListScope(p); !all {
 		q.Scopes = append([]string{}, keys...) // not nil: no keys, no cases
+		q.HeldBy = held
 	}
 	q.Match = func(c model.Case) bool { return s.policy.View(p, method, c) != access.ViewNone }
 	return s.listCases(ctx, p, method, action, func(tx datastore.ReadTx) ([]model.Case, string, error) { return tx.ListCases(q) })

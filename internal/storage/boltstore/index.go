@@ -55,11 +55,20 @@ var errNoIndex = errors.New("the database predates the case indexes (schema vers
 // listCasesInScope serves ListCases with scope keys, a unit named or not:
 // the merge of those keys' entries, newest first.
 func (t *tx) listCasesInScope(q datastore.CaseQuery, take func(id []byte, take bool) error) (string, error) {
-	b := t.keys(bucketCaseScope)
-	if b == nil {
+	b, byUnit := t.keys(bucketCaseScope), t.keys(bucketCasesByUnit)
+	if b == nil || byUnit == nil {
 		return "", errNoIndex
 	}
-	return storekey.ScanMerged(cursorOf(b), storekey.ScopePrefixes(q.Scopes), storekey.ScopeSuffixLen, true, q.After, q.Limit, take)
+	// The units held (q.HeldBy) are walked in the index of cases by
+	// unit, whose entries end in the case's key as the scope index's do.
+	scopes, held := storekey.ListScopePrefixes(q.Scopes, q.HeldBy)
+	open := func(i int) storekey.Cursor {
+		if i < len(scopes) {
+			return b.Cursor()
+		}
+		return byUnit.Cursor()
+	}
+	return storekey.ScanMergedOver(open, slices.Concat(scopes, held), storekey.ScopeSuffixLen, true, q.After, q.Limit, take)
 }
 
 // ListQueue merges the entries of q.Keys in q.Queue by due time.

@@ -422,7 +422,7 @@ func (t *tx) ListCases(q datastore.CaseQuery) ([]model.Case, string, error) {
 		if err != nil {
 			return fmt.Errorf("index points at a missing case: %w", err)
 		}
-		if (q.Scopes != nil && !storekey.InScope(c, q.Scopes)) || (q.Match != nil && !q.Match(c)) {
+		if (q.Scopes != nil && !storekey.InListScope(c, q.Scopes, q.HeldBy)) || (q.Match != nil && !q.Match(c)) {
 			return storekey.ErrOutOfScope
 		}
 		// The filters an index read does not hold are checked here: they
@@ -443,7 +443,7 @@ func (t *tx) ListCases(q datastore.CaseQuery) ([]model.Case, string, error) {
 	// naming a busy commune not theirs would read all of its cases at
 	// each request; a district officer naming one of their communes reads
 	// that commune's cases alone.
-	if q.Scopes != nil && !storekey.UnitInScopes(q.ResponsibleUnit, q.Scopes) {
+	if q.Scopes != nil && !storekey.UnitInListScope(q.ResponsibleUnit, q.Scopes, q.HeldBy) {
 		next, err := t.listCasesInScope(q, load)
 		return out, next, err
 	}

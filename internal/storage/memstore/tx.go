@@ -340,7 +340,7 @@ func (t *tx) ListCases(q datastore.CaseQuery) ([]model.Case, string, error) {
 	// boltstore does.
 	load := func(id []byte) (model.Case, error) {
 		c, err := t.CaseByID(binary.BigEndian.Uint64(id))
-		if err == nil && ((q.Scopes != nil && !storekey.InScope(c, q.Scopes)) || (q.Match != nil && !q.Match(c))) {
+		if err == nil && ((q.Scopes != nil && !storekey.InListScope(c, q.Scopes, q.HeldBy)) || (q.Match != nil && !q.Match(c))) {
 			return c, storekey.ErrOutOfScope
 		}
 		return c, err
@@ -351,12 +351,20 @@ func (t *tx) ListCases(q datastore.CaseQuery) ([]model.Case, string, error) {
 	}
 	// A caller with scope keys reads their entries unless the unit they
 	// name is wholly theirs, as boltstore does.
-	if q.Scopes != nil && !storekey.UnitInScopes(q.ResponsibleUnit, q.Scopes) {
+	if q.Scopes != nil && !storekey.UnitInListScope(q.ResponsibleUnit, q.Scopes, q.HeldBy) {
+		// The entries of the units held (q.HeldBy), as boltstore's
+		// index of cases by unit holds them, beside the scope entries.
 		var index [][]byte
-		for _, e := range t.st.cases.m {
+		for id, e := range t.st.cases.m {
 			index = append(index, e.scope...)
+			if slices.Contains(q.HeldBy, e.unit) {
+				index = append(index, append(storekey.UnitPrefix(e.unit), storekey.U64(id)...))
+			}
 		}
-		return pageMerged(index, q.Scopes, storekey.ScopeSuffixLen, q.After, q.Limit, load, keep)
+		scopes, held := storekey.ListScopePrefixes(q.Scopes, q.HeldBy)
+		var out []model.Case
+		next, err := storekey.ScanMerged(openSorted(index), slices.Concat(scopes, held), storekey.ScopeSuffixLen, true, q.After, q.Limit, collector(&out, load, keep))
+		return out, next, err
 	}
 	var prefix []byte
 	indexed := func(caseEntry) bool { return true }

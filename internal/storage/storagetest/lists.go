@@ -39,6 +39,7 @@ var listCaseTests = []namedTest{
 	{"MatchSkipsMany", testListCasesMatchSkipsMany},
 	{"OutOfScopeNeverEndsAPage", testListCasesOutOfScopeNeverEndsAPage},
 	{"UnitWhollyInScope", testListCasesUnitWhollyInScope},
+	{"HeldBy", testListCasesHeldBy},
 }
 
 // reportSet stores 10 reports with mixed call types and takers, oldest
@@ -885,4 +886,70 @@ func testListCasesUnitWhollyInScope(t *testing.T, s datastore.Store) {
 		}
 		return nil
 	})
+}
+
+// testListCasesHeldBy: a list with scope keys and units held
+// (CaseQuery.HeldBy, a social work centre's supervisor and the city) lists
+// the cases of its scope keys and those the units hold, newest first,
+// each once, page by page, and reads no other: the cases a held unit
+// handled without holding them (the city, escalated to) are not in it,
+// and are not looked at. Filtered by a held unit, it lists that unit's
+// cases.
+func testListCasesHeldBy(t *testing.T, s datastore.Store) {
+	const org = "org:" + model.OrgSocialWorkCentre
+	// Case i is taken by the organisation (i%10 == 3), held by unit A
+	// (5), both (7), or neither: escalated to unit A, which handles it
+	// without holding it. mk may run more than once for a case.
+	mk := func(i int) model.Case {
+		c := sampleCase(fmt.Sprintf("HN-2026-%05d", i+1), unitB, model.StatusAwaitingAcknowledgement)
+		c.Handlers, c.IntakeUnits = []units.Key{unitB, unitA}, []string{model.OrgHotline111}
+		if i%10 == 3 || i%10 == 7 {
+			c.IntakeUnits = []string{model.OrgSocialWorkCentre}
+		}
+		if i%10 == 5 || i%10 == 7 {
+			c.ResponsibleUnit = unitA
+		}
+		return c
+	}
+	const n = 40
+	createManyCases(t, s, n, mk)
+	var want, held []string // newest first
+	for i := n - 1; i >= 0; i-- {
+		switch c := mk(i); {
+		case c.ResponsibleUnit == unitA:
+			held = append(held, c.Number)
+			want = append(want, c.Number)
+		case c.IntakeUnits[0] == model.OrgSocialWorkCentre:
+			want = append(want, c.Number)
+		}
+	}
+	for _, f := range []struct {
+		unit units.Key
+		want []string
+	}{{units.Key{}, want}, {unitA, held}} {
+		for _, limit := range []int{100, 3} {
+			var got []string
+			looked := 0
+			q := datastore.CaseQuery{ResponsibleUnit: f.unit, Scopes: []string{org}, HeldBy: []units.Key{unitA}, Limit: limit,
+				Match: func(model.Case) bool { looked++; return true }}
+			for {
+				var next string
+				view(t, s, func(tx datastore.ReadTx) error {
+					page, n, err := tx.ListCases(q)
+					got, next = append(got, caseNumbers(page)...), n
+					return err
+				})
+				if next == "" {
+					break
+				}
+				q.After = next
+			}
+			if !slices.Equal(got, f.want) {
+				t.Errorf("ListCases(unit %s, held by %s, pages of %d) = %v, want %v", unitName(f.unit), unitName(unitA), limit, got, f.want)
+			}
+			if looked > 2*len(f.want) {
+				t.Errorf("ListCases(unit %s, held by %s, pages of %d) looked at %d cases to list %d", unitName(f.unit), unitName(unitA), limit, looked, len(f.want))
+			}
+		}
+	}
 }

@@ -88,11 +88,35 @@ func InScope(c model.Case, scopes []string) bool {
 	return false
 }
 
+// InListScope reports whether c is in the scope of a list
+// (datastore.CaseQuery): it carries one of the scope keys, or one of the
+// units held holds it.
+func InListScope(c model.Case, scopes []string, held []units.Key) bool {
+	return slices.Contains(held, c.ResponsibleUnit) || InScope(c, scopes)
+}
+
 // UnitInScopes reports whether every case of unit (none when it is zero)
 // carries one of the scope keys, so that a list of the unit's cases by
 // its own index passes over none out of those scopes.
 func UnitInScopes(unit units.Key, scopes []string) bool {
 	return !unit.IsZero() && slices.Contains(scopes, access.HandlerScopeKey(unit))
+}
+
+// UnitInListScope is UnitInScopes for a list that also keeps the cases
+// the units held hold: every case unit holds is then in it.
+func UnitInListScope(unit units.Key, scopes []string, held []units.Key) bool {
+	return UnitInScopes(unit, scopes) || !unit.IsZero() && slices.Contains(held, unit)
+}
+
+// ListScopePrefixes are the prefixes a list walks (ScanMerged) for scope
+// keys scopes, in the scope index, and the units held, in the index of
+// cases by unit: the scopes' first, in the order of scopes.
+func ListScopePrefixes(scopes []string, held []units.Key) (scopePrefixes, heldPrefixes [][]byte) {
+	heldPrefixes = make([][]byte, 0, len(held))
+	for _, u := range held {
+		heldPrefixes = append(heldPrefixes, UnitPrefix(u))
+	}
+	return ScopePrefixes(scopes), heldPrefixes
 }
 
 // ReportScopeKey is a report's entry (rk is its key) under a scope key.
@@ -193,6 +217,14 @@ var ErrEndScan = errors.New("end of scan")
 // returns, those it leaves out (at most MaxSkipped), and one cursor seek
 // per prefix.
 func ScanMerged(open func() Cursor, prefixes [][]byte, suffixLen int, desc bool, cursor string, limit int, fn func(suffix []byte, take bool) error) (string, error) {
+	return ScanMergedOver(func(int) Cursor { return open() }, prefixes, suffixLen, desc, cursor, limit, fn)
+}
+
+// ScanMergedOver is ScanMerged over prefixes that lie in more than one
+// index: open(i) returns a new cursor over the index of prefixes[i] (a
+// list's scope entries and the cases a unit holds, ListScopePrefixes).
+// Every prefix is followed by the same suffix, a case's key.
+func ScanMergedOver(open func(i int) Cursor, prefixes [][]byte, suffixLen int, desc bool, cursor string, limit int, fn func(suffix []byte, take bool) error) (string, error) {
 	if limit <= 0 {
 		return "", fmt.Errorf("list limit %d: must be positive", limit)
 	}
@@ -220,8 +252,8 @@ func ScanMerged(open func() Cursor, prefixes [][]byte, suffixLen int, desc bool,
 		h.k = nil
 	}
 	heads := make([]*head, 0, len(prefixes))
-	for _, p := range prefixes {
-		h := &head{c: open(), prefix: p}
+	for i, p := range prefixes {
+		h := &head{c: open(i), prefix: p}
 		heads = append(heads, h)
 		// Each head walks its prefix only: an etcd cursor told so reads
 		// (and has the member count) that prefix's keys, not every key of
