@@ -848,9 +848,19 @@ func TestProcessTransferDeclinedThenAccepted(t *testing.T) {
 	wantReason(t, err, codes.FailedPrecondition, "NOT_RESPONSIBLE_UNIT")
 
 	ts.advance(t, time.Hour)
-	c, err = p.DeclineTransfer(hk, &pb.DeclineTransferRequest{Name: name, Etag: etagOf(t, ts, "hk.worker", name), Reason: "địa chỉ chưa xác minh"})
+	decline := &pb.DeclineTransferRequest{Name: name, Etag: etagOf(t, ts, "hk.worker", name), Reason: "địa chỉ chưa xác minh", RequestId: "decline-1"}
+	c, err = p.DeclineTransfer(hk, decline)
 	if err != nil {
 		t.Fatalf("decline: %v", err)
+	}
+	// The decline took the case out of Hoàn Kiếm's scope: it is not found
+	// there, but the decline's retry, with its request_id, still gets the
+	// first answer, which shows nothing Hoàn Kiếm was not shown (README
+	// "The case process").
+	_, err = ts.cases().GetCase(hk, &pb.GetCaseRequest{Name: name})
+	wantCode(t, err, codes.NotFound)
+	if again, err := p.DeclineTransfer(hk, decline); err != nil || !proto.Equal(again, c) {
+		t.Errorf("the decline's retry once out of scope = %v, %v; want the first answer", again, err)
 	}
 	if c.GetResponsibleUnit() != pBaDinh || c.GetResponsibleOfficer().GetUser() != "users/bd.worker" {
 		t.Errorf("after the decline: responsible %s officer %v", c.GetResponsibleUnit(), c.GetResponsibleOfficer())
