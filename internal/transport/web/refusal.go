@@ -53,6 +53,10 @@ func (cs catalogs) refused(lang string, err error) (refusalText, bool) {
 		if len(lines) == 0 {
 			return refusalText{Text: st.Message()}, true
 		}
+		// One sentence: a rule's full stop ends it only at its end.
+		for i := range lines[:len(lines)-1] {
+			lines[i] = strings.TrimSuffix(lines[i], ".")
+		}
 		return refusalText{Text: strings.Join(lines, "; ")}, true
 	case codes.FailedPrecondition, codes.Aborted, codes.AlreadyExists, codes.ResourceExhausted:
 		return cs.refusal(lang, st), true
