@@ -5,6 +5,7 @@ import (
 	"maps"
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -143,5 +144,38 @@ func TestRoleTermsOfTheLaw(t *testing.T) {
 		if got := cats["vi"]["role."+role.String()]; got != want {
 			t.Errorf("role %s reads %q, want %q", role, got, want)
 		}
+	}
+}
+
+// A text refused as too long says how long it may be, in the page's
+// language: "Quá dài." alone leaves a person who pasted a long note to
+// cut it by guesswork, send by send. The limit is the one the API's
+// description names, whichever of its wordings it comes in.
+func TestTooLongSaysTheLimit(t *testing.T) {
+	cats, err := loadCatalogs(files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ description, limit string }{
+		{"must be at most 8000 characters", "8000"},       // protovalidate's max_len
+		{"display_name is at most 200 characters", "200"}, // identity's
+		{"notes is longer than 4000 characters", "4000"},  // the process engine's
+		{"emergency_downgrade_reason is longer than 2000 characters", "2000"},
+		{"services[1].notes is longer than 4000 characters", "4000"}, // not the index's 1
+	} {
+		v := &errdetails.BadRequest_FieldViolation{Field: "text", Description: c.description, Reason: "string.max_len"}
+		for _, lang := range languages {
+			for _, screens := range [][]string{nil, {"intake.rule."}} {
+				got := cats.rule(lang, v, screens...)
+				if !strings.Contains(got, " "+c.limit+" ") || got == c.description {
+					t.Errorf("%s %v: %q is said %q, which does not give the limit %s in the page's language", lang, screens, c.description, got, c.limit)
+				}
+			}
+		}
+	}
+	// A description without a number keeps the rule's text.
+	v := &errdetails.BadRequest_FieldViolation{Field: "text", Description: "too long", Reason: "string.max_len"}
+	if got, want := cats.rule("vi", v), cats.text("vi", "rule.string.max_len"); got != want {
+		t.Errorf("a limit the API does not give: %q, want %q", got, want)
 	}
 }

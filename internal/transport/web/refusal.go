@@ -1,6 +1,8 @@
 package web
 
 import (
+	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -51,6 +53,10 @@ func (cs catalogs) refused(lang string, err error) (refusalText, bool) {
 		if len(lines) == 0 {
 			return refusalText{Text: st.Message()}, true
 		}
+		// One sentence: a rule's full stop ends it only at its end.
+		for i := range lines[:len(lines)-1] {
+			lines[i] = strings.TrimSuffix(lines[i], ".")
+		}
 		return refusalText{Text: strings.Join(lines, "; ")}, true
 	case codes.FailedPrecondition, codes.Aborted, codes.AlreadyExists, codes.ResourceExhausted:
 		return cs.refusal(lang, st), true
@@ -62,14 +68,33 @@ func (cs catalogs) refused(lang string, err error) (refusalText, bool) {
 // the rule first (a screen whose fields give the rule a narrower sense,
 // as the intake's "intake.rule."), then the console's "rule.", else as
 // the API described it.
+//
+// A length the API gives in its description (string.max_len: "must be
+// at most 8000 characters") is said with the rule, from the catalog's
+// "RULE.limit" text: "Quá dài." alone leaves a person who pasted a long
+// note to cut it by guesswork. The number is all the console reads of
+// the English: each wording of the rule the API has ends "N characters".
 func (cs catalogs) rule(lang string, v *errdetails.BadRequest_FieldViolation, screens ...string) string {
 	for _, prefix := range append(screens, "rule.") {
-		if text, ok := cs[lang][prefix+v.GetReason()]; ok {
-			return text
+		key := prefix + v.GetReason()
+		text, ok := cs[lang][key]
+		if !ok {
+			continue
 		}
+		if m := describedLimit.FindStringSubmatch(v.GetDescription()); m != nil {
+			if withLimit, ok := cs[lang][key+".limit"]; ok {
+				return fmt.Sprintf(withLimit, m[1])
+			}
+		}
+		return text
 	}
 	return v.GetDescription()
 }
+
+// describedLimit is the number of characters in the API's description of
+// a length rule; a field's path in it ("services[1].notes is longer
+// than 4000 characters") holds numbers too.
+var describedLimit = regexp.MustCompile(`([0-9]+) characters`)
 
 // fieldName names a field of the API's, by its path ("end_date",
 // "services[0].owner"), as the pages name it: the catalog's "field.NAME"

@@ -241,3 +241,30 @@ func TestRefusedFieldsAreNamedInThePagesLanguage(t *testing.T) {
 
 // model.InvalidField("field.path", ...)
 var literalField = regexp.MustCompile(`InvalidField\(\s*"([a-z_.]+)"`)
+
+// A refusal of several fields reads as one sentence in the page's
+// language, its fields apart by "; ": not "Cần điền mục này.; Tên đăng
+// nhập: ..." as the admin's user form said, each rule's full stop left
+// before the separator. Its end keeps the last rule's full stop.
+func TestRefusalOfSeveralFieldsReadsAsOneSentence(t *testing.T) {
+	cats, err := loadCatalogs(files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := status.New(codes.InvalidArgument, "invalid request").WithDetails(&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{
+		{Field: "user.display_name", Description: "value is required", Reason: "required"},
+		{Field: "user_id", Description: "does not match", Reason: "string.pattern"},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, lang := range languages {
+		said, ok := cats.refused(lang, st.Err())
+		if !ok || !strings.Contains(said.Text, "; ") {
+			t.Fatalf("%s: two fields refused read %q (%v)", lang, said.Text, ok)
+		}
+		if strings.Contains(said.Text, ".;") || !strings.HasSuffix(said.Text, ".") {
+			t.Errorf("%s: two fields refused read %q: a full stop before \";\", or none at the end", lang, said.Text)
+		}
+	}
+}
