@@ -264,22 +264,28 @@ func (v *validator) checkListLimits(ctx context.Context, m protoreflect.Message,
 
 // controlViolations names the strings of m, and of the messages in it,
 // that hold a control character other than tab and line breaks, or a
-// bidirectional embedding, override or isolate. No field of a request
-// needs one; a NUL or an escape sequence stored in a name reaches every
-// terminal and file that shows it later, and a bidirectional override
-// makes a name or a number read otherwise than it is stored. Like every
-// answer it names at most maxViolations and says how many more there
-// were. Its walk is bounded by the lists' limits, checked before.
+// bidirectional embedding, override or isolate (string.no_control), or
+// that stack more than maxStackedMarks combining marks on a character
+// (string.stacked_marks). No field of a request needs either; a NUL or
+// an escape sequence stored in a name reaches every terminal and file
+// that shows it later, a bidirectional override makes a name or a number
+// read otherwise than it is stored, and a tower of marks ("Zalgo" text)
+// draws over the lines around it wherever it is shown. Like every answer
+// it names at most maxViolations and says how many more there were. Its
+// walk is bounded by the lists' limits, checked before.
 func controlViolations(m protoreflect.Message) []*errdetails.BadRequest_FieldViolation {
 	var out []*errdetails.BadRequest_FieldViolation
 	more := 0
-	eachControlString(m, "", func(field string) {
+	eachControlString(m, "", func(field, rule string) {
 		if len(out) == maxViolations {
 			more++
 			return
 		}
-		out = append(out, fieldViolation(field,
-			"must not contain a control character (other than tab and line breaks) or a bidirectional override", "string.no_control"))
+		description := "must not contain a control character (other than tab and line breaks) or a bidirectional override"
+		if rule == ruleStackedMarks {
+			description = fmt.Sprintf("must not stack more than %d combining marks on a character", maxStackedMarks)
+		}
+		out = append(out, fieldViolation(field, description, rule))
 	})
 	if more > 0 {
 		out = append(out, truncatedViolations(more))
@@ -287,9 +293,40 @@ func controlViolations(m protoreflect.Message) []*errdetails.BadRequest_FieldVio
 	return out
 }
 
+// The rules of refusedText.
+const (
+	ruleNoControl    = "string.no_control"
+	ruleStackedMarks = "string.stacked_marks"
+)
+
+// maxStackedMarks is the most combining marks a string may stack on one
+// character: Vietnamese, decomposed, needs two ("ặ": a dot below and a
+// breve), and the scripts of names a hotline hears need few more.
+const maxStackedMarks = 4
+
+// refusedText returns the rule s breaks, "" for none.
+func refusedText(s string) string {
+	if strings.ContainsFunc(s, isControl) {
+		return ruleNoControl
+	}
+	run := 0
+	for _, r := range s {
+		// No combining mark comes before U+0300: most text is looked at
+		// no further.
+		if r < 0x300 || !unicode.In(r, unicode.Mn, unicode.Me) {
+			run = 0
+			continue
+		}
+		if run++; run > maxStackedMarks {
+			return ruleStackedMarks
+		}
+	}
+	return ""
+}
+
 // eachControlString calls found with the path of every string of m, and
-// of the messages in it, that holds a character isControl refuses.
-func eachControlString(m protoreflect.Message, path string, found func(field string)) {
+// of the messages in it, that refusedText refuses, and the rule.
+func eachControlString(m protoreflect.Message, path string, found func(field, rule string)) {
 	m.Range(func(fd protoreflect.FieldDescriptor, val protoreflect.Value) bool {
 		name := string(fd.Name())
 		if path != "" {
@@ -298,8 +335,8 @@ func eachControlString(m protoreflect.Message, path string, found func(field str
 		check := func(name string, v protoreflect.Value) {
 			switch {
 			case fd.Kind() == protoreflect.StringKind:
-				if strings.ContainsFunc(v.String(), isControl) {
-					found(name)
+				if rule := refusedText(v.String()); rule != "" {
+					found(name, rule)
 				}
 			case fd.Message() != nil:
 				eachControlString(v.Message(), name, found)

@@ -500,3 +500,27 @@ func TestValidatorCountsTheTrimmedText(t *testing.T) {
 		t.Errorf("a name of 201 characters once trimmed: %v, want report.children[0].full_name [string.max_len]", viols)
 	}
 }
+
+// TestStackedMarksAreRefused: a letter under a tower of combining marks
+// ("Zalgo" text) draws over the lines above it wherever it is shown, the
+// notes of a case on the console among them, and no language the service
+// takes needs more than a few marks on a letter (Vietnamese, decomposed,
+// two: "ặ" is a, a dot below and a breve). A run of more than four is
+// refused naming the field, as a control character is; four pass, in
+// either normal form.
+func TestStackedMarksAreRefused(t *testing.T) {
+	v, err := newValidator(slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := validCreateReport()
+	req.Report.Narrative = norm.NFD.String("Trẻ bị bỏ đói, ặ ệ ỗ") + " a\u0301\u0302\u0303\u0323"
+	if err := v.check(context.Background(), req); err != nil {
+		t.Fatalf("Vietnamese decomposed and four marks on a letter: %v", err)
+	}
+	req.Report.Narrative = "ghi chú a" + strings.Repeat("\u0301", 300)
+	_, viols := violationsOf(t, v.check(context.Background(), req))
+	if len(viols) != 1 || viols[0].GetField() != "report.narrative" || viols[0].GetReason() != "string.stacked_marks" {
+		t.Errorf("300 marks on a letter: violations %v, want report.narrative [string.stacked_marks]", viols)
+	}
+}

@@ -117,11 +117,16 @@ func TestControlCharacterRuleIsInTheCatalogs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const english = "must not contain a control character (other than tab and line breaks) or a bidirectional override"
-	v := &errdetails.BadRequest_FieldViolation{Field: "report.narrative", Description: english, Reason: "string.no_control"}
-	for _, lang := range languages {
-		if got := cats.rule(lang, v, "intake.rule."); got == english {
-			t.Errorf("%s: the rule string.no_control is said as the API words it: %q", lang, got)
+	// So does a letter under a tower of marks (string.stacked_marks).
+	for rule, english := range map[string]string{
+		"string.no_control":    "must not contain a control character (other than tab and line breaks) or a bidirectional override",
+		"string.stacked_marks": "must not stack more than 4 combining marks on a character",
+	} {
+		v := &errdetails.BadRequest_FieldViolation{Field: "report.narrative", Description: english, Reason: rule}
+		for _, lang := range languages {
+			if got := cats.rule(lang, v, "intake.rule."); got == english {
+				t.Errorf("%s: the rule %s is said as the API words it: %q", lang, rule, got)
+			}
 		}
 	}
 }
