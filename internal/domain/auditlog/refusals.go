@@ -11,6 +11,7 @@ import (
 
 	"github.com/childcase/childcase/internal/domain/audit"
 	"github.com/childcase/childcase/internal/domain/clock"
+	"github.com/childcase/childcase/internal/domain/vntime"
 )
 
 // Refused sign-ins (a bad bearer token, a wrong password) are audited at a
@@ -190,8 +191,11 @@ func (r *refusals) summary(what string) string {
 	if r.otherReasons > 0 {
 		reasons = append(reasons, fmt.Sprintf("other reasons ×%d", r.otherReasons))
 	}
+	// The times as the service shows every time, in Hanoi with the
+	// offset, beside an event the console dates so.
+	hanoi := func(t time.Time) string { return t.In(vntime.Location()).Format(time.RFC3339) }
 	reason := fmt.Sprintf("%s between %s and %s: %s", what,
-		r.first.Format(time.RFC3339), r.last.Format(time.RFC3339), strings.Join(reasons, "; "))
+		hanoi(r.first), hanoi(r.last), strings.Join(reasons, "; "))
 	if len(reason) > maxRefusalReasonLen {
 		reason = strings.ToValidUTF8(reason[:maxRefusalReasonLen], "") + "…"
 	}

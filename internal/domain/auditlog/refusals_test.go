@@ -62,3 +62,19 @@ func TestRefusalEventIsDatedAtTheFirstRefusal(t *testing.T) {
 		t.Fatalf("the log between %s and a minute later holds %+v; want the auth.fail event, dated %s", t0, events, t0)
 	}
 }
+
+// TestRefusalEventNamesItsTimesInHanoi: the reason of a window's event
+// names its first and last refusal as every time the service shows is
+// shown, in Asia/Ho_Chi_Minh with its offset, not in UTC: an auditor on
+// the console, whose times are Vietnam's, read "between 03:00:59Z and
+// ..." beside an event the page dated 10:00.
+func TestRefusalEventNamesItsTimesInHanoi(t *testing.T) {
+	var r refusals
+	first := time.Date(2026, 11, 28, 3, 0, 59, 0, time.UTC)
+	r.add(first, "/childcase.v1.CaseService/GetCase", "unknown token", "r1")
+	r.add(first.Add(20*time.Second), "/childcase.v1.CaseService/GetCase", "unknown token", "r2")
+	e := r.event("203.0.113.7")
+	if want := "between 2026-11-28T10:00:59+07:00 and 2026-11-28T10:01:19+07:00: "; !strings.Contains(e.Reason, want) {
+		t.Errorf("reason %q, want it to say %q", e.Reason, want)
+	}
+}
