@@ -946,8 +946,10 @@ func bodyFieldNamed(ctx context.Context, err error) error {
 // bodyNotJSON matches the decoder's refusal of a body whose first
 // character begins no JSON value: a form (curl -d 'channel=...'), XML.
 // The decoder's words say neither that the body is JSON nor what it
-// holds; the refusal begins with what it takes (bodyTaken).
-var bodyNotJSON = regexp.MustCompile(`^proto:\s+syntax error \(line 1:1\): `)
+// holds; the refusal begins with what it takes (bodyTaken). protojson
+// follows "proto:" with a space or a no-break space, as a hash of the
+// binary draws (bodyPlaceRefusal): \s alone takes no U+00A0.
+var bodyNotJSON = regexp.MustCompile(`^proto:[\s\x{00a0}]+syntax error \(line 1:1\): `)
 
 // bodyTaken says what JSON value the body of the call's route is, as
 // valueWords says a field's: the field the route takes as its body
