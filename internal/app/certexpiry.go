@@ -31,84 +31,117 @@ const certCheckEvery = 24 * time.Hour
 // names its file.
 type certInUse struct {
 	flag, file string
-	// leaf returns the certificate presented now.
-	leaf func() (*x509.Certificate, error)
+	// firstToExpire returns the certificate of the chain presented now
+	// that expires first: a peer refuses the chain once any of it has
+	// expired, an intermediate CA's as much as the leaf's.
+	firstToExpire func() (*x509.Certificate, error)
 }
 
-// certsInUse are the certificates the server presents: its own TLS
-// certificate (--tls-cert), loaded once at the start, and the etcd client
-// certificate (--etcd-cert), which the etcd client reads from its file at
-// each connection, so a renewal in place is seen at the next check.
+// certsInUse are the certificates the server presents, each with its
+// chain: its own TLS certificate (--tls-cert), loaded once at the start,
+// and the etcd client certificate (--etcd-cert), which the etcd client
+// reads from its file at each connection, so a renewal in place is seen
+// at the next check.
 func certsInUse(cfg Config, serverTLS *tls.Config) []certInUse {
 	var certs []certInUse
 	if serverTLS != nil && len(serverTLS.Certificates) > 0 {
-		pair := serverTLS.Certificates[0]
-		certs = append(certs, certInUse{flag: "tls-cert", file: cfg.TLSCert, leaf: func() (*x509.Certificate, error) {
-			if pair.Leaf != nil {
-				return pair.Leaf, nil
-			}
-			return x509.ParseCertificate(pair.Certificate[0])
+		// Loaded once: its chain is read once.
+		first, err := firstToExpire(serverTLS.Certificates[0].Certificate)
+		certs = append(certs, certInUse{flag: "tls-cert", file: cfg.TLSCert, firstToExpire: func() (*x509.Certificate, error) {
+			return first, err
 		}})
 	}
 	if _, onEtcd := cfg.etcdEndpoints(); onEtcd && cfg.EtcdCertFile != "" {
 		file := cfg.EtcdCertFile
-		certs = append(certs, certInUse{flag: "etcd-cert", file: file, leaf: func() (*x509.Certificate, error) { return leafOfFile(file) }})
+		certs = append(certs, certInUse{flag: "etcd-cert", file: file, firstToExpire: func() (*x509.Certificate, error) {
+			chain, err := chainOfFile(file)
+			if err != nil {
+				return nil, err
+			}
+			return firstToExpire(chain)
+		}})
 	}
 	return certs
 }
 
-// leafOfFile parses the first certificate of a PEM file, the leaf of its
-// chain.
-func leafOfFile(path string) (*x509.Certificate, error) {
+// chainOfFile is every certificate of a PEM file, in its order: the
+// chain a TLS client presents from it, leaf first.
+func chainOfFile(path string) ([][]byte, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
+	var chain [][]byte
 	for {
 		var block *pem.Block
 		block, data = pem.Decode(data)
 		if block == nil {
-			return nil, fmt.Errorf("%s: no PEM certificate", path)
+			break
 		}
 		if block.Type == "CERTIFICATE" {
-			return x509.ParseCertificate(block.Bytes)
+			chain = append(chain, block.Bytes)
 		}
 	}
+	if len(chain) == 0 {
+		return nil, fmt.Errorf("%s: no PEM certificate", path)
+	}
+	return chain, nil
 }
 
-// certExpiries are the expiries of certs, for the metrics; one whose
-// certificate cannot be read is left out, its error joined.
+// firstToExpire parses a chain (DER, leaf first) and returns its
+// certificate that expires first, the leaf when none expires before it.
+func firstToExpire(chain [][]byte) (*x509.Certificate, error) {
+	var first *x509.Certificate
+	for i, der := range chain {
+		c, err := x509.ParseCertificate(der)
+		if err != nil {
+			return nil, fmt.Errorf("certificate %d of the chain: %w", i+1, err)
+		}
+		if first == nil || c.NotAfter.Before(first.NotAfter) {
+			first = c
+		}
+	}
+	if first == nil {
+		return nil, errors.New("no certificate")
+	}
+	return first, nil
+}
+
+// certExpiries are the expiries of certs (each chain's first to expire),
+// for the metrics; one whose certificate cannot be read is left out, its
+// error joined.
 func certExpiries(certs []certInUse) ([]metrics.CertExpiry, error) {
 	var out []metrics.CertExpiry
 	var errs []error
 	for _, c := range certs {
-		leaf, err := c.leaf()
+		first, err := c.firstToExpire()
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", c.flag, err))
 			continue
 		}
-		out = append(out, metrics.CertExpiry{Cert: c.flag, NotAfter: leaf.NotAfter})
+		out = append(out, metrics.CertExpiry{Cert: c.flag, NotAfter: first.NotAfter})
 	}
 	return out, errors.Join(errs...)
 }
 
-// warnOfExpiringCerts logs a warning for each certificate of certs that
-// expires within certExpiryWarning of now (or has expired), and an error
-// for one that cannot be read.
+// warnOfExpiringCerts logs a warning for each certificate of certs whose
+// chain expires within certExpiryWarning of now (or has expired), naming
+// the subject of its first certificate to expire, and an error for one
+// that cannot be read.
 func warnOfExpiringCerts(ctx context.Context, log *slog.Logger, now time.Time, certs []certInUse) {
 	for _, c := range certs {
-		leaf, err := c.leaf()
+		first, err := c.firstToExpire()
 		if err != nil {
 			log.ErrorContext(ctx, "tls: cannot read a certificate in use to check its expiry", "cert", c.flag, "file", c.file, "err", err)
 			continue
 		}
-		left := leaf.NotAfter.Sub(now)
+		left := first.NotAfter.Sub(now)
 		if left > certExpiryWarning {
 			continue
 		}
 		log.WarnContext(ctx, "tls: a certificate in use expires soon: renew it before clients refuse it",
-			"cert", c.flag, "file", c.file, "subject", leaf.Subject.CommonName,
-			"not_after", leaf.NotAfter.In(vntime.Location()).Format(time.RFC3339),
+			"cert", c.flag, "file", c.file, "subject", first.Subject.CommonName,
+			"not_after", first.NotAfter.In(vntime.Location()).Format(time.RFC3339),
 			"days_left", int(left.Hours()/24))
 	}
 }

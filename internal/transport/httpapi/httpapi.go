@@ -946,10 +946,9 @@ func bodyFieldNamed(ctx context.Context, err error) error {
 // bodyNotJSON matches the decoder's refusal of a body whose first
 // character begins no JSON value: a form (curl -d 'channel=...'), XML.
 // The decoder's words say neither that the body is JSON nor what it
-// holds; the refusal begins with what it takes (bodyTaken). The space
-// after "proto:" is a no-break space in some builds: protobuf-go picks
-// one or the other from the binary's hash, so that nobody relies on its
-// words, and RE2's \s is ASCII.
+// holds; the refusal begins with what it takes (bodyTaken). protojson
+// follows "proto:" with a space or a no-break space, as a hash of the
+// binary draws (bodyPlaceRefusal): \s alone takes no U+00A0.
 var bodyNotJSON = regexp.MustCompile(`^proto:[\s\x{00a0}]+syntax error \(line 1:1\): `)
 
 // bodyTaken says what JSON value the body of the call's route is, as
