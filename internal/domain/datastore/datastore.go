@@ -607,7 +607,10 @@ type CaseQuery struct {
 	// the city stays a handler of every case escalated to it.
 	HeldBy []units.Key
 	// Match, if set, keeps only the cases for which it returns true (the
-	// caller's scope); the others are skipped as if absent.
+	// caller's scope); the others are skipped as if absent. A store calls
+	// it on every case the list reads, before its own check of Scopes and
+	// HeldBy, so that its calls count what a page read (the tests of
+	// O(page) lists count them).
 	Match func(model.Case) bool
 	// Filter, if set, keeps only the cases for which it returns true; the
 	// others are left out as the unit and status filters leave theirs

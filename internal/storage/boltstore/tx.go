@@ -422,7 +422,12 @@ func (t *tx) ListCases(q datastore.CaseQuery) ([]model.Case, string, error) {
 		if err != nil {
 			return fmt.Errorf("index points at a missing case: %w", err)
 		}
-		if (q.Scopes != nil && !storekey.InListScope(c, q.Scopes, q.HeldBy)) || (q.Match != nil && !q.Match(c)) {
+		// Match sees every case the list reads, before the scope keys
+		// are checked, so that a caller counting its calls counts the
+		// reads: a list that read cases out of its scope (the city's
+		// escalations for the social work centre) would otherwise pass
+		// them over unseen and look O(page) while it is not.
+		if (q.Match != nil && !q.Match(c)) || (q.Scopes != nil && !storekey.InListScope(c, q.Scopes, q.HeldBy)) {
 			return storekey.ErrOutOfScope
 		}
 		// The filters an index read does not hold are checked here: they

@@ -337,10 +337,10 @@ func (t *tx) putCase(id uint64, c model.Case) error {
 // all) and checks the other conditions on each record.
 func (t *tx) ListCases(q datastore.CaseQuery) ([]model.Case, string, error) {
 	// A case out of q.Scopes or Match is passed over as absent, as
-	// boltstore does.
+	// boltstore does, Match seeing every case read as there.
 	load := func(id []byte) (model.Case, error) {
 		c, err := t.CaseByID(binary.BigEndian.Uint64(id))
-		if err == nil && ((q.Scopes != nil && !storekey.InListScope(c, q.Scopes, q.HeldBy)) || (q.Match != nil && !q.Match(c))) {
+		if err == nil && ((q.Match != nil && !q.Match(c)) || (q.Scopes != nil && !storekey.InListScope(c, q.Scopes, q.HeldBy))) {
 			return c, storekey.ErrOutOfScope
 		}
 		return c, err
