@@ -231,11 +231,11 @@ func (t *tx) CasesWithTokenInScopes(token []byte, scopes []string, held []units.
 	if limit <= 0 {
 		return nil, fmt.Errorf("cases with token in scopes: limit %d must be positive", limit)
 	}
-	postings, index, byUnit := t.bucket(bucketSearchTokens), t.keys(bucketCaseScope), t.keys(bucketCasesByUnit)
+	postings, index := t.bucket(bucketSearchTokens), t.keys(bucketCaseScope)
 	if postings == nil || len(token) != datastore.SearchTokenSize {
 		return nil, nil // a file opened read-only before the index: nothing indexed
 	}
-	if index == nil || byUnit == nil {
+	if index == nil {
 		return nil, errNoIndex
 	}
 	tc := postings.Cursor()
@@ -254,6 +254,12 @@ func (t *tx) CasesWithTokenInScopes(token []byte, scopes []string, held []units.
 	// The held units' entries end in the case's key as the scope
 	// index's do (storekey.ListScopePrefixes).
 	_, heldPrefixes := storekey.ListScopePrefixes(nil, held)
+	var byUnit *keyspace
+	if len(heldPrefixes) > 0 {
+		if byUnit = t.keys(bucketCasesByUnit); byUnit == nil {
+			return nil, errNoIndex
+		}
+	}
 	for _, prefix := range heldPrefixes {
 		c := byUnit.Cursor()
 		c.SetFloor(prefix)
