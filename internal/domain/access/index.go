@@ -185,13 +185,33 @@ func (pol *Policy) Scope(p Principal) (keys []string, all bool) {
 // every case the city handled: every escalation to the city makes it a
 // handler without making it hold the case, so the city's handler key
 // would have the list read, and pass over, the city's whole history of
-// escalations at each page. Every other role's list reads Scope's keys.
+// escalations at each page. So with a commune that wholly succeeds an
+// old one in a reform: it sees the cases the old commune holds, not
+// those the old commune handed to another before the reform, which its
+// handler key would have the list read too. Every other role's list
+// reads Scope's keys. The search and the statistics read as the list
+// does; a list by due time (QueueNone) reads Scope's keys, since no
+// index orders the cases a unit holds by due time.
 func (pol *Policy) ListScope(p Principal) (keys []string, held []units.Key, all bool) {
-	if p.Role == model.RoleHotlineSupervisor && p.Unit == model.OrgSocialWorkCentre {
+	switch {
+	case p.Role == model.RoleHotlineSupervisor && p.Unit == model.OrgSocialWorkCentre:
 		for _, u := range pol.units.List(units.Filter{Level: units.LevelCity}) {
 			held = append(held, u.Key)
 		}
 		return []string{scopeIntakeOrg + p.Unit}, held, false
+	case p.Role == model.RoleCommuneWorker || p.Role == model.RoleCommuneChair:
+		unit, ok := p.adminUnit()
+		if !ok {
+			return nil, nil, false
+		}
+		// Scope's keys but the old communes', whose held cases are read
+		// instead (CaseView: pol.succeeds of the unit holding the case).
+		for _, l := range pol.units.Predecessors(unit) {
+			if pol.succeeds(unit, l.From) && !slices.Contains(held, l.From) {
+				held = append(held, l.From)
+			}
+		}
+		return []string{scopeHandler + UnitName(unit), scopeOffered + p.Unit}, held, false
 	}
 	keys, all = pol.Scope(p)
 	return keys, nil, all

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/domain/units"
 )
 
 // The one table of who may do what. Every public method of the API has a
@@ -431,23 +432,26 @@ func (pol *Policy) SearchView(p Principal, method string, c model.Case) CaseView
 }
 
 // SearchScope returns the scope keys of the cases a search by p may show
-// (SearchView): those of Scope, and for a role granted Candidates its
-// organisation's intake key, whose cases it sees in the candidate view.
-// all is true when p sees every case. A search keeps to them while it
-// walks its ranking (the scope index answers by key), so that cases out
-// of p's scope, however many rank first, cost it no case read and
-// cannot push p's own cases out of what it reads.
-func (pol *Policy) SearchScope(p Principal, method string) (keys []string, all bool) {
-	keys, all = pol.Scope(p)
+// (SearchView): those of ListScope, and for a role granted Candidates its
+// organisation's intake key, whose cases it sees in the candidate view;
+// and, as ListScope's, the units whose held cases it may show (a social
+// work centre's supervisor's, the city). all is true when p sees every
+// case. A search keeps to them while it walks its ranking (the scope
+// index and the index of cases by unit answer by key), so that cases out
+// of p's scope, however many rank first, cost it no case read and cannot
+// push p's own cases out of what it reads: through the city's handler
+// key, every case escalated to the city would.
+func (pol *Policy) SearchScope(p Principal, method string) (keys []string, held []units.Key, all bool) {
+	keys, held, all = pol.ListScope(p)
 	if all {
-		return nil, true
+		return nil, nil, true
 	}
 	if p.Grant(method) == Candidates && p.Unit != "" {
 		keys = append(slices.Clone(keys), scopeIntakeOrg+p.Unit)
 		slices.Sort(keys)
 		keys = slices.Compact(keys)
 	}
-	return keys, false
+	return keys, held, false
 }
 
 // CandidateView returns what the candidate view shows of c: its number,

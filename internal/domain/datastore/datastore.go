@@ -488,8 +488,12 @@ type SearchIndexReader interface {
 	// them, newest first. It walks the token's postings and the scopes'
 	// entries in the scope index together, each seeking past what the
 	// other skips, so its cost grows with the smaller of the two, not
-	// with the cases of the token out of those scopes.
-	CasesWithTokenInScopes(token []byte, scopes []string, limit int) ([]uint64, error)
+	// with the cases of the token out of those scopes. held, as
+	// CaseQuery.HeldBy, keeps the cases those units hold as well, walked
+	// in the index of cases by unit beside the scope entries: a social
+	// work centre's supervisor searches the cases the city holds, not
+	// every case the city handled (access.Policy.SearchScope).
+	CasesWithTokenInScopes(token []byte, scopes []string, held []units.Key, limit int) ([]uint64, error)
 	// CasesWithTokenAmong returns those of caseIDs (given in ascending
 	// order) that are indexed under token, in the same order: one look-up
 	// each, whatever the token's number of cases.

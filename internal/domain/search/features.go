@@ -387,6 +387,7 @@ type Query struct {
 	// read among them only, so that cases out of the caller's scope,
 	// however many and however new, never stand before theirs.
 	scopes []string
+	held   []units.Key // with scopes, the units whose held cases it may show
 	scoped bool
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/access"
 	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/domain/units"
 	"github.com/childcase/childcase/internal/domain/vntime"
 )
 
@@ -29,8 +30,8 @@ func (c countingTx) CasesWithToken(token []byte, limit int) ([]uint64, error) {
 	return ids, err
 }
 
-func (c countingTx) CasesWithTokenInScopes(token []byte, scopes []string, limit int) ([]uint64, error) {
-	ids, err := c.ReadTx.CasesWithTokenInScopes(token, scopes, limit)
+func (c countingTx) CasesWithTokenInScopes(token []byte, scopes []string, held []units.Key, limit int) ([]uint64, error) {
+	ids, err := c.ReadTx.CasesWithTokenInScopes(token, scopes, held, limit)
 	*c.read += len(ids)
 	if c.listed != nil {
 		*c.listed += len(ids)

@@ -430,7 +430,7 @@ func (s *Service) rank(tx datastore.ReadTx, q Query, limit, k int) (_ []hit, cut
 // caller's scope alone when q is scoped.
 func casesWithToken(tx datastore.ReadTx, q Query, token []byte, limit int) ([]uint64, error) {
 	if q.scoped {
-		return tx.CasesWithTokenInScopes(token, q.scopes, limit)
+		return tx.CasesWithTokenInScopes(token, q.scopes, q.held, limit)
 	}
 	return tx.CasesWithToken(token, limit)
 }
@@ -564,8 +564,8 @@ const maxExamined = 200
 // opened).
 func (s *Service) candidates(tx datastore.ReadTx, p access.Principal, q Query, limit int, skip string) ([]Candidate, error) {
 	q.Reporters = p.MayKnowReporter()
-	if keys, all := s.policy.SearchScope(p, Method); !all {
-		q.scopes, q.scoped = keys, true
+	if keys, held, all := s.policy.SearchScope(p, Method); !all {
+		q.scopes, q.held, q.scoped = keys, held, true
 	}
 	// One more than limit: the case skip names may be among the first.
 	out, again, err := s.candidatesUpTo(tx, p, q, limit, skip, firstPostings, limit+1)

@@ -530,11 +530,15 @@ func (s *Service) countReports(tx datastore.ReadTx, p access.Principal, agg *agg
 	}
 }
 
-// countCases counts the cases p may see (as ListCases reads them).
+// countCases counts the cases p may see, read as ListCases reads them
+// (access.Policy.ListScope): a social work centre's supervisor's through
+// the centre's entries and the cases the city holds, not through every
+// case ever escalated to the city, which it does not see.
 func (s *Service) countCases(tx datastore.ReadTx, p access.Principal, agg *aggregator, inUnit func(string) bool) error {
 	q := datastore.CaseQuery{Limit: listPage}
-	if keys, all := s.policy.Scope(p); !all {
-		q.Scopes = append([]string{}, keys...)
+	if keys, held, all := s.policy.ListScope(p); !all {
+		q.Scopes = append([]string{}, keys...) // not nil: no keys, no cases
+		q.HeldBy = held
 	}
 	q.Match = func(c model.Case) bool { return s.policy.View(p, Method, c) == access.ViewFull }
 	for {

@@ -10,6 +10,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/access"
 	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/domain/units"
 	"github.com/childcase/childcase/internal/storage/kv"
 	"github.com/childcase/childcase/internal/storage/storekey"
 )
@@ -223,9 +224,10 @@ func (t *tx) putEntry(b entrySetter, k []byte, stored bool) error {
 }
 
 // CasesWithTokenInScopes walks the token's postings and each scope key's
-// entries down from the newest, each seeking to the other's id: a case in
-// both is found where they meet.
-func (t *tx) CasesWithTokenInScopes(token []byte, scopes []string, limit int) ([]uint64, error) {
+// entries (and each held unit's, in the index of cases by unit) down from
+// the newest, each seeking to the other's id: a case in both is found
+// where they meet.
+func (t *tx) CasesWithTokenInScopes(token []byte, scopes []string, held []units.Key, limit int) ([]uint64, error) {
 	if limit <= 0 {
 		return nil, fmt.Errorf("cases with token in scopes: limit %d must be positive", limit)
 	}
@@ -244,6 +246,22 @@ func (t *tx) CasesWithTokenInScopes(token []byte, scopes []string, limit int) ([
 	for _, scope := range scopes {
 		c := index.Cursor()
 		prefix := storekey.StringPrefix(scope)
+		c.SetFloor(prefix)
+		c.SetCeiling(prefixEnd(prefix))
+		kv.SetKeysOnly(c.c)
+		walks = append(walks, idWalk{c: c, prefix: prefix})
+	}
+	// The held units' entries end in the case's key as the scope
+	// index's do (storekey.ListScopePrefixes).
+	_, heldPrefixes := storekey.ListScopePrefixes(nil, held)
+	var byUnit *keyspace
+	if len(heldPrefixes) > 0 {
+		if byUnit = t.keys(bucketCasesByUnit); byUnit == nil {
+			return nil, errNoIndex
+		}
+	}
+	for _, prefix := range heldPrefixes {
+		c := byUnit.Cursor()
 		c.SetFloor(prefix)
 		c.SetCeiling(prefixEnd(prefix))
 		kv.SetKeysOnly(c.c)

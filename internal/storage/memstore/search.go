@@ -9,6 +9,7 @@ import (
 
 	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/domain/units"
 	"github.com/childcase/childcase/internal/storage/storekey"
 )
 
@@ -157,14 +158,18 @@ func (t *tx) inScopes(scopes []string, caseIDs []uint64) []uint64 {
 }
 
 // CasesWithTokenInScopes walks the token's postings from the newest,
-// keeping the cases in scopes.
-func (t *tx) CasesWithTokenInScopes(token []byte, scopes []string, limit int) ([]uint64, error) {
+// keeping the cases in scopes or held by one of held.
+func (t *tx) CasesWithTokenInScopes(token []byte, scopes []string, held []units.Key, limit int) ([]uint64, error) {
 	if limit <= 0 {
 		return nil, fmt.Errorf("cases with token in scopes: limit %d must be positive", limit)
 	}
 	ids, _ := t.st.postings.get(string(token))
 	var out []uint64
 	for i := len(ids) - 1; i >= 0 && len(out) < limit; i-- {
+		if e, ok := t.st.cases.get(ids[i]); ok && slices.Contains(held, e.unit) {
+			out = append(out, ids[i])
+			continue
+		}
 		out = append(out, t.inScopes(scopes, ids[i:i+1])...)
 	}
 	return out, nil

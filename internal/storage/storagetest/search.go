@@ -22,6 +22,7 @@ var searchIndexTests = []namedTest{
 	{"ReadsOwnWrites", testSearchReadsOwnWrites},
 	{"AmongMany", testSearchCasesWithTokenAmongMany},
 	{"InScopes", testSearchCasesWithTokenInScopes},
+	{"InScopesHeldBy", testSearchCasesWithTokenInScopesHeldBy},
 	{"PendingMarks", testSearchPendingMarks},
 	{"IndexedUnder", testSearchIndexedUnder},
 }
@@ -316,17 +317,72 @@ func testSearchCasesWithTokenInScopes(t *testing.T, s datastore.Store) {
 		{nil, 100, nil},
 	} {
 		got, err := readOne(t, s, func(tx datastore.ReadTx) ([]uint64, error) {
-			return tx.CasesWithTokenInScopes(shared, tt.scopes, tt.limit)
+			return tx.CasesWithTokenInScopes(shared, tt.scopes, nil, tt.limit)
 		})
 		if err != nil || !slices.Equal(got, tt.want) {
 			t.Errorf("CasesWithTokenInScopes(shared, %v, %d) = %v, %v; want %v", tt.scopes, tt.limit, got, err, tt.want)
 		}
 	}
 	got, err := readOne(t, s, func(tx datastore.ReadTx) ([]uint64, error) {
-		return tx.CasesWithTokenInScopes(searchToken(9), scopeA, 10)
+		return tx.CasesWithTokenInScopes(searchToken(9), scopeA, nil, 10)
 	})
 	if err != nil || len(got) != 0 {
 		t.Errorf("CasesWithTokenInScopes(a token of no case) = %v, %v; want none", got, err)
+	}
+}
+
+// CasesWithTokenInScopes with units held (a social work centre's
+// supervisor and the city, access.Policy.SearchScope) gives the newest
+// cases under the token that carry one of the scope keys or that one of
+// the units holds, newest first, up to the limit; not those the units
+// handled without holding them. 60 cases unit B holds and unit A handles
+// (escalated to it): A holds those i%4 == 1, the organisation took those
+// i%4 == 3, and those i%7 == 0 are under another token.
+func testSearchCasesWithTokenInScopesHeldBy(t *testing.T, s datastore.Store) {
+	const org = "org:" + model.OrgSocialWorkCentre
+	var cs []model.Case
+	for i := range 60 {
+		c := sampleCase(fmt.Sprintf("HN-2026-%05d", i+1), unitB, 1)
+		c.Handlers, c.IntakeUnits = []units.Key{unitB, unitA}, []string{model.OrgHotline111}
+		switch i % 4 {
+		case 1:
+			c.ResponsibleUnit = unitA
+		case 3:
+			c.IntakeUnits = []string{model.OrgSocialWorkCentre}
+		}
+		cs = append(cs, c)
+	}
+	cs = createCases(t, s, cs...)
+	shared, other := searchToken(7), searchToken(8)
+	var want, held []uint64 // under shared, newest first: the organisation's or A's; A's
+	for i := len(cs) - 1; i >= 0; i-- {
+		tok := shared
+		if i%7 == 0 {
+			tok = other
+		} else if i%4 == 1 {
+			want, held = append(want, cs[i].ID), append(held, cs[i].ID)
+		} else if i%4 == 3 {
+			want = append(want, cs[i].ID)
+		}
+		putSearchEntries(t, s, datastore.SearchEntry{CaseID: cs[i].ID, KeyID: "m1", Tokens: [][]byte{tok}})
+	}
+	for _, tt := range []struct {
+		scopes []string
+		held   []units.Key
+		limit  int
+		want   []uint64
+	}{
+		{[]string{org}, []units.Key{unitA}, 100, want},
+		{[]string{org}, []units.Key{unitA}, 3, want[:3]},
+		{nil, []units.Key{unitA}, 100, held},
+		{nil, []units.Key{unitC}, 100, nil},
+	} {
+		got, err := readOne(t, s, func(tx datastore.ReadTx) ([]uint64, error) {
+			return tx.CasesWithTokenInScopes(shared, tt.scopes, tt.held, tt.limit)
+		})
+		if err != nil || !slices.Equal(got, tt.want) {
+			t.Errorf("CasesWithTokenInScopes(shared, %v, held by %v, %d) = %v, %v; want %v", tt.scopes, tt.held, tt.limit, got, err, tt.want)
+		}
 	}
 }
 

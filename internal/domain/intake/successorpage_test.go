@@ -1,0 +1,119 @@
+package intake
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/childcase/childcase/internal/domain/access"
+	"github.com/childcase/childcase/internal/domain/clock"
+	"github.com/childcase/childcase/internal/domain/datastore"
+	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/domain/units"
+	"github.com/childcase/childcase/internal/domain/vault"
+	"github.com/childcase/childcase/internal/keys"
+	"github.com/childcase/childcase/internal/storage/boltstore"
+)
+
+// A commune that wholly took over an old one in the 2025 reform (Phường
+// Ba Đình, of Trúc Bạch) sees the cases the old commune holds, not those
+// it handed to another commune before the reform (access.CaseView), and
+// its list reads those: among 1,000 cases Trúc Bạch handed to Hoàn Kiếm,
+// its worker's pages look at the cases they list, where they read all
+// 1,000 through the old commune's handler entries
+// (access.Policy.ListScope). Filtered by the old commune, it lists that
+// commune's cases.
+func TestSuccessorCommuneListReadsTheCasesItInherits(t *testing.T) {
+	ctx := context.Background()
+	reg, err := units.Load()
+	if err != nil {
+		t.Fatalf("units.Load: %v", err)
+	}
+	store, err := boltstore.Open(filepath.Join(t.TempDir(), "childcase.db"), boltstore.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	master, err := keys.GenerateMaster()
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := 0
+	svc := New(Deps{
+		Store: countingStore{store, &read}, Units: reg, Vault: vault.New(keys.NewKeyring(master)),
+		Clock: clock.NewFake(indexT0), Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	key := func(s string) units.Key {
+		k, err := units.ParseKey(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	baDinh, trucBach, hoanKiem := key("00004@2025-07-01"), key("00004@2025-01-01"), key("00070@2025-07-01")
+	const n = 1000
+	var inherited, own []string // newest first
+	err = store.Update(ctx, func(tx datastore.Tx) error {
+		inherited, own = nil, nil // an update may run more than once
+		for i := range n {
+			c := model.Case{
+				Number: fmt.Sprintf("HN-2026-%05d", i+1), Status: model.StatusInitialAssessment, Revision: 1,
+				ResponsibleUnit: hoanKiem, IncidentUnit: hoanKiem, Handlers: []units.Key{trucBach, hoanKiem},
+				IntakeUsers: []string{"operator.111"}, IntakeUnits: []string{model.OrgHotline111},
+			}
+			switch i % 300 {
+			case 7: // Trúc Bạch's still
+				c.ResponsibleUnit, c.IncidentUnit, c.Handlers = trucBach, trucBach, []units.Key{trucBach}
+				inherited = append([]string{c.Number}, inherited...)
+			case 11: // Ba Đình's own
+				c.ResponsibleUnit, c.IncidentUnit, c.Handlers = baDinh, baDinh, []units.Key{baDinh}
+				own = append([]string{c.Number}, own...)
+			}
+			if err := tx.CreateCase(&c); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("fill: %v", err)
+	}
+	all := slices.Concat(inherited, own)
+	slices.Sort(all)
+	slices.Reverse(all)
+	worker := access.Principal{UserID: "badinh.worker", Role: model.RoleCommuneWorker, Unit: access.UnitName(baDinh)}
+	for _, q := range []struct {
+		name string
+		unit units.Key
+		want []string
+	}{{"every case", units.Key{}, all}, {"responsible_unit Trúc Bạch", trucBach, inherited}} {
+		for _, limit := range []int{50, 2} {
+			read = 0
+			var got []string
+			query := datastore.CaseQuery{ResponsibleUnit: q.unit, Limit: limit}
+			for {
+				cs, next, err := svc.ListCases(ctx, worker, query)
+				if err != nil {
+					t.Fatalf("%s: ListCases: %v", q.name, err)
+				}
+				for _, c := range cs {
+					got = append(got, c.Number)
+				}
+				if next == "" {
+					break
+				}
+				query.After = next
+			}
+			if !slices.Equal(got, q.want) {
+				t.Errorf("%s, pages of %d: listed %v, want %v", q.name, limit, got, q.want)
+			}
+			if read > 2*len(q.want) {
+				t.Errorf("%s, pages of %d: looked at %d cases to list %d (Trúc Bạch handed 1,000 to Hoàn Kiếm)", q.name, limit, read, len(q.want))
+			}
+		}
+	}
+}
