@@ -311,14 +311,19 @@ func refusedText(s string) string {
 	}
 	run := 0
 	for _, r := range s {
-		// No combining mark comes before U+0300: most text is looked at
-		// no further.
-		if r < 0x300 || !unicode.In(r, unicode.Mn, unicode.Me) {
+		switch {
+		case r >= 0x300 && unicode.In(r, unicode.Mn, unicode.Me):
+			// No combining mark comes before U+0300.
+			if run++; run > maxStackedMarks {
+				return ruleStackedMarks
+			}
+		case r == '\u00ad' || r >= 0x300 && unicode.Is(unicode.Cf, r):
+			// A character that draws nothing (a zero-width space or
+			// non-joiner, a soft hyphen, a direction mark) does not end
+			// the tower: the marks after it are drawn on the same letter,
+			// so a run of marks split by one of them is one run.
+		default:
 			run = 0
-			continue
-		}
-		if run++; run > maxStackedMarks {
-			return ruleStackedMarks
 		}
 	}
 	return ""
