@@ -300,31 +300,16 @@ const (
 )
 
 // maxStackedMarks is the most combining marks a string may stack on one
-// character: Vietnamese, decomposed, needs two ("ặ": a dot below and a
-// breve), and the scripts of names a hotline hears need few more.
-const maxStackedMarks = 4
+// character (model.StacksMarks).
+const maxStackedMarks = model.MaxStackedMarks
 
 // refusedText returns the rule s breaks, "" for none.
 func refusedText(s string) string {
-	if strings.ContainsFunc(s, isControl) {
+	switch {
+	case strings.ContainsFunc(s, isControl):
 		return ruleNoControl
-	}
-	run := 0
-	for _, r := range s {
-		switch {
-		case r >= 0x300 && unicode.In(r, unicode.Mn, unicode.Me):
-			// No combining mark comes before U+0300.
-			if run++; run > maxStackedMarks {
-				return ruleStackedMarks
-			}
-		case r == '\u00ad' || r >= 0x300 && unicode.Is(unicode.Cf, r):
-			// A character that draws nothing (a zero-width space or
-			// non-joiner, a soft hyphen, a direction mark) does not end
-			// the tower: the marks after it are drawn on the same letter,
-			// so a run of marks split by one of them is one run.
-		default:
-			run = 0
-		}
+	case model.StacksMarks(s):
+		return ruleStackedMarks
 	}
 	return ""
 }
