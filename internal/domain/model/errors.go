@@ -139,11 +139,12 @@ func StacksMarks(s string) bool {
 			if run++; run > MaxStackedMarks {
 				return true
 			}
-		case r == '\u00ad' || r >= 0x300 && unicode.Is(unicode.Cf, r):
+		case run > 0 && (r == '\u00ad' || r >= 0x300 && unicode.Is(unicode.Cf, r)):
 			// A character that draws nothing (a zero-width space or
 			// non-joiner, a soft hyphen, a direction mark) does not end
 			// the tower: the marks after it are drawn on the same letter,
-			// so a run of marks split by one of them is one run.
+			// so a run of marks split by one of them is one run. (Out of
+			// a run, the default below does the same, at no look-up.)
 		default:
 			run = 0
 		}
