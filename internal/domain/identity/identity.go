@@ -1056,6 +1056,9 @@ func checkDisplayName(field, name string) error {
 	if strings.ContainsFunc(name, model.IsRefusedControl) {
 		return noControl(field)
 	}
+	if model.StacksMarks(name) {
+		return model.InvalidField(field, "string.stacked_marks", "must not stack more than %d combining marks on a character", model.MaxStackedMarks)
+	}
 	if strings.IndexFunc(name, func(r rune) bool { return unicode.IsLetter(r) || unicode.IsNumber(r) }) < 0 {
 		return model.InvalidField(field, "display_name.letter_or_digit", "display_name needs a letter or digit")
 	}

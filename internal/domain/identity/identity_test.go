@@ -297,6 +297,10 @@ func TestCreateUserInvalid(t *testing.T) {
 		// `users add --name` reached every terminal that lists the users.
 		{"display name with an escape sequence", with(func(u *model.User) { u.DisplayName = "Lan\x1b[31m" }), 0, "user.display_name", "string.no_control"},
 		{"display name with a bidirectional override", with(func(u *model.User) { u.DisplayName = "Lan\u202e" }), 0, "user.display_name", "string.no_control"},
+		// And a tower of combining marks, which the console draws over the
+		// lines above the name (the API's string.stacked_marks).
+		{"display name under a tower of marks", with(func(u *model.User) { u.DisplayName = "Lan" + strings.Repeat("\u0301", 100) }), 0, "user.display_name", "string.stacked_marks"},
+		{"display name under marks parted by zero-width spaces", with(func(u *model.User) { u.DisplayName = "Lan" + strings.Repeat("\u0301\u0302\u200b", 20) }), 0, "user.display_name", "string.stacked_marks"},
 		{"phone with a NUL", with(func(u *model.User) { u.Phone = "0912\x00345" }), 0, "user.phone", "string.no_control"},
 		// The police call the officer on it: a phone that is no number
 		// is refused by intake's rule (search.PhoneNumber), naming it.

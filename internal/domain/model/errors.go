@@ -118,3 +118,36 @@ func IsRefusedControl(r rune) bool {
 	}
 	return r >= '\u202A' && r <= '\u202E' || r >= '\u2066' && r <= '\u2069'
 }
+
+// MaxStackedMarks is the most combining marks a string of a request may
+// stack on one character (rule string.stacked_marks): Vietnamese,
+// decomposed, needs two ("ặ": a dot below and a breve), and the scripts
+// of names a hotline hears need few more.
+const MaxStackedMarks = 4
+
+// StacksMarks reports whether s stacks more than MaxStackedMarks
+// combining marks on one character ("Zalgo" text, which draws over the
+// lines around it wherever it is shown). The API's validation refuses it
+// in every request; the domain, for the paths that do not pass the API
+// (`users add`), as IsRefusedControl.
+func StacksMarks(s string) bool {
+	run := 0
+	for _, r := range s {
+		switch {
+		case r >= 0x300 && unicode.In(r, unicode.Mn, unicode.Me):
+			// No combining mark comes before U+0300.
+			if run++; run > MaxStackedMarks {
+				return true
+			}
+		case run > 0 && (r == '\u00ad' || r >= 0x300 && unicode.Is(unicode.Cf, r)):
+			// A character that draws nothing (a zero-width space or
+			// non-joiner, a soft hyphen, a direction mark) does not end
+			// the tower: the marks after it are drawn on the same letter,
+			// so a run of marks split by one of them is one run. (Out of
+			// a run, the default below does the same, at no look-up.)
+		default:
+			run = 0
+		}
+	}
+	return false
+}

@@ -300,26 +300,16 @@ const (
 )
 
 // maxStackedMarks is the most combining marks a string may stack on one
-// character: Vietnamese, decomposed, needs two ("ặ": a dot below and a
-// breve), and the scripts of names a hotline hears need few more.
-const maxStackedMarks = 4
+// character (model.StacksMarks).
+const maxStackedMarks = model.MaxStackedMarks
 
 // refusedText returns the rule s breaks, "" for none.
 func refusedText(s string) string {
-	if strings.ContainsFunc(s, isControl) {
+	switch {
+	case strings.ContainsFunc(s, isControl):
 		return ruleNoControl
-	}
-	run := 0
-	for _, r := range s {
-		// No combining mark comes before U+0300: most text is looked at
-		// no further.
-		if r < 0x300 || !unicode.In(r, unicode.Mn, unicode.Me) {
-			run = 0
-			continue
-		}
-		if run++; run > maxStackedMarks {
-			return ruleStackedMarks
-		}
+	case model.StacksMarks(s):
+		return ruleStackedMarks
 	}
 	return ""
 }

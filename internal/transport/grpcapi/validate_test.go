@@ -524,3 +524,39 @@ func TestStackedMarksAreRefused(t *testing.T) {
 		t.Errorf("300 marks on a letter: violations %v, want report.narrative [string.stacked_marks]", viols)
 	}
 }
+
+// TestStackedMarksAreRefusedThroughInvisibleCharacters: a character that
+// draws nothing (a zero-width space or non-joiner, a word joiner, a soft
+// hyphen, a left-to-right mark: the format characters) between combining
+// marks does not end the tower they draw: Chromium stacks "a" and fifteen
+// runs of four marks, each closed by one of them, as high as sixty marks
+// on the "a". The run of marks is ended by a character that is drawn (a
+// letter, a digit, a space), not by one that is not; a string of four
+// marks on a letter and an invisible character after them still passes.
+func TestStackedMarksAreRefusedThroughInvisibleCharacters(t *testing.T) {
+	v, err := newValidator(slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const four = "\u0301\u0302\u0303\u0304"
+	for name, invisible := range map[string]string{
+		"zero-width space":      "\u200b",
+		"zero-width non-joiner": "\u200c",
+		"word joiner":           "\u2060",
+		"byte order mark":       "\ufeff",
+		"soft hyphen":           "\u00ad",
+		"left-to-right mark":    "\u200e",
+		"function application":  "\u2061",
+	} {
+		req := validCreateReport()
+		req.Report.Narrative = "ghi chú a" + strings.Repeat(four+invisible, 15)
+		_, viols := violationsOf(t, v.check(context.Background(), req))
+		if len(viols) != 1 || viols[0].GetField() != "report.narrative" || viols[0].GetReason() != "string.stacked_marks" {
+			t.Errorf("a letter under fifteen runs of four marks, each closed by a %s: violations %v, want report.narrative [string.stacked_marks]", name, viols)
+		}
+		req.Report.Narrative = "a" + four + invisible + "b" + four + invisible + " " + four
+		if err := v.check(context.Background(), req); err != nil {
+			t.Errorf("four marks on each of three characters, a %s after each: %v", name, err)
+		}
+	}
+}
