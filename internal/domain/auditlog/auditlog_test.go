@@ -610,7 +610,7 @@ func TestVerifyAgainstANotedHeadFindsACutTail(t *testing.T) {
 // does not have the hash noted for it: the log was rewritten there or
 // before", as if it had been edited; it is missing, and is said so.
 func TestVerifyAgainstANotedHeadSaysItsEventIsMissing(t *testing.T) {
-	path, s, l, noted := fixtureNotedHead(t)
+	path, s, _, noted := fixtureNotedHead(t)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -618,7 +618,7 @@ func TestVerifyAgainstANotedHeadSaysItsEventIsMissing(t *testing.T) {
 		b := tx.Bucket([]byte("audit"))
 		return errors.Join(b.Delete(seqKey(6)), b.Delete(seqKey(7)))
 	})
-	l = auditlog.New(openStore(t, path))
+	l := auditlog.New(openStore(t, path))
 	if err := l.Record(ctx, fixture[:2]...); err != nil {
 		t.Fatal(err)
 	}
