@@ -2,6 +2,7 @@ package access
 
 import (
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/childcase/childcase/internal/domain/model"
@@ -25,6 +26,32 @@ const (
 	scopeIncident   = "incident:" // the unit where it happened
 	scopePolice     = "police:"   // a police unit it was referred to
 )
+
+// queueHolder tags the queue key of the unit that holds a case (its
+// responsible unit): a key of QueueNone's entries only, never a scope key,
+// so that a list by due time of the cases a unit holds (ListScope's held)
+// reads those alone, not every case the unit ever handled.
+const queueHolder = "holder:"
+
+// HolderQueueKey is the key of QueueNone's entries of the cases unit u
+// holds (its responsible unit, open or closed): a list by due time of a
+// principal whose ListScope holds u reads them.
+func HolderQueueKey(u units.Key) string { return queueHolder + UnitName(u) }
+
+// IsHolderQueueKey reports whether key, a queue key, is a HolderQueueKey:
+// the entries a store of before them (schema version 14) has none of.
+func IsHolderQueueKey(key string) bool { return strings.HasPrefix(key, queueHolder) }
+
+// HolderQueueEntry is c's entry under its holder's key (HolderQueueKey)
+// among QueueEntries, and false when c has none: no open deadline, or no
+// responsible unit.
+func HolderQueueEntry(c model.Case) (QueueEntry, bool) {
+	due := NearestDue(c, "", QueueNone)
+	if due.IsZero() || c.ResponsibleUnit.IsZero() {
+		return QueueEntry{}, false
+	}
+	return QueueEntry{Key: HolderQueueKey(c.ResponsibleUnit), Queue: QueueNone, Due: due}, true
+}
 
 // Tags of a report's own scope keys, apart from its case's so that a
 // case's keys can change without touching them.
@@ -190,8 +217,9 @@ func (pol *Policy) Scope(p Principal) (keys []string, all bool) {
 // those the old commune handed to another before the reform, which its
 // handler key would have the list read too. Every other role's list
 // reads Scope's keys. The search and the statistics read as the list
-// does; a list by due time (QueueNone) reads Scope's keys, since no
-// index orders the cases a unit holds by due time.
+// does, and so does a list by due time (QueueNone): Scope's keys but
+// those, and the entries of the cases the units held hold
+// (HolderQueueKey).
 func (pol *Policy) ListScope(p Principal) (keys []string, held []units.Key, all bool) {
 	switch {
 	case p.Role == model.RoleHotlineSupervisor && p.Unit == model.OrgSocialWorkCentre:
@@ -240,7 +268,8 @@ const SuccessorQueueKey = "city:awaiting-successor"
 
 // QueueEntry places a case in a work queue: the queue of that kind of the
 // unit named Key (for QueueNone, of the principals holding the scope key
-// Key), in order of Due (zero, for a case without an open deadline that
+// Key, or whose ListScope holds the unit of the holder key Key,
+// HolderQueueKey), in order of Due (zero, for a case without an open deadline that
 // counts, comes last), then newest first.
 type QueueEntry struct {
 	Key   string
@@ -286,6 +315,9 @@ func QueueEntries(c model.Case) []QueueEntry {
 	if due := NearestDue(c, "", QueueNone); !due.IsZero() {
 		for _, k := range append(ScopeKeys(c), ScopeAll) {
 			out = append(out, QueueEntry{Key: k, Queue: QueueNone, Due: due})
+		}
+		if e, ok := HolderQueueEntry(c); ok {
+			out = append(out, e)
 		}
 	}
 	return out

@@ -81,9 +81,16 @@ func (s *Service) ListQueue(ctx context.Context, p access.Principal, q QueueQuer
 		}
 		sq.Until = q.DueBefore
 	case q.Queue == QueueNone:
-		keys, all := s.policy.Scope(p)
+		// The list's scope (ListScope): the cases the units held hold
+		// are read by their holder's entries, not by every case those
+		// units ever handled (a social work centre's supervisor, a
+		// successor commune).
+		keys, held, all := s.policy.ListScope(p)
 		if all {
 			keys = []string{access.ScopeAll}
+		}
+		for _, u := range held {
+			keys = append(keys, access.HolderQueueKey(u))
 		}
 		// Entries of QueueNone are due at the case's nearest open
 		// deadline, which is what DueBefore compares: the list ends there.

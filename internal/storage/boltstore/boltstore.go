@@ -42,7 +42,7 @@
 //	  cases_by_unit         unit key, 0x00, id(8)
 //	  cases_by_status       status(4) id(8)
 //	  case_scope            storekey.CaseIndexKeys' scope keys (since version 4)
-//	  case_queue            storekey.CaseIndexKeys' queue keys (since version 4)
+//	  case_queue            storekey.CaseIndexKeys' queue keys (since version 4; under a holder's key since 14)
 //	  timers                at(8) case id(8) deadline id(4); at is Unix
 //	                        nanoseconds, so a timer is due from 1970 to 2262
 //	  tokens_by_user        user id, 0x00, token id
@@ -144,7 +144,18 @@ import (
 // given, so the migration rewrites nothing; a release that knows only
 // version 12 would drop them at the next write of the case and warn at
 // wall-clock fractions again, on days off.
-const SchemaVersion = 13
+// Version 14 adds to the queue index, of every case with an open deadline,
+// an entry under the key of the unit that holds it
+// (access.HolderQueueKey), so that a list by due time of the cases a
+// unit holds (a social work centre's supervisor, a successor commune)
+// reads those, not every case the unit handled; its migration puts them
+// (buildHolderEntries) and rewrites no record.
+const SchemaVersion = 14
+
+// holderEntriesVersion is the schema version that added the queue index's
+// entries under a holder's key: a file of an older one (a backup, checked
+// or restored) has none yet.
+const holderEntriesVersion = 14
 
 // usersByUnitVersion is the schema version that added users_by_unit: a
 // file of an older one (a backup, checked or restored) has no entries

@@ -126,7 +126,8 @@ const MaxProblems = 1000
 //   - that every record decodes and holds the id of its key;
 //   - every index against its records, both ways: each record has its
 //     entries (reports_by_call_type, reports_by_taker, case_numbers,
-//     cases_by_unit, cases_by_status, case_scope, case_queue, report_scope,
+//     cases_by_unit, cases_by_status, case_scope, case_queue (with the
+//     entries under a holder's key from schema version 14), report_scope,
 //     idempotency_by_time, tokens_by_user, users_by_unit (each active
 //     user; from schema version 12), data_keys_by_master, audit_by_case, audit_by_actor, and audit_by_time once meta records
 //     it complete), and each entry points at a record that exists and
@@ -367,6 +368,7 @@ type checker struct {
 	dailyStats     bool          // whether the file has counters by day (schema version 9)
 	scopeIndexes   bool          // whether the file has the scope and queue indexes (schema version 4)
 	usersByUnit    bool          // whether the file has users_by_unit (schema version 12)
+	holderEntries  bool          // whether the queue index has entries by holder (schema version 14)
 	countStat      tally.Counter // c.countStatEvent, made once
 	statTally      tally.Tally   // countStatEvent's, reused
 	statKeyBuf     []byte        // countStatEvent's, reused
@@ -425,6 +427,7 @@ func (c *checker) run() (err error) {
 	c.dailyStats = c.res.SchemaVersion >= dailyStatsVersion
 	c.scopeIndexes = c.res.SchemaVersion == 0 || c.res.SchemaVersion >= bucketVersion(bucketCaseScope)
 	c.usersByUnit = c.res.SchemaVersion == 0 || c.res.SchemaVersion >= usersByUnitVersion
+	c.holderEntries = c.res.SchemaVersion == 0 || c.res.SchemaVersion >= holderEntriesVersion
 	c.countStat = c.countStatEvent
 	c.caseEntries, c.scopeEntries, c.scopeKeys = map[string]int{}, map[string]int{}, map[string]int{}
 	c.found, c.expected, c.scopeSums = map[string]*int{}, map[string]*indexSum{}, map[string]uint64{}
@@ -562,7 +565,7 @@ func (c *checker) start(steps ...func(*checker)) *checkPart {
 		found: map[string]*int{}, expected: map[string]*indexSum{}, scopeSums: map[string]uint64{}, caseEntries: map[string]int{}, scopeEntries: map[string]int{}, scopeKeys: map[string]int{},
 		caseSeqs: map[uint16]uint64{},
 		linkSeed: c.linkSeed, dailyStats: c.dailyStats, scopeIndexes: c.scopeIndexes, usersByUnit: c.usersByUnit,
-		notedSeq: c.notedSeq, notedHash: c.notedHash, masters: c.masters,
+		holderEntries: c.holderEntries, notedSeq: c.notedSeq, notedHash: c.notedHash, masters: c.masters,
 	}
 	sub.countStat = sub.countStatEvent
 	g := &checkPart{sub: sub, done: make(chan struct{})}
@@ -1433,7 +1436,7 @@ func (c *checker) findCaseEntries(index []byte) {
 				c.problem(index, fmt.Sprintf("status %d, case id %d", cs.Status, id), "missing: case %s has no entry", cs.Number)
 			}
 		default:
-			scope, queue, err := storekey.CaseIndexKeys(cs)
+			scope, queue, err := c.caseIndexKeys(cs)
 			switch {
 			case err != nil:
 				return // reported with the cases
@@ -2199,13 +2202,25 @@ func readable(k []byte) string {
 // ---------------------------------------------------------------------------
 // Case scope and queue indexes
 
+// caseIndexKeys is storekey.CaseIndexKeys as the file's schema version
+// has them: a file of before version 14 has no queue entries under a
+// holder's key (the first start puts them), so check neither expects
+// them nor takes their absence for damage.
+func (c *checker) caseIndexKeys(cs model.Case) (scope, queue [][]byte, err error) {
+	scope, queue, err = storekey.CaseIndexKeys(cs)
+	if err == nil && !c.holderEntries {
+		queue = storekey.WithoutHolderEntries(queue)
+	}
+	return scope, queue, err
+}
+
 // expectCaseEntries sums the case's scope and queue entries
 // (expectEntry), and returns its scope entries.
 func (c *checker) expectCaseEntries(cs model.Case) [][]byte {
 	if !c.scopeIndexes {
 		return nil // a file of before schema version 4, with no such index
 	}
-	scope, queue, err := storekey.CaseIndexKeys(cs)
+	scope, queue, err := c.caseIndexKeys(cs)
 	if err != nil {
 		c.problem(bucketCases, fmt.Sprintf("id %d (%s)", cs.ID, cs.Number), "its index entries cannot be written: %v", err)
 		return nil
@@ -2302,7 +2317,7 @@ func (c *checker) expectedEntries(bucket, rk []byte) ([][]byte, bool) {
 	if !ok {
 		return nil, false
 	}
-	scope, queue, err := storekey.CaseIndexKeys(cs)
+	scope, queue, err := c.caseIndexKeys(cs)
 	if bytes.Equal(bucket, bucketCaseQueue) {
 		return queue, err == nil
 	}

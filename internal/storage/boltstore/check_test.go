@@ -621,6 +621,24 @@ func TestCheckFindsDamage(t *testing.T) {
 			bucket: "case_queue", key: `"units/00004@2025-07-01 queue 1"`, what: "stale",
 		},
 		{
+			// The entry under the key of the unit that holds the case
+			// (schema version 14), which its list by due time reads.
+			name: "holder queue entry deleted",
+			change: func(f ckFixture, tx *bolt.Tx) error {
+				k := append([]byte("holder:units/00004@2025-07-01\x00\x00"), u64(uint64(f.timerAt.UnixNano()))...)
+				return del("case_queue", append(k, u64(^f.caseID)...))(tx)
+			},
+			bucket: "case_queue", key: `"holder:units/00004@2025-07-01 queue 0"`, what: "missing",
+		},
+		{
+			name: "holder queue entry under a unit that does not hold the case",
+			change: func(f ckFixture, tx *bolt.Tx) error {
+				k := append([]byte("holder:units/00070@2025-07-01\x00\x00"), u64(uint64(f.timerAt.UnixNano()))...)
+				return put("case_queue", append(k, u64(^f.caseID)...), nil)(tx)
+			},
+			bucket: "case_queue", key: `"holder:units/00070@2025-07-01 queue 0"`, what: "stale",
+		},
+		{
 			name: "malformed case queue entry",
 			change: func(f ckFixture, tx *bolt.Tx) error {
 				return put("case_queue", []byte("units/00004@2025-07-01"), nil)(tx)

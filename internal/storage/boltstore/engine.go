@@ -170,16 +170,18 @@ func OpenEngine(ctx context.Context, e kv.Engine, opts EngineOptions) (*EngineSt
 }
 
 // firstCommitTooLarge says what to do about the one commit of a start
-// that grows with the data, OpenEngine's (the migration's index of users
-// by unit, initEngine), when err is that it is too large for the engine.
+// that grows with the data, OpenEngine's (the migrations' index of users
+// by unit and queue entries by holder, initEngine), when err is that it
+// is too large for the engine.
 func firstCommitTooLarge(err error) error {
 	if !errors.Is(err, kv.ErrTooLarge) {
 		return err
 	}
-	return fmt.Errorf("its first commit (a new store's layout, or the migration to schema version %d, "+
-		"which puts an entry for every active user in the commit that raises the version) is more than one commit may hold: "+
-		"raise --etcd-max-txn-ops and --etcd-max-request-bytes (and the cluster's limits) above the number of users, "+
-		"or migrate the store on a bbolt file and move it with childcase migrate-store: %w", usersByUnitVersion, err)
+	return fmt.Errorf("its first commit (a new store's layout, or the migration to schema version %d or %d, "+
+		"which puts an entry for every active user, and one for every case with an open deadline, in the commit that raises the version) "+
+		"is more than one commit may hold: "+
+		"raise --etcd-max-txn-ops and --etcd-max-request-bytes (and the cluster's limits) above the number of users and open cases, "+
+		"or migrate the store on a bbolt file and move it with childcase migrate-store: %w", usersByUnitVersion, holderEntriesVersion, err)
 }
 
 // CommitTrier is an engine that runs a write transaction without
@@ -256,6 +258,11 @@ func checkEngineStore(t kv.Tx, meta kv.Bucket) error {
 		if version < usersByUnitVersion {
 			if err := buildUsersByUnit(&tx{kt: t}); err != nil {
 				return fmt.Errorf("migrate to schema version %d: %w", usersByUnitVersion, err)
+			}
+		}
+		if version < holderEntriesVersion {
+			if err := buildHolderEntries(&tx{kt: t}); err != nil {
+				return fmt.Errorf("migrate to schema version %d: %w", holderEntriesVersion, err)
 			}
 		}
 		return meta.Put(keySchemaVersion, u32(SchemaVersion))

@@ -7,14 +7,17 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/childcase/childcase/internal/domain/access"
 	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/domain/units"
 	"github.com/childcase/childcase/internal/storage/boltstore"
 	"github.com/childcase/childcase/internal/storage/kv"
 	"github.com/childcase/childcase/internal/storage/storagetest"
@@ -357,6 +360,64 @@ func TestOpenEngineBuildsUsersByUnit(t *testing.T) {
 	}
 	if got := bucketCounts(t, db); got["users_by_unit"] != 11 || got["users"] != 11 {
 		t.Errorf("after the engine's migration: %d users, %d entries in users_by_unit; want 11 of each", got["users"], got["users_by_unit"])
+	}
+	res := mustCheck(t, db)
+	if !res.OK() || res.SchemaVersion != boltstore.SchemaVersion {
+		t.Errorf("Check after the engine's migration: version %d, problems:\n%s", res.SchemaVersion, problemList(res))
+	}
+}
+
+// TestOpenEngineBuildsHolderEntries: a store on an engine (as on etcd) of
+// schema version 13, the schema-13 golden file as a kv engine, gets the
+// queue index's entries under a holder's key of version 14 in the
+// transaction that raises its version, without any record rewritten: Ba
+// Đình's list by due time of the cases it holds is a prefix scan at
+// once, and Check finds the index and the cases in agreement.
+func TestOpenEngineBuildsHolderEntries(t *testing.T) {
+	ctx := context.Background()
+	db, _ := copyGolden(t, "schema13")
+	before := bucketCounts(t, db)
+	s := openEngineStore(t, openBoltEngine(t, db))
+	baDinh, err := units.ParseKey("00004@2025-07-01")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.View(ctx, func(tx datastore.ReadTx) error {
+		// What Ba Đình holds, by the index of cases by unit, with an
+		// open deadline.
+		held, _, err := tx.ListCases(datastore.CaseQuery{ResponsibleUnit: baDinh, Limit: 10})
+		if err != nil {
+			return err
+		}
+		var want []string
+		for _, c := range held {
+			if _, ok := access.HolderQueueEntry(c); ok {
+				want = append(want, c.Number)
+			}
+		}
+		cs, next, err := tx.ListQueue(datastore.QueueQuery{
+			Queue: access.QueueNone, Keys: []string{access.HolderQueueKey(baDinh)}, Until: time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC), Limit: 10,
+		})
+		var got []string
+		for _, c := range cs {
+			got = append(got, c.Number)
+		}
+		slices.Sort(got)
+		slices.Sort(want)
+		if err != nil || len(want) == 0 || !slices.Equal(got, want) || next != "" {
+			t.Errorf("the cases Ba Đình holds by due time after the migration: %v, %q, %v; want %v", got, next, err, want)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	after := bucketCounts(t, db)
+	if after["case_queue"] != before["case_queue"]+4 || after["cases"] != 4 {
+		t.Errorf("after the engine's migration: %d entries in case_queue, %d before; want 4 more, one for each of the 4 cases", after["case_queue"], before["case_queue"])
 	}
 	res := mustCheck(t, db)
 	if !res.OK() || res.SchemaVersion != boltstore.SchemaVersion {

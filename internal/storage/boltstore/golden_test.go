@@ -51,7 +51,9 @@ import (
 // store audit events in JSON), schema11 and schema11wd by commit 974310d
 // (schema version 11, the last without the index of users by unit),
 // schema12 by commit c3c3e050 (schema version 12, the last to store a
-// working-day deadline without its warning instants).
+// working-day deadline without its warning instants), schema13 by commit
+// 54c9ad18 (schema version 13, the last without the queue index's entries
+// under a holder's key).
 // schema9 holds more, what version 10 counts differently: its
 // server ran `serve --demo --policy` with {"acknowledge": {"seconds": 60}}
 // (so that the demo's cases miss their acknowledgements within a minute), on
@@ -73,7 +75,9 @@ import (
 // acknowledgements are working-day clocks) at 16:05 on Mon 7 Dec 2026 in
 // Hanoi; schema12, written by commit c3c3e050 (schema version 12, the
 // last to store a working-day deadline without its warning instants), the
-// same as schema11, on ports of its own. Each
+// same as schema11, on ports of its own; schema13, written by commit
+// 54c9ad18, the same, on ports of its own (the acknowledgement with the
+// etag of a read of the case). Each
 // step was a curl to the REST API with the demo's tokens. Each has its
 // master key file beside it. They are what every later layout must still open: never regenerate
 // them, add the next version's instead.
@@ -102,31 +106,31 @@ var goldenFiles = []goldenFileCase{
 		// The acknowledgement's idempotency record remembers the whole
 		// case, free text in the clear: the migration to version 3 drops it.
 		before:        demoCounts(39, 14, 1, false),
-		after:         withUsersByUnit(withAuditByTime(withStats(withSearchIndex(demoCounts(39, 14, 0, true))))),
+		after:         withHolderEntries(withUsersByUnit(withAuditByTime(withStats(withSearchIndex(demoCounts(39, 14, 0, true))))), 4),
 		sealedAtStart: 2,
 	},
 	{
 		name:   "schema3",
 		before: demoCounts(38, 13, 1, false),
-		after:  withUsersByUnit(withAuditByTime(withStats(withSearchIndex(demoCounts(38, 13, 1, true))))),
+		after:  withHolderEntries(withUsersByUnit(withAuditByTime(withStats(withSearchIndex(demoCounts(38, 13, 1, true))))), 4),
 	},
 	{
 		// Written with its indexes (schema version 4), records in JSON.
 		name:   "schema4",
 		before: demoCounts(39, 14, 1, true),
-		after:  withUsersByUnit(withAuditByTime(withStats(withSearchIndex(demoCounts(39, 14, 1, true))))),
+		after:  withHolderEntries(withUsersByUnit(withAuditByTime(withStats(withSearchIndex(demoCounts(39, 14, 1, true))))), 4),
 	},
 	{
 		// Records as storage-owned messages (schema version 5).
 		name:   "schema5",
 		before: demoCounts(39, 14, 1, true),
-		after:  withUsersByUnit(withAuditByTime(withStats(withSearchIndex(demoCounts(39, 14, 1, true))))),
+		after:  withHolderEntries(withUsersByUnit(withAuditByTime(withStats(withSearchIndex(demoCounts(39, 14, 1, true))))), 4),
 	},
 	{
 		// The indexes in the one bucket index (schema version 6).
 		name:   "schema6",
 		before: demoCounts(39, 14, 1, true),
-		after:  withUsersByUnit(withAuditByTime(withStats(withSearchIndex(demoCounts(39, 14, 1, true))))),
+		after:  withHolderEntries(withUsersByUnit(withAuditByTime(withStats(withSearchIndex(demoCounts(39, 14, 1, true))))), 4),
 	},
 	{
 		// Statistics counters and a full search index of 16-byte tokens
@@ -137,7 +141,7 @@ var goldenFiles = []goldenFileCase{
 		// its own.
 		name:     "schema7",
 		before:   schema7Counts(4, 142, 11),
-		after:    withUsersByUnit(withAuditByTime(schema7Counts(0, 0, 11+19))),
+		after:    withHolderEntries(withUsersByUnit(withAuditByTime(schema7Counts(0, 0, 11+19))), 4),
 		referred: []string{"HN-2026-00001", "HN-2026-00003", "HN-2026-00004"},
 	},
 	{
@@ -146,7 +150,7 @@ var goldenFiles = []goldenFileCase{
 		// cells by day and changes nothing else.
 		name:     "schema8",
 		before:   schema8Counts(11),
-		after:    withUsersByUnit(withAuditByTime(schema8Counts(11 + 19))),
+		after:    withHolderEntries(withUsersByUnit(withAuditByTime(schema8Counts(11+19))), 4),
 		referred: []string{"HN-2026-00001", "HN-2026-00003", "HN-2026-00004"},
 	},
 	{
@@ -157,7 +161,7 @@ var goldenFiles = []goldenFileCase{
 		// with the audit log's index by time.
 		name:     "schema9",
 		before:   schema9Counts(38),
-		after:    withUsersByUnit(schema9Counts(40)),
+		after:    withHolderEntries(withUsersByUnit(schema9Counts(40)), 3),
 		referred: []string{"HN-2026-00001", "HN-2026-00003", "HN-2026-00004"},
 		cases:    5, reports: 6,
 	},
@@ -167,7 +171,7 @@ var goldenFiles = []goldenFileCase{
 		// and the events written after it are binary.
 		name:     "schema10",
 		before:   schema10Counts(),
-		after:    withUsersByUnit(schema10Counts()),
+		after:    withHolderEntries(withUsersByUnit(schema10Counts()), 4),
 		referred: []string{"HN-2026-00001", "HN-2026-00003", "HN-2026-00004"},
 	},
 	{
@@ -177,7 +181,7 @@ var goldenFiles = []goldenFileCase{
 		// active, and changes nothing else.
 		name:     "schema11",
 		before:   schema11Counts(),
-		after:    withUsersByUnit(schema11Counts()),
+		after:    withHolderEntries(withUsersByUnit(schema11Counts()), 4),
 		referred: []string{"HN-2026-00001", "HN-2026-00003", "HN-2026-00004"},
 	},
 	{
@@ -187,7 +191,7 @@ var goldenFiles = []goldenFileCase{
 		// adds the index of users by unit and rewrites nothing.
 		name:     "schema11wd",
 		before:   schema11wdCounts(),
-		after:    withUsersByUnit(schema11wdCounts()),
+		after:    withHolderEntries(withUsersByUnit(schema11wdCounts()), 4),
 		referred: []string{"HN-2026-00001", "HN-2026-00003", "HN-2026-00004"},
 	},
 	{
@@ -196,7 +200,17 @@ var goldenFiles = []goldenFileCase{
 		// was by its own; the migration rewrites nothing.
 		name:     "schema12",
 		before:   schema12Counts(),
-		after:    schema12Counts(),
+		after:    withHolderEntries(schema12Counts(), 4),
+		referred: []string{"HN-2026-00001", "HN-2026-00003", "HN-2026-00004"},
+	},
+	{
+		// The last schema before the queue index's entries under a
+		// holder's key (version 14), written by commit 54c9ad18 as
+		// schema12 was by its own; the migration puts an entry for each
+		// case with an open deadline and rewrites nothing.
+		name:     "schema13",
+		before:   schema13Counts(),
+		after:    withHolderEntries(schema13Counts(), 4),
 		referred: []string{"HN-2026-00001", "HN-2026-00003", "HN-2026-00004"},
 	},
 }
@@ -315,6 +329,20 @@ func schema11Counts() goldenCounts {
 func schema12Counts() goldenCounts {
 	c := withUsersByUnit(schema11Counts())
 	c["audit"], c["audit_by_time"] = 102, 103
+	return c
+}
+
+// schema13Counts are the entries per bucket of the schema-13 golden file,
+// written by commit 54c9ad18: schema12Counts' demo, the acknowledgement
+// (after a read of the case, for its etag) and the audit query.
+func schema13Counts() goldenCounts { return schema12Counts() }
+
+// withHolderEntries adds the queue index's entries under a holder's key
+// (schema version 14), which the migration puts, one for each of the n
+// cases with an open deadline and a responsible unit: the demo's 4 (3 of
+// schema9's 5).
+func withHolderEntries(c goldenCounts, n int) goldenCounts {
+	c["case_queue"] += n
 	return c
 }
 
@@ -781,7 +809,7 @@ func emptyToNil(v reflect.Value) reflect.Value {
 // store (an offline backup's) reads its records and writes a backup
 // Check finds the same.
 func TestCheckAndBackupReadOlderSchemas(t *testing.T) {
-	for version, name := range map[uint32]string{2: "schema2", 3: "schema3", 4: "schema4", 5: "schema5", 6: "schema6", 7: "schema7", 8: "schema8", 9: "schema9", 10: "schema10", 11: "schema11", 12: "schema12"} {
+	for version, name := range map[uint32]string{2: "schema2", 3: "schema3", 4: "schema4", 5: "schema5", 6: "schema6", 7: "schema7", 8: "schema8", 9: "schema9", 10: "schema10", 11: "schema11", 12: "schema12", 13: "schema13"} {
 		t.Run(name, func(t *testing.T) {
 			db, _ := copyGolden(t, name)
 			res := mustCheck(t, db)

@@ -78,7 +78,53 @@ func migrate(tx *bolt.Tx, version uint32) error {
 			return fmt.Errorf("migrate to schema version %d: %w", usersByUnitVersion, err)
 		}
 	}
+	if version < holderEntriesVersion {
+		if err := buildHolderEntries(newTx(tx)); err != nil {
+			return fmt.Errorf("migrate to schema version %d: %w", holderEntriesVersion, err)
+		}
+	}
 	return tx.Bucket(bucketMeta).Put(keySchemaVersion, u32(SchemaVersion))
+}
+
+// buildHolderEntries (version 13 to 14) puts, for every case with an open
+// deadline, its queue entry under its holder's key
+// (storekey.CaseHolderQueueKey), in the transaction of the migration, as
+// buildUsersByUnit does: a crash leaves the file (or the etcd store:
+// initEngine) at the older version without an entry, and the next open
+// starts again. An entry already there (a file whose version a test
+// lowered, or one the version-4 build just put) is put again, to the
+// same empty value.
+func buildHolderEntries(t *tx) error {
+	cases := t.bucket(bucketCases)
+	if cases == nil {
+		return fmt.Errorf("bucket %s is missing", bucketCases)
+	}
+	ix := t.keys(bucketCaseQueue)
+	if ix == nil {
+		return fmt.Errorf("bucket %s is missing", bucketCaseQueue)
+	}
+	var entries [][]byte
+	c := cases.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		cs, err := decodeAs[model.Case](v)
+		if err != nil {
+			return fmt.Errorf("case id %d: %w", be.Uint64(k), err)
+		}
+		e, err := storekey.CaseHolderQueueKey(cs)
+		if err != nil {
+			return err
+		}
+		if e != nil {
+			entries = append(entries, e)
+		}
+	}
+	slices.SortFunc(entries, bytes.Compare)
+	for _, k := range entries {
+		if err := ix.Put(k, nil); err != nil {
+			return fmt.Errorf("put %s entry: %w", bucketCaseQueue, err)
+		}
+	}
+	return nil
 }
 
 // buildUsersByUnit (version 11 to 12) puts every active user's entry in
@@ -122,7 +168,7 @@ const statsRulesVersion = 10
 // lastRewritingVersion is the last schema version whose migration rewrites
 // records. The versions after it change only how new records are written,
 // or add an index built from records in one pass (users_by_unit, version
-// 12), so a store of it or later is brought up to date by its version
+// 12; the queue index's entries under a holder's key, version 14), so a store of it or later is brought up to date by its version
 // number and that build: an etcd store (initEngine) too, which is never
 // migrated record by record, in the one transaction that raises its
 // version. A migration that rewrites records moves it.

@@ -26,6 +26,7 @@ var caseIndexTests = []namedTest{
 	{"QueueOrder", testQueueOrder},
 	{"QueuePagingAndUntil", testQueuePaging},
 	{"QueueFollowsUpdates", testQueueFollowsUpdates},
+	{"QueueByHolderFollowsTheHolder", testQueueByHolder},
 	{"QueueBadCursor", testQueueBadCursor},
 	{"QueueMatchNeverEndsAPage", testQueueMatchNeverEndsAPage},
 	{"ReportScopes", testReportScopes},
@@ -295,6 +296,48 @@ func testQueueFollowsUpdates(t *testing.T, s datastore.Store) {
 	if got, _ := listQueue(t, s, q); len(got) != 0 {
 		t.Errorf("after the deadline was met, ListQueue(overdue) = %v, want none", got)
 	}
+}
+
+// testQueueByHolder: QueueNone's entries under a holder's key
+// (access.HolderQueueKey, schema version 14) hold the cases with an open
+// deadline that the unit holds, nearest first, the closed one too, not
+// those it only handled; a case handed over moves to its new holder's,
+// and one whose deadlines are all met leaves them.
+func testQueueByHolder(t *testing.T, s datastore.Store) {
+	cs := queuedCases(t, s)
+	// Case 3 handed to unit B, unit A still among its handlers.
+	c := cs[3]
+	c.Revision++
+	c.ResponsibleUnit = unitB
+	c.Handlers = []units.Key{unitA, unitB}
+	update(t, s, func(tx datastore.Tx) error { return tx.UpdateCase(c) })
+	n := func(i ...int) []string { return numbersAt(cs, i...) }
+	byHolder := func(u units.Key) []string {
+		got, _ := listQueue(t, s, datastore.QueueQuery{Queue: access.QueueNone, Keys: []string{access.HolderQueueKey(u)}, Limit: 100})
+		return got
+	}
+	if got, want := byHolder(unitA), n(5, 4, 2, 0); !slices.Equal(got, want) {
+		t.Errorf("ListQueue(none, holder A) = %v, want %v (not case 3, handed to B; not case 1, no deadline)", got, want)
+	}
+	if got, want := byHolder(unitB), n(3); !slices.Equal(got, want) {
+		t.Errorf("ListQueue(none, holder B) = %v, want %v", got, want)
+	}
+	if got, want := listScopedQueue(t, s, "handler:"+unitAName), n(5, 4, 2, 3, 0); !slices.Equal(got, want) {
+		t.Errorf("ListQueue(none, handler A) = %v, want %v (the handler's key keeps case 3)", got, want)
+	}
+	c.Revision++
+	c.Deadlines[0].State = model.DeadlineMet
+	update(t, s, func(tx datastore.Tx) error { return tx.UpdateCase(c) })
+	if got := byHolder(unitB); len(got) != 0 {
+		t.Errorf("after its deadline was met, ListQueue(none, holder B) = %v, want none", got)
+	}
+}
+
+// listScopedQueue lists QueueNone's entries under one key.
+func listScopedQueue(t *testing.T, s datastore.Store, key string) []string {
+	t.Helper()
+	got, _ := listQueue(t, s, datastore.QueueQuery{Queue: access.QueueNone, Keys: []string{key}, Limit: 100})
+	return got
 }
 
 func testQueueBadCursor(t *testing.T, s datastore.Store) {

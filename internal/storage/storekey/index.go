@@ -78,6 +78,27 @@ func CaseIndexKeys(c model.Case) (scope, queue [][]byte, err error) {
 	return scope, queue, nil
 }
 
+// CaseHolderQueueKey is c's entry under its holder's key in the queue
+// index (access.HolderQueueEntry), nil when it has none: what the
+// migration to schema version 14 adds to every case.
+func CaseHolderQueueKey(c model.Case) ([]byte, error) {
+	e, ok := access.HolderQueueEntry(c)
+	if !ok {
+		return nil, nil
+	}
+	if err := CheckID("case queue key", e.Key, false); err != nil {
+		return nil, fmt.Errorf("case %s: %w", c.Number, err)
+	}
+	return CaseQueueKey(e, c.ID), nil
+}
+
+// WithoutHolderEntries returns queue (CaseIndexKeys' queue entries)
+// without the entries under a holder's key (access.IsHolderQueueKey), as
+// a store of before schema version 14 holds them.
+func WithoutHolderEntries(queue [][]byte) [][]byte {
+	return slices.DeleteFunc(queue, func(k []byte) bool { return access.IsHolderQueueKey(string(k)) })
+}
+
 // InScope reports whether c carries one of the scope keys.
 func InScope(c model.Case, scopes []string) bool {
 	for _, k := range access.ScopeKeys(c) {
