@@ -1,12 +1,8 @@
 package etcdstore_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/binary"
-	"errors"
 	"fmt"
-	"strings"
 	"testing"
 	"time"
 
@@ -75,49 +71,7 @@ func TestEtcdStoreTakesUpSchema13(t *testing.T) {
 	}
 	// Version 13: no entries under a holder's key, the older version number.
 	holder := append([]byte{caseQueueTag}, access.HolderQueueKey(unit)...)
-	e := openEngine(0)
-	err = e.Update(ctx, func(tx kv.Tx) error {
-		ix := tx.Bucket([]byte("index"))
-		var doomed [][]byte
-		c := ix.Cursor()
-		for k, _ := c.Seek(holder); k != nil && bytes.HasPrefix(k, holder); k, _ = c.Next() {
-			doomed = append(doomed, bytes.Clone(k))
-		}
-		if len(doomed) != n {
-			return fmt.Errorf("%d queue entries under the holder's key, want %d", len(doomed), n)
-		}
-		for _, k := range doomed {
-			if err := ix.Delete(k); err != nil {
-				return err
-			}
-		}
-		return tx.Bucket([]byte("meta")).Put([]byte("schema_version"), binary.BigEndian.AppendUint32(nil, 13))
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Close(); err != nil {
-		t.Fatal(err)
-	}
-	version := func() uint32 {
-		t.Helper()
-		e := openEngine(0)
-		defer e.Close()
-		v, err := boltstore.EngineSchemaVersion(ctx, e)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return v
-	}
-
-	small := openEngine(n / 2)
-	if _, err := boltstore.OpenEngine(ctx, small, boltstore.EngineOptions{}); !errors.Is(err, kv.ErrTooLarge) || !strings.Contains(err.Error(), "--etcd-max-txn-ops") {
-		t.Errorf("OpenEngine with room for %d operations a commit: %v; want ErrTooLarge naming --etcd-max-txn-ops", n/2, err)
-	}
-	small.Close()
-	if v := version(); v != 13 {
-		t.Fatalf("schema version after the refused open: %d, want 13 as before", v)
-	}
+	backToOlderVersion(t, openEngine, holder, n, 13)
 
 	s, err = boltstore.OpenEngine(ctx, openEngine(0), boltstore.EngineOptions{})
 	if err != nil {
@@ -147,7 +101,7 @@ func TestEtcdStoreTakesUpSchema13(t *testing.T) {
 	if len(got) != n || got[0] != "HN-2026-00001" || got[n-1] != fmt.Sprintf("HN-2026-%05d", n) {
 		t.Errorf("the unit's held cases by due time after the migration: %v, want HN-2026-00001 to HN-2026-%05d", got, n)
 	}
-	if v := version(); v != boltstore.SchemaVersion {
+	if v := engineVersion(t, openEngine); v != boltstore.SchemaVersion {
 		t.Errorf("schema version after the open: %d, want %d", v, boltstore.SchemaVersion)
 	}
 }

@@ -59,49 +59,7 @@ func TestEtcdStoreBuildsUsersByUnitAtOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Version 11: no entries, the older version number.
-	e := openEngine(0)
-	err = e.Update(ctx, func(tx kv.Tx) error {
-		ix := tx.Bucket([]byte("index"))
-		var doomed [][]byte
-		c := ix.Cursor()
-		for k, _ := c.Seek([]byte{usersByUnitTag}); k != nil && k[0] == usersByUnitTag; k, _ = c.Next() {
-			doomed = append(doomed, bytes.Clone(k))
-		}
-		if len(doomed) != workers {
-			return fmt.Errorf("%d entries in users_by_unit, want %d", len(doomed), workers)
-		}
-		for _, k := range doomed {
-			if err := ix.Delete(k); err != nil {
-				return err
-			}
-		}
-		return tx.Bucket([]byte("meta")).Put([]byte("schema_version"), binary.BigEndian.AppendUint32(nil, 11))
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Close(); err != nil {
-		t.Fatal(err)
-	}
-	version := func() uint32 {
-		t.Helper()
-		e := openEngine(0)
-		defer e.Close()
-		v, err := boltstore.EngineSchemaVersion(ctx, e)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return v
-	}
-
-	small := openEngine(workers / 2)
-	if _, err := boltstore.OpenEngine(ctx, small, boltstore.EngineOptions{}); !errors.Is(err, kv.ErrTooLarge) || !strings.Contains(err.Error(), "--etcd-max-txn-ops") {
-		t.Errorf("OpenEngine with room for %d operations a commit: %v; want ErrTooLarge naming --etcd-max-txn-ops", workers/2, err)
-	}
-	small.Close()
-	if v := version(); v != 11 {
-		t.Fatalf("schema version after the refused open: %d, want 11 as before", v)
-	}
+	backToOlderVersion(t, openEngine, []byte{usersByUnitTag}, workers, 11)
 
 	s, err = boltstore.OpenEngine(ctx, openEngine(0), boltstore.EngineOptions{})
 	if err != nil {
@@ -130,7 +88,63 @@ func TestEtcdStoreBuildsUsersByUnitAtOpen(t *testing.T) {
 	if len(got) != workers || got[0] != "worker00" || got[workers-1] != fmt.Sprintf("worker%02d", workers-1) {
 		t.Errorf("the unit's workers after the migration: %v, want worker00 to worker%02d", got, workers-1)
 	}
-	if v := version(); v != boltstore.SchemaVersion {
+	if v := engineVersion(t, openEngine); v != boltstore.SchemaVersion {
 		t.Errorf("schema version after the open: %d, want %d", v, boltstore.SchemaVersion)
 	}
+}
+
+// backToOlderVersion takes a store that openEngine opens back to schema
+// version older, as a release of it left it: it deletes the index entries
+// under prefix that version had not yet (want of them, or it fails), and
+// sets the version. Then it checks that a start with room for only half
+// of them a commit is refused naming --etcd-max-txn-ops and leaves the
+// store at older: the migration's one commit that puts them is refused
+// whole, never written in part.
+func backToOlderVersion(t *testing.T, openEngine func(maxOps int) kv.Engine, prefix []byte, want int, older uint32) {
+	t.Helper()
+	ctx := context.Background()
+	e := openEngine(0)
+	err := e.Update(ctx, func(tx kv.Tx) error {
+		ix := tx.Bucket([]byte("index"))
+		var doomed [][]byte
+		c := ix.Cursor()
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			doomed = append(doomed, bytes.Clone(k))
+		}
+		if len(doomed) != want {
+			return fmt.Errorf("%d index entries under %q, want %d", len(doomed), prefix, want)
+		}
+		for _, k := range doomed {
+			if err := ix.Delete(k); err != nil {
+				return err
+			}
+		}
+		return tx.Bucket([]byte("meta")).Put([]byte("schema_version"), binary.BigEndian.AppendUint32(nil, older))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	small := openEngine(want / 2)
+	if _, err := boltstore.OpenEngine(ctx, small, boltstore.EngineOptions{}); !errors.Is(err, kv.ErrTooLarge) || !strings.Contains(err.Error(), "--etcd-max-txn-ops") {
+		t.Errorf("OpenEngine with room for %d operations a commit: %v; want ErrTooLarge naming --etcd-max-txn-ops", want/2, err)
+	}
+	small.Close()
+	if v := engineVersion(t, openEngine); v != older {
+		t.Fatalf("schema version after the refused open: %d, want %d as before", v, older)
+	}
+}
+
+// engineVersion is the schema version of the store openEngine opens.
+func engineVersion(t *testing.T, openEngine func(maxOps int) kv.Engine) uint32 {
+	t.Helper()
+	e := openEngine(0)
+	defer e.Close()
+	v, err := boltstore.EngineSchemaVersion(context.Background(), e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }
