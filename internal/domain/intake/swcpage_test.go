@@ -36,6 +36,17 @@ type swcWorld struct {
 
 func newSWCWorld(tb testing.TB, n, swcCases, heldCases int) *swcWorld {
 	tb.Helper()
+	w := buildSWCWorld(tb, n, swcCases, heldCases, func(*model.Case, int, units.Key, units.Key) {})
+	slices.Reverse(w.swc)
+	slices.Reverse(w.held)
+	return w
+}
+
+// buildSWCWorld is newSWCWorld's store, each case as shape leaves it
+// (given its index i, the commune and the city), and swc and held in the order of the cases'
+// ids, oldest first.
+func buildSWCWorld(tb testing.TB, n, swcCases, heldCases int, shape func(c *model.Case, i int, commune, city units.Key)) *swcWorld {
+	tb.Helper()
 	reg, err := units.Load()
 	if err != nil {
 		tb.Fatalf("units.Load: %v", err)
@@ -64,13 +75,14 @@ func newSWCWorld(tb testing.TB, n, swcCases, heldCases int) *swcWorld {
 					ResponsibleUnit: commune, IncidentUnit: commune, Handlers: []units.Key{commune, w.city},
 					IntakeUsers: []string{"operator.111"}, IntakeUnits: []string{model.OrgHotline111},
 				}
+				shape(&c, i, commune, w.city)
 				switch {
 				case swcCases > 0 && i%(n/swcCases) == 0 && len(w.swc) < swcCases:
 					c.IntakeUsers, c.IntakeUnits = []string{"operator.swc"}, []string{model.OrgSocialWorkCentre}
-					w.swc = append([]string{c.Number}, w.swc...)
+					w.swc = append(w.swc, c.Number)
 				case heldCases > 0 && i%(n/heldCases) == 1 && len(w.held) < heldCases:
 					c.ResponsibleUnit = w.city // handed over to the city, which accepted it
-					w.held = append([]string{c.Number}, w.held...)
+					w.held = append(w.held, c.Number)
 				}
 				if err := tx.CreateCase(&c); err != nil {
 					return err

@@ -2,22 +2,13 @@ package intake
 
 import (
 	"context"
-	"fmt"
-	"io"
-	"log/slog"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/childcase/childcase/internal/domain/access"
-	"github.com/childcase/childcase/internal/domain/clock"
-	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/units"
-	"github.com/childcase/childcase/internal/domain/vault"
-	"github.com/childcase/childcase/internal/keys"
-	"github.com/childcase/childcase/internal/storage/boltstore"
 )
 
 // newSWCQueueWorld is newSWCWorld's store whose n cases each have the
@@ -27,59 +18,15 @@ import (
 // supervisor's list by due time (QueueNone), and of the city's queues.
 func newSWCQueueWorld(tb testing.TB, n, swcCases, heldCases int) *swcWorld {
 	tb.Helper()
-	reg, err := units.Load()
-	if err != nil {
-		tb.Fatalf("units.Load: %v", err)
-	}
-	store, err := boltstore.Open(filepath.Join(tb.TempDir(), "childcase.db"), boltstore.Options{NoSync: true})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { store.Close() })
-	master, err := keys.GenerateMaster()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	w := &swcWorld{city: reg.List(units.Filter{Level: units.LevelCity})[0].Key}
-	w.svc = New(Deps{
-		Store: countingStore{store, &w.read}, Units: reg, Vault: vault.New(keys.NewKeyring(master)),
-		Clock: clock.NewFake(indexT0), Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	return buildSWCWorld(tb, n, swcCases, heldCases, func(c *model.Case, i int, commune, city units.Key) {
+		due := indexT0.Add(-time.Duration(n-i) * time.Minute)
+		c.Status = model.StatusAwaitingAcknowledgement
+		c.Deadlines = []model.Deadline{{
+			ID: 1, Kind: model.DeadlineAcknowledge, Clock: model.ClockHours, Length: time.Hour,
+			Unit: access.UnitName(commune), Start: due.Add(-time.Hour), Due: due, State: model.DeadlineOpen, Breached: true,
+			Escalations: []model.Escalation{{Time: due, To: access.UnitName(city)}},
+		}}
 	})
-	commune := reg.List(units.Filter{Level: units.LevelCommune, AsOf: indexT0Date(2026)})[0].Key
-	const batch = 500
-	for from := 0; from < n; from += batch {
-		err := store.Update(context.Background(), func(tx datastore.Tx) error {
-			for i := from; i < min(n, from+batch); i++ {
-				due := indexT0.Add(-time.Duration(n-i) * time.Minute)
-				c := model.Case{
-					Number: fmt.Sprintf("HN-2026-%05d", i+1), Status: model.StatusAwaitingAcknowledgement, Revision: 1,
-					ResponsibleUnit: commune, IncidentUnit: commune, Handlers: []units.Key{commune, w.city},
-					IntakeUsers: []string{"operator.111"}, IntakeUnits: []string{model.OrgHotline111},
-					Deadlines: []model.Deadline{{
-						ID: 1, Kind: model.DeadlineAcknowledge, Clock: model.ClockHours, Length: time.Hour,
-						Unit: access.UnitName(commune), Start: due.Add(-time.Hour), Due: due, State: model.DeadlineOpen, Breached: true,
-						Escalations: []model.Escalation{{Time: due, To: access.UnitName(w.city)}},
-					}},
-				}
-				switch {
-				case swcCases > 0 && i%(n/swcCases) == 0 && len(w.swc) < swcCases:
-					c.IntakeUsers, c.IntakeUnits = []string{"operator.swc"}, []string{model.OrgSocialWorkCentre}
-					w.swc = append(w.swc, c.Number)
-				case heldCases > 0 && i%(n/heldCases) == 1 && len(w.held) < heldCases:
-					c.ResponsibleUnit = w.city // handed over to the city, which accepted it
-					w.held = append(w.held, c.Number)
-				}
-				if err := tx.CreateCase(&c); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			tb.Fatalf("fill: %v", err)
-		}
-	}
-	return w
 }
 
 // dueListed lists the pages of a social work centre supervisor's work
