@@ -48,25 +48,10 @@ type indexWorld struct {
 // others random.
 func newIndexWorld(t testing.TB, n, quiet int, seed uint64) *indexWorld {
 	t.Helper()
-	reg, err := units.Load()
-	if err != nil {
-		t.Fatalf("units.Load: %v", err)
-	}
-	store, err := boltstore.Open(filepath.Join(t.TempDir(), "childcase.db"), boltstore.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	master, err := keys.GenerateMaster()
-	if err != nil {
-		t.Fatal(err)
-	}
+	reg, store, newService := serviceWorld(t)
 	w := &indexWorld{
-		store: store,
-		svc: New(Deps{
-			Store: store, Units: reg, Vault: vault.New(keys.NewKeyring(master)),
-			Clock: clock.NewFake(indexT0), Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		}),
+		store:  store,
+		svc:    newService(store),
 		users:  []string{"lan.nguyen", "minh.tran", "hoa.le", "duc.pham"},
 		police: []string{"policeUnits/pa01", "policeUnits/ba-dinh", "policeUnits/hoan-kiem"},
 	}
@@ -758,6 +743,32 @@ func BenchmarkQuietCommunePage(b *testing.B) {
 			b.ReportMetric(float64(small.Nanoseconds())/float64(loops), "ns/page@1k")
 			b.ReportMetric(float64(big.Nanoseconds())/float64(loops), "ns/page@20k")
 			b.ReportMetric(float64(big)/float64(small), "ratio")
+		})
+	}
+}
+
+// serviceWorld opens a store in a new file and returns the units, the
+// store, and what makes a service over it (or over a wrapper of it, as
+// countingStore), with a master key of its own and the clock at indexT0.
+func serviceWorld(tb testing.TB) (*units.Registry, datastore.Store, func(datastore.Store) *Service) {
+	tb.Helper()
+	reg, err := units.Load()
+	if err != nil {
+		tb.Fatalf("units.Load: %v", err)
+	}
+	store, err := boltstore.Open(filepath.Join(tb.TempDir(), "childcase.db"), boltstore.Options{NoSync: true})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { store.Close() })
+	master, err := keys.GenerateMaster()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return reg, store, func(s datastore.Store) *Service {
+		return New(Deps{
+			Store: s, Units: reg, Vault: vault.New(keys.NewKeyring(master)),
+			Clock: clock.NewFake(indexT0), Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		})
 	}
 }

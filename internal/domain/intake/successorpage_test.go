@@ -3,21 +3,14 @@ package intake
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/childcase/childcase/internal/domain/access"
-	"github.com/childcase/childcase/internal/domain/clock"
 	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/units"
-	"github.com/childcase/childcase/internal/domain/vault"
-	"github.com/childcase/childcase/internal/keys"
-	"github.com/childcase/childcase/internal/storage/boltstore"
 )
 
 // A commune that wholly took over an old one in the 2025 reform (Phường
@@ -30,24 +23,9 @@ import (
 // commune's cases.
 func TestSuccessorCommuneListReadsTheCasesItInherits(t *testing.T) {
 	ctx := context.Background()
-	reg, err := units.Load()
-	if err != nil {
-		t.Fatalf("units.Load: %v", err)
-	}
-	store, err := boltstore.Open(filepath.Join(t.TempDir(), "childcase.db"), boltstore.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	master, err := keys.GenerateMaster()
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, store, newService := serviceWorld(t)
 	read := 0
-	svc := New(Deps{
-		Store: countingStore{store, &read}, Units: reg, Vault: vault.New(keys.NewKeyring(master)),
-		Clock: clock.NewFake(indexT0), Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
+	svc := newService(countingStore{store, &read})
 	key := func(s string) units.Key {
 		k, err := units.ParseKey(s)
 		if err != nil {
@@ -58,7 +36,7 @@ func TestSuccessorCommuneListReadsTheCasesItInherits(t *testing.T) {
 	baDinh, trucBach, hoanKiem := key("00004@2025-07-01"), key("00004@2025-01-01"), key("00070@2025-07-01")
 	const n = 1000
 	var inherited, own []string // newest first
-	err = store.Update(ctx, func(tx datastore.Tx) error {
+	err := store.Update(ctx, func(tx datastore.Tx) error {
 		inherited, own = nil, nil // an update may run more than once
 		for i := range n {
 			c := model.Case{
@@ -128,24 +106,9 @@ func TestSuccessorCommuneListReadsTheCasesItInherits(t *testing.T) {
 // (access.HolderQueueKey).
 func TestSuccessorCommuneDueListReadsTheCasesItInherits(t *testing.T) {
 	ctx := context.Background()
-	reg, err := units.Load()
-	if err != nil {
-		t.Fatalf("units.Load: %v", err)
-	}
-	store, err := boltstore.Open(filepath.Join(t.TempDir(), "childcase.db"), boltstore.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	master, err := keys.GenerateMaster()
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, store, newService := serviceWorld(t)
 	read := 0
-	svc := New(Deps{
-		Store: countingStore{store, &read}, Units: reg, Vault: vault.New(keys.NewKeyring(master)),
-		Clock: clock.NewFake(indexT0), Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
+	svc := newService(countingStore{store, &read})
 	key := func(s string) units.Key {
 		k, err := units.ParseKey(s)
 		if err != nil {
@@ -156,7 +119,7 @@ func TestSuccessorCommuneDueListReadsTheCasesItInherits(t *testing.T) {
 	baDinh, trucBach, hoanKiem := key("00004@2025-07-01"), key("00004@2025-01-01"), key("00070@2025-07-01")
 	const n = 1000
 	var want []string // nearest due first: the oldest case
-	err = store.Update(ctx, func(tx datastore.Tx) error {
+	err := store.Update(ctx, func(tx datastore.Tx) error {
 		want = nil // an update may run more than once
 		for i := range n {
 			due := indexT0.Add(-time.Duration(n-i) * time.Minute)

@@ -3,22 +3,15 @@ package intake
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/childcase/childcase/internal/domain/access"
-	"github.com/childcase/childcase/internal/domain/clock"
 	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/units"
-	"github.com/childcase/childcase/internal/domain/vault"
-	"github.com/childcase/childcase/internal/keys"
-	"github.com/childcase/childcase/internal/storage/boltstore"
 )
 
 // swcWorld is a store, whose case lists count the cases they look at
@@ -47,24 +40,9 @@ func newSWCWorld(tb testing.TB, n, swcCases, heldCases int) *swcWorld {
 // ids, oldest first.
 func buildSWCWorld(tb testing.TB, n, swcCases, heldCases int, shape func(c *model.Case, i int, commune, city units.Key)) *swcWorld {
 	tb.Helper()
-	reg, err := units.Load()
-	if err != nil {
-		tb.Fatalf("units.Load: %v", err)
-	}
-	store, err := boltstore.Open(filepath.Join(tb.TempDir(), "childcase.db"), boltstore.Options{NoSync: true})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { store.Close() })
-	master, err := keys.GenerateMaster()
-	if err != nil {
-		tb.Fatal(err)
-	}
+	reg, store, newService := serviceWorld(tb)
 	w := &swcWorld{city: reg.List(units.Filter{Level: units.LevelCity})[0].Key}
-	w.svc = New(Deps{
-		Store: countingStore{store, &w.read}, Units: reg, Vault: vault.New(keys.NewKeyring(master)),
-		Clock: clock.NewFake(indexT0), Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
+	w.svc = newService(countingStore{store, &w.read})
 	commune := reg.List(units.Filter{Level: units.LevelCommune, AsOf: indexT0Date(2026)})[0].Key
 	const batch = 500
 	for from := 0; from < n; from += batch {
