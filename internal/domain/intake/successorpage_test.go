@@ -26,14 +26,7 @@ func TestSuccessorCommuneListReadsTheCasesItInherits(t *testing.T) {
 	_, store, newService := serviceWorld(t)
 	read := 0
 	svc := newService(countingStore{store, &read})
-	key := func(s string) units.Key {
-		k, err := units.ParseKey(s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return k
-	}
-	baDinh, trucBach, hoanKiem := key("00004@2025-07-01"), key("00004@2025-01-01"), key("00070@2025-07-01")
+	baDinh, trucBach, hoanKiem := reformCommunes(t)
 	const n = 1000
 	var inherited, own []string // newest first
 	err := store.Update(ctx, func(tx datastore.Tx) error {
@@ -109,14 +102,7 @@ func TestSuccessorCommuneDueListReadsTheCasesItInherits(t *testing.T) {
 	_, store, newService := serviceWorld(t)
 	read := 0
 	svc := newService(countingStore{store, &read})
-	key := func(s string) units.Key {
-		k, err := units.ParseKey(s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return k
-	}
-	baDinh, trucBach, hoanKiem := key("00004@2025-07-01"), key("00004@2025-01-01"), key("00070@2025-07-01")
+	baDinh, trucBach, hoanKiem := reformCommunes(t)
 	const n = 1000
 	var want []string // nearest due first: the oldest case
 	err := store.Update(ctx, func(tx datastore.Tx) error {
@@ -177,4 +163,18 @@ func TestSuccessorCommuneDueListReadsTheCasesItInherits(t *testing.T) {
 				limit, read, pages, len(want), most)
 		}
 	}
+}
+
+// reformCommunes are Phường Ba Đình, which wholly took over Phường Trúc
+// Bạch on 2025-07-01, Trúc Bạch, and Phường Hoàn Kiếm.
+func reformCommunes(t *testing.T) (baDinh, trucBach, hoanKiem units.Key) {
+	t.Helper()
+	key := func(s string) units.Key {
+		k, err := units.ParseKey(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	return key("00004@2025-07-01"), key("00004@2025-01-01"), key("00070@2025-07-01")
 }

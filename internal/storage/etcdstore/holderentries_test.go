@@ -11,8 +11,6 @@ import (
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/units"
 	"github.com/childcase/childcase/internal/storage/boltstore"
-	"github.com/childcase/childcase/internal/storage/etcdstore"
-	"github.com/childcase/childcase/internal/storage/kv"
 )
 
 // caseQueueTag is the tag of case_queue in the index bucket (boltstore's
@@ -30,15 +28,7 @@ const caseQueueTag = 7
 // with the room. After it the holder's list by due time is a prefix scan.
 func TestEtcdStoreTakesUpSchema13(t *testing.T) {
 	ctx := context.Background()
-	endpoint := startEtcd(t)
-	openEngine := func(maxOps int) kv.Engine {
-		t.Helper()
-		e, err := etcdstore.Open(ctx, etcdstore.Config{Endpoints: []string{endpoint}, Prefix: "/holder-entries/", MaxTxnOps: maxOps})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return e
-	}
+	openEngine := enginesOf(t, startEtcd(t), "/holder-entries/")
 	unit, err := units.ParseKey("00004@2025-07-01")
 	if err != nil {
 		t.Fatal(err)

@@ -29,15 +29,7 @@ const usersByUnitTag = 13
 // 11, whole, for an open with the room.
 func TestEtcdStoreBuildsUsersByUnitAtOpen(t *testing.T) {
 	ctx := context.Background()
-	endpoint := startEtcd(t)
-	openEngine := func(maxOps int) kv.Engine {
-		t.Helper()
-		e, err := etcdstore.Open(ctx, etcdstore.Config{Endpoints: []string{endpoint}, Prefix: "/users-by-unit/", MaxTxnOps: maxOps})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return e
-	}
+	openEngine := enginesOf(t, startEtcd(t), "/users-by-unit/")
 	const unit = "units/00004@2025-07-01"
 	const workers = 40
 	s, err := boltstore.OpenEngine(ctx, openEngine(0), boltstore.EngineOptions{})
@@ -147,4 +139,18 @@ func engineVersion(t *testing.T, openEngine func(maxOps int) kv.Engine) uint32 {
 		t.Fatal(err)
 	}
 	return v
+}
+
+// enginesOf returns what opens, on the etcd at endpoint, an engine of
+// the store under prefix, whose commits hold at most maxOps operations
+// (0: the default).
+func enginesOf(t *testing.T, endpoint, prefix string) func(maxOps int) kv.Engine {
+	return func(maxOps int) kv.Engine {
+		t.Helper()
+		e, err := etcdstore.Open(context.Background(), etcdstore.Config{Endpoints: []string{endpoint}, Prefix: prefix, MaxTxnOps: maxOps})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
 }
