@@ -78,3 +78,27 @@ func TestACertificateChainExpiresWithItsFirstCertificate(t *testing.T) {
 		}
 	}
 }
+
+// TestAnExpiredCertificateIsSaidExpired: a certificate in use whose
+// expiry has passed (a server left running over it) was logged as one
+// that "expires soon", at WARN, with days_left 0 or less: an operator
+// who reads the journal for the cause of refused connections must read
+// that it has expired, at ERROR.
+func TestAnExpiredCertificateIsSaidExpired(t *testing.T) {
+	now := time.Date(2026, 11, 28, 3, 0, 0, 0, time.UTC)
+	dir := t.TempDir()
+	ca := testpki.NewCA(t, dir, "ca")
+	leaf := ca.IssueUntil(t, dir, "server", x509.ExtKeyUsageServerAuth, now.Add(-2*24*time.Hour))
+	pair, err := tls.LoadX509KeyPair(leaf.CertFile, leaf.KeyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{TLSCert: leaf.CertFile, TLSKey: leaf.KeyFile}
+	var logs bytes.Buffer
+	warnOfExpiringCerts(t.Context(), slog.New(slog.NewJSONHandler(&logs, nil)), now, certsInUse(cfg, &tls.Config{Certificates: []tls.Certificate{pair}}))
+	line := strings.TrimSpace(logs.String())
+	if !strings.Contains(line, `"level":"ERROR"`) || !strings.Contains(line, "tls: a certificate in use has expired") ||
+		!strings.Contains(line, `"cert":"tls-cert"`) || strings.Contains(line, "expires soon") {
+		t.Errorf("a certificate expired two days ago was logged:\n%s\nwant one ERROR line saying it has expired", logs.String())
+	}
+}

@@ -139,10 +139,16 @@ func warnOfExpiringCerts(ctx context.Context, log *slog.Logger, now time.Time, c
 		if left > certExpiryWarning {
 			continue
 		}
+		attrs := []any{"cert", c.flag, "file", c.file, "subject", first.Subject.CommonName,
+			"not_after", first.NotAfter.In(vntime.Location()).Format(time.RFC3339)}
+		if left <= 0 {
+			// Not "soon": the peers refuse it now, and the journal of
+			// refused connections must say why.
+			log.ErrorContext(ctx, "tls: a certificate in use has expired: clients refuse it; renew it", attrs...)
+			continue
+		}
 		log.WarnContext(ctx, "tls: a certificate in use expires soon: renew it before clients refuse it",
-			"cert", c.flag, "file", c.file, "subject", first.Subject.CommonName,
-			"not_after", first.NotAfter.In(vntime.Location()).Format(time.RFC3339),
-			"days_left", int(left.Hours()/24))
+			append(attrs, "days_left", int(left.Hours()/24))...)
 	}
 }
 
