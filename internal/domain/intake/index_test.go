@@ -24,6 +24,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/vntime"
 	"github.com/childcase/childcase/internal/keys"
 	"github.com/childcase/childcase/internal/storage/boltstore"
+	"github.com/childcase/childcase/internal/storage/storagetest"
 )
 
 var indexT0 = time.Date(2026, 3, 2, 1, 0, 0, 0, time.UTC)
@@ -592,48 +593,6 @@ func TestIndexedListsMatchFullScan(t *testing.T) {
 	}
 }
 
-// countingStore counts the records a list looks at: every case or report
-// its Match is asked about.
-type countingStore struct {
-	datastore.Store
-	looked *int
-}
-
-func (s countingStore) View(ctx context.Context, fn func(datastore.ReadTx) error) error {
-	return s.Store.View(ctx, func(tx datastore.ReadTx) error { return fn(countingTx{tx, s.looked}) })
-}
-
-type countingTx struct {
-	datastore.ReadTx
-	looked *int
-}
-
-func (tx countingTx) ListCases(q datastore.CaseQuery) ([]model.Case, string, error) {
-	q.Match = countMatch(q.Match, tx.looked)
-	return tx.ReadTx.ListCases(q)
-}
-
-func (tx countingTx) ListReports(q datastore.ReportQuery) ([]model.StoredReport, string, error) {
-	match := q.Match
-	q.Match = func(r model.StoredReport) bool {
-		*tx.looked++
-		return match == nil || match(r)
-	}
-	return tx.ReadTx.ListReports(q)
-}
-
-func (tx countingTx) ListQueue(q datastore.QueueQuery) ([]model.Case, string, error) {
-	q.Match = countMatch(q.Match, tx.looked)
-	return tx.ReadTx.ListQueue(q)
-}
-
-func countMatch(match func(model.Case) bool, n *int) func(model.Case) bool {
-	return func(c model.Case) bool {
-		*n++
-		return match == nil || match(c)
-	}
-}
-
 // A quiet commune's lists look at its own cases, not the city's: the
 // case list and each of its queues read the commune's index entries. Its
 // cases are spread through the store's history, as a commune's are.
@@ -644,7 +603,7 @@ func TestQuietCommuneListsLookAtItsOwnCases(t *testing.T) {
 	p := access.Principal{UserID: "worker", Role: model.RoleCommuneWorker, Unit: access.UnitName(w.quiet)}
 	ownReports := len(w.fullScanReports(t, p, 0))
 	var looked int
-	w.svc.store = countingStore{w.store, &looked}
+	w.svc.store = storagetest.LookingStore{Store: w.store, Looked: &looked}
 	for _, list := range []struct {
 		name string
 		want int // records listed
@@ -749,7 +708,7 @@ func BenchmarkQuietCommunePage(b *testing.B) {
 
 // serviceWorld opens a store in a new file and returns the units, the
 // store, and what makes a service over it (or over a wrapper of it, as
-// countingStore), with a master key of its own and the clock at indexT0.
+// storagetest.LookingStore), with a master key of its own and the clock at indexT0.
 func serviceWorld(tb testing.TB) (*units.Registry, datastore.Store, func(datastore.Store) *Service) {
 	tb.Helper()
 	reg, err := units.Load()

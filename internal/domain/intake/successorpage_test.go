@@ -11,6 +11,7 @@ import (
 	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/units"
+	"github.com/childcase/childcase/internal/storage/storagetest"
 )
 
 // A commune that wholly took over an old one in the 2025 reform (Phường
@@ -25,7 +26,7 @@ func TestSuccessorCommuneListReadsTheCasesItInherits(t *testing.T) {
 	ctx := context.Background()
 	_, store, newService := serviceWorld(t)
 	read := 0
-	svc := newService(countingStore{store, &read})
+	svc := newService(storagetest.LookingStore{Store: store, Looked: &read})
 	baDinh, trucBach, hoanKiem := reformCommunes(t)
 	const n = 1000
 	var inherited, own []string // newest first
@@ -101,7 +102,7 @@ func TestSuccessorCommuneDueListReadsTheCasesItInherits(t *testing.T) {
 	ctx := context.Background()
 	_, store, newService := serviceWorld(t)
 	read := 0
-	svc := newService(countingStore{store, &read})
+	svc := newService(storagetest.LookingStore{Store: store, Looked: &read})
 	baDinh, trucBach, hoanKiem := reformCommunes(t)
 	const n = 1000
 	var want []string // nearest due first: the oldest case

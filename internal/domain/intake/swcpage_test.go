@@ -12,10 +12,11 @@ import (
 	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/units"
+	"github.com/childcase/childcase/internal/storage/storagetest"
 )
 
 // swcWorld is a store, whose case lists count the cases they look at
-// (countingStore), of n cases a commune holds whose ACKNOWLEDGE was
+// (storagetest.LookingStore), of n cases a commune holds whose ACKNOWLEDGE was
 // escalated to the city (the city is among their handlers, as
 // stepCtx.escalateFrom leaves it, without holding them), and among them,
 // evenly spread, swcCases taken by the social work centre's operators and
@@ -42,7 +43,7 @@ func buildSWCWorld(tb testing.TB, n, swcCases, heldCases int, shape func(c *mode
 	tb.Helper()
 	reg, store, newService := serviceWorld(tb)
 	w := &swcWorld{city: reg.List(units.Filter{Level: units.LevelCity})[0].Key}
-	w.svc = newService(countingStore{store, &w.read})
+	w.svc = newService(storagetest.LookingStore{Store: store, Looked: &w.read})
 	commune := reg.List(units.Filter{Level: units.LevelCommune, AsOf: indexT0Date(2026)})[0].Key
 	const batch = 500
 	for from := 0; from < n; from += batch {

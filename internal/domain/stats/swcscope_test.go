@@ -16,32 +16,8 @@ import (
 	"github.com/childcase/childcase/internal/domain/vntime"
 	"github.com/childcase/childcase/internal/keys"
 	"github.com/childcase/childcase/internal/storage/boltstore"
+	"github.com/childcase/childcase/internal/storage/storagetest"
 )
-
-// lookingStore counts the cases the case lists of its read transactions
-// look at: every case their Match is asked about.
-type lookingStore struct {
-	datastore.Store
-	looked *int
-}
-
-func (s lookingStore) View(ctx context.Context, fn func(datastore.ReadTx) error) error {
-	return s.Store.View(ctx, func(tx datastore.ReadTx) error { return fn(lookingTx{tx, s.looked}) })
-}
-
-type lookingTx struct {
-	datastore.ReadTx
-	looked *int
-}
-
-func (tx lookingTx) ListCases(q datastore.CaseQuery) ([]model.Case, string, error) {
-	match := q.Match
-	q.Match = func(c model.Case) bool {
-		*tx.looked++
-		return match == nil || match(c)
-	}
-	return tx.ReadTx.ListCases(q)
-}
 
 // The statistics of a supervisor of the social work centre, which acts
 // for the city, count the cases the centre took and those the city
@@ -95,7 +71,7 @@ func TestSocialWorkCentreStatisticsReadItsOwnCases(t *testing.T) {
 		t.Fatalf("fill: %v", err)
 	}
 	looked := 0
-	svc := New(Deps{Store: lookingStore{store, &looked}, Units: reg, Vault: vault.New(keys.NewKeyring(master)), Clock: clock.NewFake(t0.Add(24 * time.Hour))})
+	svc := New(Deps{Store: storagetest.LookingStore{Store: store, Looked: &looked}, Units: reg, Vault: vault.New(keys.NewKeyring(master)), Clock: clock.NewFake(t0.Add(24 * time.Hour))})
 	p := access.Principal{UserID: "supervisor.swc", Role: model.RoleHotlineSupervisor, Unit: model.OrgSocialWorkCentre}
 	res, err := svc.Compute(ctx, p, Query{From: t0.Add(-time.Hour), To: t0.Add(24 * time.Hour)})
 	if err != nil {
