@@ -507,7 +507,21 @@ func withoutHash(t model.Token) model.Token {
 // first answer shows a user or a token again, so it is audited as a read
 // of it at now, as the retries of reports and case steps are. A
 // different request under that id is model.ErrIdempotencyMismatch.
+//
+// Every admin write begins with it, so it first checks, in the write's
+// own transaction, that p's token may still act: the call's sign-in was
+// checked when it began, and another admin may have disabled p, or
+// revoked the token, since. Without this, two admins who disable each
+// other at the same moment both succeed and leave no active admin, and
+// an admin being disabled can still make a user or a token in the
+// moment it takes. p without a token (the service's own work, the
+// offline commands) has nothing to check.
 func replay[T any](tx datastore.Tx, p access.Principal, method string, req idempotency.Request, first *T, now time.Time) (bool, error) {
+	if p.TokenID != "" {
+		if err := StillValid(tx, p.TokenID, now); err != nil {
+			return false, fmt.Errorf("%s by %s: %w", method, p.UserID, err)
+		}
+	}
 	rec, found, err := idempotency.Replay(tx, p, method, req.ID, req.Fingerprint)
 	if err != nil || !found {
 		return false, err

@@ -7,24 +7,29 @@ import (
 	"golang.org/x/text/unicode/norm"
 )
 
-// Fold returns s as the index compares it: Unicode NFC, then lower case
-// without diacritics (đ becomes d, which no decomposition does, and so do
-// its look-alikes ð and ɖ, which legacy Vietnamese encodings and fonts
-// put in its place), with every run of characters that are neither
-// letters nor digits made one space.
+// Fold returns s as the index compares it: Unicode NFKC (so letters and
+// digits typed in full width are their ASCII), then lower case without
+// diacritics (đ becomes d, which no decomposition does, and so do its
+// look-alikes ð and ɖ, which legacy Vietnamese encodings and fonts put
+// in its place; the Cyrillic and Greek letters drawn as a Latin one, a
+// Н, an а, a Ρ, become that letter), with every run of characters that
+// are neither letters nor digits made one space.
 // "Nguyễn  Thị-Hồng" and "nguyen thi hong" fold alike, so a name typed on a
 // keyboard without Vietnamese input still finds the child.
 func Fold(s string) string {
 	var b strings.Builder
 	space := false
-	// NFC first, as everywhere else in the service; NFD then splits each
-	// letter from its marks so the marks can be dropped.
-	for _, r := range norm.NFD.String(norm.NFC.String(s)) {
+	// NFKC first (NFC, and full-width forms read as their ASCII); NFD
+	// then splits each letter from its marks so the marks can be dropped.
+	for _, r := range norm.NFD.String(norm.NFKC.String(s)) {
 		switch {
 		case unicode.Is(unicode.Mn, r) || unicode.Is(unicode.Cf, r):
 			continue
 		case strings.ContainsRune(dLikes, r):
 			r = 'd'
+		default:
+			// Looked up in lower case, so a name folds alike in capitals.
+			r = latinOf(r)
 		}
 		if unicode.IsLetter(r) || unicode.IsDigit(r) {
 			if space && b.Len() > 0 {
@@ -43,6 +48,37 @@ func Fold(s string) string {
 // U+00D0, as some converters and fonts give it) and the African D (Ɖ,
 // U+0189), each in both cases. None decomposes to d.
 const dLikes = "đĐðÐɖƉ"
+
+// latinLookAlikes are the Cyrillic and Greek letters drawn as a Latin
+// letter, in lower case, each with the Latin letter it shows (in either
+// case: a Cyrillic Н and its small н are h, since a name typed in
+// capitals must fold as typed in small letters). A name pasted from a
+// text typed in another keyboard layout, or by a hand that took the
+// wrong key, reads as Latin and must be found by the name typed in
+// Latin. A name wholly in Cyrillic or Greek folds alike however it is
+// typed again, and is found by its own spelling. Each is written
+// beside its Latin letter.
+const latinLookAlikes = "" +
+	"аaвbеeкkмmнhоoрpсcтtхxуyіiјjѕsһhԁd" + // Cyrillic
+	"αaβbεeζzηhιiκkμmνnοoρpτtυyχx" // Greek
+
+// latinOf returns the Latin letter that r, a Cyrillic or Greek letter in
+// either case, is drawn as (latinLookAlikes), or r itself.
+func latinOf(r rune) rune {
+	if r < 'Ͱ' { // below Greek: Latin, digits, punctuation
+		return r
+	}
+	lower := unicode.ToLower(r)
+	match, first := false, true
+	for _, c := range latinLookAlikes {
+		if !first && match {
+			return c
+		}
+		match = first && c == lower
+		first = !first
+	}
+	return r
+}
 
 // Syllables returns the folded syllables of a name, in the order written.
 func Syllables(name string) []string { return strings.Fields(Fold(name)) }

@@ -145,8 +145,11 @@ func (s *Service) entryOf(tx datastore.ReadTx, c model.Case) (datastore.SearchEn
 // before it they shared a caregiver's, and matched anyone's search.
 // Format 3 folds Đ's look-alikes (ð, ɖ) to d, as Fold does đ. Format 4
 // drops format characters (a zero-width space, a word joiner) inside a
-// name, where format 3 broke the syllable at them.
-const indexFormat = "/4"
+// name, where format 3 broke the syllable at them. Format 5 folds
+// full-width letters and digits to ASCII and the Cyrillic and Greek
+// letters drawn as Latin ones (a Cyrillic Н, a Greek Ρ) to the Latin
+// letter they show, which format 4 kept apart.
+const indexFormat = "/5"
 
 // reporterKindsSince is the first format whose entries keep the
 // reporter's names and phones under kinds of their own: an entry of it or

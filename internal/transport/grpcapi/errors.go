@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/childcase/childcase/internal/domain/identity"
 	"github.com/childcase/childcase/internal/domain/model"
 )
 
@@ -87,6 +88,12 @@ func toStatus(ctx context.Context, log *slog.Logger, err error) error {
 			map[string]string{"field": "request_id"})
 	case errors.Is(err, model.ErrAlreadyExists):
 		return withInfo(codes.AlreadyExists, "already exists", ReasonAlreadyExists, nil)
+	case errors.Is(err, identity.ErrUnauthenticated):
+		// The call's token was valid when it began and stopped being so
+		// before it wrote (its user disabled, the token revoked by
+		// another admin meanwhile): it changed nothing, and is refused
+		// as such a token is at sign-in.
+		return withInfo(codes.Unauthenticated, "the token is no longer valid (revoked, expired or its user disabled); nothing was changed", ReasonUnauthenticated, nil)
 	case errors.Is(err, model.ErrPermissionDenied):
 		return withInfo(codes.PermissionDenied, "your role may not call this method", ReasonPermissionDenied, nil)
 	case errors.Is(err, model.ErrConflict):

@@ -19,6 +19,7 @@ import (
 	pb "github.com/childcase/childcase/api/childcase/v1"
 	"github.com/childcase/childcase/internal/domain/access"
 	"github.com/childcase/childcase/internal/domain/idempotency"
+	"github.com/childcase/childcase/internal/domain/identity"
 	"github.com/childcase/childcase/internal/domain/model"
 )
 
@@ -47,6 +48,10 @@ func TestToStatus(t *testing.T) {
 		// bbolt's panic text (here standing for what a damaged page holds)
 		// is the operator's, in the log; the client learns only the reason.
 		{"database damaged, logged", fmt.Errorf("the database file x.db is damaged: a read failed (bbolt panicked: %s): %w", secret, model.ErrDamaged), codes.DataLoss, ReasonDatabaseDamaged, true},
+		// A call whose token or user stopped being valid between its
+		// sign-in and its write (an admin disabled meanwhile) is refused
+		// as a token no longer valid is, not as a failure of the server.
+		{"token no longer valid in the write", fmt.Errorf("DisableUser by ad.binh: %w: user ad.binh is disabled", identity.ErrUnauthenticated), codes.Unauthenticated, ReasonUnauthenticated, false},
 		{"deadline", context.DeadlineExceeded, codes.DeadlineExceeded, ReasonDeadlineExceeded, false},
 		{"cancelled", context.Canceled, codes.Canceled, ReasonRequestCancelled, false},
 		{"unknown is internal and logged", errors.New("disk on fire near " + secret), codes.Internal, ReasonInternal, true},
