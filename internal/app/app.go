@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"math"
 	"net"
@@ -327,11 +328,42 @@ func (c Config) validateFolders() error {
 		// /dev/null, the database's folder given for the file) failed at
 		// its open, naming neither the flag nor what stood there ("open
 		// /dev/null: invalid argument"). A link to a file is a file.
-		if fi, err := os.Stat(f.path); err == nil && !fi.Mode().IsRegular() && f.name != "demo-tokens" {
+		fi, err := os.Stat(f.path)
+		if err == nil && !fi.Mode().IsRegular() && f.name != "demo-tokens" {
 			return fmt.Errorf("config: %s: %s is %s, not a file: give the path of the file (it is made when missing)", f.name, f.path, FileKind(fi.Mode()))
+		}
+		// The tokens file is written at every start, a new database made
+		// where none is: in a folder the service's user cannot write in,
+		// the tokens failed only once the key file and the database had
+		// been made and the demo's tokens printed, and a new database
+		// failed naming neither the flag nor the folder.
+		if f.name == "demo-tokens" || (f.name == "db" && errors.Is(err, os.ErrNotExist)) {
+			if err := canWriteIn(dir); err != nil {
+				return fmt.Errorf("config: %s: cannot write in the folder %s (%w): the file is made there; give a folder the service's user may write in", f.name, dir, err)
+			}
 		}
 	}
 	return nil
+}
+
+// canWriteIn reports why a file cannot be made in dir, nil if it can:
+// it makes one and removes it, which answers for permissions, access
+// lists and read-only mounts alike, as no look at the mode bits does.
+func canWriteIn(dir string) error {
+	probe, err := os.CreateTemp(dir, ".childcase-write-check-*")
+	if err != nil {
+		var pathErr *fs.PathError
+		if errors.As(err, &pathErr) {
+			return pathErr.Err // the folder is named by the caller
+		}
+		return err
+	}
+	name := probe.Name()
+	if err := probe.Close(); err != nil {
+		_ = os.Remove(name)
+		return err
+	}
+	return os.Remove(name)
 }
 
 // replaceableFile refuses a path that every start replaces by a rename

@@ -3,7 +3,9 @@ package cli
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -132,6 +134,95 @@ func TestDemoTokensIsNoOtherFileOfTheServer(t *testing.T) {
 				}
 				if got, err := os.ReadFile(target); err != nil || !bytes.Equal(got, kept) {
 					t.Fatalf("the --%s after the start: %.60q (%v), want it as it was", other, got, err)
+				}
+			}
+		})
+	}
+}
+
+// TestAFileInAFolderItCannotWriteIsRefusedFirst: a --demo-tokens in a
+// folder the service's user cannot write in, or a new --db there, is
+// refused at start naming the flag and the folder, before anything is
+// made. The tokens file used to fail only when it was written, after the
+// start had made the master key file and the database, seeded the demo
+// and printed its tokens and password; the refused start then removed the
+// database but left the key file, and the tokens it printed opened
+// nothing. The start runs as another user than root (root writes in any
+// folder), through this test binary.
+func TestAFileInAFolderItCannotWriteIsRefusedFirst(t *testing.T) {
+	if !onUnix {
+		t.Skip("folder permissions are Unix's")
+	}
+	mgClearEnv(t)
+	const nobody = 65534
+	base := t.TempDir()
+	// The service's user reaches the folders and the binary; it may
+	// write in state, not in readOnly (root's, or its own made 0555).
+	for _, d := range []string{filepath.Dir(base), base} {
+		if err := os.Chmod(d, 0o777); err != nil {
+			t.Fatal(err)
+		}
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exe := filepath.Join(base, "childcase.test")
+	if err := os.WriteFile(exe, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		flag, name string
+		extra      []string
+	}{
+		{"--demo-tokens", "demo-tokens", []string{"--demo"}},
+		{"--db", "db", nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			state := filepath.Join(base, c.name+"-state")
+			readOnly := filepath.Join(base, c.name+"-read-only")
+			if err := os.Mkdir(state, 0o777); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(state, 0o777); err != nil { // past the umask
+				t.Fatal(err)
+			}
+			if err := os.Mkdir(readOnly, 0o555); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = os.Chmod(readOnly, 0o755) }) // for TempDir's removal
+			args := []string{"serve", "--db", filepath.Join(state, "cc.db"), "--key-file", filepath.Join(state, "cc.key"),
+				"--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"}
+			args = append(append(args, c.extra...), c.flag, filepath.Join(readOnly, "file"))
+			// Refused, it returns at once; the deadline only ends a start
+			// that was not refused and serves.
+			ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, exe, args...)
+			cmd.Env = append(os.Environ(), readmeMainEnv+"=1")
+			cmd.Dir = base
+			if os.Geteuid() == 0 {
+				runAs(cmd, nobody, nobody)
+			}
+			out, err := cmd.CombinedOutput()
+			var exit *exec.ExitError
+			if err != nil && !errors.As(err, &exit) {
+				t.Fatal(err)
+			}
+			want := "childcase: config: " + c.name + ": cannot write in the folder " + readOnly + " (permission denied)"
+			if code := cmd.ProcessState.ExitCode(); code != 1 || !strings.Contains(string(out), want) {
+				t.Errorf("%s in a folder its user cannot write in: exit %d; want 1 and %q:\n%s", c.flag, code, want, out)
+			}
+			if strings.Contains(string(out), "cc_") {
+				t.Errorf("the refused start printed a token:\n%s", out)
+			}
+			for _, d := range []string{state, readOnly} {
+				if names := dirNames(t, d); len(names) != 0 {
+					t.Errorf("a start refused for its %s left %v in %s", c.flag, names, d)
 				}
 			}
 		})

@@ -85,6 +85,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"runtime/debug"
@@ -500,6 +501,12 @@ func openBolt(path string, opts Options) (*bolt.DB, error) {
 	if err != nil {
 		if errors.Is(err, berrors.ErrTimeout) {
 			return nil, fmt.Errorf("open %s: %w", path, ErrInUse)
+		}
+		// bbolt's own error of the file names it ("open X: permission
+		// denied"): named once, not "open X: open X: ...".
+		var pathErr *fs.PathError
+		if errors.As(err, &pathErr) && pathErr.Path == path {
+			err = pathErr.Err
 		}
 		return nil, fmt.Errorf("open %s: %w", path, wrapFull(err))
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -499,5 +500,21 @@ func TestOpenMakesTheDatabaseFilePrivate(t *testing.T) {
 		if err := s.Close(); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestOpenNamesTheFileOnce: a file bbolt cannot open (its folder missing,
+// or one its user cannot write in) was refused as "open X: open X:
+// permission denied", the path twice, as bbolt's own error names it too;
+// the refusal names it once, and is still the file system's error.
+func TestOpenNamesTheFileOnce(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "none", "childcase.db")
+	_, err := boltstore.Open(path, boltstore.Options{NoSync: true})
+	if err == nil {
+		t.Fatalf("Open(%s) in a folder that does not exist: no error", path)
+	}
+	if n := strings.Count(err.Error(), path); n != 1 || !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Open(%s) in a folder that does not exist: %q names the file %d times (want once) and is ErrNotExist: %v",
+			path, err, n, errors.Is(err, fs.ErrNotExist))
 	}
 }
