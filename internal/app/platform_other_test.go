@@ -5,6 +5,7 @@ package app_test
 import (
 	"runtime"
 	"testing"
+	"time"
 )
 
 // allocated and freeBytes cannot tell here (syscall has neither Stat_t's
@@ -22,3 +23,6 @@ func freeBytes(t *testing.T, _ string) int64 {
 	t.Skip("cannot tell a file system's free space on " + runtime.GOOS)
 	return 0
 }
+
+// processCPU cannot tell here: syscall has no Getrusage.
+func processCPU() (time.Duration, bool) { return 0, false }

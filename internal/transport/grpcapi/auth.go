@@ -164,8 +164,7 @@ func (a *authenticator) authenticate(ctx context.Context, method string, request
 // bearerToken returns the token of the authorization metadata, or why
 // there is none.
 func bearerToken(ctx context.Context) (token, why string) {
-	md, _ := metadata.FromIncomingContext(ctx)
-	return bearerOf(md.Get("authorization"))
+	return bearerOf(metadata.ValueFromIncomingContext(ctx, "authorization"))
 }
 
 // bearerOf returns the token of the authorization values of a call (its
@@ -299,8 +298,7 @@ func (a *authenticator) inputRefused(ctx context.Context) (string, bool) {
 	if !a.gateway {
 		return "", false
 	}
-	md, _ := metadata.FromIncomingContext(ctx)
-	refusal := md.Get(InputRefusedHeader)
+	refusal := metadata.ValueFromIncomingContext(ctx, InputRefusedHeader)
 	if len(refusal) == 0 {
 		return "", false
 	}

@@ -22,8 +22,7 @@ import (
 func (a *authenticator) clientAddr(ctx context.Context) string {
 	var hops []string
 	if a.gateway || len(a.trusted) > 0 {
-		md, _ := metadata.FromIncomingContext(ctx)
-		hops = clientaddr.Hops(md.Get("x-forwarded-for"))
+		hops = clientaddr.Hops(metadata.ValueFromIncomingContext(ctx, "x-forwarded-for"))
 	}
 	switch {
 	case !a.gateway:

@@ -57,11 +57,11 @@ func NewRequestID(given string) string {
 // withRequestID takes the caller's request id when it is well formed, or
 // makes one, and echoes it in the response header so logs can be matched.
 func withRequestID(ctx context.Context) context.Context {
+	// One header, not the whole metadata copied (FromIncomingContext):
+	// this runs for every call.
 	var given string
-	if md, ok := metadata.FromIncomingContext(ctx); ok {
-		if v := md.Get(RequestIDHeader); len(v) > 0 {
-			given = v[0]
-		}
+	if v := metadata.ValueFromIncomingContext(ctx, RequestIDHeader); len(v) > 0 {
+		given = v[0]
 	}
 	id := NewRequestID(given)
 	_ = grpc.SetHeader(ctx, metadata.Pairs(RequestIDHeader, id))

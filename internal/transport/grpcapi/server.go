@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"runtime"
 	"time"
 
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
@@ -161,6 +162,7 @@ func NewServer(d Deps, opts ...grpc.ServerOption) (*Server, error) {
 		opts = append(opts, grpc.InTapHandle(taps.next))
 	}
 	opts = append(opts,
+		grpc.NumStreamWorkers(uint32(streamWorkers())),
 		grpc.ForceServerCodecV2(newScreeningCodec()),
 		// grpc-go's own answer to an unknown method has no ErrorInfo.
 		grpc.UnknownServiceHandler(func(any, grpc.ServerStream) error { return NoSuchMethod() }),
@@ -248,3 +250,13 @@ func orNoStream(i grpc.StreamServerInterceptor) grpc.StreamServerInterceptor {
 		return next(srv, ss)
 	}
 }
+
+// streamWorkers is how many goroutines the server keeps to serve calls
+// (grpc.NumStreamWorkers), one per core: a call is handed to an idle one
+// and only when all are busy to a goroutine started for it. A worker's
+// stack has grown to what a call needs; a goroutine started per call
+// grows its own by copying, at every call (see
+// TestSequentialCallsAreServedByStandingWorkers). grpc-go ends and
+// restarts each worker after 65,536 calls, so that a stack grown once by
+// a deep call is not held for ever.
+func streamWorkers() int { return runtime.GOMAXPROCS(0) }
