@@ -184,8 +184,14 @@ func (e *Engine) fire(ctx context.Context, t model.Timer, now time.Time) error {
 // tick does what is due on an open deadline at s.now: warnings, the
 // breach and its escalation, and the escalation of a breach left unanswered
 // at the next level. Each is recorded on the deadline, so doing it twice is
-// impossible.
+// impossible. A deadline closed in the same transaction before it (the
+// reform the firing follows met a TRANSFER_ACCEPT: followTransfer) is
+// left as it was closed: a warning, a breach or an escalation of a limit
+// already met would be said of nothing anyone still has to do.
 func (s *stepCtx) tick(d *model.Deadline) {
+	if !d.Open() {
+		return
+	}
 	for d.WarningsSent < len(d.WarnAt) && !d.Breached && !s.now.Before(warnTime(d, d.WarningsSent)) {
 		pct := percent(d.WarnAt[d.WarningsSent])
 		d.WarningsSent++
