@@ -801,6 +801,14 @@ func lastDay(due time.Time) vntime.Date {
 	return last
 }
 
+// earlier is the earlier of a and b, a when b is zero.
+func earlier(a, b time.Time) time.Time {
+	if !b.IsZero() && b.Before(a) {
+		return b
+	}
+	return a
+}
+
 func later(a, b time.Time) time.Time {
 	if a.After(b) {
 		return a

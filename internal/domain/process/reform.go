@@ -246,7 +246,11 @@ func (s *stepCtx) followTransfer() bool {
 	s.event("UNIT_SUCCEEDED", fmt.Sprintf("%s is no longer in force; %s succeeds it", from, to), 0, t.From, from, to)
 	if succ == c.ResponsibleUnit {
 		t.State, t.DecidedBy, t.DecideTime = model.TransferAccepted, system.UserID, s.now
-		s.meet(model.DeadlineTransferAccept, transferRef(t.ID))
+		// The transfer had what it asked for as the reform began, when
+		// the old unit ended: a reform followed later (the server was
+		// down across it) must not make a TRANSFER_ACCEPT due since
+		// missed, nobody having had anything left to decide.
+		s.meetAt(model.DeadlineTransferAccept, transferRef(t.ID), earlier(s.askedTime(), s.e.levelEnd(from)))
 		s.event("TRANSFER_ACCEPTED", fmt.Sprintf("%s is now responsible", to), 0, t.From, to)
 		return true
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -183,15 +184,21 @@ func (e *Engine) fire(ctx context.Context, t model.Timer, now time.Time) error {
 // tick does what is due on an open deadline at s.now: warnings, the
 // breach and its escalation, and the escalation of a breach left unanswered
 // at the next level. Each is recorded on the deadline, so doing it twice is
-// impossible.
+// impossible. A deadline closed in the same transaction before it (the
+// reform the firing follows met a TRANSFER_ACCEPT: followTransfer) is
+// left as it was closed: a warning, a breach or an escalation of a limit
+// already met would be said of nothing anyone still has to do.
 func (s *stepCtx) tick(d *model.Deadline) {
+	if !d.Open() {
+		return
+	}
 	for d.WarningsSent < len(d.WarnAt) && !d.Breached && !s.now.Before(warnTime(d, d.WarningsSent)) {
-		pct := int(d.WarnAt[d.WarningsSent] * 100)
+		pct := percent(d.WarnAt[d.WarningsSent])
 		d.WarningsSent++
 		// A warning found only once the deadline is overdue goes
 		// unsaid: the breach says more.
 		if !overdueAt(d.Due, s.now) {
-			s.event("DEADLINE_WARNING", fmt.Sprintf("%s: %d%% of the time used, due %s", d.Kind, pct, hanoi(d.Due)), d.ID, d.Unit)
+			s.event("DEADLINE_WARNING", fmt.Sprintf("%s: %s%% of the time used, due %s", d.Kind, pct, hanoi(d.Due)), d.ID, d.Unit)
 		}
 	}
 	if !d.Breached && overdueAt(d.Due, s.now) {
@@ -216,6 +223,16 @@ func (s *stepCtx) tick(d *model.Deadline) {
 			s.escalate(d, last.To)
 		}
 	}
+}
+
+// percent says a warning's fraction f of its deadline's time in percent
+// as the policy gives it: 0.29 is "29", 0.125 "12.5". The float product
+// f × 100 is not always whole where f reads so (0.29 × 100 is
+// 28.999999999999996), and cut to an int it told a unit warned at 29%
+// that 28% of its time was used; ten significant digits drop that error
+// and keep every digit a policy file gives.
+func percent(f float64) string {
+	return strconv.FormatFloat(f*100, 'g', 10, 64)
 }
 
 // escalate moves an overdue deadline of from up one level, recorded with

@@ -104,3 +104,68 @@ func TestTransferPendingAcrossTheReformFollowsTheReceivingUnit(t *testing.T) {
 		})
 	}
 }
+
+// A timer of a TRANSFER_ACCEPT that the reform it follows closes does
+// nothing more: the firing that moves the case to its successor accepts
+// a transfer that went into that successor too, and its TRANSFER_ACCEPT
+// is then met, not warned of, breached or escalated. Phường Trúc Bạch
+// proposes on Fri 27 June 2025 to hand the case to Phường Quán Thánh;
+// both went into Ba Đình on 1 July. The transfer's TRANSFER_ACCEPT (Mon
+// 30 June and Tue 1 July) warns at 50% at 00:00 on 1 July, the instant
+// of the reform, before the day's FollowReforms pass: that firing accepts
+// the transfer, and no warning follows the acceptance on the timeline.
+// A server down from the evening of 30 June to 01:00 on 2 July, past
+// the due time, finds the warning and the breach due at once: neither is
+// said of the closed deadline, and nothing escalates to the city; the
+// transfer had what it asked for as the reform began, so its
+// TRANSFER_ACCEPT is met then, not missed by the hour the server was down.
+func TestTransferAcceptedByTheReformItsTimerFollowsIsNotWarnedOrBreached(t *testing.T) {
+	at := func(m time.Month, d, h, min int) time.Time {
+		return time.Date(2025, m, d, h, min, 0, 0, vntime.Location())
+	}
+	oldChair := access.Principal{UserID: "chair.old", Role: model.RoleCommuneChair, Unit: "units/00004@2025-01-01"}
+	for _, fire := range []time.Time{at(7, 1, 0, 0), at(7, 2, 1, 0)} {
+		t.Run(fire.Format(time.DateTime), func(t *testing.T) {
+			w := newWorldAt(t, loadEnv(t), at(6, 27, 9, 0))
+			defer w.close()
+			step := stepOK(t)
+			c := w.openCaseAt(t, at(6, 27, 9, 0), false, model.AbuseNeglect)
+			req := func() process.Request { return process.Request{Case: "cases/" + c.Number, Etag: c.Etag()} }
+			c = step(w.eng.Acknowledge(w.ctx, oldChair, req()))
+			c = step(w.eng.ProposeTransfer(w.ctx, oldChair, req(), "units/00013@2025-01-01", "trẻ sống ở phường khác"))
+			ta := openDeadline(t, c, model.DeadlineTransferAccept)
+			checkDue(t, ta, at(7, 2, 0, 0))
+			if first := ta.WarningTime(0); !first.Equal(at(7, 1, 0, 0)) {
+				t.Fatalf("TRANSFER_ACCEPT warns first at %s, want at the reform, 2025-07-01 00:00", first.In(vntime.Location()))
+			}
+
+			_, c = w.fireAt(t, c.Number, fire)
+			tr, d := c.Transfers[len(c.Transfers)-1], c.Deadline(ta.ID)
+			if got := access.UnitName(c.ResponsibleUnit); got != unitBaDinh || tr.State != model.TransferAccepted || d.Open() {
+				t.Fatalf("after the firing: the case is %s's, transfer %s, TRANSFER_ACCEPT %s; want %s's, accepted, closed", got, tr.State, d.State, unitBaDinh)
+			}
+			if d.State != model.DeadlineMet || !d.DoneTime.Equal(at(7, 1, 0, 0)) {
+				t.Errorf("TRANSFER_ACCEPT %s, done %s; want met as the reform began, 2025-07-01 00:00", d.State, d.DoneTime.In(vntime.Location()))
+			}
+			if d.Breached || len(d.Escalations) != 0 || !d.NextFire.IsZero() {
+				t.Errorf("TRANSFER_ACCEPT %s: breached %v, escalations %+v, next fire %v; want none of them", d.State, d.Breached, d.Escalations, d.NextFire)
+			}
+			closed := false
+			for _, e := range w.timeline(t, c, ta.ID) {
+				switch e.Kind {
+				case "DEADLINE_MET", "DEADLINE_MISSED":
+					closed = true
+				case "DEADLINE_WARNING", "DEADLINE_BREACHED", "ESCALATED":
+					if closed {
+						t.Errorf("%s %q after the reform closed TRANSFER_ACCEPT", e.Kind, e.Detail)
+					}
+				}
+			}
+			for _, n := range w.notices(t, c, ta.ID) {
+				if n.Kind == "ESCALATED" {
+					t.Errorf("escalated to %v: %q", n.Units, n.Detail)
+				}
+			}
+		})
+	}
+}
