@@ -2,6 +2,7 @@ package search
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -99,6 +100,28 @@ func TestCatchUpFindsANameTypedWithLookAlikeLetters(t *testing.T) {
 	for _, q := range []Query{{ChildName: "Nguyễn Thị Hồng Nhung"}, {ChildName: "nhung nguyen thi hong"}} {
 		if got := ranked(t, s, store, q); len(got) != 1 || got[0] != id {
 			t.Errorf("after CatchUp %+v found %v, want case id %d", q, got, id)
+		}
+	}
+}
+
+// TestFoldDoesNotMultiplyAWord: full width is read as ASCII, and nothing
+// more of Unicode's compatibility forms. NFKC, which format 5 folded
+// with, writes some single letters as whole phrases (ﷺ, U+FDFA, is
+// four Arabic words), so a child's name of 200 such letters, which the
+// API's 200-character bound lets in, was 601 syllables, not one: the
+// index's features of a name grow with the square of its syllables, and
+// the tokens of one report of 20 children and 10 caregivers so named
+// allocated 592 MB, where 200 one-letter syllables allocate 12 MB (and
+// so at every search typed so). A word of letters folds to one
+// syllable, however its letters are drawn.
+func TestFoldDoesNotMultiplyAWord(t *testing.T) {
+	for _, word := range []string{
+		strings.Repeat("\ufdfa", 200),    // ARABIC LIGATURE SALLALLAHOU ALAYHE WASALLAM
+		strings.Repeat("\ufdfb", 200),    // ARABIC LIGATURE JALLAJALALOUHOU
+		"\uff2e\uff48\uff55\uff4e\uff47", // full-width Nhung: one word still
+	} {
+		if got := Syllables(word); len(got) != 1 {
+			t.Errorf("Syllables of a word of %d letters (%+q...) = %d syllables, want 1", len([]rune(word)), []rune(word)[0], len(got))
 		}
 	}
 }

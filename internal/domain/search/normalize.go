@@ -5,10 +5,11 @@ import (
 	"unicode"
 
 	"golang.org/x/text/unicode/norm"
+	"golang.org/x/text/width"
 )
 
-// Fold returns s as the index compares it: Unicode NFKC (so letters and
-// digits typed in full width are their ASCII), then lower case without
+// Fold returns s as the index compares it: Unicode NFC with letters and
+// digits typed in full width read as their ASCII, then lower case without
 // diacritics (đ becomes d, which no decomposition does, and so do its
 // look-alikes ð and ɖ, which legacy Vietnamese encodings and fonts put
 // in its place; the Cyrillic and Greek letters drawn as a Latin one, a
@@ -19,9 +20,13 @@ import (
 func Fold(s string) string {
 	var b strings.Builder
 	space := false
-	// NFKC first (NFC, and full-width forms read as their ASCII); NFD
-	// then splits each letter from its marks so the marks can be dropped.
-	for _, r := range norm.NFD.String(norm.NFKC.String(s)) {
+	// NFC first, as everywhere else in the service, and full-width forms
+	// read as their ASCII; NFD then splits each letter from its marks so
+	// the marks can be dropped. Width only, not NFKC: NFKC also writes
+	// some single letters as whole phrases (ﷺ is four words), so a name
+	// within the API's bound of characters had six times the syllables,
+	// and the index's features of a name grow with their square.
+	for _, r := range norm.NFD.String(width.Fold.String(norm.NFC.String(s))) {
 		switch {
 		case unicode.Is(unicode.Mn, r) || unicode.Is(unicode.Cf, r):
 			continue

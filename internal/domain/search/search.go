@@ -148,8 +148,10 @@ func (s *Service) entryOf(tx datastore.ReadTx, c model.Case) (datastore.SearchEn
 // name, where format 3 broke the syllable at them. Format 5 folds
 // full-width letters and digits to ASCII and the Cyrillic and Greek
 // letters drawn as Latin ones (a Cyrillic Н, a Greek Ρ) to the Latin
-// letter they show, which format 4 kept apart.
-const indexFormat = "/5"
+// letter they show, which format 4 kept apart. Format 6 reads only the
+// width forms so, where format 5 took every compatibility form (NFKC),
+// which writes some single letters as several words.
+const indexFormat = "/6"
 
 // reporterKindsSince is the first format whose entries keep the
 // reporter's names and phones under kinds of their own: an entry of it or
