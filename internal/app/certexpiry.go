@@ -27,8 +27,8 @@ const certExpiryWarning = 30 * 24 * time.Hour
 // years left at its start expires while it runs.
 const certCheckEvery = 24 * time.Hour
 
-// certInUse is a certificate the server presents, under the flag that
-// names its file.
+// certInUse is a certificate the server presents, or trusts to sign the
+// certificates clients present, under the flag that names its file.
 type certInUse struct {
 	flag, file string
 	// firstToExpire returns the certificate of the chain presented now
@@ -41,13 +41,27 @@ type certInUse struct {
 // chain: its own TLS certificate (--tls-cert), loaded once at the start,
 // and the etcd client certificate (--etcd-cert), which the etcd client
 // reads from its file at each connection, so a renewal in place is seen
-// at the next check.
+// at the next check; and the CAs client certificates must chain to
+// (--client-ca), loaded once at the start too, whose expiry makes every
+// client certificate they signed refused: the file's first CA to expire
+// ends them.
 func certsInUse(cfg Config, serverTLS *tls.Config) []certInUse {
 	var certs []certInUse
 	if serverTLS != nil && len(serverTLS.Certificates) > 0 {
 		// Loaded once: its chain is read once.
 		first, err := firstToExpire(serverTLS.Certificates[0].Certificate)
 		certs = append(certs, certInUse{flag: "tls-cert", file: cfg.TLSCert, firstToExpire: func() (*x509.Certificate, error) {
+			return first, err
+		}})
+	}
+	if serverTLS != nil && cfg.ClientCA != "" {
+		// Loaded once, into the server's pool: read once.
+		chain, err := chainOfFile(cfg.ClientCA)
+		var first *x509.Certificate
+		if err == nil {
+			first, err = firstToExpire(chain)
+		}
+		certs = append(certs, certInUse{flag: "client-ca", file: cfg.ClientCA, firstToExpire: func() (*x509.Certificate, error) {
 			return first, err
 		}})
 	}

@@ -75,3 +75,40 @@ func TestCertificateIsCheckedDailyWhileRunning(t *testing.T) {
 		t.Errorf("the warning does not say 10 days are left:\n%s", logs.text())
 	}
 }
+
+// TestExpiringClientCAIsWarnedOf: the CA that client certificates must
+// chain to (--client-ca) expiring in 10 days started silently, as the
+// server's own certificate once did, and every client certificate would
+// be refused once it had expired. It is watched as --tls-cert is: the start
+// warns of it, naming the flag, the file and the CA, and the metrics
+// address serves its expiry.
+func TestExpiringClientCAIsWarnedOf(t *testing.T) {
+	dir := t.TempDir()
+	server := testpki.NewCA(t, dir, "ca").IssueUntil(t, dir, "server", x509.ExtKeyUsageServerAuth, testNow.Add(400*24*time.Hour))
+	notAfter := testNow.Add(10 * 24 * time.Hour).Truncate(time.Second)
+	clientCA := testpki.NewCAUntil(t, dir, "client-ca", notAfter)
+	cfg := testConfig(t, "")
+	cfg.TLSCert, cfg.TLSKey, cfg.ClientCA = server.CertFile, server.KeyFile, clientCA.File
+	cfg.MetricsAddr = "127.0.0.1:0"
+	var logs logLines
+	ts := &testServer{t: t}
+	srv, err := app.Start(t.Context(), cfg, app.Options{Clock: clock.NewFake(testNow), Logger: slog.New(slog.NewJSONHandler(&logs, nil)), Console: io.Discard})
+	if err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	t.Cleanup(func() { _ = srv.Stop() })
+	ts.Server = srv
+
+	warned := false
+	for _, line := range strings.Split(logs.text(), "\n") {
+		warned = warned || strings.Contains(line, certExpiryLine) && strings.Contains(line, `"cert":"client-ca"`) &&
+			strings.Contains(line, `"days_left":10`) && strings.Contains(line, `"file":"`+clientCA.File+`"`) && strings.Contains(line, `"subject":"client-ca"`)
+	}
+	if !warned {
+		t.Errorf("the start did not warn of the client CA that expires in 10 days:\n%s", logs.text())
+	}
+	got, ok := sample(scrape(t, ts), "childcase_tls_cert_expiry_seconds", map[string]string{"cert": "client-ca"})
+	if !ok || got != float64(notAfter.Unix()) {
+		t.Errorf("childcase_tls_cert_expiry_seconds{cert=\"client-ca\"} = %v (served: %v), want %d", got, ok, notAfter.Unix())
+	}
+}

@@ -90,20 +90,20 @@ func TestConsoleTimelineDetailsInThePagesLanguage(t *testing.T) {
 	}
 	due := ack.GetDueTime().AsTime().In(hanoi).Format("02/01/2006 15:04")
 	for _, want := range []string{
-		"Chuyển đến Ba Đình",            // FORWARDED
-		"Khẩn cấp: Không",               // INITIAL_ASSESSMENT_RECORDED
-		"Từ Ba Đình đến Hoàn Kiếm",      // TRANSFER_PROPOSED
-		"Hoàn Kiếm nay phụ trách hồ sơ", // TRANSFER_ACCEPTED
-		"<td>Công an ca-ba-dinh</td>",   // POLICE_REFERRAL: the police unit by its name, no more
-		"Tiếp nhận hồ sơ, hạn ",         // DEADLINE_STARTED, DEADLINE_MET
+		"Chuyển đến Phường Ba Đình",              // FORWARDED
+		"Khẩn cấp: Không",                        // INITIAL_ASSESSMENT_RECORDED
+		"Từ Phường Ba Đình đến Phường Hoàn Kiếm", // TRANSFER_PROPOSED
+		"Phường Hoàn Kiếm nay phụ trách hồ sơ",   // TRANSFER_ACCEPTED
+		"<td>Công an ca-ba-dinh</td>",            // POLICE_REFERRAL: the police unit by its name, no more
+		"Tiếp nhận hồ sơ, hạn ",                  // DEADLINE_STARTED, DEADLINE_MET
 	} {
 		if !strings.Contains(tl, want) {
 			t.Errorf("the timeline lacks %q:\n%s", want, tl)
 		}
 	}
 	for _, want := range []string{
-		"Tiếp nhận hồ sơ, hạn " + due + ", đã báo cáo Hà Nội",   // ESCALATED
-		"Tiếp nhận hồ sơ, hạn " + due + ", đơn vị Ba Đình</td>", // DEADLINE_BREACHED, before the escalation
+		"Tiếp nhận hồ sơ, hạn " + due + ", đã báo cáo Thành phố Hà Nội", // ESCALATED
+		"Tiếp nhận hồ sơ, hạn " + due + ", đơn vị Phường Ba Đình</td>",  // DEADLINE_BREACHED, before the escalation
 	} {
 		if !strings.Contains(lateTl, want) {
 			t.Errorf("the overdue case's timeline lacks %q:\n%s", want, lateTl)
@@ -114,13 +114,13 @@ func TestConsoleTimelineDetailsInThePagesLanguage(t *testing.T) {
 	b.get("/lang/en?back=/")
 	_, page = b.get("/cases/" + number)
 	tl = timelineOf(t, page)
-	for _, want := range []string{"Forwarded to Ba Đình", "Emergency: No", "From Ba Đình to Hoàn Kiếm", "Acknowledgement, due "} {
+	for _, want := range []string{"Forwarded to Phường Ba Đình", "Emergency: No", "From Phường Ba Đình to Phường Hoàn Kiếm", "Acknowledgement, due "} {
 		if !strings.Contains(tl, want) {
 			t.Errorf("the English timeline lacks %q:\n%s", want, tl)
 		}
 	}
 	_, latePage = b.get("/" + late)
-	if want := "Acknowledgement, due " + due + ", escalated to Hà Nội"; !strings.Contains(timelineOf(t, latePage), want) {
+	if want := "Acknowledgement, due " + due + ", escalated to Thành phố Hà Nội"; !strings.Contains(timelineOf(t, latePage), want) {
 		t.Errorf("the English timeline lacks %q", want)
 	}
 }

@@ -131,7 +131,7 @@ func TestConsoleDashboardMatchesStatistics(t *testing.T) {
 	if n := strings.Count(page, `<table class="list chart-data">`); n != 2 {
 		t.Errorf("%d data tables beside the charts, want 2", n)
 	}
-	for _, unit := range []string{"Ba Đình <small>units/00004@2025-07-01</small>", "Hoàn Kiếm <small>units/00070@2025-07-01</small>"} {
+	for _, unit := range []string{"Phường Ba Đình <small>units/00004@2025-07-01</small>", "Phường Hoàn Kiếm <small>units/00070@2025-07-01</small>"} {
 		if !regexp.MustCompile(`<th scope="row">[^<]*` + unit + `</th>\s*<td class="num red">(<span[^<]*</span>)?1</td>\s*<td class="num amber">(<span[^<]*</span>)?1</td>`).MatchString(page) {
 			t.Errorf("the unit table has no line of %s with one overdue and one escalation", unit)
 		}

@@ -228,8 +228,8 @@ func TestConsoleQueuesAndSignOut(t *testing.T) {
 	if !strings.Contains(page, `class="countdown `) {
 		t.Error("the queue shows no countdown for the case's deadline")
 	}
-	if !strings.Contains(page, ">Ba Đình</td>") {
-		t.Errorf("the queue does not name the responsible unit (Ba Đình):\n%s", page)
+	if !strings.Contains(page, ">Phường Ba Đình</td>") {
+		t.Errorf("the queue does not name the responsible unit (Phường Ba Đình):\n%s", page)
 	}
 	// The operator's queue of their unit's open cases is always empty
 	// (the hotline is responsible for none), so it is not offered: asked

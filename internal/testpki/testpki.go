@@ -28,14 +28,21 @@ type CA struct {
 	File string // the CA certificate, PEM: what a peer trusts
 }
 
-// NewCA makes a self-signed CA called name and writes its certificate into
-// dir as name.pem.
+// NewCA makes a self-signed CA called name, valid for an hour, and writes
+// its certificate into dir as name.pem.
 func NewCA(t testing.TB, dir, name string) CA {
+	t.Helper()
+	return NewCAUntil(t, dir, name, time.Now().Add(time.Hour))
+}
+
+// NewCAUntil is NewCA with a CA that expires at notAfter: a CA the
+// server trusts that expires soon, for the tests of its expiry's watch.
+func NewCAUntil(t testing.TB, dir, name string, notAfter time.Time) CA {
 	t.Helper()
 	key := newKey(t)
 	tmpl := &x509.Certificate{
 		SerialNumber: serial(t), Subject: pkix.Name{CommonName: name},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: notAfter,
 		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)

@@ -51,8 +51,9 @@ type SignIns struct{ Failed, Throttled uint64 }
 // past the second on no data.
 type HolidayData struct{ AnnouncedDaysLeft, DaysLeft int }
 
-// CertExpiry is when a certificate the server presents expires, under the
-// flag that names its file ("tls-cert", "etcd-cert"): a closed set.
+// CertExpiry is when a certificate the server presents, or the CA it
+// trusts for client certificates, expires, under the flag that names its
+// file ("tls-cert", "etcd-cert", "client-ca"): a closed set.
 type CertExpiry struct {
 	Cert     string
 	NotAfter time.Time
@@ -277,7 +278,7 @@ var (
 	descHolidayEnd = prometheus.NewDesc("childcase_holiday_data_days_left",
 		"Days from today (Hanoi) to the last day the holiday data cover: past it, only weekends and fixed-date holidays are days off.", nil, nil)
 	descCertExpiry = prometheus.NewDesc("childcase_tls_cert_expiry_seconds",
-		"When a certificate the server presents expires, as a Unix time, by the flag that names its file (tls-cert, etcd-cert).", []string{"cert"}, nil)
+		"When a certificate the server presents, or the CA it trusts for client certificates, expires, as a Unix time, by the flag that names its file (tls-cert, etcd-cert, client-ca).", []string{"cert"}, nil)
 	descScrapeErrors = prometheus.NewDesc("childcase_metrics_source_errors_total",
 		"Scrapes where a source of the metrics failed, by source.", []string{"source"}, nil)
 	descNotified = func() map[string]*prometheus.Desc {

@@ -321,14 +321,7 @@ func (c *Console) caseChoices(r *http.Request, s *session, lang string, cs *pb.C
 		return nil, err
 	}
 	for _, u := range units.Units {
-		label := u.GetFullName()
-		if label == "" {
-			label = u.GetDisplayName()
-		}
-		if label == "" {
-			label = u.GetName()
-		}
-		out["to_unit"] = append(out["to_unit"], formOption{Value: u.GetName(), Label: label})
+		out["to_unit"] = append(out["to_unit"], formOption{Value: u.GetName(), Label: unitLabel(u)})
 	}
 	inForce := map[string]bool{}
 	for _, u := range units.Units {

@@ -201,7 +201,7 @@ func (c *Console) nameUnits(r *http.Request, s *session, rows []unitRow) {
 			continue
 		}
 		if u, err := c.api.units.GetUnit(ctx, &pb.GetUnitRequest{Name: rows[i].Unit}); err == nil {
-			rows[i].Name = u.GetDisplayName()
+			rows[i].Name = unitLabel(u)
 		}
 	}
 }

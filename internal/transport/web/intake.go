@@ -163,7 +163,7 @@ func (p intakePage) N(i int) int { return i + 1 }
 func (p intakePage) UnitOfCode(code string) string {
 	for _, u := range p.Communes {
 		if u.GetCode() == code {
-			return u.GetFullName()
+			return unitLabel(u)
 		}
 	}
 	return ""
@@ -370,7 +370,7 @@ func (c *Console) renderIntake(w http.ResponseWriter, r *http.Request, s *sessio
 	page.Unsaved = r.Method == http.MethodPost
 	page.unitNames = map[string]string{}
 	for _, u := range communes {
-		page.unitNames[u.GetName()] = u.GetFullName()
+		page.unitNames[u.GetName()] = unitLabel(u)
 	}
 	page.Now = c.cfg.Clock.Now().In(vntime.Location()).Format(datetimeLocal)
 	page.Channels, page.Means, page.CallTypes, page.Sexes = channelChoices, meansChoices, callTypeChoices, sexChoices
@@ -882,7 +882,7 @@ func (c *Console) showSaved(w http.ResponseWriter, r *http.Request, s *session, 
 			page.Case, page.First = cs, nearestOpen(cs.GetDeadlines())
 			page.Commune = strings.TrimPrefix(cs.GetResponsibleUnit(), "units/")
 			if u, err := c.api.units.GetUnit(c.apiContext(r, s), &pb.GetUnitRequest{Name: cs.GetResponsibleUnit()}); err == nil {
-				page.Commune = u.GetFullName()
+				page.Commune = unitLabel(u)
 			}
 		}
 	}

@@ -64,12 +64,11 @@ type view struct {
 
 	cats      catalogs
 	unitNames func(string) string // names a unit for the signed-in person (set by render)
-	// unitFullNames names it with its type ("Phường Ba Đình"), for UnitRef.
-	unitFullNames func(string) string
 }
 
-// Unit shows a unit by its name ("Ba Đình", "Công an phường Ba Đình") as
-// the API's UnitService or PoliceUnitService gives it, and an
+// Unit shows a unit by its name as the API's UnitService or
+// PoliceUnitService gives it (unitLabel: "Phường Ba Đình", "Công an
+// phường Ba Đình"), and an
 // organisation ("Tổng đài 111") as the catalogs name it; a name none of
 // them knows shows as it is.
 func (v view) Unit(name string) string {
@@ -87,13 +86,24 @@ type unitRef struct{ Name, ID string }
 
 // UnitRef is a unit's name and id, for a page that shows both (the
 // admin's, where an admin checks which unit a user or a police unit was
-// given; "unitref"): an administrative unit's full name, as its name
-// alone, "Ba Đình", may be the ward's or the old district's.
-func (v view) UnitRef(id string) unitRef {
-	if strings.HasPrefix(id, "units/") && v.unitFullNames != nil {
-		return unitRef{Name: v.unitFullNames(id), ID: id}
+// given; "unitref").
+func (v view) UnitRef(id string) unitRef { return unitRef{Name: v.Unit(id), ID: id} }
+
+// UnitLabel names a unit the API listed (a form's choices) as view.Unit
+// names it by its id.
+func (v view) UnitLabel(u *pb.Unit) string { return unitLabel(u) }
+
+// unitLabel is the one way the console names an administrative unit: by
+// its full name, its type before its name ("Phường Ba Đình", "Quận Ba
+// Đình"), as its name alone, "Ba Đình", may be the ward's or the old
+// district's; by its name alone, then its id, where the API has no more.
+func unitLabel(u *pb.Unit) string {
+	for _, n := range []string{u.GetFullName(), u.GetDisplayName(), u.GetName()} {
+		if n != "" {
+			return n
+		}
 	}
-	return unitRef{Name: v.Unit(id), ID: id}
+	return ""
 }
 
 // Actor names who wrote a timeline line or an audit event: a person by
@@ -166,7 +176,7 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, pag
 		v.Nav = navFor(*v.User)
 	}
 	if s, ok := r.Context().Value(sessionKey{}).(*session); ok {
-		v.unitNames, v.unitFullNames = c.unitNamer(r, s), c.unitFullNamer(r, s)
+		v.unitNames = c.unitNamer(r, s)
 	}
 	if c.cfg.Clock != nil {
 		v.Now = c.cfg.Clock.Now()
@@ -186,19 +196,6 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, pag
 // once for each one the page shows (a page of cases shows few): reference
 // data, read with the person's own token like everything else.
 func (c *Console) unitNamer(r *http.Request, s *session) func(string) string {
-	return c.namer(r, s, (*pb.Unit).GetDisplayName)
-}
-
-// unitFullNamer is unitNamer with a unit's full name, its type before its
-// name ("Phường Ba Đình", "Quận Ba Đình"), where the name alone may be two
-// units'.
-func (c *Console) unitFullNamer(r *http.Request, s *session) func(string) string {
-	return c.namer(r, s, (*pb.Unit).GetFullName)
-}
-
-// namer names units (by the part of the unit name takes) and police units
-// for one page, asking the API once for each.
-func (c *Console) namer(r *http.Request, s *session, name func(*pb.Unit) string) func(string) string {
 	names := map[string]string{}
 	return func(unit string) string {
 		if n, ok := names[unit]; ok {
@@ -207,8 +204,8 @@ func (c *Console) namer(r *http.Request, s *session, name func(*pb.Unit) string)
 		n := unit
 		switch {
 		case strings.HasPrefix(unit, "units/"):
-			if u, err := c.api.units.GetUnit(c.apiContext(r, s), &pb.GetUnitRequest{Name: unit}); err == nil && name(u) != "" {
-				n = name(u)
+			if u, err := c.api.units.GetUnit(c.apiContext(r, s), &pb.GetUnitRequest{Name: unit}); err == nil {
+				n = unitLabel(u)
 			}
 		case strings.HasPrefix(unit, "policeUnits/"):
 			if u, err := c.api.police.GetPoliceUnit(c.apiContext(r, s), &pb.GetPoliceUnitRequest{Name: unit}); err == nil && u.GetDisplayName() != "" {
