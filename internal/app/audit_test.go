@@ -553,3 +553,28 @@ func TestVerifyAuditLogAgainstANotedHead(t *testing.T) {
 	_, err = ts.audit().VerifyAuditLog(auditor, &pb.VerifyAuditLogRequest{NotedHeadSeq: 1, NotedHeadHash: "xyz"})
 	wantField(t, err, "noted_head_hash")
 }
+
+// TestRESTVerifyOfABrokenLogSaysIntactFalse: the README's curl says that
+// a verification given a head the log no longer holds answers
+// "intact":false. Over REST it answered no "intact" at all: false is the
+// field's default, which the gateway's JSON leaves out, so a script that
+// read .intact got null, and one that looked for "intact":false in the
+// answer never found it. intact is now a field with presence, answered
+// either way.
+func TestRESTVerifyOfABrokenLogSaysIntactFalse(t *testing.T) {
+	ts := startServer(t, "")
+	ts.addUser(t, "auditor", pb.Role_ROLE_AUDITOR, "orgs/system")
+	first, err := ts.audit().VerifyAuditLog(ts.as(t, "auditor"), &pb.VerifyAuditLogRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth := map[string]string{"Authorization": "Bearer " + ts.tokens.get("auditor")}
+	body := fmt.Sprintf(`{"noted_head_seq":"%d","noted_head_hash":%q}`, first.GetHeadSeq(), strings.Repeat("0", 64))
+	code, raw := restRaw(t, ts, "POST", "/v1/auditEvents:verify", body, auth)
+	if code != http.StatusOK || !strings.Contains(string(raw), `"intact":false`) || !strings.Contains(string(raw), `"broken_seq":"`) {
+		t.Errorf("verify against a head the log never had: %d %s, want \"intact\":false and its broken_seq", code, raw)
+	}
+	if code, raw := restRaw(t, ts, "POST", "/v1/auditEvents:verify", `{}`, auth); code != http.StatusOK || !strings.Contains(string(raw), `"intact":true`) {
+		t.Errorf("verify of an intact log: %d %s, want \"intact\":true", code, raw)
+	}
+}

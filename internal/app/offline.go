@@ -59,6 +59,24 @@ func OpenOffline(dbPath, command string, log *slog.Logger, console io.Writer) (*
 	}, nil
 }
 
+// OpenAuditLog opens the audit log of the database file at dbPath for
+// reading only, for audit verify (command), as check opens a file: the
+// file is left byte for byte as it was. OpenOffline commits at its open
+// and migrates a file of an older schema, adding the migration's event:
+// a backup verified so was no longer the backup taken, and answered a
+// head past the one it had printed. A file a server holds is refused
+// (ErrDatabaseInUse), saying to verify through that server.
+func OpenAuditLog(dbPath, command string) (*auditlog.Log, io.Closer, error) {
+	store, err := boltstore.OpenReadOnly(dbPath, boltstore.Options{})
+	if errors.Is(err, boltstore.ErrInUse) {
+		return nil, nil, fmt.Errorf("%w: %s", err, insteadOfOffline(command))
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return auditlog.New(store), store, nil
+}
+
 // OpenOfflineStore is OpenOffline on cfg's store: the bbolt file at
 // DBPath, or an etcd store, which servers may share meanwhile (etcd
 // serialises the command's commits with theirs, and the audit chain goes

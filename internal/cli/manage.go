@@ -393,6 +393,18 @@ func openOfflineCmd(name, dbUsage string, args []string, stderr io.Writer) (*app
 // are parsed and before the database is opened, so that a bad value is
 // refused (as a usage error, naming its flag) with nothing opened.
 func openOfflineCmdWith(name, dbUsage string, args []string, stderr io.Writer, more func(fs *flag.FlagSet) func() error) (*app.Offline, string, error) {
+	db, err := offlineCmdDB(name, dbUsage, args, stderr, more)
+	if err != nil {
+		return nil, "", err
+	}
+	off, err := app.OpenOffline(db, name, slog.New(slog.NewTextHandler(stderr, nil)), stderr)
+	return off, db, err
+}
+
+// offlineCmdDB parses the flags of an offline command as
+// openOfflineCmdWith does, and returns the --db it is to open, which
+// exists and may be a database, without opening it.
+func offlineCmdDB(name, dbUsage string, args []string, stderr io.Writer, more func(fs *flag.FlagSet) func() error) (string, error) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	db := app.DefaultConfig().DBPath
@@ -402,17 +414,16 @@ func openOfflineCmdWith(name, dbUsage string, args []string, stderr io.Writer, m
 		check = more(fs)
 	}
 	if err := parse(fs, args); err != nil {
-		return nil, "", err
+		return "", err
 	}
 	if err := check(); err != nil {
 		fmt.Fprintln(stderr, err)
-		return nil, "", errUsage
+		return "", errUsage
 	}
 	if err := existingDatabase(name, db); err != nil {
-		return nil, "", err
+		return "", err
 	}
-	off, err := app.OpenOffline(db, name, slog.New(slog.NewTextHandler(stderr, nil)), stderr)
-	return off, db, err
+	return db, nil
 }
 
 // roleNames are the roles users add takes, as --role -h and a refusal
@@ -513,14 +524,20 @@ func auditCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return errUsage
 	}
 	var noted auditlog.Head
-	off, _, err := openOfflineCmdWith("audit verify", "path of the bbolt database file", args[1:], stderr, func(fs *flag.FlagSet) func() error {
+	db, err := offlineCmdDB("audit verify", "path of the bbolt database file", args[1:], stderr, func(fs *flag.FlagSet) func() error {
 		return notedHeadFlag(fs, &noted)
 	})
 	if err != nil {
 		return err
 	}
-	defer off.Close()
-	res, err := off.Audit.VerifyNoted(ctx, noted)
+	// Read only, as check reads: a verification of a backup leaves the
+	// backup as it was taken, and answers its own head.
+	trail, closer, err := app.OpenAuditLog(db, "audit verify")
+	if err != nil {
+		return err
+	}
+	defer closer.Close()
+	res, err := trail.VerifyNoted(ctx, noted)
 	if err != nil {
 		return err
 	}

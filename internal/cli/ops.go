@@ -782,6 +782,12 @@ func printProblems(w io.Writer, res app.CheckResult) {
 // summary is one line of counts.
 func summary(res app.CheckResult) string {
 	s := res.CheckSummary
+	if res.Unread {
+		// Nothing was counted: zeros would say the file holds no
+		// records, and an auditor would read an empty audit log.
+		return fmt.Sprintf("%s; its records were not read (the file is damaged: see its PROBLEM line): nothing counted, no audit head; %s",
+			counted(s.Bytes, "byte"), counted(len(res.Problems)+res.Omitted, "problem"))
+	}
 	parts := []string{
 		fmt.Sprintf("schema version %d, %s", s.SchemaVersion, counted(s.Bytes, "byte")),
 		counted(s.Reports, "report") + ", " + counted(s.Cases, "case") + ", " + counted(s.CaseEvents, "case event") + ", " +

@@ -1099,3 +1099,61 @@ func TestRestoreOfAnOlderSchemaBackup(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckOfAFileItCannotReadCountsNothing: a file damaged as a whole (a
+// backup cut short, a page overwritten) is not read record by record, so
+// check has no counts of it. It printed them all the same, as zeros
+// ("BROKEN: schema version 0, ...; 0 audit events (head seq 0)"): an
+// auditor checking a nightly backup read that its audit log was empty.
+// Its summary says instead that the records were not read, and counts
+// nothing it did not count.
+func TestCheckOfAFileItCannotReadCountsNothing(t *testing.T) {
+	opsClearEnv(t)
+	dir := t.TempDir()
+	db := filepath.Join(dir, "cc.db")
+	// Enough users that their bucket has pages of its own, and each
+	// command's events on the audit trail.
+	for i := range 40 {
+		id := "user." + strconv.Itoa(i)
+		mgMustRun(t, "users", "add", "--create", "--db", db, "--id", id, "--name", id, "--role", "AUDITOR", "--unit", "orgs/system")
+	}
+	whole, err := os.ReadFile(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := filepath.Join(dir, "cut.db")
+	if err := os.WriteFile(cut, whole[:len(whole)/2], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	garbled := filepath.Join(dir, "garbled.db")
+	if err := os.WriteFile(garbled, whole, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	leaves := damagetest.Leaves(t, garbled, "users")
+	if len(leaves) == 0 {
+		t.Fatal("the users have no page of their own to damage")
+	}
+	damagetest.Garble(t, garbled, leaves[0].ID)
+
+	for _, tt := range []struct{ name, path, problem string }{
+		{"cut short", cut, "PROBLEM file: the file is truncated: "},
+		{"a page overwritten", garbled, "PROBLEM file: page "},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, _ := mgRun(t, "check", "--db", tt.path)
+			want := fmt.Sprintf("BROKEN: %s; its records were not read (the file is damaged: see its PROBLEM line): nothing counted, no audit head; 1 problem\n",
+				counted(len(whole)/2, "byte"))
+			if tt.path == garbled {
+				want = strings.Replace(want, counted(len(whole)/2, "byte"), counted(len(whole), "byte"), 1)
+			}
+			if code != 1 || !strings.Contains(out, tt.problem) || !strings.HasSuffix(out, want) {
+				t.Errorf("check of a file %s: exit %d, want 1, %q and the summary %q:\n%s", tt.name, code, tt.problem, want, out)
+			}
+			for _, zero := range []string{"schema version 0", "0 audit events", "head seq 0", "0 reports"} {
+				if strings.Contains(out, zero) {
+					t.Errorf("check of a file %s says %q of records it did not read:\n%s", tt.name, zero, out)
+				}
+			}
+		})
+	}
+}

@@ -1332,7 +1332,10 @@ func (x *VerifyAuditLogRequest) GetNotedHeadHash() string {
 type VerifyAuditLogResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Whether every link held and the log ends at the recorded head.
-	Intact bool `protobuf:"varint,1,opt,name=intact,proto3" json:"intact,omitempty"`
+	// Answered false too (a field with presence): a plain bool at false,
+	// its default, is left out of the REST answer's JSON, where a script
+	// reading "intact" of a broken log would find nothing.
+	Intact *bool `protobuf:"varint,1,opt,name=intact,proto3,oneof" json:"intact,omitempty"`
 	// How many events were checked before the first problem (all of them
 	// when intact).
 	CheckedEvents uint64 `protobuf:"varint,2,opt,name=checked_events,json=checkedEvents,proto3" json:"checked_events,omitempty"`
@@ -1384,8 +1387,8 @@ func (*VerifyAuditLogResponse) Descriptor() ([]byte, []int) {
 }
 
 func (x *VerifyAuditLogResponse) GetIntact() bool {
-	if x != nil {
-		return x.Intact
+	if x != nil && x.Intact != nil {
+		return *x.Intact
 	}
 	return false
 }
@@ -1519,15 +1522,16 @@ const file_childcase_v1_admin_proto_rawDesc = "" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x82\x01\n" +
 	"\x15VerifyAuditLogRequest\x12$\n" +
 	"\x0enoted_head_seq\x18\x01 \x01(\x04R\fnotedHeadSeq\x12C\n" +
-	"\x0fnoted_head_hash\x18\x02 \x01(\tB\x1b\xbaH\x18r\x162\x14^$|^[0-9a-fA-F]{64}$R\rnotedHeadHash\"\xc8\x01\n" +
-	"\x16VerifyAuditLogResponse\x12\x16\n" +
-	"\x06intact\x18\x01 \x01(\bR\x06intact\x12%\n" +
+	"\x0fnoted_head_hash\x18\x02 \x01(\tB\x1b\xbaH\x18r\x162\x14^$|^[0-9a-fA-F]{64}$R\rnotedHeadHash\"\xd8\x01\n" +
+	"\x16VerifyAuditLogResponse\x12\x1b\n" +
+	"\x06intact\x18\x01 \x01(\bH\x00R\x06intact\x88\x01\x01\x12%\n" +
 	"\x0echecked_events\x18\x02 \x01(\x04R\rcheckedEvents\x12\x19\n" +
 	"\bhead_seq\x18\x03 \x01(\x04R\aheadSeq\x12\x1b\n" +
 	"\thead_hash\x18\x06 \x01(\tR\bheadHash\x12\x1d\n" +
 	"\n" +
 	"broken_seq\x18\x04 \x01(\x04R\tbrokenSeq\x12\x18\n" +
-	"\aproblem\x18\x05 \x01(\tR\aproblem2\xba\v\n" +
+	"\aproblem\x18\x05 \x01(\tR\aproblemB\t\n" +
+	"\a_intact2\xba\v\n" +
 	"\fAdminService\x12h\n" +
 	"\n" +
 	"CreateUser\x12\x1f.childcase.v1.CreateUserRequest\x1a .childcase.v1.CreateUserResponse\"\x17\x82\xd3\xe4\x93\x02\x11:\x04user\"\t/v1/users\x12W\n" +
@@ -1655,6 +1659,7 @@ func file_childcase_v1_admin_proto_init() {
 		return
 	}
 	file_childcase_v1_identity_proto_init()
+	file_childcase_v1_admin_proto_msgTypes[22].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

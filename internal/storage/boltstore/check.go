@@ -85,6 +85,11 @@ type CheckResult struct {
 	// for an auditor to note; nil when the log is empty or its head
 	// unreadable.
 	AuditHeadHash []byte
+	// Unread says the file as a whole is damaged (a file cut short, a
+	// page overwritten: Problems says what) so that no record of it was
+	// read: the counts above are not the file's but nothing counted, and
+	// no one is to report them as what it holds (an empty audit log).
+	Unread bool
 }
 
 // OK reports whether the check found nothing wrong.
@@ -226,6 +231,7 @@ func CheckWith(ctx context.Context, path string, opts CheckOptions) (CheckResult
 			res.Bytes = fi.Size()
 		}
 		res.Problems = []Problem{{What: d.what}}
+		res.Unread = true
 		return res, nil
 	}
 	if err != nil {

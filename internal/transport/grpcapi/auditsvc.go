@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
 	pb "github.com/childcase/childcase/api/childcase/v1"
 	"github.com/childcase/childcase/internal/domain/access"
 	"github.com/childcase/childcase/internal/domain/auditlog"
@@ -112,7 +114,7 @@ func (s *auditServer) VerifyAuditLog(ctx context.Context, req *pb.VerifyAuditLog
 	if err != nil {
 		return nil, toStatus(ctx, s.logger, err)
 	}
-	resp := &pb.VerifyAuditLogResponse{Intact: res.Problem == nil, CheckedEvents: res.Checked, HeadSeq: res.HeadSeq}
+	resp := &pb.VerifyAuditLogResponse{Intact: proto.Bool(res.Problem == nil), CheckedEvents: res.Checked, HeadSeq: res.HeadSeq}
 	if res.Problem == nil {
 		// Only an intact log's head is one to note: a script that notes
 		// every answer's head would otherwise anchor the next
