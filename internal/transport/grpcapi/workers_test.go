@@ -25,10 +25,11 @@ import (
 // GetCase's profile put some 8% of its handler's CPU in runtime.newstack).
 func TestSequentialCallsAreServedByStandingWorkers(t *testing.T) {
 	var mu sync.Mutex
-	served := map[uint64]bool{}
+	served, noted := map[uint64]bool{}, 0
 	note := func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
 		mu.Lock()
 		served[goroutineID(t)] = true
+		noted++
 		mu.Unlock()
 		return next(ctx, req)
 	}
@@ -54,6 +55,13 @@ func TestSequentialCallsAreServedByStandingWorkers(t *testing.T) {
 		if _, err := health.Check(t.Context(), &healthpb.HealthCheckRequest{}); err != nil {
 			t.Fatal(err)
 		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	// A call the interceptor never saw would leave nothing to count, and
+	// the check below would pass whoever served it.
+	if noted != calls {
+		t.Fatalf("the interceptor saw %d of %d calls", noted, calls)
 	}
 	if workers := streamWorkers(); len(served) > workers {
 		t.Errorf("%d calls one after the other ran on %d goroutines; the server keeps %d workers", calls, len(served), workers)
