@@ -230,9 +230,12 @@ func (s *stepCtx) tick(d *model.Deadline) {
 // f × 100 is not always whole where f reads so (0.29 × 100 is
 // 28.999999999999996), and cut to an int it told a unit warned at 29%
 // that 28% of its time was used; ten significant digits drop that error
-// and keep every digit a policy file gives.
+// and keep every digit a policy file gives. The rounded figure is written
+// out in decimals: 'g' alone says a fraction the policy accepts, 1e-7, as
+// "1e-05%".
 func percent(f float64) string {
-	return strconv.FormatFloat(f*100, 'g', 10, 64)
+	rounded, _ := strconv.ParseFloat(strconv.FormatFloat(f*100, 'g', 10, 64), 64)
+	return strconv.FormatFloat(rounded, 'f', -1, 64)
 }
 
 // escalate moves an overdue deadline of from up one level, recorded with

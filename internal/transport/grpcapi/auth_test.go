@@ -25,6 +25,7 @@ func TestEveryRegisteredMethodHasARule(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(s.Stop) // its stream workers run from NewServer until Stop
 	registered := map[string]bool{}
 	for service, info := range s.GetServiceInfo() {
 		for _, m := range info.Methods {
@@ -58,6 +59,7 @@ func TestEveryRegisteredRequestIsCompiledAtStart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(s.Stop) // its stream workers run from NewServer until Stop
 	v, err := protovalidate.New(protovalidate.WithDisableLazy(), protovalidate.WithMessageDescriptors(requestDescriptors()...))
 	if err != nil {
 		t.Fatal(err)

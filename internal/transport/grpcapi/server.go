@@ -214,6 +214,7 @@ func NewServer(d Deps, opts ...grpc.ServerOption) (*Server, error) {
 		hs.SetServingStatus(name, healthpb.HealthCheckResponse_SERVING)
 	}
 	if err := registerReflection(s); err != nil {
+		s.Stop() // its stream workers started with it
 		return nil, err
 	}
 	return &Server{Server: s, Health: hs, watches: watches}, nil

@@ -25,10 +25,11 @@ import (
 // GetCase's profile put some 8% of its handler's CPU in runtime.newstack).
 func TestSequentialCallsAreServedByStandingWorkers(t *testing.T) {
 	var mu sync.Mutex
-	served := map[uint64]bool{}
+	served, noted := map[uint64]bool{}, 0
 	note := func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
 		mu.Lock()
 		served[goroutineID(t)] = true
+		noted++
 		mu.Unlock()
 		return next(ctx, req)
 	}
@@ -55,6 +56,13 @@ func TestSequentialCallsAreServedByStandingWorkers(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	mu.Lock()
+	defer mu.Unlock()
+	// A call the interceptor never saw would leave nothing to count, and
+	// the check below would pass whoever served it.
+	if noted != calls {
+		t.Fatalf("the interceptor saw %d of %d calls", noted, calls)
+	}
 	if workers := streamWorkers(); len(served) > workers {
 		t.Errorf("%d calls one after the other ran on %d goroutines; the server keeps %d workers", calls, len(served), workers)
 	}
@@ -74,4 +82,50 @@ func goroutineID(t *testing.T) uint64 {
 		t.Fatalf("a stack that names no goroutine: %q", buf)
 	}
 	return id
+}
+
+// A stream holds the worker that took it for as long as it runs: a
+// client's watches can hold every worker, and a call that then finds none
+// idle is served at once by a goroutine of its own, never queued behind
+// the watches (grpc-go falls back when no worker takes the call). Here
+// one more health watch than the server keeps workers is open, each seen
+// running, and calls one after the other are still answered.
+func TestCallsAreServedWhileWatchesHoldEveryWorker(t *testing.T) {
+	s, err := NewServer(Deps{Log: slog.New(slog.DiscardHandler), Clock: clock.NewFake(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Serve(lis)
+	t.Cleanup(s.Stop)
+	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	health := healthpb.NewHealthClient(conn)
+	watching, stop := context.WithCancel(t.Context())
+	defer stop()
+	for i := range streamWorkers() + 1 {
+		w, err := health.Watch(watching, &healthpb.HealthCheckRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Its first answer says its handler runs, on a worker or, once
+		// all are held, on a goroutine of its own.
+		if _, err := w.Recv(); err != nil {
+			t.Fatalf("watch %d: %v", i+1, err)
+		}
+	}
+	for i := range 10 {
+		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+		_, err := health.Check(ctx, &healthpb.HealthCheckRequest{})
+		cancel()
+		if err != nil {
+			t.Fatalf("call %d, with %d watches open on %d workers: %v", i+1, streamWorkers()+1, streamWorkers(), err)
+		}
+	}
 }
