@@ -243,11 +243,17 @@ func (s *Service) ActionMonthReport(ctx context.Context, p access.Principal, yea
 	return s.finish(ctx, p, o, ActionMonthMethod, fmt.Sprintf("year=%d", year), t, total.AsOf)
 }
 
-// CheckYear refuses a year the Action Month report is not made for:
-// before the service's data (2020) or past 2100.
+// The years the Action Month report is made for: from the service's
+// data (2020) to 2100. The console's year field takes these bounds.
+const (
+	FirstActionMonthYear = 2020
+	LastActionMonthYear  = 2100
+)
+
+// CheckYear refuses a year the Action Month report is not made for.
 func CheckYear(year int) error {
-	if year < 2020 || year > 2100 {
-		return model.InvalidField("year", "year.range", "year %d is not between 2020 and 2100", year)
+	if year < FirstActionMonthYear || year > LastActionMonthYear {
+		return model.InvalidField("year", "year.range", "year %d is not between %d and %d", year, FirstActionMonthYear, LastActionMonthYear)
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 
 	pb "github.com/childcase/childcase/api/childcase/v1"
 	"github.com/childcase/childcase/internal/domain/intake"
+	"github.com/childcase/childcase/internal/domain/stats"
 	"github.com/childcase/childcase/internal/domain/vntime"
 )
 
@@ -67,6 +68,9 @@ type dashboardPage struct {
 	Deadlines chart               // deadlines met and missed, by kind
 	Units     []unitRow
 	Year      int // the year of the Action Month report offered
+	// YearMin and YearMax bound the year field: the years the report is
+	// made for, so that the browser refuses another before it is sent.
+	YearMin, YearMax int
 	// OverdueQueue: the person's role has the queue of their unit's
 	// overdue and escalated cases (tabsFor), which the page links to. A
 	// role whose unit is an organisation has none.
@@ -88,6 +92,7 @@ var dashboardPeriods = []string{"month", "year", "custom"}
 func (c *Console) dashboard(w http.ResponseWriter, r *http.Request, s *session) {
 	now := c.cfg.Clock.Now()
 	page := dashboardPage{Period: periodOf(r, vntime.DateOf(now)), Periods: dashboardPeriods, Year: vntime.DateOf(now).Year,
+		YearMin: stats.FirstActionMonthYear, YearMax: stats.LastActionMonthYear,
 		OverdueQueue: slices.Contains(tabsFor(s.user.Role), "overdue")}
 	ctx := c.apiContext(r, s)
 	ask := func(groupBy ...string) (*pb.GetStatisticsResponse, error) {

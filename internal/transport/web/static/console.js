@@ -47,21 +47,17 @@
     if (!box || !window.EventSource) return;
     var src = new EventSource("/events");
     var pending = false;
-    // data-stream tells whether the list is following the stream now.
-    src.onopen = function () { box.setAttribute("data-stream", "open"); };
-    src.onerror = function () { box.setAttribute("data-stream", "closed"); };
-    src.addEventListener("end", function (e) {
-      src.close();
-      // Not over a form being typed: keep() says the session ended there.
-      if (e.data === "signed-out" && !document.querySelector('form[data-typed="1"]')) location.assign("/signin");
-    });
-    src.onmessage = function () {
+    // Not over a form being typed: keep() says the session ended there.
+    function signIn() {
+      if (!document.querySelector('form[data-typed="1"]')) location.assign("/signin");
+    }
+    function refresh() {
       if (pending) return;
       pending = true;
       setTimeout(function () {
         fetch(box.dataset.live, { credentials: "same-origin", headers: { "X-Childcase-Live": "1" } })
           .then(function (r) {
-            if (r.redirected && new URL(r.url).pathname === "/signin") { location.assign("/signin"); return Promise.reject(401); }
+            if (r.redirected && new URL(r.url).pathname === "/signin") { signIn(); return Promise.reject(401); }
             return r.ok ? r.text() : Promise.reject(r.status);
           })
           .then(function (html) {
@@ -72,7 +68,24 @@
           .catch(function () {})
           .finally(function () { pending = false; });
       }, 300);
+    }
+    // data-stream tells whether the list is following the stream now.
+    src.onopen = function () { box.setAttribute("data-stream", "open"); };
+    src.onerror = function () {
+      box.setAttribute("data-stream", "closed");
+      // The browser gives a stream up for good (CLOSED, not CONNECTING)
+      // when its answer is no stream: after a restart, which signs
+      // everyone out, the server that comes back sends the sign-in page
+      // instead, and the stream cannot say the session ended. The
+      // list's own refresh finds out, and goes to sign in as the "end"
+      // event would, rather than keep showing cases no longer followed.
+      if (src.readyState === EventSource.CLOSED) refresh();
     };
+    src.addEventListener("end", function (e) {
+      src.close();
+      if (e.data === "signed-out") signIn();
+    });
+    src.onmessage = refresh;
   }
 
   // Typing is the person's activity, though it sends no request: a
