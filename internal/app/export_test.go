@@ -18,7 +18,7 @@ func (s *Server) WriteStats() boltstore.WriteStats { return s.store.file.WriteSt
 
 // StoreCounts gives the benchmarks what the server has cost its store so
 // far, by unit, counts a busy machine does not change: on a bbolt file its
-// commits and page writes; on etcd its commit Txns (txns), their
+// commits, page writes and read transactions (views); on etcd its commit Txns (txns), their
 // operations and bytes, its read round trips (reads), the bodies re-run
 // after another writer committed first (conflicts) and the keys the
 // member counted to answer its reads (scanned).
@@ -29,7 +29,7 @@ func (s *Server) StoreCounts() map[string]int64 {
 			"conflicts": st.Conflicts, "scanned": st.Scanned}
 	}
 	w := s.store.file.WriteStats()
-	return map[string]int64{"commits": w.Commits, "pages": w.Pages}
+	return map[string]int64{"commits": w.Commits, "pages": w.Pages, "views": s.store.file.Views()}
 }
 
 // SettleScheduler waits until the deadline scheduler has finished a whole

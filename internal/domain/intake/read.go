@@ -117,16 +117,36 @@ func (s *Service) ListReports(ctx context.Context, p access.Principal, q ReportQ
 // liaisons. For a full view it also returns the case's dossier (the sealed
 // content of its steps); for the police view the dossier is nil.
 func (s *Service) GetCase(ctx context.Context, p access.Principal, name string) (model.Case, *model.Dossier, error) {
+	r, err := s.ReadCase(ctx, p, name)
+	return r.Case, r.Dossier, err
+}
+
+// CaseRead is one case as GetCase returns it, with the contact of its
+// responsible officer.
+type CaseRead struct {
+	Case    model.Case
+	Dossier *model.Dossier // nil for the police view
+	// Officer is the case's responsible officer (Case.ResponsibleOfficer
+	// as the caller sees it), read in the case's own transaction: only
+	// the id, display name and phone; the zero user when the case has
+	// none, or the user is not found.
+	Officer model.User
+}
+
+// ReadCase is GetCase with the responsible officer's contact read in the
+// same transaction as the case: a lone read opened a second one for it.
+func (s *Service) ReadCase(ctx context.Context, p access.Principal, name string) (CaseRead, error) {
 	const method = "CaseService/GetCase"
 	if !p.May(method) {
-		return model.Case{}, nil, model.ErrPermissionDenied
+		return CaseRead{}, model.ErrPermissionDenied
 	}
 	number, err := ParseCaseName(name)
 	if err != nil {
-		return model.Case{}, nil, model.InvalidField("name", "case.name", "%v", err)
+		return CaseRead{}, model.InvalidField("name", "case.name", "%v", err)
 	}
 	var c model.Case
 	var dossier *model.Dossier
+	var officer model.User
 	// The read is on the trail of the case the number stands for today
 	// (ResolveCase): an absorbed case's number shows the survivor, so
 	// the survivor's trail must name whoever was shown it, or tried.
@@ -139,17 +159,40 @@ func (s *Service) GetCase(ctx context.Context, p access.Principal, name string) 
 		onCase = access.CaseResource(resolved.Number)
 		var view access.CaseView
 		c, view, err = s.shape(tx, p, method, resolved)
-		if err != nil || view != access.ViewFull {
+		if err != nil {
 			return err
+		}
+		officer = officerContact(tx, c.ResponsibleOfficer)
+		if view != access.ViewFull {
+			return nil
 		}
 		d, err := s.vault.OpenDossier(tx, c.Number, c.Dossier)
 		dossier = &d
 		return err
 	})
 	if err := s.recordRead(ctx, p, "case.read", access.CaseResource(number), onCase, err); err != nil {
-		return model.Case{}, nil, err
+		return CaseRead{}, err
 	}
-	return c, dossier, err
+	if err != nil {
+		return CaseRead{}, err
+	}
+	return CaseRead{Case: c, Dossier: dossier, Officer: officer}, nil
+}
+
+// officerContact reads, in tx, the contact of a case's responsible
+// officer id: the user's id, display name and phone, nothing of their
+// sign-in; the zero user for no id or a user not found (the case is
+// answered without the contact, as it was when the officer was read
+// apart).
+func officerContact(tx datastore.ReadTx, id string) model.User {
+	if id == "" {
+		return model.User{}
+	}
+	u, err := tx.User(id)
+	if err != nil {
+		return model.User{}
+	}
+	return model.User{ID: u.ID, DisplayName: u.DisplayName, Phone: u.Phone}
 }
 
 // shape returns c as p gets it from method (access.Policy.View), its free

@@ -345,6 +345,11 @@ func (s *Store) WriteStats() WriteStats {
 	return WriteStats{Commits: s.commits.Load(), Pages: st.TxStats.GetWrite()}
 }
 
+// Views returns the read transactions begun on the file since Open
+// (bbolt's TxN): a count a busy machine does not change, which tests and
+// benchmarks hold a request's reads to (views/op).
+func (s *Store) Views() int64 { return int64(s.db.Stats().TxN) }
+
 var _ datastore.Store = (*Store)(nil)
 
 // ReserveFor is the reserve a file keeps with Options.Reserve and

@@ -30,11 +30,13 @@ type caseServer struct {
 }
 
 func (s *caseServer) GetCase(ctx context.Context, req *pb.GetCaseRequest) (*pb.Case, error) {
-	c, dossier, err := s.intake.GetCase(ctx, principalFrom(ctx), req.GetName())
+	// The officer's contact comes with the case, from its transaction.
+	read, err := s.intake.ReadCase(ctx, principalFrom(ctx), req.GetName())
 	if err != nil {
 		return nil, toStatus(ctx, s.log, err)
 	}
-	out := s.caseToProto(ctx, c)
+	c, dossier := read.Case, read.Dossier
+	out := s.caseWithOfficer(c, read.Officer)
 	// Per caller, on the view they got: the police view holds only their
 	// own unit's referral and its clocks, which is all their steps look
 	// at.
@@ -91,12 +93,22 @@ func responsibleUnitFilter(name string) (units.Key, error) {
 
 // caseToProto converts a case, with its responsible officer's contact.
 func (s *caseServer) caseToProto(ctx context.Context, c model.Case) *pb.Case {
-	p := caseToProto(c)
-	p.Deadlines = deadlinesToProto(c, s.clock.Now())
+	var officer model.User
 	if c.ResponsibleOfficer != "" {
 		if u, err := s.identity.GetUser(ctx, c.ResponsibleOfficer); err == nil {
-			p.ResponsibleOfficer = &pb.Officer{User: model.UserName(u.ID), DisplayName: u.DisplayName, Phone: u.Phone}
+			officer = u
 		}
+	}
+	return s.caseWithOfficer(c, officer)
+}
+
+// caseWithOfficer converts a case, with its responsible officer's contact
+// already read (the zero user: none).
+func (s *caseServer) caseWithOfficer(c model.Case, officer model.User) *pb.Case {
+	p := caseToProto(c)
+	p.Deadlines = deadlinesToProto(c, s.clock.Now())
+	if officer.ID != "" {
+		p.ResponsibleOfficer = &pb.Officer{User: model.UserName(officer.ID), DisplayName: officer.DisplayName, Phone: officer.Phone}
 	}
 	return p
 }

@@ -31,10 +31,14 @@ type requestLine struct {
 	// the caller passed: the gateway logs that request's one line, with
 	// its HTTP status (httpapi's logRefused), and the call has none.
 	gateways bool
-	n        int
-	level    slog.Level
-	events   []string
-	attrs    []any // key, value, ...
+	// client is the call's client address once asked for
+	// (authenticator.clientAddr), when clientKnown.
+	client      string
+	clientKnown bool
+	n           int
+	level       slog.Level
+	events      []string
+	attrs       []any // key, value, ...
 }
 
 func withRequestLine(ctx context.Context) context.Context {
