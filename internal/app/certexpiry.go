@@ -35,7 +35,21 @@ type certInUse struct {
 	// that expires first: a peer refuses the chain once any of it has
 	// expired, an intermediate CA's as much as the leaf's.
 	firstToExpire func() (*x509.Certificate, error)
+	// trusted is set for a CA the server trusts (--client-ca), which no
+	// client refuses: it is the server that refuses the certificates it
+	// signed, and the warnings say so.
+	trusted bool
 }
+
+// The warnings of a certificate in use that expires soon or has expired,
+// and their words for a CA the server trusts (certInUse.trusted). Each
+// begins as the README quotes it.
+const (
+	certExpiresSoon      = "tls: a certificate in use expires soon: renew it before clients refuse it"
+	certExpired          = "tls: a certificate in use has expired: clients refuse it; renew it"
+	trustedCAExpiresSoon = "tls: a certificate in use expires soon: renew it before the server refuses the client certificates it signed"
+	trustedCAExpired     = "tls: a certificate in use has expired: the server refuses the client certificates it signed; renew it"
+)
 
 // certsInUse are the certificates the server presents, each with its
 // chain: its own TLS certificate (--tls-cert), loaded once at the start,
@@ -61,7 +75,7 @@ func certsInUse(cfg Config, serverTLS *tls.Config) []certInUse {
 		if err == nil {
 			first, err = firstToExpire(chain)
 		}
-		certs = append(certs, certInUse{flag: "client-ca", file: cfg.ClientCA, firstToExpire: func() (*x509.Certificate, error) {
+		certs = append(certs, certInUse{flag: "client-ca", file: cfg.ClientCA, trusted: true, firstToExpire: func() (*x509.Certificate, error) {
 			return first, err
 		}})
 	}
@@ -155,14 +169,17 @@ func warnOfExpiringCerts(ctx context.Context, log *slog.Logger, now time.Time, c
 		}
 		attrs := []any{"cert", c.flag, "file", c.file, "subject", first.Subject.CommonName,
 			"not_after", first.NotAfter.In(vntime.Location()).Format(time.RFC3339)}
+		soon, expired := certExpiresSoon, certExpired
+		if c.trusted {
+			soon, expired = trustedCAExpiresSoon, trustedCAExpired
+		}
 		if left <= 0 {
 			// Not "soon": the peers refuse it now, and the journal of
 			// refused connections must say why.
-			log.ErrorContext(ctx, "tls: a certificate in use has expired: clients refuse it; renew it", attrs...)
+			log.ErrorContext(ctx, expired, attrs...)
 			continue
 		}
-		log.WarnContext(ctx, "tls: a certificate in use expires soon: renew it before clients refuse it",
-			append(attrs, "days_left", int(left.Hours()/24))...)
+		log.WarnContext(ctx, soon, append(attrs, "days_left", int(left.Hours()/24))...)
 	}
 }
 

@@ -54,3 +54,36 @@ func TestEtcdClientCertificateExpiryIsReadFromItsFile(t *testing.T) {
 		t.Errorf("expiries after the renewal: %+v, %v; want the etcd-cert's at %s", expiries, err, renewedUntil)
 	}
 }
+
+// TestAnExpiredClientCAIsSaidToRefuseItsClients: once the CA the server
+// trusts for client certificates has expired, the error says that the
+// server refuses the client certificates it signed, not the server's own
+// certificate's "clients refuse it", and the server's own certificate's
+// error keeps its words.
+func TestAnExpiredClientCAIsSaidToRefuseItsClients(t *testing.T) {
+	now := time.Date(2026, 11, 28, 3, 0, 0, 0, time.UTC)
+	expired := &x509.Certificate{NotAfter: now.Add(-time.Hour)}
+	certs := []certInUse{
+		{flag: "tls-cert", file: "server.pem", firstToExpire: func() (*x509.Certificate, error) { return expired, nil }},
+		{flag: "client-ca", file: "client-ca.pem", trusted: true, firstToExpire: func() (*x509.Certificate, error) { return expired, nil }},
+	}
+	var logs bytes.Buffer
+	warnOfExpiringCerts(t.Context(), slog.New(slog.NewJSONHandler(&logs, nil)), now, certs)
+	want := map[string]string{`"cert":"tls-cert"`: certExpired, `"cert":"client-ca"`: trustedCAExpired}
+	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
+	if len(lines) != len(want) {
+		t.Fatalf("%d lines, want %d:\n%s", len(lines), len(want), logs.String())
+	}
+	for cert, msg := range want {
+		found := false
+		for _, line := range lines {
+			found = found || strings.Contains(line, cert) && strings.Contains(line, `"level":"ERROR"`) && strings.Contains(line, `"msg":"`+msg+`"`)
+		}
+		if !found {
+			t.Errorf("no ERROR %q for %s:\n%s", msg, cert, logs.String())
+		}
+	}
+	if !strings.Contains(trustedCAExpired, "the server refuses the client certificates it signed") || strings.Contains(trustedCAExpired, "clients refuse it") {
+		t.Errorf("the error of an expired client CA says %q", trustedCAExpired)
+	}
+}

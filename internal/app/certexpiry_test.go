@@ -101,8 +101,17 @@ func TestExpiringClientCAIsWarnedOf(t *testing.T) {
 
 	warned := false
 	for _, line := range strings.Split(logs.text(), "\n") {
-		warned = warned || strings.Contains(line, certExpiryLine) && strings.Contains(line, `"cert":"client-ca"`) &&
+		if !strings.Contains(line, `"cert":"client-ca"`) {
+			continue
+		}
+		warned = warned || strings.Contains(line, certExpiryLine) &&
 			strings.Contains(line, `"days_left":10`) && strings.Contains(line, `"file":"`+clientCA.File+`"`) && strings.Contains(line, `"subject":"client-ca"`)
+		// The server refuses the client certificates the CA signed: the
+		// line said "before clients refuse it", the server's own
+		// certificate's words, which sent its reader to --tls-cert.
+		if !strings.Contains(line, "the server refuses the client certificates it signed") || strings.Contains(line, "clients refuse it") {
+			t.Errorf("the warning of the client CA does not say that the server will refuse the client certificates it signed: %s", line)
+		}
 	}
 	if !warned {
 		t.Errorf("the start did not warn of the client CA that expires in 10 days:\n%s", logs.text())
