@@ -383,17 +383,10 @@ func unknownSubcommand(stderr io.Writer, cmd string, args []string, usage string
 }
 
 // openOfflineCmd parses the flags of an offline command that takes only
-// --db, and opens that database for it; it returns its path too.
+// --db, and opens that database for it, read-write (its migration and
+// its own events go into it); it returns its path too.
 func openOfflineCmd(name, dbUsage string, args []string, stderr io.Writer) (*app.Offline, string, error) {
-	return openOfflineCmdWith(name, dbUsage, args, stderr, nil)
-}
-
-// openOfflineCmdWith is openOfflineCmd for a command with flags of its
-// own: more registers them and returns their check, which runs once they
-// are parsed and before the database is opened, so that a bad value is
-// refused (as a usage error, naming its flag) with nothing opened.
-func openOfflineCmdWith(name, dbUsage string, args []string, stderr io.Writer, more func(fs *flag.FlagSet) func() error) (*app.Offline, string, error) {
-	db, err := offlineCmdDB(name, dbUsage, args, stderr, more)
+	db, err := offlineCmdDB(name, dbUsage, args, stderr, nil)
 	if err != nil {
 		return nil, "", err
 	}
@@ -401,9 +394,13 @@ func openOfflineCmdWith(name, dbUsage string, args []string, stderr io.Writer, m
 	return off, db, err
 }
 
-// offlineCmdDB parses the flags of an offline command as
-// openOfflineCmdWith does, and returns the --db it is to open, which
-// exists and may be a database, without opening it.
+// offlineCmdDB parses the flags of an offline command and returns the
+// --db it is to open, which exists and may be a database, without
+// opening it (audit verify opens it read-only, openOfflineCmd
+// read-write). more, when set, registers the command's own flags and
+// returns their check, which runs once they are parsed and before the
+// database is opened, so that a bad value is refused (as a usage error,
+// naming its flag) with nothing opened.
 func offlineCmdDB(name, dbUsage string, args []string, stderr io.Writer, more func(fs *flag.FlagSet) func() error) (string, error) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)

@@ -785,8 +785,13 @@ func summary(res app.CheckResult) string {
 	if res.Unread {
 		// Nothing was counted: zeros would say the file holds no
 		// records, and an auditor would read an empty audit log.
-		return fmt.Sprintf("%s; its records were not read (the file is damaged: see its PROBLEM line): nothing counted, no audit head; %s",
-			counted(s.Bytes, "byte"), counted(len(res.Problems)+res.Omitted, "problem"))
+		problems := len(res.Problems) + res.Omitted
+		lines := "its PROBLEM line"
+		if problems > 1 {
+			lines = "its PROBLEM lines" // a file lacking buckets names each
+		}
+		return fmt.Sprintf("%s; its records were not read (the file is damaged: see %s): nothing counted, no audit head; %s",
+			counted(s.Bytes, "byte"), lines, counted(problems, "problem"))
 	}
 	parts := []string{
 		fmt.Sprintf("schema version %d, %s", s.SchemaVersion, counted(s.Bytes, "byte")),

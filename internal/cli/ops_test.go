@@ -1157,3 +1157,43 @@ func TestCheckOfAFileItCannotReadCountsNothing(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckOfAFileMissingABucketCountsNothing: a file that lacks one of
+// the layout's buckets (one deleted by a hand on the file, or a bbolt
+// file of another program) is reported, and its records are not read,
+// since without every bucket they cannot be cross-checked. Its summary
+// counted them all the same, as zeros ("0 users, ...; 0 audit events
+// (head seq 0)") of a file that holds users and an audit log: the fault
+// TestCheckOfAFileItCannotReadCountsNothing holds for a file damaged as
+// a whole, on the other way a check stops before the records.
+func TestCheckOfAFileMissingABucketCountsNothing(t *testing.T) {
+	opsClearEnv(t)
+	db := filepath.Join(t.TempDir(), "cc.db")
+	mgMustRun(t, "users", "add", "--create", "--db", db, "--id", "lan.nguyen", "--name", "Nguyễn Thị Lan", "--role", "AUDITOR", "--unit", "orgs/system")
+	if out := mgMustRun(t, "check", "--db", db); !strings.Contains(out, "1 user,") || strings.Contains(out, "0 audit events") {
+		t.Fatalf("check of the sound file counts no user or no audit event:\n%s", out)
+	}
+	bdb, err := bolt.Open(db, 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = bdb.Update(func(tx *bolt.Tx) error {
+		return errors.Join(tx.DeleteBucket([]byte("outbox")), tx.DeleteBucket([]byte("cursors")))
+	})
+	if cerr := bdb.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ := mgRun(t, "check", "--db", db)
+	if code != 1 || !strings.Contains(out, "PROBLEM outbox: the bucket is missing") || !strings.Contains(out, "PROBLEM cursors: the bucket is missing") ||
+		!strings.HasSuffix(out, " bytes; its records were not read (the file is damaged: see its PROBLEM lines): nothing counted, no audit head; 2 problems\n") {
+		t.Errorf("check of a file missing a bucket: exit %d, want 1, the bucket named, and a summary that counts nothing:\n%s", code, out)
+	}
+	for _, zero := range []string{"0 users", "0 audit events", "head seq 0", "0 reports"} {
+		if strings.Contains(out, zero) {
+			t.Errorf("check of a file missing a bucket says %q of records it did not read:\n%s", zero, out)
+		}
+	}
+}

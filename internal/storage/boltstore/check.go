@@ -85,10 +85,12 @@ type CheckResult struct {
 	// for an auditor to note; nil when the log is empty or its head
 	// unreadable.
 	AuditHeadHash []byte
-	// Unread says the file as a whole is damaged (a file cut short, a
-	// page overwritten: Problems says what) so that no record of it was
-	// read: the counts above are not the file's but nothing counted, and
-	// no one is to report them as what it holds (an empty audit log).
+	// Unread says the file is damaged so that no record of it was read:
+	// as a whole (a file cut short, a page overwritten), or lacking a
+	// bucket of its layout, without which its records cannot be
+	// cross-checked (Problems says what). The counts above are not the
+	// file's but nothing counted, and no one is to report them as what
+	// it holds (an empty audit log).
 	Unread bool
 }
 
@@ -427,7 +429,10 @@ func (c *checker) run() (err error) {
 		err = cmp.Or(err, c.err)
 	}()
 	if !c.checkLayout() {
-		return nil // without every bucket the records cannot be cross-checked
+		// Without every bucket the records cannot be cross-checked, so
+		// none is read: the counts are not the file's (Unread).
+		c.res.Unread = true
+		return nil
 	}
 	c.caseSeqs = map[uint16]uint64{}
 	c.dailyStats = c.res.SchemaVersion >= dailyStatsVersion
