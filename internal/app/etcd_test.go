@@ -630,3 +630,53 @@ func TestNoMajorityAnswersUnavailable(t *testing.T) {
 		t.Errorf("%d reports after the write and its retry, want 2 (the case's and this one, %s)", n, created.GetName())
 	}
 }
+
+// TestCallsGiveUpWithinTheRequestTimeoutWhenTheClusterIsGone: with every
+// member of the cluster gone, a call from a client that sets no deadline
+// of its own (curl through the REST gateway, grpcurl without -max-time)
+// ends within --request-timeout, the server's deadline for every unary
+// call. The token's lookup, before the handler, read the store under
+// the client's context alone, so such a call waited for ever (seen for
+// 11 minutes on a member killed in the README's cluster).
+func TestCallsGiveUpWithinTheRequestTimeoutWhenTheClusterIsGone(t *testing.T) {
+	cluster := etcdtest.Start(t, 1, etcdtest.WithoutFsync())
+	clk := clock.NewFake(testNow)
+	a := startOnEtcdWith(t, cluster.Endpoints(), t.TempDir(), clk, func(c *app.Config) {
+		c.RequestTimeout = 2 * time.Second
+	})
+	a.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	name := openCase(t, a, testNow.Add(-time.Hour), "00004")
+	cluster.Kill(0)
+	// Back before the server's stop (the cleanups run after this), so
+	// that its leadership can be handed over.
+	defer cluster.Restart(0)
+
+	type answer struct {
+		what string
+		err  error
+	}
+	done := make(chan answer, 2)
+	go func() {
+		_, err := a.cases().GetCase(a.as(t, "bd.worker"), &pb.GetCaseRequest{Name: name})
+		done <- answer{"GetCase", err}
+	}()
+	go func() {
+		_, err := a.reports().CreateReport(a.as(t, operatorID), &pb.CreateReportRequest{Report: validReport(), RequestId: "gone"})
+		done <- answer{"CreateReport", err}
+	}()
+	// Far beyond the 2 s request timeout: only a call that waits for the
+	// cluster without a bound reaches it.
+	bound := time.After(25 * time.Second)
+	for range 2 {
+		select {
+		case got := <-done:
+			switch status.Code(got.err) {
+			case codes.DeadlineExceeded, codes.Unavailable:
+			default:
+				t.Errorf("%s with the cluster gone: %v, want DEADLINE_EXCEEDED or UNAVAILABLE", got.what, got.err)
+			}
+		case <-bound:
+			t.Fatal("a call with the cluster gone still waits 25 s after it began (request timeout 2 s)")
+		}
+	}
+}

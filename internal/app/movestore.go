@@ -269,8 +269,7 @@ func fileToEtcd(ctx context.Context, path string, to Config, opts MoveOptions) (
 		return MoveResult{}, err
 	}
 	if n > 0 {
-		return MoveResult{}, fmt.Errorf("the target %s is not empty (%d keys): a copy onto etcd fills an empty prefix only; "+
-			"choose another --etcd-prefix, or remove the keys under it first", to.StoreName(), n)
+		return MoveResult{}, notEmptyTarget(ctx, e, to, n)
 	}
 	// A restore (KeepSchema) copies its backup as it is, on no trail: the
 	// restored store holds the backup's log as it was.
@@ -337,6 +336,33 @@ func markUnfinished(ctx context.Context, e *etcdstore.Engine) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	return boltstore.MarkUnfinished(ctx, e)
+}
+
+// notEmptyTarget is the refusal of a copy onto the etcd store of to, on
+// e, which holds n keys. When they are the part of a copy that did not
+// finish (killed outright, or whose removal or check failed), the
+// refusal says so and how to empty the prefix: an operator who ran the
+// copy a moment before would otherwise read "not empty" as another
+// deployment's data, and go and choose another prefix.
+func notEmptyTarget(ctx context.Context, e *etcdstore.Engine, to Config, n int64) error {
+	bucket, key := boltstore.CopyMarker()
+	var unfinished bool
+	err := e.View(ctx, func(t kv.Tx) error {
+		if meta := t.Bucket(bucket); meta != nil {
+			unfinished = meta.Get(key) != nil
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("the target %s is not empty (%d keys), and reading what it holds failed: %w", to.StoreName(), n, err)
+	}
+	if unfinished {
+		return fmt.Errorf("the target %s is not empty (%d keys): it holds the part of a copy into it that did not finish "+
+			"(one killed part way, one whose removal or check failed, or one still running), which nothing takes for a database; "+
+			"once no copy runs, empty the prefix (etcdctl del --prefix %s) and run the command again", to.StoreName(), n, e.Prefix())
+	}
+	return fmt.Errorf("the target %s is not empty (%d keys): a copy onto etcd fills an empty prefix only; "+
+		"choose another --etcd-prefix, or remove the keys under it first", to.StoreName(), n)
 }
 
 // takeBackCopy removes what a copy into the etcd store of to wrote before

@@ -137,6 +137,13 @@ func (a *authenticator) authenticate(ctx context.Context, method string, request
 		switch {
 		case errors.Is(err, identity.ErrUnauthenticated):
 			why = strings.TrimPrefix(err.Error(), identity.ErrUnauthenticated.Error()+": ")
+		case err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded):
+			// The call's deadline (the server's --request-timeout, or
+			// the client's) ran out while the store did not answer: the
+			// same answer as a handler's that runs out of time.
+			return nil, withInfo(codes.DeadlineExceeded, "the request took too long", ReasonDeadlineExceeded, nil)
+		case err != nil && errors.Is(ctx.Err(), context.Canceled):
+			return nil, withInfo(codes.Canceled, "the request was cancelled", ReasonRequestCancelled, nil)
 		case err != nil:
 			return nil, withInfo(codes.Unavailable, "authentication is unavailable; retry", ReasonUnavailable, nil)
 		}

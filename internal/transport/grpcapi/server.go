@@ -172,10 +172,15 @@ func NewServer(d Deps, opts ...grpc.ServerOption) (*Server, error) {
 			requestIDUnary,
 			logUnary,
 			orNoUnary(d.UnaryMetrics),
+			// Before the authenticator: the token's lookup and the
+			// call's audit read and write the store too, and a client
+			// that sets no deadline (curl through the gateway) would
+			// otherwise wait on them for as long as the store does not
+			// answer (an etcd cluster gone).
+			unaryDeadline(d.UnaryTimeout),
 			auth.unary,
 			noteActorUnary,
 			calls.unary,
-			unaryDeadline(d.UnaryTimeout),
 			auth.inputRefusedUnary,
 			v.unary,
 		),
