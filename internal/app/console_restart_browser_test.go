@@ -2,7 +2,13 @@ package app_test
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -51,6 +57,75 @@ func TestBrowserQueueLeftOpenAcrossARestartGoesToSignIn(t *testing.T) {
 		t.Fatalf("30s after the restart the page is still at %s (its stream %q), want the sign-in page: %v", loc, stream, err)
 	}
 	if loc, err := chromedp.Run(ctx, chromedp.Location()); err != nil || !strings.HasPrefix(loc, base+"/signin") {
+		t.Fatalf("after the restart the page is at %q (%v), want the sign-in page", loc, err)
+	}
+}
+
+// TestBrowserQueueLeftOpenAcrossARestartBehindAProxyGoesToSignIn: the
+// README's deployment puts the console behind nginx, which answers "502
+// Bad Gateway" while childcase restarts. A queue page whose stream
+// reconnected in that window (its retry delay is shorter than a start)
+// was given up for good by the browser, as for the sign-in page; the
+// list's one refresh, answered 502 too, found nothing out, and the page
+// went on showing the cases, no longer live, on a screen nobody was
+// signed in to once the service was back. A refresh the server does not
+// answer is now asked again, and the page goes to sign in once the
+// service that comes back says the session is gone.
+func TestBrowserQueueLeftOpenAcrossARestartBehindAProxyGoesToSignIn(t *testing.T) {
+	ts, _ := startConsole(t)
+	ts.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	number := openCaseIn(t, ts, "00004")
+
+	// A proxy in front of the console that, as nginx, answers 502 while
+	// the service is down; liveDown is closed at its first 502 to the
+	// list's own refresh, after one to the stream.
+	backend, err := url.Parse("http://" + ts.HTTPAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var streamDown atomic.Bool
+	liveDown := make(chan struct{})
+	var once sync.Once
+	proxy := httputil.NewSingleHostReverseProxy(backend)
+	proxy.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
+		switch {
+		case r.URL.Path == "/events":
+			streamDown.Store(true)
+		case r.Header.Get("X-Childcase-Live") != "" && streamDown.Load():
+			once.Do(func() { close(liveDown) })
+		}
+		w.WriteHeader(http.StatusBadGateway)
+	}
+	front := httptest.NewServer(proxy)
+	defer front.Close()
+
+	ctx := newTab(t)
+	browserSignIn(t, ctx, front.URL, "bd.worker", "pw-bd.worker")
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(`#queue[data-stream="open"] a[href="/cases/`+number+`"]`))); err != nil {
+		t.Fatalf("the queue does not show the case and follow the stream: %v", err)
+	}
+
+	cfg := ts.cfg
+	cfg.HTTPAddr = ts.HTTPAddr()
+	ts.stop()
+	select {
+	case <-liveDown:
+	case <-time.After(30 * time.Second):
+		t.Fatal("30s after the service stopped, the page has not reconnected its stream and refreshed its list through the proxy")
+	}
+	accts := &bookAccounts{}
+	again := launch(t, cfg, app.Options{Clock: clock.NewFake(ts.clock.Now()), ConsoleAccounts: accts})
+	accts.server.Store(again)
+	defer again.stop()
+
+	wait, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := chromedp.Do(wait, chromedp.WaitVisible(chromedp.ID("password"))); err != nil {
+		loc, _ := chromedp.Run(ctx, chromedp.Location())
+		stream, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`(document.getElementById("queue") || {dataset: {}}).dataset.stream || ""`))
+		t.Fatalf("30s after the service came back the page is still at %s (its stream %q), want the sign-in page: %v", loc, stream, err)
+	}
+	if loc, err := chromedp.Run(ctx, chromedp.Location()); err != nil || !strings.HasPrefix(loc, front.URL+"/signin") {
 		t.Fatalf("after the restart the page is at %q (%v), want the sign-in page", loc, err)
 	}
 }

@@ -41,7 +41,9 @@ const watchMethod = "CaseProcessService/WatchEvents"
 
 // retryMillis is how long a browser waits before it reconnects a stream
 // that ended (the server restarted): a restart signs everyone out, so the
-// reconnection finds the sign-in page and stops there.
+// reconnection finds the sign-in page and stops there. The page's script
+// asks again at the same pace for a list the service did not answer (a
+// proxy's 502 while it restarts): console.js, retryEvery.
 const retryMillis = 5000
 
 // liveEvent is all an event tells the page: which kind of thing happened

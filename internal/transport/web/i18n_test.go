@@ -5,6 +5,7 @@ import (
 	"maps"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -13,6 +14,7 @@ import (
 	pb "github.com/childcase/childcase/api/childcase/v1"
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/process"
+	"github.com/childcase/childcase/internal/domain/stats"
 )
 
 // TestCatalogsHaveTheSameKeys: every text exists in every language.
@@ -182,5 +184,26 @@ func TestTooLongSaysTheLimit(t *testing.T) {
 	v := &errdetails.BadRequest_FieldViolation{Field: "text", Description: "too long", Reason: "string.max_len"}
 	if got, want := cats.rule("vi", v), cats.text("vi", "rule.string.max_len"); got != want {
 		t.Errorf("a limit the API does not give: %q, want %q", got, want)
+	}
+}
+
+// The refusal of an Action Month year says the years the report is made
+// for in words of the catalogs, a third place for the two figures that
+// stats.CheckYear and the dashboard's year field share: a change of
+// stats.FirstActionMonthYear or LastActionMonthYear that left the
+// catalogs alone would refuse a year with a range the server no longer
+// holds.
+func TestYearRuleSaysTheReportsYears(t *testing.T) {
+	cats, err := loadCatalogs(files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, lang := range languages {
+		got := cats.text(lang, "rule.year.range")
+		for _, year := range []int{stats.FirstActionMonthYear, stats.LastActionMonthYear} {
+			if !strings.Contains(got, strconv.Itoa(year)) {
+				t.Errorf("%s: rule.year.range %q does not name %d, an end of the years the report is made for", lang, got, year)
+			}
+		}
 	}
 }

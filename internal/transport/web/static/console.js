@@ -45,47 +45,68 @@
   function live() {
     var box = document.querySelector("[data-live]");
     if (!box || !window.EventSource) return;
-    var src = new EventSource("/events");
     var pending = false;
     // Not over a form being typed: keep() says the session ended there.
     function signIn() {
       if (!document.querySelector('form[data-typed="1"]')) location.assign("/signin");
     }
-    function refresh() {
-      if (pending) return;
-      pending = true;
-      setTimeout(function () {
-        fetch(box.dataset.live, { credentials: "same-origin", headers: { "X-Childcase-Live": "1" } })
-          .then(function (r) {
-            if (r.redirected && new URL(r.url).pathname === "/signin") { signIn(); return Promise.reject(401); }
-            return r.ok ? r.text() : Promise.reject(r.status);
-          })
-          .then(function (html) {
+    // load fetches the list and shows it. It tells what it found:
+    // "shown", "signin" (the session is gone), "refused" (the server
+    // answered no list) or "down" (no answer from the service: the
+    // network, or a proxy's 502 while the service restarts).
+    function load() {
+      return fetch(box.dataset.live, { credentials: "same-origin", headers: { "X-Childcase-Live": "1" } })
+        .then(function (r) {
+          if (r.redirected && new URL(r.url).pathname === "/signin") { signIn(); return "signin"; }
+          if (!r.ok) return r.status >= 500 ? "down" : "refused";
+          return r.text().then(function (html) {
             var doc = new DOMParser().parseFromString(html, "text/html");
             var fresh = doc.querySelector("[data-live]");
             if (fresh) { box.replaceChildren.apply(box, Array.from(fresh.childNodes)); tick(); }
-          })
-          .catch(function () {})
-          .finally(function () { pending = false; });
-      }, 300);
+            return "shown";
+          });
+        })
+        .catch(function () { return "down"; });
     }
-    // data-stream tells whether the list is following the stream now.
-    src.onopen = function () { box.setAttribute("data-stream", "open"); };
-    src.onerror = function () {
-      box.setAttribute("data-stream", "closed");
-      // The browser gives a stream up for good (CLOSED, not CONNECTING)
-      // when its answer is no stream: after a restart, which signs
-      // everyone out, the server that comes back sends the sign-in page
-      // instead, and the stream cannot say the session ended. The
-      // list's own refresh finds out, and goes to sign in as the "end"
-      // event would, rather than keep showing cases no longer followed.
-      if (src.readyState === EventSource.CLOSED) refresh();
-    };
-    src.addEventListener("end", function (e) {
-      src.close();
-      if (e.data === "signed-out") signIn();
-    });
-    src.onmessage = refresh;
+    function refresh() {
+      if (pending) return;
+      pending = true;
+      setTimeout(function () { load().finally(function () { pending = false; }); }, 300);
+    }
+    // givenUp runs when the browser has given the stream up for good
+    // (CLOSED, not CONNECTING), which it does when the answer is no
+    // stream: after a restart, which signs everyone out, the server that
+    // comes back sends the sign-in page instead, and the stream cannot
+    // say the session ended; behind a proxy, a reconnection while the
+    // service is still down is answered 502. The list's own refresh
+    // finds out, and goes to sign in as the "end" event would, rather
+    // than keep showing cases no longer followed. A refresh the service
+    // did not answer is asked again after the stream's retry delay, and
+    // once it answers with the list, the page follows the stream again.
+    // A stream refused while the session is live (the list is shown at
+    // the first ask) is not asked again: the page stays as it is.
+    var retryEvery = 5000; // the stream's own retry (events.go, retryMillis)
+    function givenUp(wasDown) {
+      load().then(function (found) {
+        if (found === "down") setTimeout(function () { givenUp(true); }, retryEvery);
+        else if (found === "shown" && wasDown) follow();
+      });
+    }
+    function follow() {
+      var src = new EventSource("/events");
+      // data-stream tells whether the list is following the stream now.
+      src.onopen = function () { box.setAttribute("data-stream", "open"); };
+      src.onerror = function () {
+        box.setAttribute("data-stream", "closed");
+        if (src.readyState === EventSource.CLOSED) givenUp(false);
+      };
+      src.addEventListener("end", function (e) {
+        src.close();
+        if (e.data === "signed-out") signIn();
+      });
+      src.onmessage = refresh;
+    }
+    follow();
   }
 
   // Typing is the person's activity, though it sends no request: a
