@@ -4,14 +4,9 @@ import (
 	"context"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
-	"github.com/childcase/childcase/internal/domain/vault"
 	"github.com/childcase/childcase/internal/domain/vntime"
-	"github.com/childcase/childcase/internal/keys"
-	"github.com/childcase/childcase/internal/storage/memstore"
 )
 
 // A name pasted from a document typed in another keyboard layout, or
@@ -56,44 +51,8 @@ func TestFoldReadsLookAlikeLettersAsTheLatinTheyShow(t *testing.T) {
 // found by the name typed in Latin once CatchUp is done.
 func TestCatchUpFindsANameTypedWithLookAlikeLetters(t *testing.T) {
 	ctx := context.Background()
-	store := memstore.New()
-	master := newMaster(t)
-	v := vault.New(keys.NewKeyring(master))
-	s := New(Deps{Store: store, Units: testRegistry(t), Vault: v})
-	const format4 = "/4"
-	commune := mustKey("00004@2025-07-01")
-	r := model.Report{
-		ID: "0190c4a2-7d3e-7c4b-8a5e-000000000001", ReceiveTime: time.Date(2026, 3, 12, 3, 0, 0, 0, time.UTC),
-		IncidentUnit: commune, CallType: model.CallIntervention, CaseNumber: "HN-2026-00001",
-		Children: []model.Child{{FullName: "Nguyễn Thị \u041dồng Nhung", BirthDate: vntime.Date{Year: 2017, Month: 5, Day: 19}, Sex: model.SexFemale}},
-		Reporter: model.Reporter{Anonymous: true},
-	}
-	var id uint64
-	err := store.Update(ctx, func(tx datastore.Tx) error {
-		stored, err := v.SealReport(tx, r)
-		if err != nil {
-			return err
-		}
-		if err := tx.CreateReport(stored); err != nil {
-			return err
-		}
-		c := model.Case{Number: r.CaseNumber, Status: model.StatusAwaitingAcknowledgement, ResponsibleUnit: commune, ReportIDs: []string{r.ID}, Revision: 1}
-		if err := tx.CreateCase(&c); err != nil {
-			return err
-		}
-		id = c.ID
-		// The entry as format 4 made it: the child's name folded to
-		// tokens no Latin query meets (here: none).
-		former := r
-		former.Children = []model.Child{{BirthDate: r.Children[0].BirthDate, Sex: model.SexFemale}}
-		if err := tx.PutSearchEntry(datastore.SearchEntry{CaseID: id, KeyID: master.ID() + format4, Tokens: Tokens(master.IndexKey(), s.units, former)}); err != nil {
-			return err
-		}
-		return tx.SetSearchIndexedUnder(master.ID() + format4)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := storeWithFormerEntry(t, "/4", model.Child{FullName: "Nguyễn Thị \u041dồng Nhung", BirthDate: vntime.Date{Year: 2017, Month: 5, Day: 19}, Sex: model.SexFemale})
+	s, store, id := w.s, w.store, w.id
 	if n, err := s.CatchUp(ctx); err != nil || n != 1 {
 		t.Fatalf("CatchUp = %d, %v; want the case of format 4 indexed again", n, err)
 	}

@@ -252,47 +252,10 @@ func TestCatchUpRebuildsAnIndexOfAnOlderFormat(t *testing.T) {
 // A name the former format left unmatched is found once CatchUp is done.
 func TestCatchUpRebuildsAnIndexOfTheFormatBefore(t *testing.T) {
 	ctx := context.Background()
-	store := memstore.New()
-	master := newMaster(t)
-	v := vault.New(keys.NewKeyring(master))
-	s := New(Deps{Store: store, Units: testRegistry(t), Vault: v})
-	const formatBefore = "/2"
-	commune := mustKey("00004@2025-07-01")
-	r := model.Report{
-		ID: "0190c4a2-7d3e-7c4b-8a5e-000000000001", ReceiveTime: time.Date(2026, 3, 12, 3, 0, 0, 0, time.UTC),
-		IncidentUnit: commune, CallType: model.CallIntervention, CaseNumber: "HN-2026-00001",
-		// Ð is U+00D0, as a legacy encoding wrote Đ.
-		Children:   []model.Child{{FullName: "Trần \u00d0ức Minh", BirthDate: vntime.Date{Year: 2015, Month: 2, Day: 3}, Sex: model.SexMale}},
-		Caregivers: []model.Caregiver{{FullName: "Trần Văn Hùng", Phone: "0903 222 333"}},
-		Reporter:   model.Reporter{Anonymous: true},
-	}
-	var id uint64
-	err := store.Update(ctx, func(tx datastore.Tx) error {
-		stored, err := v.SealReport(tx, r)
-		if err != nil {
-			return err
-		}
-		if err := tx.CreateReport(stored); err != nil {
-			return err
-		}
-		c := model.Case{Number: r.CaseNumber, Status: model.StatusAwaitingAcknowledgement, ResponsibleUnit: commune, ReportIDs: []string{r.ID}, Revision: 1}
-		if err := tx.CreateCase(&c); err != nil {
-			return err
-		}
-		id = c.ID
-		// The entry as format 2 made it: the child's name folded to
-		// tokens no query meets (here: none), the caregiver's as now.
-		former := r
-		former.Children = []model.Child{{BirthDate: r.Children[0].BirthDate, Sex: model.SexMale}}
-		toks := Tokens(master.IndexKey(), s.units, former)
-		if err := tx.PutSearchEntry(datastore.SearchEntry{CaseID: id, KeyID: master.ID() + formatBefore, Tokens: toks}); err != nil {
-			return err
-		}
-		return tx.SetSearchIndexedUnder(master.ID() + formatBefore)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	// Ð is U+00D0, as a legacy encoding wrote Đ.
+	w := storeWithFormerEntry(t, "/2", model.Child{FullName: "Trần \u00d0ức Minh", BirthDate: vntime.Date{Year: 2015, Month: 2, Day: 3}, Sex: model.SexMale},
+		model.Caregiver{FullName: "Trần Văn Hùng", Phone: "0903 222 333"})
+	s, store, master, id := w.s, w.store, w.master, w.id
 	phone, name := Query{Phone: "0903222333"}, Query{ChildName: "Trần Đức Minh"}
 	if got := ranked(t, s, store, phone); len(got) != 1 || got[0] != id {
 		t.Errorf("before CatchUp the caregiver's phone found %v in the format-2 entry, want case id %d", got, id)
@@ -368,4 +331,59 @@ func TestRebuildSplitsABatchTooLargeToCommit(t *testing.T) {
 	if left := pendingCases(t, store); len(left) != 0 {
 		t.Errorf("cases still marked after the catch-up: %v", left)
 	}
+}
+
+// formerWorld is one report's case in a memory store whose search entry
+// is as an older index format made it (storeWithFormerEntry).
+type formerWorld struct {
+	s      *Service
+	store  datastore.Store
+	master keys.MasterKey
+	id     uint64 // the case's id
+}
+
+// storeWithFormerEntry stores a report of child (and caregivers) with its
+// case, and the case's search entry as the index format given made it:
+// the child's name folded to tokens no query meets (here: none), the
+// caregivers' as now; the index complete under that format.
+func storeWithFormerEntry(t *testing.T, format string, child model.Child, caregivers ...model.Caregiver) formerWorld {
+	t.Helper()
+	ctx := context.Background()
+	store := memstore.New()
+	master := newMaster(t)
+	v := vault.New(keys.NewKeyring(master))
+	s := New(Deps{Store: store, Units: testRegistry(t), Vault: v})
+	commune := mustKey("00004@2025-07-01")
+	r := model.Report{
+		ID: "0190c4a2-7d3e-7c4b-8a5e-000000000001", ReceiveTime: time.Date(2026, 3, 12, 3, 0, 0, 0, time.UTC),
+		IncidentUnit: commune, CallType: model.CallIntervention, CaseNumber: "HN-2026-00001",
+		Children:   []model.Child{child},
+		Caregivers: caregivers,
+		Reporter:   model.Reporter{Anonymous: true},
+	}
+	var id uint64
+	err := store.Update(ctx, func(tx datastore.Tx) error {
+		stored, err := v.SealReport(tx, r)
+		if err != nil {
+			return err
+		}
+		if err := tx.CreateReport(stored); err != nil {
+			return err
+		}
+		c := model.Case{Number: r.CaseNumber, Status: model.StatusAwaitingAcknowledgement, ResponsibleUnit: commune, ReportIDs: []string{r.ID}, Revision: 1}
+		if err := tx.CreateCase(&c); err != nil {
+			return err
+		}
+		id = c.ID
+		former := r
+		former.Children = []model.Child{{BirthDate: child.BirthDate, Sex: child.Sex}}
+		if err := tx.PutSearchEntry(datastore.SearchEntry{CaseID: id, KeyID: master.ID() + format, Tokens: Tokens(master.IndexKey(), s.units, former)}); err != nil {
+			return err
+		}
+		return tx.SetSearchIndexedUnder(master.ID() + format)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return formerWorld{s: s, store: store, master: master, id: id}
 }
