@@ -33,23 +33,7 @@ func TestSequentialCallsAreServedByStandingWorkers(t *testing.T) {
 		mu.Unlock()
 		return next(ctx, req)
 	}
-	s, err := NewServer(Deps{Log: slog.New(slog.DiscardHandler), Clock: clock.NewFake(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))},
-		grpc.ChainUnaryInterceptor(note))
-	if err != nil {
-		t.Fatal(err)
-	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Serve(lis)
-	t.Cleanup(s.Stop)
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	health := healthpb.NewHealthClient(conn)
+	health := serveHealth(t, grpc.ChainUnaryInterceptor(note))
 	const calls = 40
 	for range calls {
 		if _, err := health.Check(t.Context(), &healthpb.HealthCheckRequest{}); err != nil {
@@ -91,22 +75,7 @@ func goroutineID(t *testing.T) uint64 {
 // one more health watch than the server keeps workers is open, each seen
 // running, and calls one after the other are still answered.
 func TestCallsAreServedWhileWatchesHoldEveryWorker(t *testing.T) {
-	s, err := NewServer(Deps{Log: slog.New(slog.DiscardHandler), Clock: clock.NewFake(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Serve(lis)
-	t.Cleanup(s.Stop)
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	health := healthpb.NewHealthClient(conn)
+	health := serveHealth(t)
 	watching, stop := context.WithCancel(t.Context())
 	defer stop()
 	for i := range streamWorkers() + 1 {
@@ -128,4 +97,27 @@ func TestCallsAreServedWhileWatchesHoldEveryWorker(t *testing.T) {
 			t.Fatalf("call %d, with %d watches open on %d workers: %v", i+1, streamWorkers()+1, streamWorkers(), err)
 		}
 	}
+}
+
+// serveHealth starts a server of this package with opts on a loopback
+// port, stopped at the test's end, and returns a client of its health
+// service.
+func serveHealth(t *testing.T, opts ...grpc.ServerOption) healthpb.HealthClient {
+	t.Helper()
+	s, err := NewServer(Deps{Log: slog.New(slog.DiscardHandler), Clock: clock.NewFake(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))}, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Serve(lis)
+	t.Cleanup(s.Stop)
+	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return healthpb.NewHealthClient(conn)
 }
