@@ -43,22 +43,11 @@ func TestBrowserQueueLeftOpenAcrossARestartGoesToSignIn(t *testing.T) {
 	cfg := ts.cfg
 	cfg.HTTPAddr = ts.HTTPAddr()
 	ts.stop()
-	accts := &bookAccounts{}
-	again := launch(t, cfg, app.Options{Clock: clock.NewFake(ts.clock.Now()), ConsoleAccounts: accts})
-	accts.server.Store(again)
+	again := relaunchConsole(t, cfg, ts.clock.Now())
 	defer again.stop()
 
 	// The browser reconnects its stream after the stream's retry delay.
-	wait, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	if err := chromedp.Do(wait, chromedp.WaitVisible(chromedp.ID("password"))); err != nil {
-		loc, _ := chromedp.Run(ctx, chromedp.Location())
-		stream, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`(document.getElementById("queue") || {dataset: {}}).dataset.stream || ""`))
-		t.Fatalf("30s after the restart the page is still at %s (its stream %q), want the sign-in page: %v", loc, stream, err)
-	}
-	if loc, err := chromedp.Run(ctx, chromedp.Location()); err != nil || !strings.HasPrefix(loc, base+"/signin") {
-		t.Fatalf("after the restart the page is at %q (%v), want the sign-in page", loc, err)
-	}
+	waitForSignInPage(t, ctx, base, "the restart")
 }
 
 // TestBrowserQueueLeftOpenAcrossARestartBehindAProxyGoesToSignIn: the
@@ -113,19 +102,34 @@ func TestBrowserQueueLeftOpenAcrossARestartBehindAProxyGoesToSignIn(t *testing.T
 	case <-time.After(30 * time.Second):
 		t.Fatal("30s after the service stopped, the page has not reconnected its stream and refreshed its list through the proxy")
 	}
-	accts := &bookAccounts{}
-	again := launch(t, cfg, app.Options{Clock: clock.NewFake(ts.clock.Now()), ConsoleAccounts: accts})
-	accts.server.Store(again)
+	again := relaunchConsole(t, cfg, ts.clock.Now())
 	defer again.stop()
 
+	waitForSignInPage(t, ctx, front.URL, "the service came back")
+}
+
+// relaunchConsole starts the console again on cfg (the same database and
+// address, as a service restarted in place), its clock at now.
+func relaunchConsole(t *testing.T, cfg app.Config, now time.Time) *testServer {
+	t.Helper()
+	accts := &bookAccounts{}
+	again := launch(t, cfg, app.Options{Clock: clock.NewFake(now), ConsoleAccounts: accts})
+	accts.server.Store(again)
+	return again
+}
+
+// waitForSignInPage waits up to 30 s, after what happened (said in the
+// failure), for the page in ctx to be the sign-in page at base.
+func waitForSignInPage(t *testing.T, ctx context.Context, base, after string) {
+	t.Helper()
 	wait, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if err := chromedp.Do(wait, chromedp.WaitVisible(chromedp.ID("password"))); err != nil {
 		loc, _ := chromedp.Run(ctx, chromedp.Location())
 		stream, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`(document.getElementById("queue") || {dataset: {}}).dataset.stream || ""`))
-		t.Fatalf("30s after the service came back the page is still at %s (its stream %q), want the sign-in page: %v", loc, stream, err)
+		t.Fatalf("30s after %s the page is still at %s (its stream %q), want the sign-in page: %v", after, loc, stream, err)
 	}
-	if loc, err := chromedp.Run(ctx, chromedp.Location()); err != nil || !strings.HasPrefix(loc, front.URL+"/signin") {
-		t.Fatalf("after the restart the page is at %q (%v), want the sign-in page", loc, err)
+	if loc, err := chromedp.Run(ctx, chromedp.Location()); err != nil || !strings.HasPrefix(loc, base+"/signin") {
+		t.Fatalf("after %s the page is at %q (%v), want the sign-in page", after, loc, err)
 	}
 }
