@@ -27,15 +27,7 @@ func TestExpiringCertificateIsWarnedOfAtStart(t *testing.T) {
 	server := testpki.NewCA(t, dir, "ca").IssueUntil(t, dir, "server", x509.ExtKeyUsageServerAuth, notAfter)
 	cfg := testConfig(t, "")
 	cfg.TLSCert, cfg.TLSKey = server.CertFile, server.KeyFile
-	cfg.MetricsAddr = "127.0.0.1:0"
-	var logs logLines
-	ts := &testServer{t: t}
-	srv, err := app.Start(t.Context(), cfg, app.Options{Clock: clock.NewFake(testNow), Logger: slog.New(slog.NewJSONHandler(&logs, nil)), Console: io.Discard})
-	if err != nil {
-		t.Fatalf("start: %v", err)
-	}
-	t.Cleanup(func() { _ = srv.Stop() })
-	ts.Server = srv
+	ts, logs := startWithCertificates(t, cfg)
 
 	if !strings.Contains(logs.text(), certExpiryLine) {
 		t.Fatalf("the start did not warn of the certificate:\n%s", logs.text())
@@ -89,15 +81,7 @@ func TestExpiringClientCAIsWarnedOf(t *testing.T) {
 	clientCA := testpki.NewCAUntil(t, dir, "client-ca", notAfter)
 	cfg := testConfig(t, "")
 	cfg.TLSCert, cfg.TLSKey, cfg.ClientCA = server.CertFile, server.KeyFile, clientCA.File
-	cfg.MetricsAddr = "127.0.0.1:0"
-	var logs logLines
-	ts := &testServer{t: t}
-	srv, err := app.Start(t.Context(), cfg, app.Options{Clock: clock.NewFake(testNow), Logger: slog.New(slog.NewJSONHandler(&logs, nil)), Console: io.Discard})
-	if err != nil {
-		t.Fatalf("start: %v", err)
-	}
-	t.Cleanup(func() { _ = srv.Stop() })
-	ts.Server = srv
+	ts, logs := startWithCertificates(t, cfg)
 
 	warned := false
 	for _, line := range strings.Split(logs.text(), "\n") {
@@ -120,4 +104,18 @@ func TestExpiringClientCAIsWarnedOf(t *testing.T) {
 	if !ok || got != float64(notAfter.Unix()) {
 		t.Errorf("childcase_tls_cert_expiry_seconds{cert=\"client-ca\"} = %v (served: %v), want %d", got, ok, notAfter.Unix())
 	}
+}
+
+// startWithCertificates starts cfg at testNow with a metrics address,
+// stopped at the test's end, and returns it with its JSON log lines.
+func startWithCertificates(t *testing.T, cfg app.Config) (*testServer, *logLines) {
+	t.Helper()
+	cfg.MetricsAddr = "127.0.0.1:0"
+	logs := &logLines{}
+	srv, err := app.Start(t.Context(), cfg, app.Options{Clock: clock.NewFake(testNow), Logger: slog.New(slog.NewJSONHandler(logs, nil)), Console: io.Discard})
+	if err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	t.Cleanup(func() { _ = srv.Stop() })
+	return &testServer{t: t, Server: srv}, logs
 }
