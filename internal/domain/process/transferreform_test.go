@@ -28,11 +28,8 @@ import (
 //     until its TRANSFER_ACCEPT breaches and escalates to the city, which
 //     declines it, and the case is Ba Đình's to act on again.
 func TestTransferPendingAcrossTheReformFollowsTheReceivingUnit(t *testing.T) {
-	at := func(m time.Month, d, h, min int) time.Time {
-		return time.Date(2025, m, d, h, min, 0, 0, vntime.Location())
-	}
+	at := at2025
 	const ngocHa = "units/00008@2025-07-01"
-	oldChair := access.Principal{UserID: "chair.old", Role: model.RoleCommuneChair, Unit: "units/00004@2025-01-01"}
 	tests := []struct {
 		name, to string
 		accepted bool // by the reform itself
@@ -44,15 +41,10 @@ func TestTransferPendingAcrossTheReformFollowsTheReceivingUnit(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			w := newWorldAt(t, loadEnv(t), at(6, 27, 9, 0))
+			w, c, ta := transferProposedBeforeTheReform(t, tt.to)
 			defer w.close()
 			step := stepOK(t)
-			c := w.openCaseAt(t, at(6, 27, 9, 0), false, model.AbuseNeglect)
 			req := func() process.Request { return process.Request{Case: "cases/" + c.Number, Etag: c.Etag()} }
-			c = step(w.eng.Acknowledge(w.ctx, oldChair, req()))
-			c = step(w.eng.ProposeTransfer(w.ctx, oldChair, req(), tt.to, "trẻ sống ở phường khác"))
-			ta := openDeadline(t, c, model.DeadlineTransferAccept)
-			checkDue(t, ta, at(7, 2, 0, 0))
 
 			w.clk.Set(at(7, 1, 8, 0))
 			if _, err := w.eng.FollowReforms(w.ctx); err != nil {
@@ -120,21 +112,11 @@ func TestTransferPendingAcrossTheReformFollowsTheReceivingUnit(t *testing.T) {
 // transfer had what it asked for as the reform began, so its
 // TRANSFER_ACCEPT is met then, not missed by the hour the server was down.
 func TestTransferAcceptedByTheReformItsTimerFollowsIsNotWarnedOrBreached(t *testing.T) {
-	at := func(m time.Month, d, h, min int) time.Time {
-		return time.Date(2025, m, d, h, min, 0, 0, vntime.Location())
-	}
-	oldChair := access.Principal{UserID: "chair.old", Role: model.RoleCommuneChair, Unit: "units/00004@2025-01-01"}
+	at := at2025
 	for _, fire := range []time.Time{at(7, 1, 0, 0), at(7, 2, 1, 0)} {
 		t.Run(fire.Format(time.DateTime), func(t *testing.T) {
-			w := newWorldAt(t, loadEnv(t), at(6, 27, 9, 0))
+			w, c, ta := transferProposedBeforeTheReform(t, "units/00013@2025-01-01")
 			defer w.close()
-			step := stepOK(t)
-			c := w.openCaseAt(t, at(6, 27, 9, 0), false, model.AbuseNeglect)
-			req := func() process.Request { return process.Request{Case: "cases/" + c.Number, Etag: c.Etag()} }
-			c = step(w.eng.Acknowledge(w.ctx, oldChair, req()))
-			c = step(w.eng.ProposeTransfer(w.ctx, oldChair, req(), "units/00013@2025-01-01", "trẻ sống ở phường khác"))
-			ta := openDeadline(t, c, model.DeadlineTransferAccept)
-			checkDue(t, ta, at(7, 2, 0, 0))
 			if first := ta.WarningTime(0); !first.Equal(at(7, 1, 0, 0)) {
 				t.Fatalf("TRANSFER_ACCEPT warns first at %s, want at the reform, 2025-07-01 00:00", first.In(vntime.Location()))
 			}
@@ -168,4 +150,27 @@ func TestTransferAcceptedByTheReformItsTimerFollowsIsNotWarnedOrBreached(t *test
 			}
 		})
 	}
+}
+
+// at2025 is a time of 2025 in Hanoi.
+func at2025(m time.Month, d, h, min int) time.Time {
+	return time.Date(2025, m, d, h, min, 0, 0, vntime.Location())
+}
+
+// transferProposedBeforeTheReform opens a case of Phường Trúc Bạch
+// (00004) on Fri 27 June 2025, acknowledged by its chair, who proposes
+// to hand it to the commune to; it returns the world, the case and its
+// TRANSFER_ACCEPT, due as 2 July begins.
+func transferProposedBeforeTheReform(t *testing.T, to string) (*world, model.Case, model.Deadline) {
+	t.Helper()
+	oldChair := access.Principal{UserID: "chair.old", Role: model.RoleCommuneChair, Unit: "units/00004@2025-01-01"}
+	w := newWorldAt(t, loadEnv(t), at2025(6, 27, 9, 0))
+	step := stepOK(t)
+	c := w.openCaseAt(t, at2025(6, 27, 9, 0), false, model.AbuseNeglect)
+	req := func() process.Request { return process.Request{Case: "cases/" + c.Number, Etag: c.Etag()} }
+	c = step(w.eng.Acknowledge(w.ctx, oldChair, req()))
+	c = step(w.eng.ProposeTransfer(w.ctx, oldChair, req(), to, "trẻ sống ở phường khác"))
+	ta := openDeadline(t, c, model.DeadlineTransferAccept)
+	checkDue(t, ta, at2025(7, 2, 0, 0))
+	return w, c, ta
 }
