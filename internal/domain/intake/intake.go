@@ -303,6 +303,9 @@ func (s *Service) CreateReportWithCandidates(ctx context.Context, p access.Princ
 			}
 			opened = committed
 			r.CaseNumber = c.Number
+			if s.search != nil {
+				s.search.OpeningCase(r.ID, c.ID)
+			}
 			indexed = &c
 			events = append(events, p.Event(now, "case.create", access.CaseResource(c.Number), access.CaseResource(c.Number), audit.OutcomeOK))
 		}
@@ -325,7 +328,11 @@ func (s *Service) CreateReportWithCandidates(ctx context.Context, p access.Princ
 		events = append([]audit.Event{p.Event(now, "report.create", access.ReportResource(r.ID), access.CaseResource(r.CaseNumber), audit.OutcomeOK)}, events...)
 		found, query = early, earlyQuery
 		if s.search != nil && p.May(search.Method) {
-			if found, err = s.search.LateCandidates(tx, p, since, r.CaseNumber, early); err != nil {
+			var own uint64
+			if indexed != nil {
+				own = indexed.ID
+			}
+			if found, err = s.search.LateCandidates(tx, p, since, own, r.CaseNumber, early); err != nil {
 				return err
 			}
 		}

@@ -36,20 +36,29 @@ const maxLateMade = 4
 
 // Since is what the early search of a report's candidates could not see:
 // the cases opened after its transaction and those whose entries were
-// pending in it, with the query's probes and their tokens under the
-// index key of the master then current.
+// pending in it, with the query and the index key of the master then
+// current.
 type Since struct {
 	lastCaseID uint64
 	pending    []uint64
 	keyID      string
 	query      Query
-	probes     []probe
-	tokens     []string // of probes, by place
+	probes     *lateProbes
+}
+
+// lateProbes are a query's probes and their tokens under one index key,
+// made once for every run of a write's body.
+type lateProbes struct {
+	probes []probe
+	tokens []string // of probes, by place
 }
 
 // SinceOf returns, inside the early search's transaction, what a search
 // for the candidates of a report taken by p could not see. A report that
-// looks for nothing needs nothing.
+// looks for nothing needs nothing. The probes' tokens are made here, out
+// of the write, when other writes are under way (cases pending, or
+// reports of this instance opening cases); a write alone makes them only
+// should a case be opened before it after all.
 func (s *Service) SinceOf(tx datastore.ReadTx, p access.Principal, r model.Report) (Since, error) {
 	q := QueryOfReport(r)
 	if q.Empty() {
@@ -64,22 +73,34 @@ func (s *Service) SinceOf(tx datastore.ReadTx, p access.Principal, r model.Repor
 	if err != nil {
 		return Since{}, err
 	}
-	master := s.vault.Keyring().Current()
-	tk := newTokenizer(master.IndexKey())
-	probes := q.probes(s.communes)
-	tokens := make([]string, len(probes))
-	for i, pr := range probes {
-		tokens[i] = string(tk.token(pr.feature))
+	since := Since{lastCaseID: last, pending: pending, keyID: s.currentKeyID(), query: q, probes: &lateProbes{}}
+	if len(pending) > 0 || s.opening.any() {
+		since.makeProbes(s)
 	}
-	return Since{lastCaseID: last, pending: pending, keyID: EntryKeyID(master), query: q, probes: probes, tokens: tokens}, nil
+	return since, nil
+}
+
+// makeProbes makes the probes of the query and their tokens, once.
+func (since Since) makeProbes(s *Service) *lateProbes {
+	lp := since.probes
+	if lp.probes != nil {
+		return lp
+	}
+	tk := newTokenizer(s.vault.Keyring().Current().IndexKey())
+	lp.probes = since.query.probes(s.communes)
+	lp.tokens = make([]string, len(lp.probes))
+	for i, pr := range lp.probes {
+		lp.tokens[i] = string(tk.token(pr.feature))
+	}
+	return lp
 }
 
 // LateCandidates returns found with the cases since left out that the
 // report's query matches, as p may see them, best first, at most
 // IntakeCandidates, inside the write's transaction tx, leaving out the
-// case the report opened or joined (skip).
-func (s *Service) LateCandidates(tx datastore.ReadTx, p access.Principal, since Since, skip string, found []Candidate) ([]Candidate, error) {
-	if len(since.probes) == 0 || since.keyID != s.currentKeyID() {
+// case the report opened or joined (its id skipID, its number skip).
+func (s *Service) LateCandidates(tx datastore.ReadTx, p access.Principal, since Since, skipID uint64, skip string, found []Candidate) ([]Candidate, error) {
+	if since.probes == nil || since.keyID != s.currentKeyID() {
 		// Nothing to look for; or the master was rotated in between, and
 		// the tokens are another key's: the early search stands.
 		return found, nil
@@ -101,14 +122,59 @@ func (s *Service) LateCandidates(tx datastore.ReadTx, p access.Principal, since 
 	for _, c := range found {
 		shown[c.Case.Number] = true
 	}
-	type lateHit struct {
-		hit
-		cand Candidate
+	// A late case must score at least what the last of a full list does
+	// to enter it (before it among equals, being newer).
+	least := since.query.least()
+	if len(found) == IntakeCandidates {
+		least = max(least, found[len(found)-1].Score)
 	}
-	var late []lateHit
+	var hits []hit
+	var lp *lateProbes
 	made := 0
 	for _, id := range slices.Backward(ids) {
-		c, err := tx.CaseByID(id)
+		if id == skipID {
+			continue
+		}
+		// Scored by id, from tokens made already, without reading the
+		// case: of the writes of the moment, most are no candidate.
+		tokens, ok, err := s.lateTokens(tx, id, since.keyID, &made)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			continue
+		}
+		if lp == nil {
+			lp = since.makeProbes(s)
+		}
+		h := hit{id: id}
+		for i := range lp.probes {
+			if _, ok := tokens[lp.tokens[i]]; ok {
+				h.addProbe(&lp.probes[i])
+			}
+		}
+		if h.sum(); h.total >= least {
+			hits = append(hits, h)
+		}
+	}
+	if len(hits) == 0 {
+		return found, nil
+	}
+	slices.SortFunc(hits, func(a, b hit) int {
+		if c := cmp.Compare(b.total, a.total); c != 0 {
+			return c
+		}
+		return cmp.Compare(b.id, a.id)
+	})
+	// The late cases are the newest: before the early ones among equal
+	// scores, as a search ranks newer cases first. Only as many are read
+	// and shaped for the caller as the list holds.
+	var out []Candidate
+	for _, h := range hits {
+		if len(out) == IntakeCandidates {
+			break
+		}
+		c, err := tx.CaseByID(h.id)
 		if errors.Is(err, model.ErrNotFound) {
 			continue
 		}
@@ -118,20 +184,9 @@ func (s *Service) LateCandidates(tx datastore.ReadTx, p access.Principal, since 
 		if c.Number == skip || shown[c.Number] {
 			continue
 		}
-		tokens, ok, err := s.lateTokens(tx, c, since.keyID, &made)
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
-			continue
-		}
-		h := hit{id: id}
-		for i := range since.probes {
-			if _, ok := tokens[since.tokens[i]]; ok {
-				h.addProbe(&since.probes[i])
-			}
-		}
-		if h.sum(); h.total < since.query.least() {
+		if r, ok := s.openingReport(h.id); ok && (len(c.ReportIDs) != 1 || c.ReportIDs[0] != r) {
+			// The id was given to a write that was undone and is
+			// another case's now: its tokens were that write's.
 			continue
 		}
 		view := s.policy.SearchView(p, Method, c)
@@ -144,45 +199,31 @@ func (s *Service) LateCandidates(tx datastore.ReadTx, p access.Principal, since 
 		if !ok {
 			continue // out of scope: as if the case did not exist
 		}
-		late = append(late, lateHit{hit: h, cand: Candidate{Case: shaped, View: view, Score: h.total, Matched: h.fields()}})
+		out = append(out, Candidate{Case: shaped, View: view, Score: h.total, Matched: h.fields()})
 	}
-	if len(late) == 0 {
+	if len(out) == 0 {
 		return found, nil
-	}
-	// The late cases are the newest: before the early ones among equal
-	// scores, as a search ranks newer cases first.
-	slices.SortStableFunc(late, func(a, b lateHit) int {
-		if c := cmp.Compare(b.total, a.total); c != 0 {
-			return c
-		}
-		return cmp.Compare(b.id, a.id)
-	})
-	out := make([]Candidate, 0, len(late)+len(found))
-	for _, l := range late {
-		out = append(out, l.cand)
 	}
 	out = append(out, found...)
 	slices.SortStableFunc(out, func(a, b Candidate) int { return cmp.Compare(b.Score, a.Score) })
 	return out[:min(len(out), IntakeCandidates)], nil
 }
 
-// lateTokens returns the tokens of c's entry under keyID: those a write
-// of this instance made before its transaction when c is the case its
-// report opened (Opening), else the stored entry when it is written and
-// current, else an entry made here, at most maxLateMade a write (made
-// counts them). ok is false for a case left out.
-func (s *Service) lateTokens(tx datastore.ReadTx, c model.Case, keyID string, made *int) (map[string]struct{}, bool, error) {
-	if len(c.ReportIDs) == 1 {
-		if tokens, ok := s.opening.tokens(c.ReportIDs[0], keyID); ok {
-			return tokens, true, nil
-		}
+// lateTokens returns the tokens of the entry of the case with the given
+// id under keyID: those of the report that opened it in this instance
+// (Opening), else the stored entry when it is written and current, else
+// an entry made here, at most maxLateMade a write (made counts them). ok
+// is false for a case left out.
+func (s *Service) lateTokens(tx datastore.ReadTx, id uint64, keyID string, made *int) (map[string]struct{}, bool, error) {
+	if tokens, ok := s.openingTokens(id, keyID); ok {
+		return tokens, true, nil
 	}
-	pending, err := tx.SearchPending(c.ID-1, 1)
+	pending, err := tx.SearchPending(id-1, 1)
 	if err != nil {
 		return nil, false, err
 	}
-	if len(pending) == 0 || pending[0] != c.ID {
-		e, err := tx.SearchEntry(c.ID)
+	if len(pending) == 0 || pending[0] != id {
+		e, err := tx.SearchEntry(id)
 		switch {
 		case err == nil && e.KeyID == keyID:
 			return tokenSet(e.Tokens), true, nil
@@ -194,6 +235,13 @@ func (s *Service) lateTokens(tx datastore.ReadTx, c model.Case, keyID string, ma
 		return nil, false, nil
 	}
 	*made++
+	c, err := tx.CaseByID(id)
+	if errors.Is(err, model.ErrNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
 	e, err := s.entryOf(tx, c)
 	if err != nil {
 		// A case whose entry cannot be made is left out, as the index
@@ -211,48 +259,103 @@ func tokenSet(tokens [][]byte) map[string]struct{} {
 	return set
 }
 
-// openingTokens are the tokens of the reports this instance is storing
-// with the cases they open, by report id, made before their writes
-// (Opening) and kept until their cases' entries are written: what a
-// write of the same moment scores such a case by (LateCandidates), where
-// the case's entry is still to be written.
+// openingTokens are the reports this instance is storing with the cases
+// they open, by report id from before their writes (Opening) and by the
+// id of their case once the write gave it one (OpeningCase), until their
+// cases' entries are written; and their tokens once a write of the same
+// moment needs them (LateCandidates), where the case's entry is still to
+// be written. The report is in memory already, for its own request; its
+// tokens are made once, by the first write that asks.
 type openingTokens struct {
 	mu       sync.Mutex
-	byReport map[string]openingEntry
+	byReport map[string]*openingEntry
+	byCase   map[uint64]*openingEntry
 }
 
 type openingEntry struct {
+	report model.Report
+	caseID uint64
+	once   sync.Once
 	keyID  string
 	tokens map[string]struct{}
 }
 
 func newOpeningTokens() *openingTokens {
-	return &openingTokens{byReport: map[string]openingEntry{}}
+	return &openingTokens{byReport: map[string]*openingEntry{}, byCase: map[uint64]*openingEntry{}}
 }
 
-func (o *openingTokens) tokens(reportID, keyID string) (map[string]struct{}, bool) {
+// any reports whether a report of this instance is opening a case.
+func (o *openingTokens) any() bool {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	e, ok := o.byReport[reportID]
-	if !ok || e.keyID != keyID {
+	return len(o.byReport) > 0
+}
+
+func (s *Service) openingEntry(caseID uint64) (*openingEntry, bool) {
+	s.opening.mu.Lock()
+	defer s.opening.mu.Unlock()
+	e, ok := s.opening.byCase[caseID]
+	return e, ok
+}
+
+// openingReport returns the id of the report whose write gave its case
+// caseID, in this instance, while its entry is to be written.
+func (s *Service) openingReport(caseID uint64) (string, bool) {
+	e, ok := s.openingEntry(caseID)
+	if !ok {
+		return "", false
+	}
+	return e.report.ID, true
+}
+
+func (s *Service) openingTokens(caseID uint64, keyID string) (map[string]struct{}, bool) {
+	e, ok := s.openingEntry(caseID)
+	if !ok {
+		return nil, false
+	}
+	e.once.Do(func() {
+		master := s.vault.Keyring().Current()
+		e.keyID, e.tokens = EntryKeyID(master), tokenSet(Tokens(master.IndexKey(), s.units, e.report))
+	})
+	if e.keyID != keyID {
 		return nil, false
 	}
 	return e.tokens, true
 }
 
-// Opening records the tokens of r, a report about to be stored with the
-// case it opens (its reporter in the clear, as the entry of the case
-// holds it), until the returned release, which the caller calls once
-// the case's entry is written or the write failed.
+// Opening records r, a report about to be stored with the case it opens
+// (its reporter in the clear, as the entry of the case holds it), until
+// the returned release, which the caller calls once the case's entry is
+// written or the write failed.
 func (s *Service) Opening(r model.Report) (release func()) {
-	master := s.vault.Keyring().Current()
-	e := openingEntry{keyID: EntryKeyID(master), tokens: tokenSet(Tokens(master.IndexKey(), s.units, r))}
+	e := &openingEntry{report: r}
 	s.opening.mu.Lock()
 	s.opening.byReport[r.ID] = e
 	s.opening.mu.Unlock()
 	return func() {
 		s.opening.mu.Lock()
+		defer s.opening.mu.Unlock()
 		delete(s.opening.byReport, r.ID)
-		s.opening.mu.Unlock()
+		if s.opening.byCase[e.caseID] == e {
+			delete(s.opening.byCase, e.caseID)
+		}
 	}
+}
+
+// OpeningCase records, inside the write's transaction, the id its case
+// was given to the report reportID recorded by Opening. A body that runs
+// again records its case's id again; an id left by a write undone is
+// told apart by the case's report (LateCandidates).
+func (s *Service) OpeningCase(reportID string, caseID uint64) {
+	s.opening.mu.Lock()
+	defer s.opening.mu.Unlock()
+	e, ok := s.opening.byReport[reportID]
+	if !ok {
+		return
+	}
+	if s.opening.byCase[e.caseID] == e {
+		delete(s.opening.byCase, e.caseID)
+	}
+	e.caseID = caseID
+	s.opening.byCase[caseID] = e
 }
