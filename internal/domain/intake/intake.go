@@ -218,8 +218,11 @@ func (s *Service) CreateReportWithCandidates(ctx context.Context, p access.Princ
 	// write it would hold back every other write of its group commit. The
 	// case the report joins is left out, as the one it opens is (it does
 	// not exist yet).
+	// What that search could not see (the cases other writes of the
+	// moment open) is looked at in the write (search.LateCandidates).
 	var early []search.Candidate
 	var earlyQuery search.Query
+	var since search.Since
 	if s.search != nil && p.May(search.Method) {
 		err := s.store.View(ctx, func(tx datastore.ReadTx) error {
 			mine := r
@@ -229,12 +232,20 @@ func (s *Service) CreateReportWithCandidates(ctx context.Context, p access.Princ
 				}
 			}
 			var err error
+			if since, err = s.search.SinceOf(tx, p, mine); err != nil {
+				return err
+			}
 			early, earlyQuery, err = s.candidates(tx, p, mine, model.StoredReport{})
 			return err
 		})
 		if err != nil {
 			return model.Report{}, nil, err
 		}
+	}
+	if s.search != nil && caseNumber == "" && r.CallType == model.CallIntervention {
+		// The case this report opens, scored by the writes of the same
+		// moment before its entry is written.
+		defer s.search.Opening(r)()
 	}
 
 	var out model.Report
@@ -292,6 +303,9 @@ func (s *Service) CreateReportWithCandidates(ctx context.Context, p access.Princ
 			}
 			opened = committed
 			r.CaseNumber = c.Number
+			if s.search != nil {
+				s.search.OpeningCase(r.ID, c.ID)
+			}
 			indexed = &c
 			events = append(events, p.Event(now, "case.create", access.CaseResource(c.Number), access.CaseResource(c.Number), audit.OutcomeOK))
 		}
@@ -313,6 +327,15 @@ func (s *Service) CreateReportWithCandidates(ctx context.Context, p access.Princ
 		}
 		events = append([]audit.Event{p.Event(now, "report.create", access.ReportResource(r.ID), access.CaseResource(r.CaseNumber), audit.OutcomeOK)}, events...)
 		found, query = early, earlyQuery
+		if s.search != nil && p.May(search.Method) {
+			var own uint64
+			if indexed != nil {
+				own = indexed.ID
+			}
+			if found, err = s.search.LateCandidates(tx, p, since, own, r.CaseNumber, early); err != nil {
+				return err
+			}
+		}
 		if err := rememberFirstAnswer(tx, p, "CreateReport", in.RequestID, in.Fingerprint, r.ID, r.CaseNumber, found, now); err != nil {
 			return err
 		}

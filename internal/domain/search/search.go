@@ -71,6 +71,9 @@ type Service struct {
 	// communes are the communes a query's commune looks up, kept
 	// (communeCache).
 	communes *communeCache
+	// opening are the tokens of the reports being stored with the cases
+	// they open (Opening), for the writes of the same moment.
+	opening *openingTokens
 }
 
 // Deps are what the service needs.
@@ -85,7 +88,7 @@ type Deps struct {
 // New returns a search service.
 func New(d Deps) *Service {
 	return &Service{store: d.Store, units: d.Units, policy: access.New(d.Units), vault: d.Vault, clock: d.Clock, log: d.Log,
-		queue: newIndexQueue(), communes: newCommuneCache(d.Units)}
+		queue: newIndexQueue(), communes: newCommuneCache(d.Units), opening: newOpeningTokens()}
 }
 
 // Candidate is a case a search found, as its caller may see it.
