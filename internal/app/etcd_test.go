@@ -680,3 +680,43 @@ func TestCallsGiveUpWithinTheRequestTimeoutWhenTheClusterIsGone(t *testing.T) {
 		}
 	}
 }
+
+// TestStreamsAuthenticateWithinTheRequestTimeoutWhenTheClusterIsGone: the
+// server's deadline bounds a stream's token lookup as it does a unary
+// call's, though not the stream itself. With every member gone, a watch
+// opened by a client that sets no deadline (the console's live queue
+// through the gateway) read the token under the stream's own context
+// alone, and so waited for ever before its handler ran.
+func TestStreamsAuthenticateWithinTheRequestTimeoutWhenTheClusterIsGone(t *testing.T) {
+	cluster := etcdtest.Start(t, 1, etcdtest.WithoutFsync())
+	clk := clock.NewFake(testNow)
+	a := startOnEtcdWith(t, cluster.Endpoints(), t.TempDir(), clk, func(c *app.Config) {
+		c.RequestTimeout = 2 * time.Second
+	})
+	a.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	ctx, cancel := context.WithCancel(a.as(t, "bd.worker"))
+	defer cancel()
+	cluster.Kill(0)
+	defer cluster.Restart(0)
+
+	done := make(chan error, 1)
+	go func() {
+		stream, err := a.process().WatchEvents(ctx, &pb.WatchEventsRequest{})
+		if err == nil {
+			_, err = stream.Recv()
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		switch status.Code(err) {
+		case codes.DeadlineExceeded, codes.Unavailable:
+		default:
+			t.Errorf("a watch with the cluster gone: %v, want DEADLINE_EXCEEDED or UNAVAILABLE", err)
+		}
+	case <-time.After(25 * time.Second):
+		// Far beyond the 2 s request timeout.
+		t.Error("a watch with the cluster gone still waits for its token's lookup 25 s after it began (request timeout 2 s)")
+		cancel() // the deferred Restart then lets the server stop
+	}
+}

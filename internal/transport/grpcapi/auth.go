@@ -77,6 +77,11 @@ type authenticator struct {
 	clock    clock.Clock
 	gateway  bool           // the client address is the one the in-process gateway forwards
 	trusted  []netip.Prefix // proxies whose x-forwarded-for names the client
+	// lookupTimeout bounds a stream's authentication (the server's
+	// --request-timeout, Deps.UnaryTimeout; 0 for none): a unary call's
+	// is bounded by unaryDeadline, which a stream, living for hours, has
+	// not.
+	lookupTimeout time.Duration
 }
 
 // Failed authentications a client (an address, or a token id) may make in
@@ -346,9 +351,23 @@ func (a *authenticator) stream(srv any, ss grpc.ServerStream, info *grpc.StreamS
 	if !info.IsClientStream {
 		request = func() any { return serverStreamRequest(ss, info.FullMethod) }
 	}
-	ctx, err := a.authenticate(ss.Context(), info.FullMethod, request)
+	// The token's lookup reads the store: a client that set no deadline
+	// (the console's live queue through the gateway) would otherwise wait
+	// on it for as long as the store does not answer (an etcd cluster
+	// gone). The stream itself goes on under its own context.
+	authCtx := ss.Context()
+	if a.lookupTimeout > 0 {
+		var cancel context.CancelFunc
+		authCtx, cancel = context.WithTimeout(authCtx, a.lookupTimeout)
+		defer cancel()
+	}
+	authed, err := a.authenticate(authCtx, info.FullMethod, request)
 	if err != nil {
 		return err
+	}
+	ctx := ss.Context()
+	if p, ok := authed.Value(principalKey{}).(access.Principal); ok {
+		ctx = context.WithValue(ctx, principalKey{}, p)
 	}
 	return next(srv, &wrappedStream{ServerStream: ss, ctx: ctx})
 }

@@ -51,7 +51,8 @@ type Deps struct {
 	Gateway bool
 	// UnaryTimeout is the server's own deadline for every unary call (the
 	// client's, when earlier, still wins); zero: none. Streams are not
-	// bounded by it: they end when the client goes away.
+	// bounded by it, only their token's lookup: they end when the client
+	// goes away.
 	UnaryTimeout time.Duration
 	// RequestArrival bounds the time from a call's start until its
 	// request is in, a stream's too (requestArrival); zero: no bound.
@@ -144,7 +145,7 @@ func NewServer(d Deps, opts ...grpc.ServerOption) (*Server, error) {
 		d.SignIns = NewSignInGuard(d.Audit, d.Clock, d.Log)
 	}
 	auth := &authenticator{identity: d.Identity, audit: d.Audit, guard: d.SignIns, cases: d.Cases, clock: d.Clock,
-		gateway: d.Gateway, trusted: d.TrustedProxies}
+		gateway: d.Gateway, trusted: d.TrustedProxies, lookupTimeout: d.UnaryTimeout}
 	calls := callAudit{audit: d.Audit, refused: d.SignIns.calls, cases: d.Cases, clock: d.Clock, log: d.Log}
 	logUnary := logging.UnaryServerInterceptor(logger, loggingOptions(auth.clientAddr)...)
 	taps := &authTap{auth: auth, refuse: chainUnary(logUnary, orNoUnary(d.UnaryMetrics))}
