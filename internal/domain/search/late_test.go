@@ -214,3 +214,35 @@ func storeCommuneCases(t *testing.T, store datastore.Store, v *vault.Vault, from
 		t.Fatal(err)
 	}
 }
+
+// The reports being stored with the cases they open are forgotten once
+// their writes end, whatever became of them: a write refused before it
+// opened its case, one whose body ran again and took another id, and one
+// that stored its case. Otherwise every write of the instance would pay
+// for them (SinceOf makes its probes while any is recorded) and the map
+// would grow with every write that failed.
+func TestOpeningIsForgottenOnceTheWriteEnds(t *testing.T) {
+	s := New(Deps{Store: memstore.New(), Units: testRegistry(t), Vault: vault.New(keys.NewKeyring(newMaster(t)))})
+	refused := s.Opening(model.Report{ID: "refused"})
+	again := s.Opening(model.Report{ID: "again"})
+	stored := s.Opening(model.Report{ID: "stored"})
+	s.OpeningCase("again", 7) // the run undone
+	s.OpeningCase("again", 9) // the run that counts
+	s.OpeningCase("stored", 8)
+	if r, ok := s.openingReport(7); ok {
+		t.Errorf("case 7, the id of an undone run, is still recorded as opened by %s", r)
+	}
+	if r, ok := s.openingReport(9); !ok || r != "again" {
+		t.Errorf("case 9 is recorded as opened by %q (%v), want the report whose run counts", r, ok)
+	}
+	for _, release := range []func(){refused, again, stored} {
+		release()
+	}
+	s.OpeningCase("stored", 10) // a body after its release: nothing to record
+	s.opening.mu.Lock()
+	byReport, byCase := len(s.opening.byReport), len(s.opening.byCase)
+	s.opening.mu.Unlock()
+	if byReport != 0 || byCase != 0 || s.opening.any() {
+		t.Errorf("after every write ended, %d reports and %d cases are still recorded as opening", byReport, byCase)
+	}
+}
