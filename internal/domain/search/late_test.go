@@ -2,12 +2,14 @@ package search
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/childcase/childcase/internal/domain/access"
 	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/domain/units"
 	"github.com/childcase/childcase/internal/domain/vault"
 	"github.com/childcase/childcase/internal/domain/vntime"
 	"github.com/childcase/childcase/internal/keys"
@@ -93,4 +95,154 @@ func numbersOf(cs []Candidate) []string {
 		out = append(out, c.Case.Number)
 	}
 	return out
+}
+
+// The cases a write scores late are shown as the search shows them: a
+// worker of another commune, whose scope holds none of them, is told of
+// none (as if they did not exist), while the worker of their commune is
+// told of them as the search would tell them.
+func TestLateCandidatesKeepToTheCallersScope(t *testing.T) {
+	ctx := context.Background()
+	store := memstore.New()
+	v := vault.New(keys.NewKeyring(newMaster(t)))
+	s := New(Deps{Store: store, Units: testRegistry(t), Vault: v})
+	storeCommuneCases(t, store, v, 0, 1)
+	if _, err := s.CatchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r := model.Report{
+		ReceiveTime: time.Date(2026, 3, 12, 3, 0, 0, 0, time.UTC), IncidentUnit: mustKey("00004@2025-07-01"), CallType: model.CallIntervention,
+		Children: []model.Child{{FullName: "Nguyen Thi So 2", BirthDate: vntime.Date{Year: 2016, Month: 1, Day: 2}, Sex: model.SexFemale}},
+		Reporter: model.Reporter{Anonymous: true},
+	}
+	mine := access.Principal{UserID: "mine", Role: model.RoleCommuneWorker, Unit: access.UnitName(mustKey("00004@2025-07-01"))}
+	theirs := access.Principal{UserID: "theirs", Role: model.RoleCommuneWorker, Unit: access.UnitName(mustKey("00070@2025-07-01"))}
+	type before struct {
+		since Since
+		early []Candidate
+	}
+	early := map[string]before{}
+	for _, p := range []access.Principal{mine, theirs} {
+		err := store.View(ctx, func(tx datastore.ReadTx) error {
+			since, err := s.SinceOf(tx, p, r)
+			if err != nil {
+				return err
+			}
+			found, err := s.CandidatesOf(tx, p, r)
+			early[p.UserID] = before{since, found}
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Two cases of commune 00004 are opened after the early searches:
+	// one indexed since, one still to be.
+	opened := caseIDs(t, store)
+	storeCommuneCases(t, store, v, 1, 2)
+	late := caseIDs(t, store)[len(opened):]
+	mark(t, s, store, late[0])
+	if _, err := s.CatchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mark(t, s, store, late[1])
+	lateOf := func(p access.Principal) []Candidate {
+		t.Helper()
+		var got []Candidate
+		err := store.View(ctx, func(tx datastore.ReadTx) (err error) {
+			got, err = s.LateCandidates(tx, p, early[p.UserID].since, 0, "", early[p.UserID].early)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	if got := lateOf(theirs); len(got) != 0 {
+		t.Errorf("a worker of another commune is told of %v: cases out of their scope", numbersOf(got))
+	}
+	got := lateOf(mine)
+	if _, err := s.CatchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	want := viewed(t, store, func(tx datastore.ReadTx) ([]Candidate, error) { return s.CandidatesOf(tx, mine, r) })
+	if len(want) != 3 || len(early[mine.UserID].early) != 1 {
+		t.Fatalf("the commune's search finds %d cases before and %d after; the test wants 1 and 3", len(early[mine.UserID].early), len(want))
+	}
+	if len(got) != len(want) {
+		t.Fatalf("the commune's worker is told late of %v, want %v", numbersOf(got), numbersOf(want))
+	}
+	for i := range want {
+		if got[i].Case.Number != want[i].Case.Number || got[i].View != want[i].View || got[i].Score != want[i].Score {
+			t.Errorf("late candidate %d is %s (view %v, score %v), want %s (view %v, score %v)", i,
+				got[i].Case.Number, got[i].View, got[i].Score, want[i].Case.Number, want[i].View, want[i].Score)
+		}
+	}
+}
+
+// storeCommuneCases stores n cases of commune 00004, as intake opens them
+// (held and handled by the commune, which their scope keys name), numbered
+// after the first from, their entries not written.
+func storeCommuneCases(t *testing.T, store datastore.Store, v *vault.Vault, from, n int) {
+	t.Helper()
+	commune := mustKey("00004@2025-07-01")
+	err := store.Update(context.Background(), func(tx datastore.Tx) error {
+		for i := from; i < from+n; i++ {
+			number := fmt.Sprintf("HN-2026-%05d", i+1)
+			r := model.Report{
+				ID: fmt.Sprintf("0190c4a2-7d3e-7c4b-8a5e-%012d", i+1), ReceiveTime: time.Date(2026, 3, 12, 3, 0, 0, 0, time.UTC),
+				IncidentUnit: commune, CallType: model.CallIntervention, CaseNumber: number,
+				Children: []model.Child{{FullName: fmt.Sprintf("Nguyễn Thị Số %d", i+1), BirthDate: vntime.Date{Year: 2016, Month: 1, Day: 2}, Sex: model.SexFemale}},
+				Reporter: model.Reporter{Anonymous: true},
+			}
+			stored, err := v.SealReport(tx, r)
+			if err != nil {
+				return err
+			}
+			if err := tx.CreateReport(stored); err != nil {
+				return err
+			}
+			c := model.Case{Number: number, Status: model.StatusAwaitingAcknowledgement, ResponsibleUnit: commune, IncidentUnit: commune,
+				Handlers: []units.Key{commune}, ReportIDs: []string{r.ID}, Revision: 1}
+			if err := tx.CreateCase(&c); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The reports being stored with the cases they open are forgotten once
+// their writes end, whatever became of them: a write refused before it
+// opened its case, one whose body ran again and took another id, and one
+// that stored its case. Otherwise every write of the instance would pay
+// for them (SinceOf makes its probes while any is recorded) and the map
+// would grow with every write that failed.
+func TestOpeningIsForgottenOnceTheWriteEnds(t *testing.T) {
+	s := New(Deps{Store: memstore.New(), Units: testRegistry(t), Vault: vault.New(keys.NewKeyring(newMaster(t)))})
+	refused := s.Opening(model.Report{ID: "refused"})
+	again := s.Opening(model.Report{ID: "again"})
+	stored := s.Opening(model.Report{ID: "stored"})
+	s.OpeningCase("again", 7) // the run undone
+	s.OpeningCase("again", 9) // the run that counts
+	s.OpeningCase("stored", 8)
+	if r, ok := s.openingReport(7); ok {
+		t.Errorf("case 7, the id of an undone run, is still recorded as opened by %s", r)
+	}
+	if r, ok := s.openingReport(9); !ok || r != "again" {
+		t.Errorf("case 9 is recorded as opened by %q (%v), want the report whose run counts", r, ok)
+	}
+	for _, release := range []func(){refused, again, stored} {
+		release()
+	}
+	s.OpeningCase("stored", 10) // a body after its release: nothing to record
+	s.opening.mu.Lock()
+	byReport, byCase := len(s.opening.byReport), len(s.opening.byCase)
+	s.opening.mu.Unlock()
+	if byReport != 0 || byCase != 0 || s.opening.any() {
+		t.Errorf("after every write ended, %d reports and %d cases are still recorded as opening", byReport, byCase)
+	}
 }
