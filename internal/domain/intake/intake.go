@@ -254,13 +254,14 @@ func (s *Service) CreateReportWithCandidates(ctx context.Context, p access.Princ
 	var refused []audit.Event        // of a case out of scope or absent, audited once the write is undone
 	var toIndex uint64               // the case whose index entry follows the commit
 	var opened func(context.Context) // the process's word on the case opened, once committed
+	var openedID uint64              // the id of the case opened, told to the search once committed
 	entry := s.beginEntryWrite()
 	defer entry.End()
 	err = s.store.Update(ctx, func(tx datastore.Tx) error {
 		// The body may run again (datastore.Store): each run starts from
 		// the request as it came, and only the last run's refusal counts.
 		r := r
-		refused, found, query, toIndex, opened = nil, nil, search.Query{}, 0, nil
+		refused, found, query, toIndex, opened, openedID = nil, nil, search.Query{}, 0, nil, 0
 		prior, replayed, err := idempotency.Replay(tx, p, "CreateReport", in.RequestID, in.Fingerprint, in.EarlierFingerprint)
 		if err != nil {
 			return err
@@ -303,9 +304,7 @@ func (s *Service) CreateReportWithCandidates(ctx context.Context, p access.Princ
 			}
 			opened = committed
 			r.CaseNumber = c.Number
-			if s.search != nil {
-				s.search.OpeningCase(r.ID, c.ID)
-			}
+			openedID = c.ID
 			indexed = &c
 			events = append(events, p.Event(now, "case.create", access.CaseResource(c.Number), access.CaseResource(c.Number), audit.OutcomeOK))
 		}
@@ -356,6 +355,12 @@ func (s *Service) CreateReportWithCandidates(ctx context.Context, p access.Princ
 			return model.Report{}, nil, rerr
 		}
 		return model.Report{}, nil, err
+	}
+	if s.search != nil && openedID != 0 {
+		// Only now: a body may run more than once, and on etcd ahead of
+		// its commit, each run taking an id; told of an undone run's id,
+		// the search scored another write's case by this report's tokens.
+		s.search.OpeningCase(r.ID, openedID)
 	}
 	if opened != nil {
 		opened(ctx)

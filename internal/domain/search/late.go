@@ -23,7 +23,8 @@ import (
 // then. A case has few of them (the writes of the same moment), and each
 // is scored from tokens already made, so the write's transaction, which
 // holds back every other write of its group commit, makes no search and,
-// but for a case of another instance, no entry.
+// but for a case of another instance or one committed a moment before
+// its write told this service its id, no entry.
 
 // maxLate bounds the cases a write looks at beyond its early search: the
 // newest, should more have been opened in between.
@@ -185,8 +186,9 @@ func (s *Service) LateCandidates(tx datastore.ReadTx, p access.Principal, since 
 			continue
 		}
 		if r, ok := s.openingReport(h.id); ok && (len(c.ReportIDs) != 1 || c.ReportIDs[0] != r) {
-			// The id was given to a write that was undone and is
-			// another case's now: its tokens were that write's.
+			// Not the case of the report recorded under its id:
+			// never so while OpeningCase follows the commit, but a
+			// case scored by another report's tokens must not be shown.
 			continue
 		}
 		view := s.policy.SearchView(p, Method, c)
@@ -261,7 +263,7 @@ func tokenSet(tokens [][]byte) map[string]struct{} {
 
 // openingTokens are the reports this instance is storing with the cases
 // they open, by report id from before their writes (Opening) and by the
-// id of their case once the write gave it one (OpeningCase), until their
+// id of their case once the write committed it (OpeningCase), until their
 // cases' entries are written; and their tokens once a write of the same
 // moment needs them (LateCandidates), where the case's entry is still to
 // be written. The report is in memory already, for its own request; its
@@ -342,10 +344,14 @@ func (s *Service) Opening(r model.Report) (release func()) {
 	}
 }
 
-// OpeningCase records, inside the write's transaction, the id its case
-// was given to the report reportID recorded by Opening. A body that runs
-// again records its case's id again; an id left by a write undone is
-// told apart by the case's report (LateCandidates).
+// OpeningCase records the id of the case that the report reportID,
+// recorded by Opening, opened: once its write has committed, never from
+// inside the write's body. A body may run more than once, and on etcd
+// ahead of its commit, each run taking an id; an id recorded from a run
+// that was undone would be another write's case by then, scored by this
+// report's tokens and so left out (TestAnUndoneRunsCaseIDIsNotTakenForTheReports).
+// Until it is recorded, the writes of the same moment score the case
+// from an entry they make (lateTokens).
 func (s *Service) OpeningCase(reportID string, caseID uint64) {
 	s.opening.mu.Lock()
 	defer s.opening.mu.Unlock()
