@@ -325,7 +325,9 @@ func TestStatisticsDaysEndAtHanoiMidnight(t *testing.T) {
 // row does, and a police unit's under the case's responsible unit, not
 // under the police that recorded it; the note named only the first two and
 // put every one under the unit that recorded it, so a commune filing the
-// report could not tell why its row counted a police forwarding.
+// report could not tell why its row counted a police forwarding. The
+// deadlines' column likewise counts a police unit's under the case's
+// responsible unit.
 func TestPeriodicReportNoteNamesEveryLateRecordingItCounts(t *testing.T) {
 	ts := startServerAt(t, hn(2026, 6, 13, 6, 30), "")
 	ts.addUser(t, "city", pb.Role_ROLE_CITY_OFFICER, pCity)
@@ -343,7 +345,10 @@ func TestPeriodicReportNoteNamesEveryLateRecordingItCounts(t *testing.T) {
 	if note == "" {
 		t.Fatalf("the periodic report has no note on its late recordings column:\n%s", report.GetData())
 	}
-	for _, want := range []string{"biện pháp khẩn cấp", "tách trẻ", "chuyển tin báo tội phạm", "của công an theo đơn vị đang chịu trách nhiệm vụ việc"} {
+	for _, want := range []string{"biện pháp khẩn cấp", "tách trẻ", "chuyển tin báo tội phạm", "của công an theo đơn vị đang chịu trách nhiệm vụ việc khi ghi nhận",
+		// A police unit's deadlines and their escalations count under
+		// the case's responsible unit too.
+		"thời hạn và báo cáo lên cấp trên theo đơn vị phải thực hiện thời hạn (của công an theo đơn vị đang chịu trách nhiệm vụ việc)"} {
 		if !strings.Contains(note, want) {
 			t.Errorf("the note on late recordings does not say %q: %q", want, note)
 		}
