@@ -5,6 +5,7 @@ import (
 	"maps"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 
 	"google.golang.org/grpc/codes"
@@ -313,6 +314,43 @@ func TestStatisticsDaysEndAtHanoiMidnight(t *testing.T) {
 			if !maps.Equal(opened, tc.want) || !maps.Equal(reports, tc.want) {
 				t.Errorf("%s, %s to %s: cases opened %v, reports %v, want %v of each", who, tc.start, tc.end, opened, reports, tc.want)
 			}
+		}
+	}
+}
+
+// The periodic report's note says what each column counts, by whom. Its
+// late recordings column counts the three records the policy's
+// late_recording flags (emergency measures, a separation, the police's
+// forwarding of a crime report to the investigators), as the Action Month
+// row does, and a police unit's under the case's responsible unit, not
+// under the police that recorded it; the note named only the first two and
+// put every one under the unit that recorded it, so a commune filing the
+// report could not tell why its row counted a police forwarding. The
+// deadlines' column likewise counts a police unit's under the case's
+// responsible unit.
+func TestPeriodicReportNoteNamesEveryLateRecordingItCounts(t *testing.T) {
+	ts := startServerAt(t, hn(2026, 6, 13, 6, 30), "")
+	ts.addUser(t, "city", pb.Role_ROLE_CITY_OFFICER, pCity)
+	client := pb.NewStatisticsServiceClient(ts.conn)
+	report, err := client.GetPeriodicReport(ts.as(t, "city"), &pb.GetPeriodicReportRequest{StartDate: "2026-06-01", EndDate: "2026-06-30", Format: "csv"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var note string
+	for _, rec := range csvRecords(t, report.GetData()) {
+		if len(rec) == 1 && strings.Contains(rec[0], "ghi nhận muộn (") {
+			note = rec[0]
+		}
+	}
+	if note == "" {
+		t.Fatalf("the periodic report has no note on its late recordings column:\n%s", report.GetData())
+	}
+	for _, want := range []string{"biện pháp khẩn cấp", "tách trẻ", "chuyển tin báo tội phạm", "của công an theo đơn vị đang chịu trách nhiệm vụ việc khi ghi nhận",
+		// A police unit's deadlines and their escalations count under
+		// the case's responsible unit too.
+		"thời hạn và báo cáo lên cấp trên theo đơn vị phải thực hiện thời hạn (của công an theo đơn vị đang chịu trách nhiệm vụ việc)"} {
+		if !strings.Contains(note, want) {
+			t.Errorf("the note on late recordings does not say %q: %q", want, note)
 		}
 	}
 }

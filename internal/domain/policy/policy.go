@@ -25,6 +25,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/childcase/childcase/internal/domain/model"
 	"github.com/childcase/childcase/internal/domain/units"
@@ -500,7 +501,11 @@ func (p *Policy) check(getenv func(string) string) error {
 			return fmt.Errorf("%s.secret_env: name the environment variable that holds the signing secret", field)
 		}
 		secret := getenv(h.SecretEnv)
-		if len(secret) < 16 {
+		// Characters, as the error says, not bytes: a secret of
+		// Vietnamese letters takes two or three bytes a letter, and
+		// len let an 8-letter secret pass for a 16-character one.
+		// The HMAC still signs with the secret's bytes as given.
+		if utf8.RuneCountInString(secret) < 16 {
 			return fmt.Errorf("%s.secret_env: %s must hold a secret of at least 16 characters", field, h.SecretEnv)
 		}
 		h.Secret = []byte(secret)

@@ -489,3 +489,29 @@ func TestParseErrorsInTheProductsWords(t *testing.T) {
 		}
 	}
 }
+
+// TestWebhookSecretCountsCharactersNotBytes holds the README's "a secret
+// of at least 16 characters": a secret of Vietnamese letters takes two or
+// three bytes a letter, and counting bytes let an 8-letter secret through.
+func TestWebhookSecretCountsCharactersNotBytes(t *testing.T) {
+	const hook = `{"webhooks": [{"name": "so-y-te", "url": "https://example.org/hook", "secret_env": "S"}]}`
+	for _, tc := range []struct {
+		secret string
+		ok     bool
+	}{
+		{"mậtkhẩuhộisởytế", false}, // 15 letters, 25 bytes
+		{"ạạạạạạạạ", false},        // 8 letters, 24 bytes
+		{"mậtkhẩuhộisởytếx", true}, // 16 letters
+		{"0123456789abcdef", true}, // 16 ASCII letters
+		{"0123456789abcde", false}, // 15 ASCII letters
+	} {
+		e := &env{vars: map[string]string{"S": tc.secret}}
+		_, err := policy.Parse([]byte(hook), e.get)
+		if tc.ok && err != nil {
+			t.Errorf("secret of %d letters (%d bytes): %v", len([]rune(tc.secret)), len(tc.secret), err)
+		}
+		if !tc.ok && (err == nil || !strings.Contains(err.Error(), "must hold a secret of at least 16 characters")) {
+			t.Errorf("secret of %d letters (%d bytes): err = %v, want it refused as shorter than 16 characters", len([]rune(tc.secret)), len(tc.secret), err)
+		}
+	}
+}

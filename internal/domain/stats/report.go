@@ -301,8 +301,9 @@ func (s *Service) PeriodicReport(ctx context.Context, p access.Principal, first,
 	t.Rows = append(t.Rows, line("Tổng cộng", "", sum(res.Groups)))
 	// Each column's units add up to its total; a row has no total.
 	t.Relations = ColumnTotals(t.Rows, 2)
-	t.Notes = []string{"Vụ việc được tính theo đơn vị đang chịu trách nhiệm; tin báo theo xã, phường nơi xảy ra; thời hạn và báo cáo lên cấp trên theo đơn vị phải thực hiện thời hạn; chuyển giao theo đơn vị đề nghị; " +
-		"ghi nhận muộn (biện pháp khẩn cấp, tách trẻ ghi nhận quá thời hạn cho phép sau khi thực hiện) theo đơn vị đã ghi nhận."}
+	t.Notes = []string{"Vụ việc được tính theo đơn vị đang chịu trách nhiệm; tin báo theo xã, phường nơi xảy ra; thời hạn và báo cáo lên cấp trên theo đơn vị phải thực hiện thời hạn (của công an theo đơn vị đang chịu trách nhiệm vụ việc); chuyển giao theo đơn vị đề nghị; " +
+		"ghi nhận muộn (biện pháp khẩn cấp, tách trẻ, chuyển tin báo tội phạm đến cơ quan điều tra ghi nhận quá thời hạn cho phép sau khi thực hiện) theo đơn vị đã ghi nhận, " +
+		"của công an theo đơn vị đang chịu trách nhiệm vụ việc khi ghi nhận."}
 	return s.finish(ctx, p, o, PeriodicMethod, fmt.Sprintf("start_date=%s; end_date=%s", first, last), t, res.AsOf)
 }
 
