@@ -2,14 +2,12 @@ package search
 
 import (
 	"context"
-	"fmt"
 	"testing"
 	"time"
 
 	"github.com/childcase/childcase/internal/domain/access"
 	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
-	"github.com/childcase/childcase/internal/domain/units"
 	"github.com/childcase/childcase/internal/domain/vault"
 	"github.com/childcase/childcase/internal/domain/vntime"
 	"github.com/childcase/childcase/internal/keys"
@@ -185,34 +183,7 @@ func TestLateCandidatesKeepToTheCallersScope(t *testing.T) {
 // after the first from, their entries not written.
 func storeCommuneCases(t *testing.T, store datastore.Store, v *vault.Vault, from, n int) {
 	t.Helper()
-	commune := mustKey("00004@2025-07-01")
-	err := store.Update(context.Background(), func(tx datastore.Tx) error {
-		for i := from; i < from+n; i++ {
-			number := fmt.Sprintf("HN-2026-%05d", i+1)
-			r := model.Report{
-				ID: fmt.Sprintf("0190c4a2-7d3e-7c4b-8a5e-%012d", i+1), ReceiveTime: time.Date(2026, 3, 12, 3, 0, 0, 0, time.UTC),
-				IncidentUnit: commune, CallType: model.CallIntervention, CaseNumber: number,
-				Children: []model.Child{{FullName: fmt.Sprintf("Nguyễn Thị Số %d", i+1), BirthDate: vntime.Date{Year: 2016, Month: 1, Day: 2}, Sex: model.SexFemale}},
-				Reporter: model.Reporter{Anonymous: true},
-			}
-			stored, err := v.SealReport(tx, r)
-			if err != nil {
-				return err
-			}
-			if err := tx.CreateReport(stored); err != nil {
-				return err
-			}
-			c := model.Case{Number: number, Status: model.StatusAwaitingAcknowledgement, ResponsibleUnit: commune, IncidentUnit: commune,
-				Handlers: []units.Key{commune}, ReportIDs: []string{r.ID}, Revision: 1}
-			if err := tx.CreateCase(&c); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	storeCasesOf(t, store, v, from, n, model.Reporter{Anonymous: true}, true)
 }
 
 // The reports being stored with the cases they open are forgotten once

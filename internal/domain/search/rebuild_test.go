@@ -8,6 +8,7 @@ import (
 
 	"github.com/childcase/childcase/internal/domain/datastore"
 	"github.com/childcase/childcase/internal/domain/model"
+	"github.com/childcase/childcase/internal/domain/units"
 	"github.com/childcase/childcase/internal/domain/vault"
 	"github.com/childcase/childcase/internal/domain/vntime"
 	"github.com/childcase/childcase/internal/keys"
@@ -43,6 +44,15 @@ func storeUnindexedCasesFrom(t *testing.T, store datastore.Store, v *vault.Vault
 // each reported by reporter.
 func storeUnindexedCasesBy(t *testing.T, store datastore.Store, v *vault.Vault, from, n int, reporter model.Reporter) {
 	t.Helper()
+	storeCasesOf(t, store, v, from, n, reporter, false)
+}
+
+// storeCasesOf stores n cases of commune 00004, numbered after the first
+// from, each reported by reporter, their entries not written; handled,
+// the commune handles them too, and is their incident unit, as intake
+// opens them (their scope keys name it).
+func storeCasesOf(t *testing.T, store datastore.Store, v *vault.Vault, from, n int, reporter model.Reporter, handled bool) {
+	t.Helper()
 	commune := mustKey("00004@2025-07-01")
 	err := store.Update(context.Background(), func(tx datastore.Tx) error {
 		for i := from; i < from+n; i++ {
@@ -61,6 +71,9 @@ func storeUnindexedCasesBy(t *testing.T, store datastore.Store, v *vault.Vault, 
 				return err
 			}
 			c := model.Case{Number: number, Status: model.StatusAwaitingAcknowledgement, ResponsibleUnit: commune, ReportIDs: []string{r.ID}, Revision: 1}
+			if handled {
+				c.IncidentUnit, c.Handlers = commune, []units.Key{commune}
+			}
 			if err := tx.CreateCase(&c); err != nil {
 				return err
 			}
