@@ -639,12 +639,7 @@ func TestNoMajorityAnswersUnavailable(t *testing.T) {
 // the client's context alone, so such a call waited for ever (seen for
 // 11 minutes on a member killed in the README's cluster).
 func TestCallsGiveUpWithinTheRequestTimeoutWhenTheClusterIsGone(t *testing.T) {
-	cluster := etcdtest.Start(t, 1, etcdtest.WithoutFsync())
-	clk := clock.NewFake(testNow)
-	a := startOnEtcdWith(t, cluster.Endpoints(), t.TempDir(), clk, func(c *app.Config) {
-		c.RequestTimeout = 2 * time.Second
-	})
-	a.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	cluster, a := serverOnOneMember(t)
 	name := openCase(t, a, testNow.Add(-time.Hour), "00004")
 	cluster.Kill(0)
 	// Back before the server's stop (the cleanups run after this), so
@@ -688,12 +683,7 @@ func TestCallsGiveUpWithinTheRequestTimeoutWhenTheClusterIsGone(t *testing.T) {
 // through the gateway) read the token under the stream's own context
 // alone, and so waited for ever before its handler ran.
 func TestStreamsAuthenticateWithinTheRequestTimeoutWhenTheClusterIsGone(t *testing.T) {
-	cluster := etcdtest.Start(t, 1, etcdtest.WithoutFsync())
-	clk := clock.NewFake(testNow)
-	a := startOnEtcdWith(t, cluster.Endpoints(), t.TempDir(), clk, func(c *app.Config) {
-		c.RequestTimeout = 2 * time.Second
-	})
-	a.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	cluster, a := serverOnOneMember(t)
 	ctx, cancel := context.WithCancel(a.as(t, "bd.worker"))
 	defer cancel()
 	cluster.Kill(0)
@@ -719,4 +709,16 @@ func TestStreamsAuthenticateWithinTheRequestTimeoutWhenTheClusterIsGone(t *testi
 		t.Error("a watch with the cluster gone still waits for its token's lookup 25 s after it began (request timeout 2 s)")
 		cancel() // the deferred Restart then lets the server stop
 	}
+}
+
+// serverOnOneMember starts a server with a request timeout of 2 s on a
+// cluster of one member, with a worker of Phường Ba Đình.
+func serverOnOneMember(t *testing.T) (*etcdtest.Cluster, *testServer) {
+	t.Helper()
+	cluster := etcdtest.Start(t, 1, etcdtest.WithoutFsync())
+	a := startOnEtcdWith(t, cluster.Endpoints(), t.TempDir(), clock.NewFake(testNow), func(c *app.Config) {
+		c.RequestTimeout = 2 * time.Second
+	})
+	a.addUser(t, "bd.worker", pb.Role_ROLE_COMMUNE_WORKER, pBaDinh)
+	return cluster, a
 }
