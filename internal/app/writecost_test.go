@@ -98,18 +98,26 @@ func TestALoneReadOpensOneViewForTheCaseAndItsOfficer(t *testing.T) {
 	if _, err := ts.process().AcknowledgeCase(worker, &pb.AcknowledgeCaseRequest{Name: name, Etag: c.GetEtag(), RequestId: "ack-views"}); err != nil {
 		t.Fatalf("acknowledge: %v", err)
 	}
-	const n = 50
-	before := ts.StoreCounts()["views"]
+	// The server's own background work (its scheduler, the outbox) reads
+	// too, now and then, and more often on a loaded machine (132 read
+	// transactions for 50 reads once in CI): the reads go in batches,
+	// and the batch its background work read least in counts. Three a
+	// read before (30 a batch), two now.
+	const batches, n = 10, 10
 	var got *pb.Case
-	for range n {
-		got = getCase(t, ts, "bd.worker", name)
+	least := int64(-1)
+	for range batches {
+		before := ts.StoreCounts()["views"]
+		for range n {
+			got = getCase(t, ts, "bd.worker", name)
+		}
+		if views := ts.StoreCounts()["views"] - before; least < 0 || views < least {
+			least = views
+		}
 	}
-	// The server's own background work (its scheduler, the outbox) may
-	// read a few times meanwhile: 154 for 50 reads before, 104 after.
-	views := ts.StoreCounts()["views"] - before
-	t.Logf("%d reads, %d read transactions", n, views)
-	if views < 2*n || views > 2*n+n/2 {
-		t.Errorf("%d reads of a case with an officer opened %d read transactions, want 2 each (the token's, the case's)", n, views)
+	t.Logf("%d reads, at least %d read transactions in a batch of %d", batches*n, least, n)
+	if least < 2*n || least > 2*n+n/4 {
+		t.Errorf("%d reads of a case with an officer opened at least %d read transactions, want 2 each (the token's, the case's)", n, least)
 	}
 	if o := got.GetResponsibleOfficer(); o.GetUser() != "users/bd.worker" || o.GetDisplayName() != "Test bd.worker" || o.GetPhone() == "" {
 		t.Errorf("responsible officer %v, want bd.worker's name and phone", o)
