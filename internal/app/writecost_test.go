@@ -101,8 +101,9 @@ func TestALoneReadOpensOneViewForTheCaseAndItsOfficer(t *testing.T) {
 	// The server's own background work (its scheduler, the outbox) reads
 	// too, now and then, and more often on a loaded machine (132 read
 	// transactions for 50 reads once in CI): the reads go in batches,
-	// and the batch its background work read least in counts. Three a
-	// read before (30 a batch), two now.
+	// and the batch its background work read least in counts: fewer
+	// than three a read (30 a batch before, with the officer read apart;
+	// 20 now, and up to 24 seen in CI under -race).
 	const batches, n = 10, 10
 	var got *pb.Case
 	least := int64(-1)
@@ -116,7 +117,7 @@ func TestALoneReadOpensOneViewForTheCaseAndItsOfficer(t *testing.T) {
 		}
 	}
 	t.Logf("%d reads, at least %d read transactions in a batch of %d", batches*n, least, n)
-	if least < 2*n || least > 2*n+n/4 {
+	if least < 2*n || least >= 3*n {
 		t.Errorf("%d reads of a case with an officer opened at least %d read transactions, want 2 each (the token's, the case's)", n, least)
 	}
 	if o := got.GetResponsibleOfficer(); o.GetUser() != "users/bd.worker" || o.GetDisplayName() != "Test bd.worker" || o.GetPhone() == "" {
