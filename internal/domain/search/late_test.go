@@ -31,11 +31,7 @@ func TestLateCandidatesRankAsTheSearchOnceIndexed(t *testing.T) {
 	}
 	// A call about Số 3 (one syllable from the others), born the day
 	// they were.
-	r := model.Report{
-		ReceiveTime: time.Date(2026, 3, 12, 3, 0, 0, 0, time.UTC), IncidentUnit: mustKey("00004@2025-07-01"), CallType: model.CallIntervention,
-		Children: []model.Child{{FullName: "Nguyen Thi So 3", BirthDate: vntime.Date{Year: 2016, Month: 1, Day: 2}, Sex: model.SexFemale}},
-		Reporter: model.Reporter{Anonymous: true},
-	}
+	r := callAbout("Nguyen Thi So 3")
 	var since Since
 	var early []Candidate
 	view := func(fn func(tx datastore.ReadTx) error) {
@@ -108,11 +104,7 @@ func TestLateCandidatesKeepToTheCallersScope(t *testing.T) {
 	if _, err := s.CatchUp(ctx); err != nil {
 		t.Fatal(err)
 	}
-	r := model.Report{
-		ReceiveTime: time.Date(2026, 3, 12, 3, 0, 0, 0, time.UTC), IncidentUnit: mustKey("00004@2025-07-01"), CallType: model.CallIntervention,
-		Children: []model.Child{{FullName: "Nguyen Thi So 2", BirthDate: vntime.Date{Year: 2016, Month: 1, Day: 2}, Sex: model.SexFemale}},
-		Reporter: model.Reporter{Anonymous: true},
-	}
+	r := callAbout("Nguyen Thi So 2")
 	mine := access.Principal{UserID: "mine", Role: model.RoleCommuneWorker, Unit: access.UnitName(mustKey("00004@2025-07-01"))}
 	theirs := access.Principal{UserID: "theirs", Role: model.RoleCommuneWorker, Unit: access.UnitName(mustKey("00070@2025-07-01"))}
 	type before struct {
@@ -215,5 +207,15 @@ func TestOpeningIsForgottenOnceTheWriteEnds(t *testing.T) {
 	s.opening.mu.Unlock()
 	if byReport != 0 || byCase != 0 || s.opening.any() {
 		t.Errorf("after every write ended, %d reports and %d cases are still recorded as opening", byReport, byCase)
+	}
+}
+
+// callAbout is an anonymous call about a girl of that name, born the day
+// the stored cases' children were, in commune 00004.
+func callAbout(name string) model.Report {
+	return model.Report{
+		ReceiveTime: time.Date(2026, 3, 12, 3, 0, 0, 0, time.UTC), IncidentUnit: mustKey("00004@2025-07-01"), CallType: model.CallIntervention,
+		Children: []model.Child{{FullName: name, BirthDate: vntime.Date{Year: 2016, Month: 1, Day: 2}, Sex: model.SexFemale}},
+		Reporter: model.Reporter{Anonymous: true},
 	}
 }
